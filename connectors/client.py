@@ -1,0 +1,358 @@
+"""The Python connector client: sign and send, read and verify one's inbox.
+
+    conn = Connector.from_settings(load_settings(), "MIB@350582")
+    message_id = conn.send("clue_transfer", "PSB@350582", payload)
+
+    for msg in Connector.from_settings(settings, "PSB@350582").messages():
+        print(msg.family, msg.payload)
+
+:meth:`Connector.consume` is the processing loop: each message is verified against the agency
+directory (the sender's own signature, end to end), decoded, handed to the handler, and its
+offset committed only after the handler returned.  Delivery is at-least-once; ids already
+handled are skipped, so a handler sees each message once unless it fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+from connectors.dedup import HandledIds
+from hub import codec
+from hub.config import Settings
+from hub.directory import Directory, DirectoryFile, load_signing_key
+from hub.envelope import Address, Envelope, read_envelope, seal
+from hub.families import FAMILIES
+from hub.jsonpayload import to_json
+from hub.keys import SigningKey, verify
+from hub.schemas import SchemaRegistry
+from hub.state import resolve_bootstrap
+from hub.topics import INGRESS, connector_group, inbox_topic
+
+log = logging.getLogger("connectors")
+
+
+class VerificationError(ValueError):
+    """An inbox record that fails end-to-end verification (should never pass the router)."""
+
+
+@dataclass(frozen=True)
+class InboxMessage:
+    envelope: Envelope
+    payload: dict[str, Any]
+    topic: str
+    partition: int
+    offset: int
+    via: str  # "direct" or "fallback"
+
+    @property
+    def message_id(self) -> str:
+        return self.envelope.message_id
+
+    @property
+    def family(self) -> str:
+        return self.envelope.family
+
+    def to_json(self) -> dict[str, Any]:
+        env = self.envelope
+        return {
+            "id": env.message_id,
+            "family": env.family,
+            "schema_version": env.schema_version,
+            "sender": str(env.sender),
+            "recipient": str(env.recipient),
+            "correlation_id": env.correlation_id,
+            "causation_id": env.causation_id,
+            "created_at": to_json(env.created_at),
+            "via": self.via,
+            "payload": to_json(self.payload),
+        }
+
+
+class Connector:
+    def __init__(
+        self,
+        address: Address | str,
+        *,
+        bootstrap: str,
+        registry: SchemaRegistry,
+        directory: Callable[[], Directory],
+        key: SigningKey | None = None,
+        handled: HandledIds | None = None,
+        security: dict[str, Any] | None = None,
+        session_timeout_ms: int = 6000,
+        heartbeat_interval_ms: int = 1000,
+        fetch_max_wait_ms: int = 100,
+    ) -> None:
+        self.address = Address.parse(address) if isinstance(address, str) else address
+        self.bootstrap = bootstrap
+        self.registry = registry
+        self.directory = directory
+        self.key = key
+        self.handled = handled
+        self.security = security or {}
+        self._consumer_conf = {
+            "session_timeout_ms": session_timeout_ms,
+            "heartbeat_interval_ms": heartbeat_interval_ms,
+            "fetch_max_wait_ms": fetch_max_wait_ms,
+        }
+        self._producer: KafkaProducer | None = None
+        self.rejected = 0
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        address: Address | str,
+        *,
+        bootstrap: str | None = None,
+        signing: bool = True,
+    ) -> Connector:
+        address = Address.parse(address) if isinstance(address, str) else address
+        directory = DirectoryFile(settings.directory_path)
+        key = load_signing_key(settings.keys_dir, address, directory.current) if signing else None
+        return cls(
+            address,
+            bootstrap=bootstrap or resolve_bootstrap(settings),
+            registry=SchemaRegistry.load(settings.schemas_path),
+            directory=lambda: directory.current,
+            key=key,
+            handled=HandledIds(settings.home / "connectors" / f"{address}.handled.db"),
+            security=settings.kafka_python_security(),
+            session_timeout_ms=int(settings.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(settings.heartbeat_interval_s * 1000),
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        )
+
+    # -- sending -------------------------------------------------------------------------------
+    @property
+    def producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = KafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                acks="all",
+                retries=5,
+                client_id=f"connector-{self.address}",
+                **self.security,
+            )
+        return self._producer
+
+    def send(
+        self,
+        family: str,
+        recipient: Address | str,
+        payload: dict[str, Any],
+        *,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        schema_version: int | None = None,
+        message_id: str | None = None,
+        timeout_s: float = 30.0,
+    ) -> str:
+        """Sign and publish one message; returns its id once the broker acknowledged it.
+
+        Safe to call again with the same ``message_id`` after an error: the hub delivers an id
+        once.
+        """
+        if self.key is None:
+            raise RuntimeError(f"connector {self.address} was opened without a signing key")
+        fam = FAMILIES.get(family)
+        if fam is None:
+            raise ValueError(f"unknown family {family!r}; known: {', '.join(sorted(FAMILIES))}")
+        schema = (
+            self.registry.version(fam.schema_stem, schema_version)
+            if schema_version
+            else self.registry.latest(fam.schema_stem)
+        )
+        recipient = Address.parse(recipient) if isinstance(recipient, str) else recipient
+        env, raw = seal(
+            self.registry,
+            family=family,
+            payload_schema=schema,
+            payload=payload,
+            sender=self.address,
+            recipient=recipient,
+            key=self.key,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            message_id=message_id,
+        )
+        self.send_raw(raw, key=env.conversation_id.encode(), timeout_s=timeout_s)
+        log.info("sent %s %s %s → %s", family, env.message_id, self.address, recipient)
+        return env.message_id
+
+    def send_raw(
+        self,
+        raw: bytes,
+        *,
+        key: bytes | None = None,
+        headers: list | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        """Publish bytes to the hub's ingress as they are (used for replays and tests)."""
+        self.producer.send(INGRESS.name, value=raw, key=key, headers=headers or []).get(timeout_s)
+
+    # -- receiving -----------------------------------------------------------------------------
+    def open_message(self, record: Any) -> InboxMessage:
+        """Verify and decode one inbox record; raises VerificationError."""
+        try:
+            env = read_envelope(self.registry, record.value)
+        except codec.CodecError as exc:
+            raise VerificationError(f"{exc.reason}: {exc.detail}") from exc
+        directory = self.directory()
+        owner = directory.key_owner(env.signing_key_id)
+        public = directory.public_key(env.signing_key_id)
+        if owner is None or owner[0] != env.sender or public is None:
+            raise VerificationError(f"key {env.signing_key_id} is not a key of {env.sender}")
+        if not verify(public, env.signature, env.signing_bytes()):
+            raise VerificationError(f"signature of {env.message_id} does not verify")
+        try:
+            _, payload = codec.decode(self.registry, env.payload)
+        except codec.CodecError as exc:
+            raise VerificationError(f"payload of {env.message_id}: {exc.detail}") from exc
+        via = "direct"
+        for k, v in record.headers or ():
+            if k == "hub-via":
+                via = v.decode()
+        return InboxMessage(env, payload, record.topic, record.partition, record.offset, via)
+
+    def messages(
+        self, *, follow: bool = False, idle_timeout_s: float = 3.0, max_wait_s: float | None = None
+    ) -> Iterator[InboxMessage]:
+        """Every message in the inbox from the beginning, without consuming them.
+
+        Stops after ``idle_timeout_s`` without a new record unless ``follow``.  (End offsets are
+        not used to find the end: the embedded broker reports them wrongly.)
+        """
+        consumer = self._consumer(group=False)
+        topic = inbox_topic(self.address.agency, self.address.region)
+        try:
+            parts = self._partitions(consumer, topic)
+            consumer.assign(parts)
+            consumer.seek_to_beginning(*parts)
+            seen: set[str] = set()
+            yield from self._poll_loop(consumer, seen, follow, idle_timeout_s, max_wait_s, None)
+        finally:
+            consumer.close()
+
+    def consume(
+        self,
+        handler: Callable[[InboxMessage], None],
+        *,
+        follow: bool = True,
+        idle_timeout_s: float = 5.0,
+        max_messages: int | None = None,
+    ) -> int:
+        """Process the inbox as this connector's consumer group; returns how many were handled.
+
+        Commits each record's offset after its handler returned; a handler exception propagates
+        and leaves the record uncommitted, so it is delivered again.
+        """
+        consumer = self._consumer(group=True)
+        consumer.subscribe([inbox_topic(self.address.agency, self.address.region)])
+        handled = 0
+        try:
+            for msg in self._poll_loop(consumer, None, follow, idle_timeout_s, None, consumer):
+                if self.handled is not None and self.handled.seen(msg.message_id):
+                    log.info("skipping %s: already handled", msg.message_id)
+                else:
+                    handler(msg)
+                    if self.handled is not None:
+                        self.handled.remember(msg.message_id)
+                    handled += 1
+                tp = TopicPartition(msg.topic, msg.partition)
+                consumer.commit({tp: OffsetAndMetadata(msg.offset + 1, "", -1)})
+                if max_messages is not None and handled >= max_messages:
+                    break
+        finally:
+            consumer.close()
+        return handled
+
+    def _poll_loop(
+        self,
+        consumer: KafkaConsumer,
+        seen: set[str] | None,
+        follow: bool,
+        idle_timeout_s: float,
+        max_wait_s: float | None,
+        committer: KafkaConsumer | None,
+    ) -> Iterator[InboxMessage]:
+        started = last = time.monotonic()
+        while True:
+            batch = consumer.poll(timeout_ms=200)
+            now = time.monotonic()
+            for records in batch.values():
+                for record in records:
+                    last = now
+                    try:
+                        msg = self.open_message(record)
+                    except VerificationError as exc:
+                        self.rejected += 1
+                        log.error(
+                            "inbox record %s/%d@%d rejected: %s",
+                            record.topic,
+                            record.partition,
+                            record.offset,
+                            exc,
+                        )
+                        if committer is not None:  # nothing will ever make it valid
+                            committer.commit(
+                                {
+                                    TopicPartition(
+                                        record.topic, record.partition
+                                    ): OffsetAndMetadata(record.offset + 1, "", -1)
+                                }
+                            )
+                        continue
+                    if seen is not None:
+                        if msg.message_id in seen:
+                            continue
+                        seen.add(msg.message_id)
+                    yield msg
+            if max_wait_s is not None and now - started > max_wait_s:
+                return
+            if not follow and now - last > idle_timeout_s:
+                return
+
+    def _consumer(self, *, group: bool) -> KafkaConsumer:
+        return KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=connector_group(self.address.agency, self.address.region) if group else None,
+            client_id=f"connector-{self.address}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **self._consumer_conf,
+            **self.security,
+        )
+
+    @staticmethod
+    def _partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
+        deadline = time.monotonic() + 10
+        while True:
+            parts = consumer.partitions_for_topic(topic)
+            if parts:
+                return [TopicPartition(topic, p) for p in sorted(parts)]
+            if time.monotonic() > deadline:
+                raise LookupError(
+                    f"inbox topic {topic} does not exist; is the connector registered?"
+                )
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close()
+            self._producer = None
+        if self.handled is not None:
+            self.handled.close()
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

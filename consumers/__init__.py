@@ -1,0 +1,1 @@
+"""Sinks that read hub topics for other purposes (audit store, reports, alerts)."""

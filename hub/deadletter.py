@@ -1,0 +1,72 @@
+"""Dead letters: the reason codes, the record written to the dead-letter topic, its id."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Reason(StrEnum):
+    UNDECODABLE = "undecodable"  # not Avro single-object bytes, or a corrupt body
+    UNKNOWN_SCHEMA = "unknown_schema"  # writer fingerprint not in schemas/avro
+    NOT_AN_ENVELOPE = "not_an_envelope"  # valid Avro, but not an Envelope
+    UNKNOWN_FAMILY = "unknown_family"
+    SCHEMA_MISMATCH = "schema_mismatch"  # payload schema is not the family's
+    INVALID_PAYLOAD = "invalid_payload"  # field rules (check digits, amounts, stage…)
+    UNKNOWN_AGENCY = "unknown_agency"  # sender or recipient agency/region not acceptable
+    UNKNOWN_SENDER = "unknown_sender"  # sender connector not in the directory
+    BAD_SIGNATURE = "bad_signature"  # unknown key, key of another sender, or wrong signature
+    POLICY_VIOLATION = "policy_violation"
+    NO_ROUTE = "no_route"  # no connector for the recipient at any level
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    dead_letter_id: str
+    reason: str
+    detail: str
+    original: bytes
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    dead_lettered_at: datetime
+    message_id: str | None = None
+    family: str | None = None
+    sender: str | None = None
+    recipient: str | None = None
+    replay_of: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "dead_letter_id": self.dead_letter_id,
+            "reason": self.reason,
+            "detail": self.detail,
+            "message_id": self.message_id,
+            "family": self.family,
+            "sender": self.sender,
+            "recipient": self.recipient,
+            "source_topic": self.source_topic,
+            "source_partition": self.source_partition,
+            "source_offset": self.source_offset,
+            "replay_of": self.replay_of,
+            "dead_lettered_at": self.dead_lettered_at,
+            "original": self.original,
+        }
+
+
+def dead_letter_id(
+    original: bytes, topic: str, partition: int, offset: int, record_timestamp_ms: int
+) -> str:
+    """Stable across redeliveries of the same record, distinct for a new submission.
+
+    The record timestamp tells apart two records that reuse an offset after the in-memory
+    broker restarted; the content hash tells apart everything else.
+    """
+    h = hashlib.sha256()
+    h.update(f"{topic}\0{partition}\0{offset}\0{record_timestamp_ms}\0".encode())
+    h.update(original)
+    return "dl-" + h.hexdigest()[:20]

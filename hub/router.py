@@ -1,0 +1,116 @@
+"""The router's decision for one ingress record, as a pure function of bytes, directory and policy.
+
+ingress bytes → decode envelope → agencies and sender known → signature → known family →
+policy → decode payload → payload rules → route.  The first failing step names the dead-letter
+reason.  The Faust agent in ``hub.app`` only moves bytes according to this decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hub import codec
+from hub.deadletter import Reason
+from hub.directory import Directory, DirectoryError, check_address
+from hub.envelope import Envelope, read_envelope
+from hub.families import check_payload, family
+from hub.keys import verify
+from hub.policy import Policy
+from hub.routing import Route, resolve
+from hub.schemas import SchemaRegistry
+
+
+@dataclass(frozen=True)
+class Delivered:
+    envelope: Envelope
+    route: Route
+    payload: dict[str, Any] | None  # None once payloads are encrypted for the recipient
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: Reason
+    detail: str
+    envelope: Envelope | None = None
+
+
+Decision = Delivered | Rejected
+
+
+class Router:
+    def __init__(
+        self, registry: SchemaRegistry, directory: Callable[[], Directory], policy: Policy
+    ) -> None:
+        self.registry = registry
+        self.directory = directory
+        self.policy = policy
+
+    def decide(self, raw: bytes) -> Decision:
+        try:
+            env = read_envelope(self.registry, raw)
+        except codec.CodecError as exc:
+            return Rejected(Reason(exc.reason), exc.detail)
+        directory = self.directory()
+        rejected = self._check_addresses(env, directory) or self._check_signature(env, directory)
+        if rejected:
+            return rejected
+        fam = family(env.family)
+        if fam is None:
+            return Rejected(Reason.UNKNOWN_FAMILY, f"unknown message family {env.family!r}", env)
+        violation = self.policy.violation(env.family, env.sender, env.recipient)
+        if violation:
+            return Rejected(Reason.POLICY_VIOLATION, violation, env)
+        payload = None
+        if env.encryption is None:
+            try:
+                writer, payload = codec.decode(self.registry, env.payload)
+            except codec.CodecError as exc:
+                return Rejected(Reason(exc.reason), f"payload: {exc.detail}", env)
+            if writer.stem != fam.schema_stem or writer.version != env.schema_version:
+                return Rejected(
+                    Reason.SCHEMA_MISMATCH,
+                    f"family {fam.name} with schema_version {env.schema_version} needs "
+                    f"{fam.schema_stem}.v{env.schema_version}, payload is {writer.label}",
+                    env,
+                )
+            problems = check_payload(fam, payload, env)
+            if problems:
+                return Rejected(Reason.INVALID_PAYLOAD, "; ".join(problems), env)
+        route = resolve(directory, env.recipient)
+        if route is None:
+            return Rejected(
+                Reason.NO_ROUTE, f"no connector for {env.recipient} nor at any level above it", env
+            )
+        return Delivered(env, route, payload)
+
+    @staticmethod
+    def _check_addresses(env: Envelope, directory: Directory) -> Rejected | None:
+        for role, address in (("sender", env.sender), ("recipient", env.recipient)):
+            try:
+                check_address(address)
+            except DirectoryError as exc:
+                return Rejected(Reason.UNKNOWN_AGENCY, f"{role}: {exc}", env)
+        if not directory.has(env.sender):
+            return Rejected(Reason.UNKNOWN_SENDER, f"sender {env.sender} is not registered", env)
+        return None
+
+    @staticmethod
+    def _check_signature(env: Envelope, directory: Directory) -> Rejected | None:
+        owner = directory.key_owner(env.signing_key_id)
+        if owner is None:
+            return Rejected(Reason.BAD_SIGNATURE, f"unknown signing key {env.signing_key_id}", env)
+        address, entry = owner
+        if address != env.sender:
+            return Rejected(
+                Reason.BAD_SIGNATURE,
+                f"key {env.signing_key_id} belongs to {address}, not to sender {env.sender}",
+                env,
+            )
+        if entry.status == "revoked":
+            return Rejected(Reason.BAD_SIGNATURE, f"key {env.signing_key_id} is revoked", env)
+        public = directory.public_key(env.signing_key_id)
+        if public is None or not verify(public, env.signature, env.signing_bytes()):
+            return Rejected(Reason.BAD_SIGNATURE, "signature does not match the envelope", env)
+        return None
