@@ -287,6 +287,8 @@ class Connector:
         while True:
             batch = consumer.poll(timeout_ms=200)
             now = time.monotonic()
+            if committer is not None and not consumer.assignment():
+                last = now  # joining the group takes seconds; idle time starts once assigned
             for records in batch.values():
                 for record in records:
                     last = now

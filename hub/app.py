@@ -20,7 +20,7 @@ from aiohttp.web import Response
 from hub import metrics
 from hub.codec import encode
 from hub.config import Settings
-from hub.deadletter import DeadLetter, dead_letter_id
+from hub.deadletter import DeadLetter, Reason, dead_letter_id
 from hub.directory import DirectoryFile
 from hub.families import FAMILIES
 from hub.policy import load_policy
@@ -32,6 +32,7 @@ from hub.topics import DEAD_LETTER, INGRESS, ensure_topics, inbox_spec
 log = logging.getLogger("hub.router")
 
 REPLAY_HEADER = "hub-replay-of"
+DIRECTORY_MISSES = {Reason.NO_ROUTE, Reason.UNKNOWN_SENDER, Reason.BAD_SIGNATURE}
 
 
 def header(headers: Any, name: str) -> str | None:
@@ -83,6 +84,14 @@ class RoutingService:
         if replay_of:
             metrics.REPLAYS.inc()
         decision = self.router.decide(raw)
+        if (
+            isinstance(decision, Rejected)
+            and decision.reason in DIRECTORY_MISSES
+            and self.directory.reload_if_changed()
+        ):
+            # A key or connector registered a moment ago: decide again on the new directory
+            # rather than dead-letter on a stale one.
+            decision = self.router.decide(raw)
         if isinstance(decision, Delivered):
             await self._deliver(producer, message, decision)
         else:

@@ -190,6 +190,12 @@ class DirectoryFile:
     def current(self) -> Directory:
         return self.refresh()
 
+    def reload_if_changed(self) -> bool:
+        """Check the file now, ignoring the throttle; True when a new version was loaded."""
+        before = self._current
+        self.refresh(force=False, now=self._checked + self.check_every_s)
+        return self._current is not before
+
 
 # -- private keys of local connectors ------------------------------------------------------------
 

@@ -1,0 +1,150 @@
+"""Start and stop a real ``hub run`` process (embedded broker included) for tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from connectors.client import Connector, InboxMessage
+from hub.config import Settings, load_settings
+from hub.state import read_state
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class HubProcess:
+    home: Path
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+        env["HUB_HOME"] = str(self.home)
+        return env
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings(home=self.home)
+
+    @property
+    def state(self):
+        state = read_state(self.home / "state.json")
+        assert state is not None, "hub is not running"
+        return state
+
+    def cli(
+        self, *args: str, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
+        """Run the ``hub`` command line the way a user in the hub's directory would."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "hub.cli", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"hub {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc
+
+    def connector(self, address: str, *, signing: bool = True) -> Connector:
+        return Connector.from_settings(self.settings, address, signing=signing)
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_hub(
+    home: Path, *, extra_env: dict[str, str] | None = None, timeout: float = 60
+) -> HubProcess:
+    home.mkdir(parents=True, exist_ok=True)
+    log_path = home / "hub-run.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update({"HUB_HOME": str(home), "HUB_DEV_DIRECTORY": "always", **(extra_env or {})})
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "run"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    hub = HubProcess(home, proc, log_path)
+    deadline = time.monotonic() + timeout
+    while "Worker]: Ready" not in hub.log():
+        if proc.poll() is not None:
+            raise RuntimeError(f"hub run exited with {proc.returncode}:\n{hub.log()[-3000:]}")
+        if time.monotonic() > deadline:
+            hub.stop()
+            raise TimeoutError(f"hub not ready after {timeout}s:\n{hub.log()[-3000:]}")
+        time.sleep(0.2)
+    return hub
+
+
+def wait_for_messages(
+    conn: Connector, ids: Iterable[str], timeout: float = 30
+) -> dict[str, InboxMessage]:
+    """Read ``conn``'s inbox until every id in ``ids`` was seen (or fail after ``timeout``)."""
+    wanted = set(ids)
+    found: dict[str, InboxMessage] = {}
+    for msg in conn.messages(follow=True, max_wait_s=timeout):
+        if msg.message_id in wanted:
+            found[msg.message_id] = msg
+            if len(found) == len(wanted):
+                break
+    missing = wanted - set(found)
+    assert not missing, f"not in the inbox of {conn.address} after {timeout}s: {missing}"
+    return found
+
+
+def wait_until(predicate, timeout: float = 30, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def raw_inbox_records(bootstrap: str, topic: str, idle_s: float = 1.5) -> Iterator:
+    """Every raw record of a topic, duplicates included (the connector de-duplicates; this doesn't)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100
+    )
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        last = time.monotonic()
+        while time.monotonic() - last < idle_s:
+            for records in consumer.poll(200).values():
+                last = time.monotonic()
+                yield from records
+    finally:
+        consumer.close()
+
+
+def load_example(name: str) -> dict:
+    return json.loads((ROOT / "examples" / "payloads" / f"{name}.json").read_text("utf-8"))

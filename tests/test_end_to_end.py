@@ -1,0 +1,371 @@
+"""The spine against the real embedded broker: a `hub run` process, connectors, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+import uuid
+from dataclasses import replace
+
+import pytest
+from kafka import KafkaProducer
+
+from hub.envelope import Address, encode_envelope, seal
+from hub.jsonpayload import from_json
+from hub.keys import SigningKey
+from hub.store import Store
+from hub.topics import INGRESS, inbox_topic
+from tests.hubproc import (
+    HubProcess,
+    load_example,
+    raw_inbox_records,
+    wait_for_messages,
+    wait_until,
+)
+
+pytestmark = pytest.mark.broker
+
+
+def payload(conn, family: str, **changes) -> dict:
+    schema = conn.registry.latest(family)
+    return {**from_json(schema.raw, load_example(family)), **changes}
+
+
+def store(hub: HubProcess) -> Store:
+    return Store(hub.settings.effective_store_url)
+
+
+def dead_letter_of(hub: HubProcess, message_id: str) -> dict:
+    s = store(hub)
+    rows: list = []
+
+    def found() -> bool:
+        rows[:] = [r for r in s.dead_letters(limit=10_000) if r["message_id"] == message_id]
+        return bool(rows)
+
+    wait_until(found, what=f"dead letter of {message_id}")
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_each_family_arrives_verified_and_decoded(hub: HubProcess) -> None:
+    mib = hub.connector("MIB@350582")
+    fin = hub.connector("FIN@350582")
+    sent = {
+        "PSB@350582": [
+            (
+                "clue_transfer",
+                mib.send("clue_transfer", "PSB@350582", payload(mib, "clue_transfer")),
+            )
+        ],
+        "HEALTH@350582": [
+            (
+                "clue_transfer",
+                mib.send("clue_transfer", "HEALTH@350582", payload(mib, "clue_transfer")),
+            )
+        ],
+    }
+    sent["PSB@350582"].append(
+        ("case_referral", mib.send("case_referral", "PSB@350582", payload(mib, "case_referral")))
+    )
+    request_id = mib.send(
+        "invoice_verification_request", "FIN@350582", payload(mib, "invoice_verification_request")
+    )
+    sent["FIN@350582"] = [("invoice_verification_request", request_id)]
+    sent["CDI@350582"] = [
+        (
+            "corruption_clue_handoff",
+            mib.send(
+                "corruption_clue_handoff", "CDI@350582", payload(mib, "corruption_clue_handoff")
+            ),
+        )
+    ]
+    sent["MIB@350582"] = [
+        (
+            "invoice_verification_result",
+            fin.send(
+                "invoice_verification_result",
+                "MIB@350582",
+                payload(fin, "invoice_verification_result"),
+                correlation_id=request_id,
+            ),
+        )
+    ]
+
+    for address, items in sent.items():
+        conn = hub.connector(address, signing=False)
+        found = wait_for_messages(conn, [mid for _, mid in items])
+        for family, mid in items:
+            msg = found[mid]
+            assert msg.family == family
+            assert msg.envelope.recipient == Address.parse(address)
+            assert msg.via == "direct"
+            expected = payload(mib, family)
+            for field in ("amount_fen", "summary", "case_number", "request_id", "handoff_id"):
+                if field in expected:
+                    assert msg.payload[field] == expected[field]
+        conn.close()
+    result = wait_for_messages(
+        hub.connector("MIB@350582", signing=False), [sent["MIB@350582"][0][1]]
+    )
+    assert next(iter(result.values())).envelope.correlation_id == request_id
+
+
+def test_rejections_land_in_the_dead_letter_queue_with_their_reason(hub: HubProcess) -> None:
+    mib = hub.connector("MIB@350582")
+    registry = mib.registry
+    schema = registry.latest("clue_transfer")
+    producer = KafkaProducer(bootstrap_servers=hub.state.bootstrap, acks="all")
+
+    # A forged signature: signed with a key the directory does not know under MIB's key id.
+    forger = SigningKey(mib.key.key_id, SigningKey.generate().private)
+    forged, forged_raw = seal(
+        registry,
+        family="clue_transfer",
+        payload_schema=schema,
+        payload=payload(mib, "clue_transfer"),
+        sender=mib.address,
+        recipient=Address.parse("PSB@350582"),
+        key=forger,
+    )
+    # A policy violation: a health commission may not send clues to the police.
+    health = hub.connector("HEALTH@350582")
+    violation = health.send("clue_transfer", "PSB@350582", payload(mib, "clue_transfer"))
+    # An unknown schema fingerprint inside an otherwise valid envelope.
+    env, _ = seal(
+        registry,
+        family="clue_transfer",
+        payload_schema=schema,
+        payload=payload(mib, "clue_transfer"),
+        sender=mib.address,
+        recipient=Address.parse("PSB@350582"),
+        key=mib.key,
+    )
+    unknown_payload = b"\xc3\x01" + bytes.fromhex("0123456789abcdef") + env.payload[10:]
+    unknown_env = replace(env, message_id=str(uuid.uuid4()), payload=unknown_payload)
+    unknown_env = replace(unknown_env, signature=mib.key.sign(unknown_env.signing_bytes()))
+    # 1 KB of random bytes.
+    junk = os.urandom(1024)
+
+    for raw in (forged_raw, encode_envelope(registry, unknown_env), junk):
+        producer.send(INGRESS.name, raw).get(10)
+    producer.close()
+
+    assert dead_letter_of(hub, forged.message_id)["reason"] == "bad_signature"
+    assert dead_letter_of(hub, violation)["reason"] == "policy_violation"
+    unknown = dead_letter_of(hub, unknown_env.message_id)
+    assert unknown["reason"] == "unknown_schema"
+    assert "0123456789abcdef" in unknown["detail"]
+    s = store(hub)
+    wait_until(
+        lambda: any(r["original"] == junk for r in s.dead_letters(limit=10_000)),
+        what="junk dead letter",
+    )
+    junk_row = next(r for r in s.dead_letters(limit=10_000) if r["original"] == junk)
+    assert junk_row["reason"] == "undecodable"
+    assert junk_row["message_id"] is None
+
+    # `hub dlq list --json` shows them, machine-readably.
+    listed = [json.loads(line) for line in hub.cli("dlq", "list", "--json").stdout.splitlines()]
+    by_id = {r["dead_letter_id"]: r for r in listed}
+    assert by_id[junk_row["dead_letter_id"]]["reason"] == "undecodable"
+    assert by_id[junk_row["dead_letter_id"]]["original_size"] == 1024
+    assert {r["reason"] for r in listed} >= {
+        "bad_signature",
+        "policy_violation",
+        "unknown_schema",
+        "undecodable",
+    }
+    # Nothing of the rejected messages reached the police inbox.
+    psb = hub.connector("PSB@350582", signing=False)
+    ids = {m.message_id for m in psb.messages(idle_timeout_s=1.5)}
+    assert not ids & {forged.message_id, violation, unknown_env.message_id}
+
+
+def test_messages_in_equal_delivered_plus_dead_lettered(hub: HubProcess) -> None:
+    s = store(hub)
+    delivered_before = s.count_deliveries()
+    dead_before = sum(s.count_dead_letters().values())
+    mib = hub.connector("MIB@350582")
+    good = [
+        mib.send("clue_transfer", "PSB@350582", payload(mib, "clue_transfer")) for _ in range(12)
+    ]
+    bad_subject = payload(mib, "clue_transfer")
+    bad_subject["subject"] = {**bad_subject["subject"], "credit_code": "12350582MB0123456A"}
+    bad = [mib.send("clue_transfer", "PSB@350582", bad_subject) for _ in range(5)]
+    bad += [
+        mib.send("case_referral", "COURT@350582", payload(mib, "case_referral")) for _ in range(3)
+    ]
+    sent = len(good) + len(bad)
+
+    def settled() -> bool:
+        delivered = s.count_deliveries() - delivered_before
+        dead = sum(s.count_dead_letters().values()) - dead_before
+        return delivered + dead >= sent
+
+    wait_until(settled, what="all messages routed or dead-lettered")
+    assert s.count_deliveries() - delivered_before == len(good)
+    assert sum(s.count_dead_letters().values()) - dead_before == len(bad)
+    found = wait_for_messages(hub.connector("PSB@350582", signing=False), good)
+    assert set(found) == set(good)
+
+
+def test_redelivered_message_lands_in_exactly_one_inbox_once(hub: HubProcess) -> None:
+    mib = hub.connector("MIB@350582")
+    env, raw = seal(
+        mib.registry,
+        family="clue_transfer",
+        payload_schema=mib.registry.latest("clue_transfer"),
+        payload=payload(mib, "clue_transfer"),
+        sender=mib.address,
+        recipient=Address.parse("SAMR@350582"),
+        key=mib.key,
+    )
+    for _ in range(3):  # a connector retrying after a lost acknowledgement
+        mib.send_raw(raw, key=env.message_id.encode())
+    wait_for_messages(hub.connector("SAMR@350582", signing=False), [env.message_id])
+    s = store(hub)
+    wait_until(
+        lambda: (
+            "hub_messages_duplicate_total" in metrics_text(hub)
+            and metric_value(hub, "hub_messages_duplicate_total", family="clue_transfer") >= 2
+        ),
+        what="duplicates counted",
+    )
+    records = [
+        r
+        for r in raw_inbox_records(hub.state.bootstrap, inbox_topic("SAMR", "350582"))
+        if r.value == raw
+    ]
+    assert len(records) == 1
+    assert s.was_delivered(env.message_id)
+
+
+def test_fallback_to_the_city_when_the_county_has_no_connector(hub: HubProcess) -> None:
+    mib = hub.connector("MIB@350582")
+    # 350583 (南安市) has no police connector; the 泉州市 (350500) one receives it.
+    mid = mib.send("clue_transfer", "PSB@350583", payload(mib, "clue_transfer"))
+    found = wait_for_messages(hub.connector("PSB@350500", signing=False), [mid])
+    assert found[mid].via == "fallback"
+    assert found[mid].envelope.recipient == Address("PSB", "350583")
+
+
+def test_dead_letter_replayed_after_its_cause_is_fixed(hub: HubProcess) -> None:
+    mib = hub.connector("MIB@350582")
+    # No market-regulation connector in 福建 above the county of 350583's neighbour 350521.
+    mid = mib.send("clue_transfer", "SAMR@350521", payload(mib, "clue_transfer"))
+    row = dead_letter_of(hub, mid)
+    assert row["reason"] == "no_route"
+    hub.cli("keys", "new", "SAMR@350500", "--name", "泉州市市场监督管理局")
+    out = hub.cli("dlq", "replay", row["dead_letter_id"][:12]).stdout
+    assert "replayed" in out
+    found = wait_for_messages(hub.connector("SAMR@350500", signing=False), [mid])
+    assert found[mid].via == "fallback"
+    assert store(hub).dead_letter(row["dead_letter_id"])["replay_count"] == 1
+    assert metric_value(hub, "hub_dead_letter_replays_total") >= 1
+
+
+def test_consume_commits_only_after_the_handler_succeeded(hub: HubProcess) -> None:
+    mib = hub.connector("MIB@350582")
+    ids = [
+        mib.send("clue_transfer", "PROC@350582", payload(mib, "clue_transfer")) for _ in range(3)
+    ]
+    wait_for_messages(hub.connector("PROC@350582", signing=False), ids)
+    attempts: list[str] = []
+    succeeded: list[str] = []
+
+    def failing(msg) -> None:
+        attempts.append(msg.message_id)
+        if msg.message_id == ids[1] and attempts.count(ids[1]) == 1:
+            raise RuntimeError("handler crashed")
+        succeeded.append(msg.message_id)
+
+    with pytest.raises(RuntimeError):
+        hub.connector("PROC@350582").consume(failing, follow=False, idle_timeout_s=2)
+    assert ids[1] in attempts and ids[1] not in succeeded
+    # The next run gets the failed message again; none handled before is handled twice.
+    hub.connector("PROC@350582").consume(failing, follow=False, idle_timeout_s=2)
+    assert sorted(succeeded) == sorted(ids)
+    assert attempts.count(ids[1]) == 2
+
+
+def test_cli_send_then_inbox_shows_the_clue(hub: HubProcess) -> None:
+    out = hub.cli(
+        "send",
+        "clue_transfer",
+        "--from",
+        "MIB@350582",
+        "--to",
+        "PSB@350582",
+        "--payload",
+        "examples/payloads/clue_transfer.json",
+    )
+    message_id = out.stdout.strip()
+    uuid.UUID(message_id)
+    wait_for_messages(hub.connector("PSB@350582", signing=False), [message_id])
+    inbox = hub.cli("inbox", "PSB@350582", "--json", "--idle", "1.5").stdout
+    rows = [json.loads(line) for line in inbox.splitlines()]
+    mine = [r for r in rows if r["id"] == message_id]
+    assert len(mine) == 1
+    assert mine[0]["family"] == "clue_transfer"
+    assert mine[0]["sender"] == "MIB@350582"
+    assert mine[0]["recipient"] == "PSB@350582"
+    assert mine[0]["payload"]["clue_id"] == load_example("clue_transfer")["clue_id"]
+    assert mine[0]["payload"]["requested_deadline"] == "2024-07-31"
+
+
+def test_cli_rejects_a_payload_that_does_not_fit(hub: HubProcess, tmp_path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**load_example("clue_transfer"), "colour": "red"}))
+    proc = hub.cli(
+        "send",
+        "clue_transfer",
+        "--from",
+        "MIB@350582",
+        "--to",
+        "PSB@350582",
+        "--payload",
+        str(bad),
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "unknown field(s) ['colour']" in proc.stderr
+
+
+def test_metrics_count_by_family_agency_and_reason(hub: HubProcess) -> None:
+    mib = hub.connector("MIB@350582")
+    mid = mib.send("corruption_clue_handoff", "CDI@350582", payload(mib, "corruption_clue_handoff"))
+    wait_for_messages(hub.connector("CDI@350582", signing=False), [mid])
+    wait_until(
+        lambda: (
+            metric_value(
+                hub,
+                "hub_messages_routed_total",
+                family="corruption_clue_handoff",
+                sender_agency="MIB",
+                recipient_agency="CDI",
+                via="direct",
+            )
+            >= 1
+        ),
+        what="routed counter",
+    )
+    text = metrics_text(hub)
+    assert 'hub_messages_dead_lettered_total{family="unknown",reason="undecodable"' in text
+
+
+def metrics_text(hub: HubProcess) -> str:
+    with urllib.request.urlopen(f"{hub.state.web_url}/metrics", timeout=5) as resp:
+        return resp.read().decode()
+
+
+def metric_value(hub: HubProcess, name: str, **labels: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for fam in text_string_to_metric_families(metrics_text(hub)):
+        for sample in fam.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
