@@ -74,6 +74,7 @@ class RoutingService:
             self.bootstrap,
             [inbox_spec(agency, region)],
             security=self.settings.kafka_python_security(),
+            replication=self.settings.topic_replication,
         )
         self._topics_ready.add(topic)
 
@@ -198,6 +199,7 @@ def create_app(settings: Settings, bootstrap: str, web_port: int) -> faust.App:
         processing_guarantee="at_least_once",
         producer_acks=-1,
         topic_partitions=INGRESS.partitions,
+        topic_replication_factor=settings.topic_replication,
         topic_allow_declare=True,
         datadir=str(settings.home / "faust"),
         web_enabled=True,

@@ -40,7 +40,7 @@ def _print_json(obj: Any) -> None:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from hub.runner import run_hub
 
-    return run_hub(settings, worker_loglevel=args.log_level)
+    return run_hub(settings, worker_loglevel=args.log_level or settings.log_level)
 
 
 def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
@@ -306,9 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--web-port", type=int, help="port of /metrics (default: a free port)")
     s.add_argument(
         "--log-level",
-        default="info",
         choices=["debug", "info", "warn", "error"],
-        help="worker log level (default: info)",
+        help="worker log level (default: the log_level setting, info)",
     )
     s.set_defaults(func=cmd_run)
 

@@ -53,7 +53,9 @@ class Settings:
     #: Create a development directory (keys for a set of demo connectors) when none exists.
     #: "auto" does so only when the embedded broker is used.
     dev_directory: str = "auto"
-    log_level: str = "info"
+    #: Replication factor of topics the hub creates; 3 on a production cluster.
+    topic_replication: int = 1
+    log_level: str = "info"  # info | debug | warn | error (the worker's log level)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- derived paths -------------------------------------------------------------------------
