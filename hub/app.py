@@ -84,7 +84,7 @@ class RoutingService:
         replay_of = header(message.headers, REPLAY_HEADER)
         if replay_of:
             metrics.REPLAYS.inc()
-        decision = self.router.decide(raw)
+        decision = self._decide(raw)
         if (
             isinstance(decision, Rejected)
             and decision.reason in DIRECTORY_MISSES
@@ -92,12 +92,21 @@ class RoutingService:
         ):
             # A key or connector registered a moment ago: decide again on the new directory
             # rather than dead-letter on a stale one.
-            decision = self.router.decide(raw)
+            decision = self._decide(raw)
         if isinstance(decision, Delivered):
             await self._deliver(producer, message, decision)
         else:
             await self._dead_letter(producer, message, decision, replay_of)
         metrics.ROUTE_SECONDS.observe(time.perf_counter() - started)
+
+    def _decide(self, raw: bytes) -> Delivered | Rejected:
+        try:
+            return self.router.decide(raw)
+        except Exception as exc:
+            # A bug must not wedge the partition on one record, nor drop it: dead-letter it
+            # with the error so it can be replayed once the router is fixed.
+            log.exception("router failed on a record; dead-lettering it")
+            return Rejected(Reason.ROUTER_ERROR, f"{type(exc).__name__}: {exc}")
 
     async def _deliver(self, producer: Any, message: Any, d: Delivered) -> None:
         env, route = d.envelope, d.route

@@ -21,6 +21,8 @@ class Reason(StrEnum):
     BAD_SIGNATURE = "bad_signature"  # unknown key, key of another sender, or wrong signature
     POLICY_VIOLATION = "policy_violation"
     NO_ROUTE = "no_route"  # no connector for the recipient at any level
+    UNSUPPORTED_ENCRYPTION = "unsupported_encryption"  # encrypted payloads are not carried yet
+    ROUTER_ERROR = "router_error"  # the router failed on this record (a bug): kept, not lost
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -160,20 +161,22 @@ class DirectoryFile:
     def __init__(self, path: Path, check_every_s: float = 1.0) -> None:
         self.path = path
         self.check_every_s = check_every_s
-        self._mtime: float | None = None
+        self._mtime: tuple[int, int, int] | None = None
         self._checked = 0.0
         self._current = Directory()
         self.refresh(force=True)
 
-    def refresh(self, *, force: bool = False, now: float | None = None) -> Directory:
-        import time
-
+    def refresh(
+        self, *, force: bool = False, now: float | None = None, throttle: bool = True
+    ) -> Directory:
         now = time.monotonic() if now is None else now
-        if not force and now - self._checked < self.check_every_s:
+        if throttle and not force and now - self._checked < self.check_every_s:
             return self._current
         self._checked = now
         try:
-            mtime = self.path.stat().st_mtime_ns
+            st = self.path.stat()
+            # save() replaces the file, so the inode changes even within one mtime tick.
+            mtime = (st.st_mtime_ns, st.st_ino, st.st_size)
         except FileNotFoundError:
             mtime = None
         if force or mtime != self._mtime:
@@ -193,7 +196,7 @@ class DirectoryFile:
     def reload_if_changed(self) -> bool:
         """Check the file now, ignoring the throttle; True when a new version was loaded."""
         before = self._current
-        self.refresh(force=False, now=self._checked + self.check_every_s)
+        self.refresh(throttle=False)
         return self._current is not before
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.envelope import Envelope
-from hub.validators import check_credit_code, check_id_number, check_sha256
+from hub.validators import check_credit_code, check_id_number, check_sha256, is_ascii_digits
 
 Problems = list[str]
 
@@ -107,11 +107,11 @@ def check_case_referral(p: dict[str, Any], env: Envelope) -> Problems:
 
 def check_invoice_request(p: dict[str, Any], env: Envelope) -> Problems:
     out = _nonblank(p, "request_id", "payer_name") + _amount(p)
-    if not (p["invoice_code"].isdigit() and len(p["invoice_code"]) == 8):
+    if not is_ascii_digits(p["invoice_code"], 8):
         out.append("invoice_code must be 8 digits")
-    if not (p["invoice_number"].isdigit() and len(p["invoice_number"]) == 10):
+    if not is_ascii_digits(p["invoice_number"], 10):
         out.append("invoice_number must be 10 digits")
-    if not (p["check_code"].isalnum() and len(p["check_code"]) == 6):
+    if not (p["check_code"].isascii() and p["check_code"].isalnum() and len(p["check_code"]) == 6):
         out.append("check_code must be 6 letters or digits")
     if p["amount_fen"] == 0:
         out.append("amount_fen must be positive")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-_CODE = re.compile(r"^[1-9][0-9]{5}$")
+_CODE = re.compile(r"[1-9][0-9]{5}")
 
 #: Regions named in the seeds, for friendlier output; any well-formed code is accepted.
 KNOWN_NAMES: dict[str, str] = {
@@ -22,7 +22,7 @@ KNOWN_NAMES: dict[str, str] = {
 
 
 def is_region(code: str) -> bool:
-    return bool(_CODE.match(code)) and code[:2] != "00"
+    return bool(_CODE.fullmatch(code))
 
 
 def level(code: str) -> str:

@@ -51,7 +51,9 @@ def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
         directory = Directory.load(settings.directory_path)
         specs = core_topics() + [inbox_spec(a.agency, a.region) for a in directory.addresses()]
         ensure_topics(
-            bootstrap, specs, security=settings.kafka_python_security(),
+            bootstrap,
+            specs,
+            security=settings.kafka_python_security(),
             replication=settings.topic_replication,
         )
         web_port = settings.web_port or free_port(settings.web_host)

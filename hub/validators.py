@@ -15,7 +15,14 @@ _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 # GB 11643-1999 公民身份号码: ISO 7064 MOD 11-2.
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# str.isdigit() accepts "²" and full-width digits; identifiers are ASCII only.
+_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def is_ascii_digits(value: str, length: int | None = None) -> bool:
+    return bool(_ASCII_DIGITS.fullmatch(value)) and (length is None or len(value) == length)
 
 
 def uscc_check_char(first17: str) -> str:
@@ -29,7 +36,7 @@ def check_credit_code(code: str) -> str | None:
     bad = sorted({c for c in code if c not in USCC_CHARSET})
     if bad:
         return f"credit code has characters outside GB 32100: {''.join(bad)}"
-    if not code[2:8].isdigit():
+    if not is_ascii_digits(code[2:8]):
         return "credit code characters 3-8 must be the region code digits"
     expected = uscc_check_char(code[:17])
     if code[17] != expected:
@@ -45,11 +52,13 @@ def id_check_char(first17: str) -> str:
 def check_id_number(number: str) -> str | None:
     if len(number) != 18:
         return f"ID number must have 18 characters, has {len(number)}"
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    if not _ID_SHAPE.fullmatch(number):
         return "ID number must be 17 digits followed by a digit or X"
     try:
-        date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+        born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
+        return "ID number has an impossible birth date"
+    if born > date.today() or born.year < 1900:
         return "ID number has an impossible birth date"
     expected = id_check_char(number[:17])
     if number[17] != expected:
@@ -58,7 +67,7 @@ def check_id_number(number: str) -> str | None:
 
 
 def check_sha256(value: str) -> str | None:
-    if not _SHA256.match(value):
+    if not _SHA256.fullmatch(value):
         return "sha256 must be 64 lowercase hex digits"
     return None
 

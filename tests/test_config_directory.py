@@ -1,0 +1,483 @@
+"""Settings (hub.config), the agency directory and key files (hub.directory), JSON payloads."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub import codec
+from hub.config import ConfigError, Settings, load_settings
+from hub.directory import (
+    Directory,
+    DirectoryError,
+    DirectoryFile,
+    create_key,
+    load_signing_key,
+    private_key_path,
+)
+from hub.envelope import Address
+from hub.jsonpayload import PayloadError, from_json, to_json
+from hub.keys import SigningKey
+from hub.schemas import SchemaRegistry
+
+ROOT = Path(__file__).resolve().parent.parent
+PAYLOADS = ROOT / "examples" / "payloads"
+MIB = Address("MIB", "350582")
+PSB = Address("PSB", "350582")
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No HUB_* variable from the outside, and no hub.toml but the test's own."""
+    for name in list(os.environ):
+        if name.startswith("HUB_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write_toml(directory: Path, text: str, name: str = "hub.toml") -> Path:
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# -- settings ------------------------------------------------------------------------------------
+
+
+def test_defaults_without_file_or_environment(clean_env: Path) -> None:
+    s = load_settings()
+    assert s == Settings()
+    assert s.home == Path(".hub")
+    assert s.fetch_max_wait_ms == 100
+    assert s.kafka_security_protocol == "PLAINTEXT"
+    assert s.embedded
+    assert s.directory_path == Path(".hub") / "directory.json"
+
+
+def test_precedence_defaults_file_environment_overrides(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_toml(
+        clean_env,
+        '[hub]\napp_id = "from-file"\nweb_port = 1000\nlog_level = "debug"\n'
+        'kafka_bootstrap = "file:9092"\n',
+    )
+    monkeypatch.setenv("HUB_WEB_PORT", "2000")
+    monkeypatch.setenv("HUB_APP_ID", "from-env")
+    monkeypatch.setenv("HUB_SESSION_TIMEOUT_S", "2.5")
+    s = load_settings(app_id="from-kwargs", kafka_bootstrap=None)
+    assert s.app_id == "from-kwargs"  # overrides beat the environment
+    assert s.web_port == 2000  # the environment beats the file, coerced to int
+    assert s.session_timeout_s == 2.5  # the environment beats the default, coerced to float
+    assert s.log_level == "debug"  # the file beats the default
+    assert s.kafka_bootstrap == "file:9092"  # a None override does not hide the file
+    assert not s.embedded
+    assert s.fetch_max_wait_ms == 100  # untouched default
+
+
+def test_each_layer_alone_beats_the_default(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_toml(clean_env, '[hub]\nhome = "file-home"\n')
+    assert load_settings().home == Path("file-home")
+    monkeypatch.setenv("HUB_HOME", "env-home")
+    assert load_settings().home == Path("env-home")
+    assert load_settings(home="kw-home").home == Path("kw-home")
+
+
+def test_other_tables_of_the_file_are_ignored(clean_env: Path) -> None:
+    write_toml(clean_env, "[connector]\nwhatever = 1\n\n[hub]\nweb_port = 7\n")
+    assert load_settings().web_port == 7
+
+
+def test_hub_config_names_another_file(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_toml(clean_env, "[hub]\nweb_port = 1\n")
+    other = write_toml(clean_env, "[hub]\nweb_port = 2\n", "other.toml")
+    monkeypatch.setenv("HUB_CONFIG", str(other))
+    assert load_settings().web_port == 2
+    assert load_settings(config_file=clean_env / "hub.toml").web_port == 1
+
+
+def test_a_named_config_file_must_exist(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(config_file=clean_env / "missing.toml")
+    monkeypatch.setenv("HUB_CONFIG", str(clean_env / "missing.toml"))
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings()
+
+
+def test_unknown_key_in_the_file(clean_env: Path) -> None:
+    write_toml(clean_env, '[hub]\nweb_port = 1\nbootstrap_servers = "x"\n')
+    with pytest.raises(ConfigError, match="unknown setting\\(s\\) bootstrap_servers"):
+        load_settings()
+
+
+def test_invalid_toml(clean_env: Path) -> None:
+    write_toml(clean_env, "[hub\nweb_port = 1\n")
+    with pytest.raises(ConfigError, match=r"hub\.toml"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "value"),
+    [
+        ("env", "HUB_WEB_PORT", "eighty"),
+        ("env", "HUB_FETCH_MAX_WAIT_MS", "1.5"),
+        ("env", "HUB_SESSION_TIMEOUT_S", "soon"),
+        ("file", "web_port", '"eighty"'),
+    ],
+)
+def test_values_of_the_wrong_type(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, source: str, name: str, value: str
+) -> None:
+    if source == "env":
+        monkeypatch.setenv(name, value)
+    else:
+        write_toml(clean_env, f"[hub]\n{name} = {value}\n")
+    setting = name.removeprefix("HUB_").lower()
+    with pytest.raises(ConfigError, match=f"setting {setting}"):
+        load_settings()
+
+
+def test_bad_int_override(clean_env: Path) -> None:
+    with pytest.raises(ConfigError, match="not a valid int"):
+        load_settings(web_port="abc")
+
+
+@pytest.mark.parametrize("protocol", ["TLS", "plaintext", "SASL", ""])
+def test_bad_security_protocol(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, protocol: str
+) -> None:
+    monkeypatch.setenv("HUB_KAFKA_SECURITY_PROTOCOL", protocol)
+    with pytest.raises(ConfigError, match="kafka_security_protocol must be one of"):
+        load_settings()
+
+
+@pytest.mark.parametrize("protocol", ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"])
+def test_good_security_protocols(clean_env: Path, protocol: str) -> None:
+    assert load_settings(kafka_security_protocol=protocol).kafka_security_protocol == protocol
+
+
+def test_negative_fetch_wait(clean_env: Path) -> None:
+    with pytest.raises(ConfigError, match="fetch_max_wait_ms"):
+        load_settings(fetch_max_wait_ms=-1)
+
+
+# -- directory and keys --------------------------------------------------------------------------
+
+
+def test_create_key_writes_a_private_pem_and_registers_the_public_half(tmp_path: Path) -> None:
+    dir_path, keys_dir = tmp_path / "directory.json", tmp_path / "keys"
+    key = create_key(dir_path, keys_dir, MIB, name="晋江市医保局")
+    pem = private_key_path(keys_dir, MIB, key.key_id)
+    assert pem == keys_dir / "MIB@350582" / (key.key_id.replace(":", "-") + ".pem")
+    assert stat.S_IMODE(pem.stat().st_mode) == 0o600
+    assert pem.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert SigningKey.load(pem).key_id == key.key_id
+
+    directory = Directory.load(dir_path)
+    assert directory.has(MIB)
+    assert directory.connectors[MIB].name == "晋江市医保局"
+    owner = directory.key_owner(key.key_id)
+    assert owner is not None
+    address, entry = owner
+    assert address == MIB
+    assert entry.public_key == key.public_b64
+    assert entry.status == "active"
+    assert b"PRIVATE" not in dir_path.read_bytes()
+    assert key.public_b64.encode() in dir_path.read_bytes()
+
+
+def test_create_key_rejects_an_unknown_agency(tmp_path: Path) -> None:
+    with pytest.raises(DirectoryError, match="unknown agency"):
+        create_key(tmp_path / "d.json", tmp_path / "keys", Address("NOPE", "350582"))
+    assert not (tmp_path / "d.json").exists()
+    assert not (tmp_path / "keys").exists()
+
+
+def test_directory_save_load_round_trip(tmp_path: Path) -> None:
+    k1, k2, k3 = SigningKey.generate(), SigningKey.generate(), SigningKey.generate()
+    d = Directory().with_key(MIB, k1, "医保").with_key(MIB, k2).with_key(PSB, k3, "公安")
+    path = tmp_path / "sub" / "directory.json"
+    d.save(path)
+    loaded = Directory.load(path)
+    assert loaded == d
+    assert loaded.to_json() == d.to_json()
+    assert loaded.addresses() == [MIB, PSB]
+    assert [k.key_id for k in loaded.connectors[MIB].keys] == [k1.key_id, k2.key_id]
+    assert loaded.connectors[MIB].name == "医保"
+    assert "医保" in path.read_text(encoding="utf-8")  # kept readable, not \u-escaped
+    for key, owner in ((k1, MIB), (k2, MIB), (k3, PSB)):
+        found = loaded.key_owner(key.key_id)
+        assert found is not None and found[0] == owner
+        public = loaded.public_key(key.key_id)
+        assert public is not None
+        public.verify(key.sign(b"x"), b"x")  # raises if the stored key is not the signer's
+    assert loaded.public_key("ed25519:unknown") is None
+    assert [p.name for p in path.parent.iterdir()] == ["directory.json"]  # no temp file left
+
+
+def test_missing_directory_file_is_an_empty_directory(tmp_path: Path) -> None:
+    assert Directory.load(tmp_path / "none.json") == Directory()
+
+
+def directory_json(*addresses: str) -> dict[str, Any]:
+    return {"format": 1, "connectors": [{"address": a, "keys": []} for a in addresses]}
+
+
+@pytest.mark.parametrize(
+    "addresses", [("MIB@350582", "MIB@350582"), ("MIB@350582", "PSB@350582", "mib@350582")]
+)
+def test_duplicate_address_in_the_file(tmp_path: Path, addresses: tuple[str, ...]) -> None:
+    path = tmp_path / "directory.json"
+    path.write_text(json.dumps(directory_json(*addresses)), encoding="utf-8")
+    with pytest.raises(DirectoryError, match="MIB@350582 is listed twice"):
+        Directory.load(path)
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"format": 2, "connectors": []}, "unsupported format 2"),
+        (directory_json("MIB350582"), "connector #1"),
+        (directory_json("MIB@350582", "NOPE@350582"), "connector #2: unknown agency"),
+        (directory_json("MIB@3505"), "connector #1: region"),
+        (
+            {"format": 1, "connectors": [{"address": "MIB@350582", "keys": [{"x": 1}]}]},
+            "connector #1",
+        ),
+    ],
+)
+def test_bad_directory_files(tmp_path: Path, data: dict[str, Any], fragment: str) -> None:
+    path = tmp_path / "directory.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(DirectoryError, match=fragment):
+        Directory.load(path)
+
+
+def test_unparseable_directory_file(tmp_path: Path) -> None:
+    path = tmp_path / "directory.json"
+    path.write_text("{", encoding="utf-8")
+    with pytest.raises(DirectoryError, match=r"directory\.json"):
+        Directory.load(path)
+
+
+def bump_mtime(path: Path, seconds: int) -> None:
+    """Give the file a distinct modification time whatever the file-system's clock granularity."""
+    ns = path.stat().st_mtime_ns + seconds * 1_000_000_000
+    os.utime(path, ns=(ns, ns))
+
+
+def test_directory_file_reloads_after_the_file_changes(tmp_path: Path) -> None:
+    path = tmp_path / "directory.json"
+    Directory().with_key(MIB, SigningKey.generate()).save(path)
+    df = DirectoryFile(path, check_every_s=1.0)
+    assert df.refresh(force=True, now=1000.0).addresses() == [MIB]
+
+    Directory().with_key(MIB, SigningKey.generate()).with_key(PSB, SigningKey.generate()).save(path)
+    bump_mtime(path, 10)
+    assert df.refresh(now=1000.5).addresses() == [MIB]  # throttled: not looked at yet
+    assert df.refresh(now=1001.5).addresses() == [MIB, PSB]  # looked at: reloaded
+
+    before = df.refresh(now=1003.0)
+    assert df.refresh(now=1005.0) is before  # unchanged file: the same object, no re-read
+
+
+def test_directory_file_keeps_the_previous_directory_when_the_new_file_is_bad(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "directory.json"
+    Directory().with_key(MIB, SigningKey.generate()).save(path)
+    df = DirectoryFile(path)
+    good = df.refresh(force=True, now=1000.0)
+    path.write_text("{ not json", encoding="utf-8")
+    bump_mtime(path, 10)
+    assert df.refresh(now=1002.0) is good
+    Directory().with_key(PSB, SigningKey.generate()).save(path)
+    bump_mtime(path, 20)
+    assert df.refresh(now=1004.0).addresses() == [PSB]
+
+
+def test_directory_file_starts_empty_and_picks_up_a_new_file(tmp_path: Path) -> None:
+    path = tmp_path / "directory.json"
+    df = DirectoryFile(path)
+    assert df.refresh(force=True, now=1000.0).addresses() == []
+    Directory().with_key(MIB, SigningKey.generate()).save(path)
+    assert df.refresh(now=1002.0).addresses() == [MIB]
+
+
+def test_load_signing_key_picks_the_newest_active_key(tmp_path: Path) -> None:
+    dir_path, keys_dir = tmp_path / "directory.json", tmp_path / "keys"
+    first = create_key(dir_path, keys_dir, MIB)
+    second = create_key(dir_path, keys_dir, MIB)
+    create_key(dir_path, keys_dir, PSB)
+    assert load_signing_key(keys_dir, MIB, Directory.load(dir_path)).key_id == second.key_id
+
+    data = json.loads(dir_path.read_text(encoding="utf-8"))
+    mib = next(c for c in data["connectors"] if c["address"] == "MIB@350582")
+    assert [k["key_id"] for k in mib["keys"]] == [first.key_id, second.key_id]
+    mib["keys"][1]["status"] = "retired"
+    dir_path.write_text(json.dumps(data), encoding="utf-8")
+    assert load_signing_key(keys_dir, MIB, Directory.load(dir_path)).key_id == first.key_id
+
+
+def test_load_signing_key_skips_keys_whose_private_half_is_not_here(tmp_path: Path) -> None:
+    dir_path, keys_dir = tmp_path / "directory.json", tmp_path / "keys"
+    first = create_key(dir_path, keys_dir, MIB)
+    second = create_key(dir_path, keys_dir, MIB)
+    private_key_path(keys_dir, MIB, second.key_id).unlink()
+    directory = Directory.load(dir_path)
+    assert load_signing_key(keys_dir, MIB, directory).key_id == first.key_id
+    private_key_path(keys_dir, MIB, first.key_id).unlink()
+    with pytest.raises(DirectoryError, match="no private key of MIB@350582"):
+        load_signing_key(keys_dir, MIB, directory)
+
+
+def test_load_signing_key_of_an_unregistered_connector(tmp_path: Path) -> None:
+    with pytest.raises(DirectoryError, match="hub keys new PSB@350582"):
+        load_signing_key(tmp_path, PSB, Directory().with_key(MIB, SigningKey.generate()))
+
+
+# -- JSON payloads -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def registry() -> SchemaRegistry:
+    return SchemaRegistry.load(ROOT / "schemas" / "avro")
+
+
+def example(name: str) -> dict[str, Any]:
+    return json.loads((PAYLOADS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def test_from_json_converts_dates(registry: SchemaRegistry) -> None:
+    schema = registry.latest("invoice_verification_request")
+    payload = from_json(schema.raw, example("invoice_verification_request"))
+    assert payload["issue_date"] == date(2024, 5, 20)
+    assert payload["payer_id_number"] == "350582197503152019"
+
+
+def test_from_json_converts_dates_inside_unions(registry: SchemaRegistry) -> None:
+    payload = from_json(registry.latest("clue_transfer").raw, example("clue_transfer"))
+    assert payload["requested_deadline"] == date(2024, 7, 31)
+    assert payload["batch"]["source"] == "NATIONAL_BUREAU"
+    data = {**example("clue_transfer"), "requested_deadline": None}
+    assert from_json(registry.latest("clue_transfer").raw, data)["requested_deadline"] is None
+
+
+def test_from_json_converts_timestamps(registry: SchemaRegistry) -> None:
+    raw = registry.latest("invoice_verification_result").raw
+    payload = from_json(raw, example("invoice_verification_result"))
+    checked = payload["checked_at"]
+    assert checked == datetime(2024, 5, 21, 9, 30, tzinfo=timezone(timedelta(hours=8)))
+    assert checked == datetime(2024, 5, 21, 1, 30, tzinfo=UTC)
+    naive = from_json(raw, {**example("invoice_verification_result"), "checked_at": "2024-05-21"})
+    assert naive["checked_at"] == datetime(2024, 5, 21, tzinfo=UTC)  # no offset: UTC
+
+
+def test_from_json_decodes_base64_bytes(registry: SchemaRegistry) -> None:
+    raw = registry.latest("dead_letter").raw
+    record = {
+        "dead_letter_id": "dl-1",
+        "reason": "undecodable",
+        "detail": "d",
+        "source_topic": "hub.ingress",
+        "source_partition": 0,
+        "source_offset": 5,
+        "dead_lettered_at": "2024-05-21T01:30:00Z",
+        "original": "wwE=",
+    }
+    out = from_json(raw, record)
+    assert out["original"] == b"\xc3\x01"
+    assert out["dead_lettered_at"] == datetime(2024, 5, 21, 1, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("stem", "change", "fragment"),
+    [
+        ("invoice_verification_request", {"issue_date": "20/05/2024"}, "$.issue_date"),
+        ("invoice_verification_result", {"checked_at": "yesterday"}, "not an ISO timestamp"),
+        ("clue_transfer", {"requested_deadline": "July"}, "not an ISO date"),
+        ("clue_transfer", {"category": "BRIBERY"}, "'BRIBERY' is not one of"),
+        ("clue_transfer", {"evidence": "none"}, "$.evidence: expected a list"),
+        ("clue_transfer", {"subject": "a hospital"}, "expected an object for Subject"),
+    ],
+)
+def test_from_json_rejects_values_that_do_not_fit(
+    registry: SchemaRegistry, stem: str, change: dict[str, Any], fragment: str
+) -> None:
+    with pytest.raises(PayloadError) as info:
+        from_json(registry.latest(stem).raw, {**example(stem), **change})
+    assert fragment in str(info.value)
+
+
+def test_from_json_rejects_unknown_fields_with_their_path(registry: SchemaRegistry) -> None:
+    raw = registry.latest("clue_transfer").raw
+    with pytest.raises(PayloadError, match=r"\$: unknown field\(s\) \['colour'\] in ClueTransfer"):
+        from_json(raw, {**example("clue_transfer"), "colour": "red"})
+    data = example("clue_transfer")
+    data["batch"]["batch_no"] = 3
+    with pytest.raises(PayloadError, match=r"\$\.batch: unknown field\(s\) \['batch_no'\]"):
+        from_json(raw, data)
+
+
+def test_from_json_rejects_missing_required_fields(registry: SchemaRegistry) -> None:
+    raw = registry.latest("case_referral").raw
+    data = example("case_referral")
+    del data["summary"]
+    with pytest.raises(PayloadError, match="missing required field 'summary'"):
+        from_json(raw, data)
+    data = example("case_referral")
+    del data["suspects"][1]["name"]
+    with pytest.raises(PayloadError, match=r"\$\.suspects\[1\]: missing required field 'name'"):
+        from_json(raw, data)
+
+
+def test_from_json_leaves_defaulted_fields_out(registry: SchemaRegistry) -> None:
+    raw = registry.latest("case_referral").raw
+    data = example("case_referral")
+    del data["attachments"], data["cited_clue_ids"]
+    out = from_json(raw, data)
+    assert "attachments" not in out and "cited_clue_ids" not in out
+
+
+def test_to_json(registry: SchemaRegistry) -> None:
+    value = {
+        "at": datetime(2024, 5, 21, 9, 30, 0, 123456, tzinfo=timezone(timedelta(hours=8))),
+        "on": date(2024, 5, 20),
+        "raw": b"\xc3\x01",
+        "nested": [{"n": 1, "s": "x", "none": None}],
+    }
+    assert to_json(value) == {
+        "at": "2024-05-21T01:30:00.123Z",
+        "on": "2024-05-20",
+        "raw": "wwE=",
+        "nested": [{"n": 1, "s": "x", "none": None}],
+    }
+    json.dumps(to_json(value))  # JSON-serialisable
+
+
+@pytest.mark.parametrize(
+    "stem",
+    [
+        "case_referral",
+        "clue_transfer",
+        "corruption_clue_handoff",
+        "invoice_verification_request",
+        "invoice_verification_result",
+    ],
+)
+def test_to_json_and_from_json_round_trip_a_decoded_record(
+    registry: SchemaRegistry, stem: str
+) -> None:
+    schema = registry.latest(stem)
+    record = codec.decode(registry, codec.encode(schema, from_json(schema.raw, example(stem))))[1]
+    as_json = json.loads(json.dumps(to_json(record), ensure_ascii=False))
+    assert from_json(schema.raw, as_json) == record
