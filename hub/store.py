@@ -127,8 +127,11 @@ class Store:
             stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
         else:  # pragma: no cover - other databases are not supported yet
             raise NotImplementedError(f"store does not support {dialect}")
+        # RETURNING tells whether the row was written on both databases; rowcount does not
+        # (psycopg reports -1 for a statement that returns rows).
+        stmt = stmt.returning(*table.primary_key.columns)
         with self.engine.begin() as conn:
-            return conn.execute(stmt).rowcount == 1
+            return conn.execute(stmt).first() is not None
 
     # -- deliveries ----------------------------------------------------------------------------
     def was_delivered(self, message_id: str) -> bool:
