@@ -21,6 +21,8 @@ class Reason(StrEnum):
     BAD_SIGNATURE = "bad_signature"  # unknown key, key of another sender, or wrong signature
     POLICY_VIOLATION = "policy_violation"
     NO_ROUTE = "no_route"  # no connector for the recipient at any level
+    UNKNOWN_CONVERSATION = "unknown_conversation"  # a reply to no message the hub delivered
+    ILLEGAL_TRANSITION = "illegal_transition"  # a reply out of order, from/to the wrong party
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,7 @@ def wait_until(predicate, timeout: float = 30, what: str = "condition") -> None:
 
 
 def raw_inbox_records(bootstrap: str, topic: str, idle_s: float = 1.5) -> Iterator:
-    """Every raw record of a topic, duplicates included (the connector de-duplicates; this doesn't)."""
+    """Every raw record of a topic, duplicates included (connectors de-duplicate; this does not)."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
