@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from sqlalchemy import (
     Text,
     and_,
     func,
+    insert,
     or_,
     select,
     text,
@@ -390,28 +391,39 @@ class Ledger:
         with self.engine.connect() as conn:
             return [Obligation.from_row(r) for r in conn.execute(stmt).mappings()]
 
-    def fire(self, ob: Obligation, kind: str, now: datetime, events: Sequence[SlaEventRow]) -> bool:
-        """Claim ``kind`` on ``ob`` and record its events in one transaction.
+    def fire(
+        self,
+        kind: str,
+        now: datetime,
+        candidates: Sequence[Obligation],
+        make_events: Callable[[Obligation], list[SlaEventRow]],
+    ) -> list[SlaEventRow]:
+        """Claim ``kind`` on the candidates and record their events, in one transaction.
 
         The conditional UPDATE is the claim: of two workers (or a worker and its restarted self)
-        exactly one sees rowcount 1, and only that one writes the events.
+        exactly one gets each obligation back from RETURNING, and only that one writes its
+        events.  Returns the events this call recorded.
         """
+        if not candidates:
+            return []
         claimed, _ = KIND_COLUMNS[kind]
         with self.engine.begin() as conn:
-            won = conn.execute(
-                update(obligations)
-                .where(
-                    obligations.c.obligation_id == ob.obligation_id,
-                    obligations.c[claimed].is_(None),
-                    obligations.c.fulfilled_at.is_(None),
-                )
-                .values({claimed: _db(now)})
-            ).rowcount
-            if won != 1:
-                return False
-            for ev in events:
-                insert_ignore(conn, sla_events, ev.to_values())
-        return True
+            won = set(
+                conn.execute(
+                    update(obligations)
+                    .where(
+                        obligations.c.obligation_id.in_([o.obligation_id for o in candidates]),
+                        obligations.c[claimed].is_(None),
+                        obligations.c.fulfilled_at.is_(None),
+                    )
+                    .values({claimed: _db(now)})
+                    .returning(obligations.c.obligation_id)
+                ).scalars()
+            )
+            events = [ev for ob in candidates if ob.obligation_id in won for ev in make_events(ob)]
+            if events:
+                conn.execute(insert(sla_events), [ev.to_values() for ev in events])
+        return events
 
     def unpublished(self, now: datetime, limit: int = 100) -> list[SlaEventRow]:
         stmt = (

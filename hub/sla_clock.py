@@ -134,25 +134,24 @@ class SlaClock:
         for kind in KINDS:
             while True:
                 due = self.ledger.due(kind, now, self.batch)
-                for ob in due:
-                    events = self._events(ob, kind, now)
-                    if self.ledger.fire(ob, kind, now, events):
-                        report.fired.extend(events)
-                        for ev in events:
-                            log.warning(
-                                "SLA %s: %s of %s %s owed by %s to %s, due %s",
-                                ev.kind,
-                                ev.stage,
-                                ev.family,
-                                ev.message_id,
-                                ev.debtor,
-                                ev.creditor,
-                                ev.due_at.isoformat(timespec="seconds"),
-                            )
-                            if self.on_fired is not None:
-                                self.on_fired(ev)
-                    else:
-                        report.lost_races += 1
+                fired = self.ledger.fire(
+                    kind, now, due, lambda ob, k=kind: self._events(ob, k, now)
+                )
+                report.fired.extend(fired)
+                report.lost_races += len(due) - len({e.obligation_id for e in fired})
+                for ev in fired:
+                    log.warning(
+                        "SLA %s: %s of %s %s owed by %s to %s, due %s",
+                        ev.kind,
+                        ev.stage,
+                        ev.family,
+                        ev.message_id,
+                        ev.debtor,
+                        ev.creditor,
+                        ev.due_at.isoformat(timespec="seconds"),
+                    )
+                    if self.on_fired is not None:
+                        self.on_fired(ev)
                 if len(due) < self.batch:
                     break
         return report
