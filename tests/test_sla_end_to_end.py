@@ -18,7 +18,7 @@ from hub.ledger import Ledger
 from hub.store import Store
 from hub.topics import SLA_EVENTS, inbox_topic
 from tests.hubproc import HubProcess, raw_inbox_records, start_hub, wait_for_messages, wait_until
-from tests.test_end_to_end import dead_letter_of, metric_value, payload
+from tests.test_end_to_end import dead_letter_of, metric_value, metrics_text, payload
 
 pytestmark = pytest.mark.broker
 
@@ -158,6 +158,7 @@ def test_no_receipt_warns_breaches_and_escalates_each_exactly_once(sla_hub: HubP
         )
         >= 1
     )
+    assert 'hub_consumer_lag{partition="' in metrics_text(sla_hub)
 
 
 def _clue_file(hub: HubProcess) -> Path:
