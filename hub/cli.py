@@ -323,6 +323,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from hub.clock import clock_from_settings
     from hub.ledger import Ledger
 
+    if not settings.store_url and not (settings.home / "hub.db").exists():
+        raise CliError(f"no ledger in {settings.home}: no hub has run from there yet")
     board = Ledger(_store(settings).engine).board(clock_from_settings(settings)())
     if args.json:
         for row in board:
