@@ -9,15 +9,22 @@
 :meth:`Connector.consume` is the processing loop: each message is verified against the agency
 directory (the sender's own signature, end to end), decoded, handed to the handler, and its
 offset committed only after the handler returned.  Delivery is at-least-once; ids already
-handled are skipped, so a handler sees each message once unless it fails.
+handled are skipped, so a handler sees each message once unless it fails.  Once a handler has
+taken an original (a clue, a referral…), ``consume`` signs for it (签收) automatically.
+
+The lifecycle of a received hand-off is answered with :meth:`Connector.receipt`,
+:meth:`~Connector.accept`, :meth:`~Connector.return_`, :meth:`~Connector.feedback` and
+:meth:`~Connector.close_case`; each goes back to the original's sender.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -27,7 +34,7 @@ from connectors.dedup import HandledIds
 from hub import codec
 from hub.config import Settings
 from hub.directory import Directory, DirectoryFile, load_signing_key
-from hub.envelope import Address, Envelope, read_envelope, seal
+from hub.envelope import Address, Envelope, now_utc, read_envelope, seal
 from hub.families import FAMILIES
 from hub.jsonpayload import to_json
 from hub.keys import SigningKey, verify
@@ -73,6 +80,23 @@ class InboxMessage:
             "via": self.via,
             "payload": to_json(self.payload),
         }
+
+
+@dataclass(frozen=True)
+class OriginalRef:
+    """The message being answered, when the caller does not hold its InboxMessage."""
+
+    message_id: str
+    sender: Address
+
+
+Answerable = InboxMessage | OriginalRef
+
+
+def _original(original: Answerable) -> OriginalRef:
+    if isinstance(original, InboxMessage):
+        return OriginalRef(original.message_id, original.envelope.sender)
+    return original
 
 
 class Connector:
@@ -187,6 +211,74 @@ class Connector:
         log.info("sent %s %s %s → %s", family, env.message_id, self.address, recipient)
         return env.message_id
 
+    # -- answering a hand-off (签收 / 受理 / 退回 / 反馈 / 办结) ----------------------------------
+    def reply(
+        self,
+        original: Answerable,
+        family: str,
+        payload: dict[str, Any],
+        *,
+        message_id: str | None = None,
+    ) -> str:
+        ref = _original(original)
+        return self.send(
+            family, ref.sender, payload, correlation_id=ref.message_id, message_id=message_id
+        )
+
+    def receipt(
+        self, original: Answerable, *, received_by: str | None = None, note: str | None = None
+    ) -> str:
+        """Sign for a message.  The id is derived from the original's, so signing twice (a
+        handler re-run after a crash) sends one receipt as far as the hub is concerned."""
+        ref = _original(original)
+        mid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"hub:receipt:{ref.message_id}:{self.address}"))
+        payload = {"received_at": now_utc(), "received_by": received_by, "note": note}
+        return self.reply(ref, "receipt", payload, message_id=mid)
+
+    def accept(self, original: Answerable, *, case_number: str | None = None) -> str:
+        payload = {
+            "decision": "ACCEPTED",
+            "reason": None,
+            "case_number": case_number,
+            "decided_at": now_utc(),
+        }
+        return self.reply(original, "acceptance", payload)
+
+    def return_(self, original: Answerable, reason: str) -> str:
+        payload = {
+            "decision": "RETURNED",
+            "reason": reason,
+            "case_number": None,
+            "decided_at": now_utc(),
+        }
+        return self.reply(original, "acceptance", payload)
+
+    def feedback(self, original: Answerable, note: str, *, percent: int | None = None) -> str:
+        payload = {"note": note, "percent": percent, "reported_at": now_utc()}
+        return self.reply(original, "feedback", payload)
+
+    def close_case(
+        self,
+        original: Answerable,
+        result: str,
+        *,
+        recovered_fen: int = 0,
+        penalties_fen: int = 0,
+        sanctions: dict[str, int] | None = None,
+        note: str | None = None,
+        closed_at: datetime | None = None,
+    ) -> str:
+        """办结 with its result (named ``close_case``: ``close`` releases the client)."""
+        payload = {
+            "result": result,
+            "recovered_fen": recovered_fen,
+            "penalties_fen": penalties_fen,
+            "sanctions": [{"kind": k, "count": n} for k, n in (sanctions or {}).items()],
+            "note": note,
+            "closed_at": closed_at or now_utc(),
+        }
+        return self.reply(original, "closure", payload)
+
     def send_raw(
         self,
         raw: bytes,
@@ -248,11 +340,13 @@ class Connector:
         follow: bool = True,
         idle_timeout_s: float = 5.0,
         max_messages: int | None = None,
+        auto_receipt: bool = True,
     ) -> int:
         """Process the inbox as this connector's consumer group; returns how many were handled.
 
         Commits each record's offset after its handler returned; a handler exception propagates
-        and leaves the record uncommitted, so it is delivered again.
+        and leaves the record uncommitted, so it is delivered again.  With ``auto_receipt`` (and
+        a signing key) an original the handler took is signed for before the commit.
         """
         consumer = self._consumer(group=True)
         consumer.subscribe([inbox_topic(self.address.agency, self.address.region)])
@@ -263,6 +357,8 @@ class Connector:
                     log.info("skipping %s: already handled", msg.message_id)
                 else:
                     handler(msg)
+                    if auto_receipt and self._wants_receipt(msg):
+                        self.receipt(msg)
                     if self.handled is not None:
                         self.handled.remember(msg.message_id)
                     handled += 1
@@ -273,6 +369,15 @@ class Connector:
         finally:
             consumer.close()
         return handled
+
+    def _wants_receipt(self, msg: InboxMessage) -> bool:
+        fam = FAMILIES.get(msg.family)
+        if fam is None or fam.is_reply or fam.hub_only:
+            return False  # answers and SLA events are not signed for
+        if self.key is None:
+            log.warning("not signing for %s: %s has no signing key", msg.message_id, self.address)
+            return False
+        return True
 
     def _poll_loop(
         self,

@@ -3,31 +3,43 @@
 At-least-once: an ingress offset is committed only after the delivery (or dead letter) was
 acknowledged by the broker and recorded in the store.  A record redelivered after a crash is
 recognised by its message id and not delivered twice; connectors de-duplicate too.
+
+The same commit that records a delivery updates the ledger (``hub.ledger``): an original opens
+its SLA obligations, a reply moves its conversation on.  A Faust timer runs the SLA clock
+(``hub.sla_clock``) on every worker; the database decides which worker fires each event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
 from aiohttp.web import Response
 
 from hub import metrics
+from hub.clock import Clock, clock_from_settings
 from hub.codec import encode
 from hub.config import Settings
 from hub.deadletter import DeadLetter, Reason, dead_letter_id
-from hub.directory import DirectoryFile
+from hub.directory import DirectoryFile, load_signing_key
 from hub.families import FAMILIES
+from hub.ledger import Ledger, Original, SlaEventRow
+from hub.lifecycle import State, fulfils
 from hub.policy import load_policy
 from hub.router import Delivered, Rejected, Router
 from hub.schemas import SchemaRegistry
+from hub.sla_clock import OPERATORS, SlaClock, plan_obligations
+from hub.sla_policy import SlaPolicy, load_sla_policy
+from hub.sla_publisher import SlaPublisher
 from hub.store import DeliveryRow, Store
 from hub.topics import DEAD_LETTER, INGRESS, ensure_topics, inbox_spec
+from hub.workdays import WorkCalendar, default_calendar
 
 log = logging.getLogger("hub.router")
 
@@ -52,19 +64,61 @@ class RoutingService:
     directory: DirectoryFile
     router: Router
     store: Store
+    ledger: Ledger
+    sla_policy: SlaPolicy
+    calendar: WorkCalendar
+    clock: Clock
 
     @classmethod
     def create(cls, settings: Settings, bootstrap: str) -> RoutingService:
         registry = SchemaRegistry.load(settings.schemas_path)
         directory = DirectoryFile(settings.directory_path)
         policy = load_policy(settings.policy_path, set(FAMILIES))
-        router = Router(registry, lambda: directory.current, policy)
+        store = Store(settings.effective_store_url)
+        ledger = Ledger(store.engine)
+        router = Router(
+            registry, lambda: directory.current, policy, ledger.conversation, ledger.reply_applied
+        )
         return cls(
-            settings, bootstrap, registry, directory, router, Store(settings.effective_store_url)
+            settings,
+            bootstrap,
+            registry,
+            directory,
+            router,
+            store,
+            ledger,
+            load_sla_policy(settings.sla_path),
+            default_calendar(),
+            clock_from_settings(settings),
         )
 
     def __post_init__(self) -> None:
         self._topics_ready: set[str] = set()
+        self.sla_clock = SlaClock(
+            self.ledger, lambda: self.directory.current, on_fired=self._count_sla_event
+        )
+        self.sla_publisher = SlaPublisher(
+            self.registry,
+            self.ledger,
+            lambda: self.directory.current,
+            self._hub_key,
+            self._ensure_inbox,
+        )
+
+    def _hub_key(self) -> Any:
+        # Loaded when first needed: `hub run` creates the operators' key before the worker starts.
+        if not hasattr(self, "_key"):
+            self._key = load_signing_key(self.settings.keys_dir, OPERATORS, self.directory.current)
+        return self._key
+
+    @staticmethod
+    def _count_sla_event(ev: SlaEventRow) -> None:
+        metrics.SLA_COUNTERS[ev.kind].labels(ev.family, ev.stage, ev.debtor.partition("@")[0]).inc()
+
+    async def sla_tick(self, producer: Any) -> None:
+        now = self.clock()
+        await asyncio.to_thread(self.sla_clock.tick, now)
+        await self.sla_publisher.publish_pending(producer, now)
 
     async def _ensure_inbox(self, topic: str, agency: str, region: str) -> None:
         if topic in self._topics_ready:
@@ -123,20 +177,18 @@ class RoutingService:
             timestamp=None,
             headers=[("hub-routed-to", str(route.inbox).encode()), ("hub-via", route.via.encode())],
         )
-        await asyncio.to_thread(
-            self.store.record_delivery,
-            DeliveryRow(
-                message_id=env.message_id,
-                conversation_id=env.conversation_id,
-                family=env.family,
-                sender=str(env.sender),
-                recipient=str(env.recipient),
-                routed_to=str(route.inbox),
-                fallback=route.fallback,
-                created_at=env.created_at,
-                routed_at=datetime.now(UTC),
-            ),
+        row = DeliveryRow(
+            message_id=env.message_id,
+            conversation_id=env.conversation_id,
+            family=env.family,
+            sender=str(env.sender),
+            recipient=str(env.recipient),
+            routed_to=str(route.inbox),
+            fallback=route.fallback,
+            created_at=env.created_at,
+            routed_at=datetime.now(UTC),
         )
+        await asyncio.to_thread(self._record, d, row)
         metrics.ROUTED.labels(env.family, env.sender.agency, env.recipient.agency, route.via).inc()
         log.info(
             "routed %s %s %s → %s%s",
@@ -146,6 +198,43 @@ class RoutingService:
             route.inbox,
             f" (fallback for {env.recipient})" if route.fallback else "",
         )
+
+    def _record(self, d: Delivered, row: DeliveryRow) -> None:
+        """The delivery and its ledger effect, in one transaction (idempotent by message id)."""
+        now = self.clock()
+        if d.conversation is None:
+            planned = plan_obligations(
+                self.sla_policy,
+                self.calendar,
+                message_id=row.message_id,
+                family=row.family,
+                sender=row.sender,
+                debtor=row.routed_to,
+                payload=d.payload,
+                delivered_at=now,
+                escalation_grace=timedelta(seconds=self.settings.sla_escalation_grace_s),
+            )
+            risk = (d.payload or {}).get("risk_level")
+            self.ledger.record_original(Original(row, now, risk), planned)
+            return
+        if d.new_state is None:  # the ledger had applied it; the delivery row was written too
+            self.store.record_delivery(row)
+            return
+        applied = self.ledger.apply_reply(
+            row,
+            new_state=d.new_state,
+            at=now,
+            fulfils=fulfils(row.family, d.payload),
+            result=result_fields(row.family, d.payload),
+        )
+        if applied:
+            entry = self.ledger.entry(d.conversation.message_id)
+            if entry is not None:
+                since = (now - entry["delivered_at"]).total_seconds()
+                if d.new_state is State.RECEIVED:
+                    metrics.TIME_TO_RECEIPT.labels(d.conversation.family).observe(since)
+                elif d.new_state is State.CLOSED:
+                    metrics.TIME_TO_CLOSE.labels(d.conversation.family).observe(since)
 
     async def _dead_letter(
         self, producer: Any, message: Any, r: Rejected, replay_of: str | None
@@ -197,6 +286,24 @@ class RoutingService:
         )
 
 
+def result_fields(family: str, payload: dict[str, Any] | None) -> dict[str, Any]:
+    """The ledger columns a reply fills in (the 台账's result of a hand-off)."""
+    p = payload or {}
+    if family == "acceptance" and p.get("decision") == "RETURNED":
+        return {"return_reason": p.get("reason")}
+    if family == "closure":
+        return {
+            "result": p.get("result"),
+            "recovered_fen": p.get("recovered_fen"),
+            "penalties_fen": p.get("penalties_fen"),
+            "sanctions": json.dumps({s["kind"]: s["count"] for s in p.get("sanctions", [])}),
+            "result_note": p.get("note"),
+        }
+    if family == "invoice_verification_result":
+        return {"result": p.get("result"), "result_note": p.get("note")}
+    return {}
+
+
 def create_app(settings: Settings, bootstrap: str, web_port: int) -> faust.App:
     app = faust.App(
         settings.app_id,
@@ -229,12 +336,51 @@ def create_app(settings: Settings, bootstrap: str, web_port: int) -> faust.App:
         async for event in stream.events():
             await service.handle(app.producer, event.message)
 
+    @app.timer(interval=settings.sla_tick_s, name="sla-clock")
+    async def sla_clock() -> None:
+        try:
+            await service.sla_tick(app.producer)
+        except Exception:
+            # A failed tick (database busy, broker hiccup) is retried by the next one; the
+            # claims and leases in the ledger keep that safe.
+            log.exception("SLA tick failed; retrying at the next one")
+
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Response:
+        rows = await asyncio.to_thread(service.ledger.open_obligation_counts)
+        metrics.set_open_obligations(rows)
+        _update_consumer_lag(app)
         body, content_type = metrics.render()
         return Response(body=body, headers={"Content-Type": content_type})
 
     return app
+
+
+def _update_consumer_lag(app: faust.App) -> None:
+    """Lag of the router's ingress partitions on this worker.
+
+    The high watermark is the one fetch responses carry (Tansu's ListOffsets "latest" is wrong,
+    fetch responses are not), so it is only as fresh as the last fetch of that partition; the
+    committed offset is Faust's own record of what it committed.
+    """
+    consumer = getattr(app, "_consumer", None)
+    if consumer is None:
+        return
+    committed = getattr(consumer, "_committed_offset", {})
+    metrics.CONSUMER_LAG.clear()
+    for tp in consumer.assignment():
+        if tp.topic != INGRESS.name:
+            continue
+        try:
+            high = consumer.highwater(tp)
+        except Exception:  # not fetched yet
+            continue
+        if high is None:
+            continue
+        done = committed.get(tp)
+        # Faust records the offset of the last processed record; the next to read is one more.
+        next_offset = 0 if done is None else done + 1
+        metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - next_offset))
 
 
 def _faust_credentials(settings: Settings) -> Any:

@@ -56,6 +56,17 @@ class Settings:
     #: Replication factor of topics the hub creates; 3 on a production cluster.
     topic_replication: int = 1
     log_level: str = "info"  # info | debug | warn | error (the worker's log level)
+    #: SLA deadlines file; empty means the packaged hub/data/sla.yaml.
+    sla_file: str = ""
+    #: Seconds between two runs of the SLA timer (warnings, breaches, escalations).
+    sla_tick_s: float = 1.0
+    #: How long after a breach the obligation escalates to the supervising level.
+    sla_escalation_grace_s: float = 86400.0
+    #: Shift of the hub's clock in seconds (for rehearsals and tests).
+    clock_offset_s: float = 0.0
+    #: A file holding extra seconds added to the clock, re-read at every tick; tests write it
+    #: to jump the running hub past a deadline.  Empty: not used.
+    clock_file: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- derived paths -------------------------------------------------------------------------
@@ -78,6 +89,10 @@ class Settings:
     @property
     def policy_path(self) -> Path:
         return Path(self.policy_file) if self.policy_file else PACKAGE_DATA / "policy.yaml"
+
+    @property
+    def sla_path(self) -> Path:
+        return Path(self.sla_file) if self.sla_file else PACKAGE_DATA / "sla.yaml"
 
     @property
     def schemas_path(self) -> Path:
@@ -157,6 +172,10 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         )
     if settings.fetch_max_wait_ms < 0:
         raise ConfigError("fetch_max_wait_ms must be >= 0")
+    if settings.sla_tick_s <= 0:
+        raise ConfigError("sla_tick_s must be > 0")
+    if settings.sla_escalation_grace_s < 0:
+        raise ConfigError("sla_escalation_grace_s must be >= 0")
     return settings
 
 
@@ -173,5 +192,6 @@ def describe(settings: Settings) -> dict[str, Any]:
     out["store_url (effective)"] = settings.effective_store_url
     out["directory (effective)"] = str(settings.directory_path)
     out["policy (effective)"] = str(settings.policy_path)
+    out["sla (effective)"] = str(settings.sla_path)
     out["schemas (effective)"] = str(settings.schemas_path)
     return out

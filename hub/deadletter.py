@@ -23,6 +23,8 @@ class Reason(StrEnum):
     NO_ROUTE = "no_route"  # no connector for the recipient at any level
     UNSUPPORTED_ENCRYPTION = "unsupported_encryption"  # encrypted payloads are not carried yet
     ROUTER_ERROR = "router_error"  # the router failed on this record (a bug): kept, not lost
+    UNKNOWN_CONVERSATION = "unknown_conversation"  # a reply to no message the hub delivered
+    ILLEGAL_TRANSITION = "illegal_transition"  # a reply out of order, from/to the wrong party
 
 
 @dataclass(frozen=True)

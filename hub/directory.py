@@ -29,7 +29,7 @@ FORMAT = 1
 #: Connectors the development directory creates: the county of Jinjiang with every agency, its
 #: city and province MIB (for batches and escalation) and the city PSB (for fallback).
 DEV_CONNECTORS = [
-    *(f"{agency}@350582" for agency in AGENCIES),
+    *(f"{agency}@350582" for agency in AGENCIES if agency != "HUB"),
     "MIB@350500",
     "MIB@350000",
     "PSB@350500",

@@ -22,8 +22,11 @@ class Family:
     schema_stem: str
     title: str
     check: Callable[[dict[str, Any], Envelope], Problems]
-    #: Whether the message answers another one (correlation_id is then required).
+    #: Whether the message answers another one (correlation_id is then required).  A reply's
+    #: legality is decided by the ledger (hub.lifecycle), not by policy.yaml.
     is_reply: bool = False
+    #: Raised by the hub itself (SLA events); a connector may not send it.
+    hub_only: bool = False
 
 
 def _nonblank(payload: dict[str, Any], *names: str) -> Problems:
@@ -136,6 +139,43 @@ def check_corruption_handoff(p: dict[str, Any], env: Envelope) -> Problems:
     return out
 
 
+def check_receipt(p: dict[str, Any], env: Envelope) -> Problems:
+    return []
+
+
+def check_acceptance(p: dict[str, Any], env: Envelope) -> Problems:
+    if p["decision"] == "RETURNED" and not str(p.get("reason") or "").strip():
+        return ["a RETURNED acceptance needs a reason (退回理由)"]
+    return []
+
+
+def check_feedback(p: dict[str, Any], env: Envelope) -> Problems:
+    out = _nonblank(p, "note")
+    percent = p.get("percent")
+    if percent is not None and not 0 <= percent <= 100:
+        out.append("percent must lie between 0 and 100")
+    return out
+
+
+def check_closure(p: dict[str, Any], env: Envelope) -> Problems:
+    out = _amount(p, "recovered_fen") + _amount(p, "penalties_fen")
+    kinds = [s["kind"] for s in p.get("sanctions", [])]
+    for s in p.get("sanctions", []):
+        if s["count"] < 1:
+            out.append(f"sanction {s['kind']}: count must be at least 1")
+    if len(kinds) != len(set(kinds)):
+        out.append("each sanction kind may be listed once (give its count)")
+    return out
+
+
+def check_sla_event(p: dict[str, Any], env: Envelope) -> Problems:
+    return _nonblank(p, "event_id", "message_id")
+
+
+#: The families that answer an original hand-off, in lifecycle order (see hub.lifecycle).
+REPLY_FAMILIES = ("receipt", "acceptance", "feedback", "closure", "invoice_verification_result")
+SLA_EVENT = "sla_event"
+
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
@@ -160,6 +200,17 @@ FAMILIES: dict[str, Family] = {
             "腐败线索移交 corruption-clue handoff",
             check_corruption_handoff,
         ),
+        Family("receipt", "receipt", "签收 receipt", check_receipt, is_reply=True),
+        Family(
+            "acceptance",
+            "acceptance",
+            "受理/退回 acceptance or return",
+            check_acceptance,
+            is_reply=True,
+        ),
+        Family("feedback", "feedback", "进展反馈 progress feedback", check_feedback, is_reply=True),
+        Family("closure", "closure", "办结 closure with result", check_closure, is_reply=True),
+        Family(SLA_EVENT, "sla_event", "时限事件 SLA event", check_sla_event, hub_only=True),
     )
 }
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from hub.broker import EmbeddedBroker, free_port
 from hub.config import Settings
 from hub.directory import DEV_CONNECTORS, Directory, create_dev_directory
+from hub.sla_clock import OPERATORS
 from hub.state import HubState, clear_state, read_state, write_state
 from hub.topics import core_topics, ensure_topics, inbox_spec
 
@@ -48,6 +49,9 @@ def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
                     made,
                     settings.keys_dir,
                 )
+        # The operators' connector signs SLA events and receives escalations; it always exists.
+        if create_dev_directory(settings.directory_path, settings.keys_dir, [str(OPERATORS)]):
+            log.info("created the hub operators' signing key for %s", OPERATORS)
         directory = Directory.load(settings.directory_path)
         specs = core_topics() + [inbox_spec(a.agency, a.region) for a in directory.addresses()]
         ensure_topics(

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    Connection,
     DateTime,
     Engine,
     Integer,
@@ -108,6 +109,23 @@ def _utc(value: datetime | None) -> datetime | None:
     return value
 
 
+def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
+    """Insert unless the primary key exists; True when a row was written.
+
+    Asks for the key back rather than trusting ``rowcount``, which psycopg reports as -1 for
+    ``INSERT … ON CONFLICT DO NOTHING`` under SQLAlchemy 2.1.
+    """
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).values(values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
+    else:  # pragma: no cover - other databases are not supported yet
+        raise NotImplementedError(f"store does not support {dialect}")
+    key = next(iter(table.primary_key.columns))
+    return conn.execute(stmt.returning(key)).first() is not None
+
+
 class Store:
     def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
@@ -120,18 +138,8 @@ class Store:
 
     def _insert_ignore(self, table: Table, values: dict[str, Any]) -> bool:
         """Insert unless the primary key exists; True when a row was written."""
-        dialect = self.engine.dialect.name
-        if dialect == "postgresql":
-            stmt = postgresql.insert(table).values(values).on_conflict_do_nothing()
-        elif dialect == "sqlite":
-            stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
-        else:  # pragma: no cover - other databases are not supported yet
-            raise NotImplementedError(f"store does not support {dialect}")
-        # RETURNING tells whether the row was written on both databases; rowcount does not
-        # (psycopg reports -1 for a statement that returns rows).
-        stmt = stmt.returning(*table.primary_key.columns)
         with self.engine.begin() as conn:
-            return conn.execute(stmt).first() is not None
+            return insert_ignore(conn, table, values)
 
     # -- deliveries ----------------------------------------------------------------------------
     def was_delivered(self, message_id: str) -> bool:

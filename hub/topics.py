@@ -30,6 +30,11 @@ INGRESS = TopicSpec("hub.ingress", 6, {"retention.ms": str(4 * WEEK_MS)})
 #: What the router could not deliver, with the reason and the original bytes.
 DEAD_LETTER = TopicSpec("hub.dead-letter", 1, {"retention.ms": str(52 * WEEK_MS)})
 
+#: Every SLA warning, breach, escalation and flight-inspection flag, as a plain ``sla_event``
+#: Avro record keyed by the original message id (for dashboards and audit); copies go, as signed
+#: envelopes, to the inboxes concerned.
+SLA_EVENTS = TopicSpec("hub.sla-events", 3, {"retention.ms": str(52 * WEEK_MS)})
+
 INBOX_PARTITIONS = 3
 INBOX_CONFIG = {"retention.ms": str(4 * WEEK_MS)}
 
@@ -44,7 +49,7 @@ def inbox_spec(agency: str, region: str) -> TopicSpec:
 
 
 def core_topics() -> list[TopicSpec]:
-    return [INGRESS, DEAD_LETTER]
+    return [INGRESS, DEAD_LETTER, SLA_EVENTS]
 
 
 def router_group(app_id: str) -> str:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectors.client import Connector, InboxMessage
@@ -24,10 +24,13 @@ class HubProcess:
     home: Path
     process: subprocess.Popen
     log_path: Path
+    #: HUB_* settings the hub runs with; its CLI gets them too (same policy, same clock).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+        env.update(self.extra_env)
         env["HUB_HOME"] = str(self.home)
         return env
 
@@ -90,7 +93,7 @@ def start_hub(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    hub = HubProcess(home, proc, log_path)
+    hub = HubProcess(home, proc, log_path, dict(extra_env or {}))
     deadline = time.monotonic() + timeout
     while "Worker]: Ready" not in hub.log():
         if proc.poll() is not None:

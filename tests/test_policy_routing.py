@@ -50,7 +50,9 @@ REGION_EXAMPLES = {
 
 def test_packaged_policy_loads_and_covers_every_family(policy: Policy) -> None:
     assert len(policy.rules) == len(RULES)
-    assert {r.family for r in policy.rules} == set(FAMILIES)
+    # Replies are governed by the ledger and SLA events are raised by the hub, not by policy.
+    originals = {f.name for f in FAMILIES.values() if not f.is_reply and not f.hub_only}
+    assert originals <= {r.family for r in policy.rules} <= set(FAMILIES)
 
 
 @pytest.mark.parametrize("index", range(len(RULES)), ids=[str(r) for r in RULES])

@@ -159,21 +159,20 @@ def test_invoice_request_mib_to_fin(world: World) -> None:
     assert d.route.topic == "hub.inbox.FIN.350582"
 
 
-def test_invoice_result_fin_to_mib_answers_the_request(world: World) -> None:
+def test_invoice_result_answering_no_delivered_request_is_refused(world: World) -> None:
+    # The result is a reply: without the request in the ledger it answers nothing.  Delivery of
+    # a result to a delivered request is covered end to end (tests/test_end_to_end.py).
     request, _ = world.seal("invoice_verification_request", "MIB@350582", "FIN@350582")
-    env, raw = world.seal(
+    _, raw = world.seal(
         "invoice_verification_result",
         "FIN@350582",
         "MIB@350582",
         correlation_id=request.message_id,
         causation_id=request.message_id,
     )
-    d = delivered(world, raw)
-    assert d.route.topic == "hub.inbox.MIB.350582"
-    assert d.envelope.correlation_id == request.message_id
-    assert d.envelope.conversation_id == request.message_id != env.message_id
-    assert d.payload is not None
-    assert d.payload["checked_at"] == datetime(2024, 5, 21, 1, 30, tzinfo=UTC)
+    r = world.router.decide(raw)
+    assert isinstance(r, Rejected)
+    assert r.reason is Reason.UNKNOWN_CONVERSATION
 
 
 def test_reply_without_correlation_id_is_invalid(world: World) -> None:
