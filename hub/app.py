@@ -23,14 +23,17 @@ import faust
 from aiohttp.web import Response
 
 from hub import metrics
+from hub.audit import emit as audit
+from hub.audit.events import AuditEvent, SubjectRef
 from hub.clock import Clock, clock_from_settings
 from hub.codec import encode
 from hub.config import Settings
 from hub.deadletter import DeadLetter, Reason, dead_letter_id
 from hub.directory import DirectoryFile, load_signing_key
+from hub.envelope import Address
 from hub.families import FAMILIES
 from hub.ledger import Ledger, Original, SlaEventRow
-from hub.lifecycle import State, fulfils
+from hub.lifecycle import State, fulfils, state_after
 from hub.policy import load_policy
 from hub.router import Delivered, Rejected, Router
 from hub.schemas import SchemaRegistry
@@ -94,6 +97,9 @@ class RoutingService:
 
     def __post_init__(self) -> None:
         self._topics_ready: set[str] = set()
+        self.audit = audit.AuditPublisher(self.registry)
+        self.subject_ref = SubjectRef.from_file(self.settings.audit_secret_path)
+        self._audited_keys: set[str] = set()
         self.sla_clock = SlaClock(
             self.ledger, lambda: self.directory.current, on_fired=self._count_sla_event
         )
@@ -103,6 +109,7 @@ class RoutingService:
             lambda: self.directory.current,
             self._hub_key,
             self._ensure_inbox,
+            audit=self.audit,
         )
 
     def _hub_key(self) -> Any:
@@ -119,6 +126,20 @@ class RoutingService:
         now = self.clock()
         await asyncio.to_thread(self.sla_clock.tick, now)
         await self.sla_publisher.publish_pending(producer, now)
+
+    async def audit_keys(self, producer: Any) -> int:
+        """Record every key in the directory not recorded yet (the sink drops repeats)."""
+        directory = self.directory.current
+        new = [
+            audit.key_registered(str(c.address), k.key_id, k.public_key, k.created_at, self.clock())
+            for c in directory.connectors.values()
+            for k in c.keys
+            if k.key_id not in self._audited_keys
+        ]
+        if new:
+            await self.audit.publish(producer, new)
+            self._audited_keys.update(e.facts["key_id"] for e in new)
+        return len(new)
 
     async def _ensure_inbox(self, topic: str, agency: str, region: str) -> None:
         if topic in self._topics_ready:
@@ -147,10 +168,20 @@ class RoutingService:
             # A key or connector registered a moment ago: decide again on the new directory
             # rather than dead-letter on a stale one.
             decision = self._decide(raw)
+        events = audit.submitted(
+            raw,
+            decision.envelope,
+            source=audit.source_of(message.topic, message.partition, message.offset),
+            at=self.clock(),
+            replay_of=replay_of,
+        )
         if isinstance(decision, Delivered):
-            await self._deliver(producer, message, decision)
+            events += await self._deliver(producer, message, decision)
         else:
-            await self._dead_letter(producer, message, decision, replay_of)
+            events.append(await self._dead_letter(producer, message, decision, replay_of))
+        # Before the offset is committed: a crash from here on redelivers the record, and the
+        # repeated events carry the same ids.
+        await self.audit.publish(producer, events)
         metrics.ROUTE_SECONDS.observe(time.perf_counter() - started)
 
     def _decide(self, raw: bytes) -> Delivered | Rejected:
@@ -162,14 +193,18 @@ class RoutingService:
             log.exception("router failed on a record; dead-lettering it")
             return Rejected(Reason.ROUTER_ERROR, f"{type(exc).__name__}: {exc}")
 
-    async def _deliver(self, producer: Any, message: Any, d: Delivered) -> None:
+    async def _deliver(self, producer: Any, message: Any, d: Delivered) -> list[AuditEvent]:
         env, route = d.envelope, d.route
+        decided_at = self.clock()
         if await asyncio.to_thread(self.store.was_delivered, env.message_id):
             metrics.DUPLICATES.labels(env.family).inc()
             log.info("duplicate %s %s ignored (already delivered)", env.family, env.message_id)
-            return
+            source = audit.source_of(message.topic, message.partition, message.offset)
+            return [audit.duplicate(env, source=source, at=decided_at)] + await asyncio.to_thread(
+                self._audit_again, d
+            )
         await self._ensure_inbox(route.topic, route.inbox.agency, route.inbox.region)
-        await producer.send_and_wait(
+        written = await producer.send_and_wait(
             route.topic,
             key=env.conversation_id.encode(),
             value=message.value,
@@ -188,8 +223,31 @@ class RoutingService:
             created_at=env.created_at,
             routed_at=datetime.now(UTC),
         )
-        await asyncio.to_thread(self._record, d, row)
+        applied_at = await asyncio.to_thread(self._record, d, row)
         metrics.ROUTED.labels(env.family, env.sender.agency, env.recipient.agency, route.via).inc()
+        events = audit.delivered(
+            env,
+            routed_to=route.inbox,
+            via=route.via,
+            fallback=route.fallback,
+            decided_at=decided_at,
+            delivered_at=self.clock(),
+            inbox=audit.source_of(
+                route.topic, getattr(written, "partition", -1), getattr(written, "offset", -1)
+            ),
+            payload=d.payload,
+            subject_ref=self.subject_ref,
+        )
+        if d.conversation is not None and d.new_state is not None and applied_at is not None:
+            step = audit.reply_applied(
+                env,
+                new_state=d.new_state.value,
+                payload=d.payload,
+                at=applied_at,
+                subject_ref=self.subject_ref,
+            )
+            if step is not None:
+                events.append(step)
         log.info(
             "routed %s %s %s → %s%s",
             env.family,
@@ -198,9 +256,47 @@ class RoutingService:
             route.inbox,
             f" (fallback for {env.recipient})" if route.fallback else "",
         )
+        return events
 
-    def _record(self, d: Delivered, row: DeliveryRow) -> None:
-        """The delivery and its ledger effect, in one transaction (idempotent by message id)."""
+    def _audit_again(self, d: Delivered) -> list[AuditEvent]:
+        """The events of an earlier delivery of this message, from the store.
+
+        The router may have stopped between recording a delivery and publishing its audit
+        events; a redelivered record then repeats them, with the same ids, so the log has them
+        once whether or not the first copy arrived.
+        """
+        env = d.envelope
+        stored = self.store.delivery(env.message_id)
+        if stored is None:
+            return []
+        events = audit.delivered(
+            env,
+            routed_to=Address.parse(stored.routed_to),
+            via="unknown (repeated after a redelivery)",
+            fallback=stored.fallback,
+            decided_at=stored.routed_at,
+            delivered_at=stored.routed_at,
+            inbox="unknown (repeated after a redelivery)",
+            payload=d.payload,
+            subject_ref=self.subject_ref,
+        )
+        if env.correlation_id is not None:
+            step = audit.reply_applied(
+                env,
+                new_state=state_after(env.family, d.payload).value,
+                payload=d.payload,
+                at=stored.routed_at,
+                subject_ref=self.subject_ref,
+            )
+            if step is not None:
+                events.append(step)
+        return events
+
+    def _record(self, d: Delivered, row: DeliveryRow) -> datetime | None:
+        """The delivery and its ledger effect, in one transaction (idempotent by message id).
+
+        Returns when a reply moved its conversation on (None if the ledger had applied it).
+        """
         now = self.clock()
         if d.conversation is None:
             planned = plan_obligations(
@@ -216,10 +312,10 @@ class RoutingService:
             )
             risk = (d.payload or {}).get("risk_level")
             self.ledger.record_original(Original(row, now, risk), planned)
-            return
+            return now
         if d.new_state is None:  # the ledger had applied it; the delivery row was written too
             self.store.record_delivery(row)
-            return
+            return None
         applied = self.ledger.apply_reply(
             row,
             new_state=d.new_state,
@@ -235,10 +331,13 @@ class RoutingService:
                     metrics.TIME_TO_RECEIPT.labels(d.conversation.family).observe(since)
                 elif d.new_state is State.CLOSED:
                     metrics.TIME_TO_CLOSE.labels(d.conversation.family).observe(since)
+        # Even when the ledger had it (a redelivery), the audit event is repeated with the same
+        # id, in case the first copy never reached the log.
+        return now
 
     async def _dead_letter(
         self, producer: Any, message: Any, r: Rejected, replay_of: str | None
-    ) -> None:
+    ) -> AuditEvent:
         env = r.envelope
         raw: bytes = message.value or b""
         timestamp_ms = int((message.timestamp or 0) * 1000)
@@ -284,6 +383,7 @@ class RoutingService:
             dl.detail,
             dl.dead_letter_id,
         )
+        return audit.dead_lettered(dl, env)
 
 
 def result_fields(family: str, payload: dict[str, Any] | None) -> dict[str, Any]:
@@ -344,6 +444,17 @@ def create_app(settings: Settings, bootstrap: str, web_port: int) -> faust.App:
             # A failed tick (database busy, broker hiccup) is retried by the next one; the
             # claims and leases in the ledger keep that safe.
             log.exception("SLA tick failed; retrying at the next one")
+
+    @app.task
+    async def audit_keys_at_start() -> None:
+        await audit_keys()
+
+    @app.timer(interval=2.0, name="audit-keys")
+    async def audit_keys() -> None:
+        try:
+            await service.audit_keys(app.producer)
+        except Exception:
+            log.exception("recording new keys in the audit log failed; retrying")
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Response:

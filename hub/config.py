@@ -67,6 +67,17 @@ class Settings:
     #: A file holding extra seconds added to the clock, re-read at every tick; tests write it
     #: to jump the running hub past a deadline.  Empty: not used.
     clock_file: str = ""
+    #: SQLAlchemy URL of the audit store (the transfer log); empty means SQLite in ``home``.
+    audit_url: str = ""
+    #: Run the audit sink inside `hub run` (false when it runs as its own `hub audit sink`).
+    audit_sink: bool = True
+    #: Sign a checkpoint of the audit chain after this many new records...
+    audit_checkpoint_every: int = 1000
+    #: ...or this many seconds after the first record not yet covered by one.
+    audit_checkpoint_interval_s: float = 60.0
+    #: Secret that keys the hashes standing in for subjects' codes in the audit log; every
+    #: worker of one hub must share it.  Empty: <home>/keys/audit-subject.secret (created).
+    audit_secret_file: str = ""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- derived paths -------------------------------------------------------------------------
@@ -101,6 +112,16 @@ class Settings:
     @property
     def effective_store_url(self) -> str:
         return self.store_url or f"sqlite:///{(self.home / 'hub.db').resolve()}"
+
+    @property
+    def effective_audit_url(self) -> str:
+        return self.audit_url or f"sqlite:///{(self.home / 'audit.db').resolve()}"
+
+    @property
+    def audit_secret_path(self) -> Path:
+        if self.audit_secret_file:
+            return Path(self.audit_secret_file)
+        return self.keys_dir / "audit-subject.secret"
 
     def with_bootstrap(self, bootstrap: str) -> Settings:
         return replace(self, kafka_bootstrap=bootstrap)
@@ -174,6 +195,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         raise ConfigError("fetch_max_wait_ms must be >= 0")
     if settings.sla_tick_s <= 0:
         raise ConfigError("sla_tick_s must be > 0")
+    if settings.audit_checkpoint_every < 1:
+        raise ConfigError("audit_checkpoint_every must be >= 1")
     if settings.sla_escalation_grace_s < 0:
         raise ConfigError("sla_escalation_grace_s must be >= 0")
     return settings
@@ -190,6 +213,7 @@ def describe(settings: Settings) -> dict[str, Any]:
             value = "******"
         out[f.name] = str(value) if isinstance(value, Path) else value
     out["store_url (effective)"] = settings.effective_store_url
+    out["audit_url (effective)"] = settings.effective_audit_url
     out["directory (effective)"] = str(settings.directory_path)
     out["policy (effective)"] = str(settings.policy_path)
     out["sla (effective)"] = str(settings.sla_path)

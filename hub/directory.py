@@ -32,6 +32,7 @@ DEV_CONNECTORS = [
     *(f"{agency}@350582" for agency in AGENCIES if agency != "HUB"),
     "MIB@350500",
     "MIB@350000",
+    "MIB@100000",
     "PSB@350500",
     "CDI@350500",
 ]

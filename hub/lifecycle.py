@@ -96,6 +96,11 @@ def transition(
             f"{reply_family} is not allowed in state {state} "
             f"(only after {', '.join(sorted(allowed))})",
         )
+    return state_after(reply_family, payload)
+
+
+def state_after(reply_family: str, payload: dict[str, Any] | None) -> State:
+    """The state a (legal) reply leads to; the audit log repeats it for a redelivered reply."""
     if reply_family == "receipt":
         return State.RECEIVED
     if reply_family == "acceptance":

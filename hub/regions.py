@@ -6,8 +6,12 @@ import re
 
 _CODE = re.compile(r"[1-9][0-9]{5}")
 
+#: The national level (国家医疗保障局 and other national bodies), above every province.
+NATIONAL = "100000"
+
 #: Regions named in the seeds, for friendlier output; any well-formed code is accepted.
 KNOWN_NAMES: dict[str, str] = {
+    "100000": "全国",
     "350000": "福建省",
     "350500": "泉州市",
     "350582": "晋江市",
@@ -26,7 +30,9 @@ def is_region(code: str) -> bool:
 
 
 def level(code: str) -> str:
-    """'province', 'city' or 'county' by the code's trailing zeros."""
+    """'national', 'province', 'city' or 'county' by the code's trailing zeros."""
+    if code == NATIONAL:
+        return "national"
     if code.endswith("0000"):
         return "province"
     if code.endswith("00"):
@@ -35,7 +41,7 @@ def level(code: str) -> str:
 
 
 def ancestors(code: str) -> list[str]:
-    """The supervising levels above ``code``, nearest first: 350582 → [350500, 350000].
+    """The supervising levels above ``code``, nearest first: 350582 → [350500, 350000, 100000].
 
     Municipalities have no real city level (500235 → 500200 is not an office), but trying it
     costs one directory lookup and keeps the rule arithmetic.
@@ -44,6 +50,8 @@ def ancestors(code: str) -> list[str]:
     for parent in (code[:4] + "00", code[:2] + "0000"):
         if parent != code and parent not in out and (not out or parent != out[-1]):
             out.append(parent)
+    if code != NATIONAL:
+        out.append(NATIONAL)
     return out
 
 

@@ -85,6 +85,14 @@ def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
             "try, in another terminal here: ./dev hub send clue_transfer --from MIB@350582 "
             "--to PSB@350582 --payload examples/payloads/clue_transfer.json"
         )
+        if settings.audit_sink:
+            from consumers.audit_sink import AuditSink
+
+            sink = AuditSink(settings, bootstrap).start()
+            stack.callback(sink.stop)
+            log.info("audit sink: %s", _safe_url(settings.effective_audit_url))
+        else:
+            log.info("audit sink not started here (audit_sink = false): run `hub audit sink`")
         app = create_app(settings, bootstrap, web_port)
         worker = faust.Worker(app, loglevel=worker_loglevel, quiet=True, redirect_stdouts=False)
         try:

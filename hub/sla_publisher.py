@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from hub.audit.emit import sla_event
 from hub.codec import encode
 from hub.directory import Directory
 from hub.envelope import seal
@@ -40,6 +41,7 @@ class SlaPublisher:
         ensure_inbox: EnsureInbox,
         *,
         lease_s: float = 30.0,
+        audit: Any = None,
     ) -> None:
         self.registry = registry
         self.ledger = ledger
@@ -47,6 +49,7 @@ class SlaPublisher:
         self.key = key
         self.ensure_inbox = ensure_inbox
         self.lease_s = lease_s
+        self.audit = audit  # hub.audit.emit.AuditPublisher, or None
         self.schema = registry.latest(SLA_EVENT)
 
     async def publish_pending(self, producer: Any, now: datetime) -> int:
@@ -70,12 +73,13 @@ class SlaPublisher:
             headers=[("hub-sla-kind", ev.kind.encode())],
         )
         directory = self.directory()
+        creditor_copy = None
         for address in recipients_of(ev):
             route = resolve(directory, address)
             if route is None:
                 log.error("SLA event %s: no connector for %s, not copied", ev.event_id, address)
                 continue
-            _, raw = seal(
+            copy, raw = seal(
                 self.registry,
                 family=SLA_EVENT,
                 payload_schema=self.schema,
@@ -95,3 +99,9 @@ class SlaPublisher:
                 timestamp=None,
                 headers=[("hub-routed-to", str(route.inbox).encode()), ("hub-via", b"direct")],
             )
+            if creditor_copy is None or str(address) == ev.creditor:
+                creditor_copy = copy
+        if self.audit is not None:
+            # Published before the event is marked published: a crash in between repeats it,
+            # with the same id.
+            await self.audit.publish(producer, [sla_event(ev, creditor_copy)])

@@ -149,6 +149,19 @@ class Store:
             ).first()
         return row is not None
 
+    def delivery(self, message_id: str) -> DeliveryRow | None:
+        with self.engine.connect() as conn:
+            r = (
+                conn.execute(select(deliveries).where(deliveries.c.message_id == message_id))
+                .mappings()
+                .first()
+            )
+        if r is None:
+            return None
+        return DeliveryRow(
+            **{**r, "created_at": _utc(r["created_at"]), "routed_at": _utc(r["routed_at"])}
+        )
+
     def record_delivery(self, row: DeliveryRow) -> bool:
         return self._insert_ignore(deliveries, row.__dict__)
 

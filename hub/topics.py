@@ -35,6 +35,10 @@ DEAD_LETTER = TopicSpec("hub.dead-letter", 1, {"retention.ms": str(52 * WEEK_MS)
 #: envelopes, to the inboxes concerned.
 SLA_EVENTS = TopicSpec("hub.sla-events", 3, {"retention.ms": str(52 * WEEK_MS)})
 
+#: Every hub event for the transfer log (``audit_event`` Avro, metadata only), keyed by hand-off;
+#: the audit sink (``consumers.audit_sink``) chains them into the audit store.
+AUDIT = TopicSpec("hub.audit", 3, {"retention.ms": str(52 * WEEK_MS)})
+
 INBOX_PARTITIONS = 3
 INBOX_CONFIG = {"retention.ms": str(4 * WEEK_MS)}
 
@@ -49,11 +53,15 @@ def inbox_spec(agency: str, region: str) -> TopicSpec:
 
 
 def core_topics() -> list[TopicSpec]:
-    return [INGRESS, DEAD_LETTER, SLA_EVENTS]
+    return [INGRESS, DEAD_LETTER, SLA_EVENTS, AUDIT]
 
 
 def router_group(app_id: str) -> str:
     return app_id
+
+
+def audit_sink_group(app_id: str) -> str:
+    return f"{app_id}.audit-sink"
 
 
 def connector_group(agency: str, region: str) -> str:

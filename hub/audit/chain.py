@@ -1,0 +1,256 @@
+"""The hash chain and signed checkpoints of the transfer log: pure functions, no database.
+
+Record ``n`` stores ``hash_n = SHA-256(hash_{n-1} + "\\n" + canonical_n)`` where ``canonical_n``
+is the JSON of the record's columns (keys sorted, no spaces, ASCII escapes; ``signed`` and
+``facts`` are the exact JSON strings stored).  ``hash_0`` is 64 zeros.  Changing any byte of
+any record, removing, inserting or reordering records changes every later hash, so the first
+record whose stored hash or link disagrees is the first bad one.
+
+A chain alone can be recomputed by whoever edits the database.  Checkpoints close that door:
+the hub signs ``(seq, hash_seq)`` with its Ed25519 key, and a rewritten chain no longer matches
+a signature made before the rewrite.  Checkpoints can be exported and kept elsewhere, so that
+deleting them along with the records is noticed too.
+
+The same rules are restated, for outsiders, in ``ops/audit/verify_export.py`` (standard library
+only); ``tests/test_audit_chain.py`` checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from hub.keys import SigningKey, verify
+
+GENESIS = "0" * 64
+CHECKPOINT_SCHEME = "hub-audit-checkpoint-v1"
+
+#: The columns a record's hash covers, in the order exports list them.
+CHAIN_COLUMNS = (
+    "seq",
+    "event_id",
+    "kind",
+    "occurred_at",
+    "recorded_at",
+    "message_id",
+    "conversation_id",
+    "family",
+    "sender",
+    "recipient",
+    "routed_to",
+    "status",
+    "signed",
+    "facts",
+)
+
+
+def canonical(record: Mapping[str, Any]) -> bytes:
+    body = {name: record.get(name) for name in CHAIN_COLUMNS}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(record)).hexdigest()
+
+
+def json_text(value: Any) -> str:
+    """How ``signed`` and ``facts`` are stored: canonical JSON, so a record has one text form."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    seq: int
+    head_hash: str
+    signed_at: str  # ISO-8601 UTC with milliseconds, as hashed
+    key_id: str
+    signature: bytes
+
+    def signing_bytes(self) -> bytes:
+        return checkpoint_bytes(self.seq, self.head_hash, self.signed_at, self.key_id)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scheme": CHECKPOINT_SCHEME,
+            "seq": self.seq,
+            "head_hash": self.head_hash,
+            "signed_at": self.signed_at,
+            "key_id": self.key_id,
+            "signature": self.signature.hex(),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Checkpoint:
+        if d.get("scheme", CHECKPOINT_SCHEME) != CHECKPOINT_SCHEME:
+            raise ValueError(f"unknown checkpoint scheme {d.get('scheme')!r}")
+        return cls(
+            int(d["seq"]),
+            d["head_hash"],
+            d["signed_at"],
+            d["key_id"],
+            bytes.fromhex(d["signature"]),
+        )
+
+
+def checkpoint_bytes(seq: int, head_hash: str, signed_at: str, key_id: str) -> bytes:
+    return "\n".join([CHECKPOINT_SCHEME, str(seq), head_hash, signed_at, key_id]).encode()
+
+
+def sign_checkpoint(key: SigningKey, seq: int, head_hash: str, signed_at: str) -> Checkpoint:
+    sig = key.sign(checkpoint_bytes(seq, head_hash, signed_at, key.key_id))
+    return Checkpoint(seq, head_hash, signed_at, key.key_id, sig)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The first thing wrong, naming the record (or checkpoint) where it shows."""
+
+    seq: int | None
+    event_id: str | None
+    what: str
+
+    def __str__(self) -> str:
+        where = f"record #{self.seq}" if self.seq is not None else "log"
+        if self.event_id:
+            where += f" ({self.event_id})"
+        return f"{where}: {self.what}"
+
+
+@dataclass
+class Verdict:
+    records: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS
+    checkpoints: int = 0
+    last_checkpoint_seq: int = 0
+    problem: Problem | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    @property
+    def uncovered(self) -> int:
+        """Records after the last good checkpoint: intact as a chain, not yet signed."""
+        return max(0, self.head_seq - self.last_checkpoint_seq)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "records": self.records,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "checkpoints_verified": self.checkpoints,
+            "last_checkpoint_seq": self.last_checkpoint_seq,
+            "records_after_last_checkpoint": self.uncovered,
+            "first_bad_record": None
+            if self.problem is None
+            else {
+                "seq": self.problem.seq,
+                "event_id": self.problem.event_id,
+                "problem": self.problem.what,
+            },
+            "notes": self.notes,
+        }
+
+
+PublicKeys = Callable[[str], Ed25519PublicKey | None]
+
+
+def verify_chain(
+    records: Iterable[Mapping[str, Any]],
+    checkpoints: Iterable[Checkpoint],
+    public_key: PublicKeys,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> Verdict:
+    """Walk the records in ``seq`` order; stop at the first bad record or checkpoint.
+
+    ``public_key`` answers which key may sign checkpoints (the hub operators' keys); a
+    checkpoint by any other key is as bad as a forged one.
+    """
+    v = Verdict()
+    by_seq: dict[int, Checkpoint] = {}
+    for cp in sorted(checkpoints, key=lambda c: c.seq):
+        key = public_key(cp.key_id)
+        if key is None:
+            v.problem = Problem(
+                cp.seq, None, f"checkpoint signed by unknown or untrusted key {cp.key_id}"
+            )
+            return v
+        if not verify(key, cp.signature, cp.signing_bytes()):
+            v.problem = Problem(cp.seq, None, f"checkpoint signature does not verify ({cp.key_id})")
+            return v
+        if cp.seq in by_seq and by_seq[cp.seq].head_hash != cp.head_hash:
+            v.problem = Problem(cp.seq, None, "two validly signed checkpoints disagree")
+            return v
+        by_seq[cp.seq] = cp
+
+    prev = GENESIS
+    recent: list[str] = [GENESIS]  # hashes of the last few good records, to diagnose insertions
+    expected = 1
+    for rec in records:
+        seq = int(rec["seq"])
+        eid = rec.get("event_id")
+        if seq != expected:
+            what = (
+                f"record #{expected} is missing (the log jumps from #{expected - 1} to #{seq})"
+                if seq > expected
+                else f"sequence goes back from #{expected - 1} to #{seq}"
+            )
+            v.problem = Problem(expected if seq > expected else seq, None, what)
+            return v
+        if rec.get("prev_hash") != prev:
+            if rec.get("prev_hash") in recent[:-1]:
+                what = (
+                    f"does not follow #{seq - 1}: it links to an earlier record, so #{seq - 1} "
+                    "was inserted (or records were reordered)"
+                )
+                v.problem = Problem(seq - 1, None, what)
+            else:
+                what = (
+                    f"does not follow #{seq - 1}: its link to the previous record is wrong "
+                    "(a record before it was deleted, reordered or altered)"
+                )
+                v.problem = Problem(seq, eid, what)
+            return v
+        computed = record_hash(prev, rec)
+        if computed != rec.get("hash"):
+            v.problem = Problem(seq, eid, "content altered: the record does not match its hash")
+            return v
+        cp = by_seq.get(seq)
+        if cp is not None:
+            if cp.head_hash != computed:
+                v.problem = Problem(
+                    seq,
+                    eid,
+                    f"the chain up to here differs from the checkpoint signed at {cp.signed_at}: "
+                    "records at or before it were rewritten",
+                )
+                return v
+            v.checkpoints += 1
+            v.last_checkpoint_seq = seq
+        prev = computed
+        recent = [*recent[-3:], computed]
+        v.records += 1
+        v.head_seq = seq
+        v.head_hash = computed
+        expected = seq + 1
+        if progress is not None and v.records % 10000 == 0:
+            progress(v.records)
+    beyond = [cp for seq, cp in sorted(by_seq.items()) if seq > v.head_seq]
+    if beyond:
+        cp = beyond[0]
+        v.problem = Problem(
+            v.head_seq + 1,
+            None,
+            f"records #{v.head_seq + 1}..#{cp.seq} are gone: the checkpoint signed at "
+            f"{cp.signed_at} covered them",
+        )
+    return v

@@ -1,0 +1,332 @@
+"""Audit events: the facts the hub publishes to ``hub.audit`` for the transfer log.
+
+Everything here is metadata: addresses, ids, times, reason codes, and, for a message, the
+hub-sig-v1 fields besides its payload (the payload's SHA-256 stands in for it), so that its
+signature can be re-verified from the log alone.  Payload facts come from an allow-list
+(``facts_of``) of enums, ids and sums; names, ID numbers, free text never enter.  A subject's
+credit code or ID number appears only as a keyed hash (``subject_ref``), which lets the weekly
+report count distinct institutions and persons without holding who they are: an unkeyed hash
+of an 18-digit ID number could be reversed by trying every birth date and serial.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from hub.envelope import Envelope
+
+SUBMITTED = "submitted"
+ROUTED = "routed"
+DELIVERED = "delivered"
+DEAD_LETTERED = "dead_lettered"
+DUPLICATE_IGNORED = "duplicate_ignored"
+DLQ_REPLAYED = "dlq_replayed"
+RECEIPT = "receipt"
+ACCEPTED = "accepted"
+RETURNED = "returned"
+FEEDBACK = "feedback"
+CLOSED = "closed"
+KEY_REGISTERED = "key_registered"
+UNREADABLE = "unreadable_audit_record"
+SLA_KINDS = {
+    "WARNING": "sla_warning",
+    "BREACH": "sla_breach",
+    "ESCALATION": "sla_escalation",
+    "FLIGHT_INSPECTION": "sla_flight_inspection",
+}
+
+#: Every kind the log knows, in the order a hand-off usually meets them (for help texts).
+KINDS = (
+    SUBMITTED,
+    DLQ_REPLAYED,
+    ROUTED,
+    DELIVERED,
+    DEAD_LETTERED,
+    DUPLICATE_IGNORED,
+    RECEIPT,
+    ACCEPTED,
+    RETURNED,
+    FEEDBACK,
+    CLOSED,
+    *SLA_KINDS.values(),
+    KEY_REGISTERED,
+    UNREADABLE,
+)
+
+#: The lifecycle event a reply family produces (acceptance splits by its decision).
+REPLY_KINDS = {
+    "receipt": RECEIPT,
+    "feedback": FEEDBACK,
+    "closure": CLOSED,
+    "invoice_verification_result": CLOSED,
+}
+
+
+@dataclass(frozen=True)
+class SignedFields:
+    """The hub-sig-v1 fields not already in the event, enough to re-verify the signature."""
+
+    schema_version: int
+    created_at: datetime
+    signing_key_id: str
+    payload_sha256: str
+    signature: bytes
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+    @classmethod
+    def of(cls, env: Envelope) -> SignedFields:
+        return cls(
+            schema_version=env.schema_version,
+            created_at=env.created_at,
+            signing_key_id=env.signing_key_id,
+            payload_sha256=hashlib.sha256(env.payload).hexdigest(),
+            signature=env.signature,
+            correlation_id=env.correlation_id,
+            causation_id=env.causation_id,
+        )
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "created_at": self.created_at,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "signing_key_id": self.signing_key_id,
+            "payload_sha256": self.payload_sha256,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> SignedFields:
+        return cls(
+            schema_version=r["schema_version"],
+            created_at=_aware(r["created_at"]),
+            signing_key_id=r["signing_key_id"],
+            payload_sha256=r["payload_sha256"],
+            signature=bytes(r["signature"]),
+            correlation_id=r.get("correlation_id"),
+            causation_id=r.get("causation_id"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "created_at": iso_ms(self.created_at),
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "signing_key_id": self.signing_key_id,
+            "payload_sha256": self.payload_sha256,
+            "signature": self.signature.hex(),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> SignedFields:
+        return cls(
+            schema_version=int(d["schema_version"]),
+            created_at=parse_iso(d["created_at"]),
+            signing_key_id=d["signing_key_id"],
+            payload_sha256=d["payload_sha256"],
+            signature=bytes.fromhex(d["signature"]),
+            correlation_id=d.get("correlation_id"),
+            causation_id=d.get("causation_id"),
+        )
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    event_id: str
+    kind: str
+    occurred_at: datetime
+    message_id: str | None = None
+    conversation_id: str | None = None
+    family: str | None = None
+    sender: str | None = None
+    recipient: str | None = None
+    routed_to: str | None = None
+    status: str | None = None
+    signed: SignedFields | None = None
+    facts: dict[str, str] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "kind": self.kind,
+            "occurred_at": self.occurred_at,
+            "message_id": self.message_id,
+            "conversation_id": self.conversation_id,
+            "family": self.family,
+            "sender": self.sender,
+            "recipient": self.recipient,
+            "routed_to": self.routed_to,
+            "status": self.status,
+            "signed": self.signed.to_record() if self.signed else None,
+            "facts": dict(self.facts),
+        }
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> AuditEvent:
+        return cls(
+            event_id=r["event_id"],
+            kind=r["kind"],
+            occurred_at=_aware(r["occurred_at"]),
+            message_id=r.get("message_id"),
+            conversation_id=r.get("conversation_id"),
+            family=r.get("family"),
+            sender=r.get("sender"),
+            recipient=r.get("recipient"),
+            routed_to=r.get("routed_to"),
+            status=r.get("status"),
+            signed=SignedFields.from_record(r["signed"]) if r.get("signed") else None,
+            facts={str(k): str(v) for k, v in (r.get("facts") or {}).items()},
+        )
+
+    def with_envelope(self, env: Envelope) -> AuditEvent:
+        """This event carrying the message's identity and signed fields."""
+        from dataclasses import replace
+
+        return replace(
+            self,
+            message_id=env.message_id,
+            conversation_id=env.conversation_id,
+            family=env.family,
+            sender=str(env.sender),
+            recipient=str(env.recipient),
+            signed=SignedFields.of(env),
+        )
+
+
+def event_id(kind: str, *parts: object) -> str:
+    """A stable id: the same fact seen twice (a redelivered record) gets the same id."""
+    text = "\n".join([kind, *("" if p is None else str(p) for p in parts)])
+    return f"{kind}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
+
+
+def iso_ms(value: datetime) -> str:
+    """UTC, millisecond precision, 'Z': the one text form of an instant the log hashes."""
+    value = _aware(value).astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def truncate_ms(value: datetime) -> datetime:
+    value = _aware(value)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+# -- payload facts: an allow-list, never free text ---------------------------------------------
+
+
+class SubjectRef:
+    """Keyed hash of a subject's identifying code (HMAC-SHA256 with the hub's audit secret)."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def __call__(self, *parts: str | None) -> str:
+        text = "|".join(p.strip().upper() for p in parts if p)
+        return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+    @classmethod
+    def from_file(cls, path: Path) -> SubjectRef:
+        """The secret in ``path`` (created, 0600, on first use)."""
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32) + "\n")
+        return cls(bytes.fromhex(path.read_text().strip()))
+
+
+def _put(out: dict[str, str], name: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, date | datetime):
+        out[name] = iso_ms(value) if isinstance(value, datetime) else value.isoformat()
+    elif isinstance(value, list | dict):
+        out[name] = json.dumps(value, sort_keys=True, ensure_ascii=True)
+    else:
+        out[name] = str(value)
+
+
+def facts_of(
+    family: str, payload: Mapping[str, Any] | None, subject_ref: SubjectRef
+) -> dict[str, str]:
+    """The non-personal facts of a payload that compliance and the weekly report need."""
+    p = payload or {}
+    out: dict[str, str] = {}
+    if family == "clue_transfer":
+        batch = p.get("batch") or {}
+        _put(out, "clue_id", p.get("clue_id"))
+        _put(out, "batch_id", batch.get("batch_id"))
+        _put(out, "batch_source", batch.get("source"))
+        _put(out, "batch_number", batch.get("batch_number"))
+        _put(out, "batch_sequence", batch.get("sequence"))
+        _put(out, "batch_size", batch.get("batch_size"))
+        _put(out, "category", p.get("category"))
+        _put(out, "risk_level", p.get("risk_level"))
+        _put(out, "amount_fen", p.get("amount_fen"))
+        _put(out, "evidence_count", len(p.get("evidence") or []))
+        _put(out, "requested_deadline", p.get("requested_deadline"))
+        subject = p.get("subject") or {}
+        _put(out, "subject_kind", subject.get("kind"))
+        if subject:
+            code = subject.get("credit_code") or subject.get("id_number")
+            # Without a code the name is the only handle; it is hashed like a code.
+            out["subject_ref"] = subject_ref(subject.get("kind"), code or subject.get("name"))
+    elif family == "case_referral":
+        _put(out, "stage", p.get("stage"))
+        _put(out, "amount_fen", p.get("amount_fen"))
+        _put(out, "suspect_count", len(p.get("suspects") or []))
+        _put(out, "cited_clue_ids", list(p.get("cited_clue_ids") or []))
+        _put(out, "case_ref", subject_ref("CASE", p.get("case_number")))
+    elif family == "invoice_verification_request":
+        _put(out, "request_id", p.get("request_id"))
+        _put(out, "amount_fen", p.get("amount_fen"))
+    elif family == "invoice_verification_result":
+        _put(out, "request_id", p.get("request_id"))
+        _put(out, "result", p.get("result"))
+    elif family == "corruption_clue_handoff":
+        _put(out, "sensitivity", p.get("sensitivity"))
+        _put(out, "official_count", len(p.get("officials") or []))
+        _put(out, "related_clue_ids", list(p.get("related_clue_ids") or []))
+    elif family == "receipt":
+        _put(out, "received_at", p.get("received_at"))
+    elif family == "acceptance":
+        _put(out, "decision", p.get("decision"))
+        _put(out, "decided_at", p.get("decided_at"))
+    elif family == "feedback":
+        _put(out, "percent", p.get("percent"))
+        _put(out, "reported_at", p.get("reported_at"))
+    elif family == "closure":
+        _put(out, "result", p.get("result"))
+        _put(out, "recovered_fen", p.get("recovered_fen"))
+        _put(out, "penalties_fen", p.get("penalties_fen"))
+        sanctions: dict[str, int] = {}
+        for s in p.get("sanctions") or []:
+            sanctions[s["kind"]] = sanctions.get(s["kind"], 0) + int(s["count"])
+        _put(out, "sanctions", sanctions)
+        _put(out, "closed_at", p.get("closed_at"))
+    return out
+
+
+def reply_kind(family: str, payload: Mapping[str, Any] | None) -> str | None:
+    if family == "acceptance":
+        return RETURNED if (payload or {}).get("decision") == "RETURNED" else ACCEPTED
+    return REPLY_KINDS.get(family)

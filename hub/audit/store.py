@@ -1,0 +1,415 @@
+"""The audit store: an append-only, hash-chained table of audit events, and its checkpoints.
+
+One URL setting (``audit_url``; SQLite in the hub's home by default, PostgreSQL in production)
+and an Alembic-managed schema (``hub/audit/migrations``), brought up to date whenever a store
+is opened.  Database triggers refuse UPDATE and DELETE on both tables, so an honest mistake
+cannot rewrite history; a dishonest one with the rights to drop a trigger is what the hash
+chain and the signed checkpoints catch (``hub.audit.chain``).
+
+Appending is idempotent on ``event_id``: a redelivered event is skipped, so the sink can run
+at-least-once.  One writer at a time extends the chain: PostgreSQL serialises appends with a
+transaction-scoped advisory lock; on SQLite a second writer's insert fails (stale snapshot or
+duplicate ``seq``) and is retried on the new head.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from hub.audit.chain import (
+    CHAIN_COLUMNS,
+    GENESIS,
+    Checkpoint,
+    json_text,
+    record_hash,
+    sign_checkpoint,
+)
+from hub.audit.events import AuditEvent, iso_ms, parse_iso, truncate_ms
+from hub.keys import SigningKey
+from hub.store import make_engine
+
+log = logging.getLogger("hub.audit")
+
+metadata = MetaData()
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", String(80), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("message_id", String(64)),
+    Column("conversation_id", String(64)),
+    Column("family", String(64)),
+    Column("sender", String(32)),
+    Column("recipient", String(32)),
+    Column("routed_to", String(32)),
+    Column("status", String(24)),
+    Column("signed", Text),
+    Column("facts", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+Index("ix_audit_log_message_id", audit_log.c.message_id)
+Index("ix_audit_log_conversation_id", audit_log.c.conversation_id)
+Index("ix_audit_log_occurred_at", audit_log.c.occurred_at)
+Index("ix_audit_log_kind", audit_log.c.kind)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("signed_at", String(32), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "audit_schema_version"
+_ADVISORY_LOCK = 0x4155444954  # "AUDIT"
+
+
+def default_audit_url(home: Path) -> str:
+    return f"sqlite:///{(home / 'audit.db').resolve()}"
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the audit schema to ``revision`` (Alembic upgrade; downgrade if it is older)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        current = _current_revision(conn)
+        if revision == "base" or (revision != "head" and current and current > revision):
+            command.downgrade(cfg, revision)
+        else:
+            command.upgrade(cfg, revision)
+
+
+def _current_revision(conn: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(
+        conn, opts={"version_table": VERSION_TABLE}
+    ).get_current_revision()
+
+
+def schema_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return _current_revision(conn)
+
+
+def _db_time(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _row_to_record(row: Any) -> dict[str, Any]:
+    """A stored row as the chain hashes it: instants as ISO text, JSON columns as stored."""
+    out = dict(row._mapping)
+    for name in ("occurred_at", "recorded_at"):
+        if out.get(name) is not None:
+            out[name] = iso_ms(out[name])
+    return out
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    appended: int
+    skipped: int
+    head_seq: int
+    kinds: dict[str, int] = field(default_factory=dict)  # what was appended, by kind
+
+
+class AuditStore:
+    def __init__(self, url: str, *, migrate_schema: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        if migrate_schema:
+            migrate(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writing -------------------------------------------------------------------------------
+    def append(self, events: Sequence[AuditEvent], *, now: datetime | None = None) -> AppendResult:
+        """Append the events not yet in the log, in order, extending the chain."""
+        for attempt in range(5):
+            try:
+                return self._append_once(events, now or datetime.now(UTC))
+            except (IntegrityError, OperationalError) as exc:
+                # Another writer extended the chain between our read of the head and our
+                # insert; read the head again.  Anything else repeats and is raised.
+                if attempt == 4:
+                    raise
+                log.warning("audit append raced another writer, retrying: %s", exc.orig)
+        raise AssertionError("unreachable")
+
+    def _append_once(self, events: Sequence[AuditEvent], now: datetime) -> AppendResult:
+        recorded = truncate_ms(now)
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK})
+            seen = self._existing_ids(conn, [e.event_id for e in events])
+            head = conn.execute(
+                select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+            ).first()
+            seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+            rows = []
+            for ev in events:
+                if ev.event_id in seen:
+                    continue
+                seen.add(ev.event_id)
+                seq += 1
+                record = self._record(ev, seq, recorded)
+                record["prev_hash"] = prev
+                record["hash"] = prev = record_hash(prev, _hashable(record))
+                rows.append(record)
+            if rows:
+                conn.execute(audit_log.insert(), rows)
+        kinds: dict[str, int] = {}
+        for r in rows:
+            kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
+        return AppendResult(len(rows), len(events) - len(rows), seq, kinds)
+
+    @staticmethod
+    def _record(ev: AuditEvent, seq: int, recorded: datetime) -> dict[str, Any]:
+        return {
+            "seq": seq,
+            "event_id": ev.event_id,
+            "kind": ev.kind,
+            "occurred_at": _db_time(truncate_ms(ev.occurred_at)),
+            "recorded_at": _db_time(recorded),
+            "message_id": ev.message_id,
+            "conversation_id": ev.conversation_id,
+            "family": ev.family,
+            "sender": ev.sender,
+            "recipient": ev.recipient,
+            "routed_to": ev.routed_to,
+            "status": ev.status,
+            "signed": json_text(ev.signed.to_json()) if ev.signed else None,
+            "facts": json_text(ev.facts),
+        }
+
+    @staticmethod
+    def _existing_ids(conn: Connection, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            found.update(
+                conn.execute(
+                    select(audit_log.c.event_id).where(audit_log.c.event_id.in_(chunk))
+                ).scalars()
+            )
+        return found
+
+    def checkpoint(self, key: SigningKey, *, now: datetime | None = None) -> Checkpoint | None:
+        """Sign the current head unless the last checkpoint already covers it."""
+        with self.engine.begin() as conn:
+            head = conn.execute(
+                select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+            ).first()
+            if head is None:
+                return None
+            last = conn.execute(select(func.max(audit_checkpoints.c.seq))).scalar()
+            if last is not None and last >= head.seq:
+                return None
+            cp = sign_checkpoint(key, head.seq, head.hash, iso_ms(now or datetime.now(UTC)))
+            conn.execute(
+                audit_checkpoints.insert().values(
+                    seq=cp.seq,
+                    head_hash=cp.head_hash,
+                    signed_at=cp.signed_at,
+                    key_id=cp.key_id,
+                    signature=cp.signature.hex(),
+                )
+            )
+        log.info("audit checkpoint signed at record #%d (%s)", cp.seq, cp.head_hash[:16])
+        return cp
+
+    # -- reading -------------------------------------------------------------------------------
+    def head(self) -> tuple[int, str]:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+            ).first()
+        return (row.seq, row.hash) if row else (0, GENESIS)
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(audit_log)).scalar() or 0)
+
+    def last_checkpoint_seq(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(audit_checkpoints.c.seq))).scalar() or 0)
+
+    def records(self, *, batch: int = 5000) -> Iterator[dict[str, Any]]:
+        """Every record in ``seq`` order, as the chain hashes it (streamed in batches)."""
+        after = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(audit_log)
+                    .where(audit_log.c.seq > after)
+                    .order_by(audit_log.c.seq)
+                    .limit(batch)
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _row_to_record(row)
+            after = rows[-1].seq
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.seq)).all()
+        return [
+            Checkpoint(r.seq, r.head_hash, r.signed_at, r.key_id, bytes.fromhex(r.signature))
+            for r in rows
+        ]
+
+    def trail(self, message_id: str) -> list[dict[str, Any]]:
+        """Every record about one message: its own events, its replies', its SLA events."""
+        with self.engine.connect() as conn:
+            conv = conn.execute(
+                select(audit_log.c.conversation_id)
+                .where(audit_log.c.message_id == message_id)
+                .where(audit_log.c.conversation_id.is_not(None))
+                .limit(1)
+            ).scalar()
+            ids = {message_id, conv} - {None}
+            rows = conn.execute(
+                select(audit_log)
+                .where(or_(audit_log.c.message_id.in_(ids), audit_log.c.conversation_id.in_(ids)))
+                .order_by(audit_log.c.seq)
+            ).all()
+        return [_row_to_record(r) for r in rows]
+
+    def predecessor_hash(self, seq: int) -> str:
+        if seq <= 1:
+            return GENESIS
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(audit_log.c.hash).where(audit_log.c.seq == seq - 1)
+            ).scalar()
+        return value or ""
+
+    def search(
+        self,
+        *,
+        agency: str | None = None,
+        family: str | None = None,
+        region: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kinds: Sequence[str] | None = None,
+        status: str | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """Records matching every given filter, oldest first."""
+        cond = []
+        parties = (audit_log.c.sender, audit_log.c.recipient, audit_log.c.routed_to)
+        if agency:
+            cond.append(or_(*(c.like(f"{agency.upper()}@%") for c in parties)))
+        if region:
+            pattern = "%@" + region_prefix(region) + "%"
+            cond.append(or_(*(c.like(pattern) for c in parties)))
+        if family:
+            cond.append(audit_log.c.family == family)
+        if since:
+            cond.append(audit_log.c.occurred_at >= _db_time(since))
+        if until:
+            cond.append(audit_log.c.occurred_at < _db_time(until))
+        if kinds:
+            cond.append(audit_log.c.kind.in_(list(kinds)))
+        if status:
+            cond.append(audit_log.c.status == status.upper())
+        stmt = select(audit_log).where(and_(True, *cond)).order_by(audit_log.c.seq).limit(limit)
+        with self.engine.connect() as conn:
+            return [_row_to_record(r) for r in conn.execute(stmt).all()]
+
+    def latest_status(self, conversation_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """Per conversation, the last recorded lifecycle status and when (ISO)."""
+        out: dict[str, tuple[str, str]] = {}
+        ids = list(conversation_ids)
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(audit_log.c.conversation_id, audit_log.c.status, audit_log.c.occurred_at)
+                    .where(audit_log.c.conversation_id.in_(ids[i : i + 500]))
+                    .where(audit_log.c.status.is_not(None))
+                    .where(audit_log.c.kind.not_like("sla_%"))
+                    .order_by(audit_log.c.seq)
+                ).all()
+                for r in rows:
+                    out[r.conversation_id] = (r.status, iso_ms(r.occurred_at))
+        return out
+
+    def events_of_kinds(self, kinds: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """All records of the given kinds, oldest first (the weekly report's input)."""
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=2000).execute(
+                select(audit_log).where(audit_log.c.kind.in_(list(kinds))).order_by(audit_log.c.seq)
+            )
+            for row in result:
+                yield _row_to_record(row)
+
+
+def _hashable(record: dict[str, Any]) -> dict[str, Any]:
+    out = {name: record.get(name) for name in CHAIN_COLUMNS}
+    for name in ("occurred_at", "recorded_at"):
+        value = out[name]
+        if isinstance(value, datetime):
+            out[name] = iso_ms(value)
+    return out
+
+
+def region_prefix(region: str) -> str:
+    """A region and everything under it: 350000 → 35, 350500 → 3505, 350582 → 350582."""
+    region = region.strip()
+    if region.endswith("0000"):
+        return region[:2]
+    if region.endswith("00"):
+        return region[:4]
+    return region
+
+
+def parse_when(text_value: str) -> datetime:
+    """A date (YYYY-MM-DD, taken as midnight China Standard Time) or an ISO-8601 instant."""
+    from datetime import timedelta, timezone
+
+    text_value = text_value.strip()
+    if len(text_value) == 10:
+        d = datetime.fromisoformat(text_value)
+        return d.replace(tzinfo=timezone(timedelta(hours=8))).astimezone(UTC)
+    value = parse_iso(text_value)
+    return value
