@@ -445,16 +445,15 @@ def create_app(settings: Settings, bootstrap: str, web_port: int) -> faust.App:
             # claims and leases in the ledger keep that safe.
             log.exception("SLA tick failed; retrying at the next one")
 
-    @app.task
-    async def audit_keys_at_start() -> None:
-        await audit_keys()
-
-    @app.timer(interval=2.0, name="audit-keys")
-    async def audit_keys() -> None:
+    async def record_new_keys() -> None:
         try:
             await service.audit_keys(app.producer)
         except Exception:
             log.exception("recording new keys in the audit log failed; retrying")
+
+    # Keys present at start are recorded first; the timer notices keys registered later.
+    app.task(record_new_keys)
+    app.timer(interval=2.0, name="audit-keys")(record_new_keys)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Response:

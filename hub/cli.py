@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hub.audit.cli import AuditCliError
 from hub.config import ConfigError, Settings, describe, load_settings
 
 log = logging.getLogger("hub")
@@ -541,6 +542,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--json", action="store_true", help="one JSON object per row")
     s.set_defaults(func=cmd_status)
+    from hub.audit.cli import add_parser as add_audit_parser
+
+    add_audit_parser(sub, fmt)
+
     s = sub.add_parser(
         "config",
         help="show the effective settings",
@@ -621,6 +626,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, ConfigError) as exc:
         print(f"hub: {exc}", file=sys.stderr)
         return 1
+    except AuditCliError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except Exception as exc:

@@ -101,21 +101,50 @@ class Envelope:
         A line-oriented text form rather than the Avro body, so an agency can verify a signature
         in any language without re-encoding, and a later envelope version cannot change it.
         """
-        millis = int(self.created_at.timestamp() * 1000)
-        lines = [
-            SIGNATURE_SCHEME,
-            self.message_id.encode(),
-            self.family.encode(),
-            str(self.schema_version).encode(),
-            str(self.sender).encode(),
-            str(self.recipient).encode(),
-            (self.correlation_id or "").encode(),
-            (self.causation_id or "").encode(),
-            str(millis).encode(),
-            self.signing_key_id.encode(),
-            hashlib.sha256(self.payload).hexdigest().encode(),
-        ]
-        return b"\n".join(lines)
+        return signing_string(
+            message_id=self.message_id,
+            family=self.family,
+            schema_version=self.schema_version,
+            sender=str(self.sender),
+            recipient=str(self.recipient),
+            correlation_id=self.correlation_id,
+            causation_id=self.causation_id,
+            created_at=self.created_at,
+            signing_key_id=self.signing_key_id,
+            payload_sha256=hashlib.sha256(self.payload).hexdigest(),
+        )
+
+
+def signing_string(
+    *,
+    message_id: str,
+    family: str,
+    schema_version: int,
+    sender: str,
+    recipient: str,
+    correlation_id: str | None,
+    causation_id: str | None,
+    created_at: datetime,
+    signing_key_id: str,
+    payload_sha256: str,
+) -> bytes:
+    """hub-sig-v1 from its fields; the payload enters only as its SHA-256, so a signature can be
+    re-verified from metadata alone (the audit log does)."""
+    millis = int(created_at.timestamp() * 1000)
+    lines = [
+        SIGNATURE_SCHEME,
+        message_id.encode(),
+        family.encode(),
+        str(schema_version).encode(),
+        sender.encode(),
+        recipient.encode(),
+        (correlation_id or "").encode(),
+        (causation_id or "").encode(),
+        str(millis).encode(),
+        signing_key_id.encode(),
+        payload_sha256.encode(),
+    ]
+    return b"\n".join(lines)
 
 
 def envelope_schema(registry: SchemaRegistry) -> SchemaVersion:

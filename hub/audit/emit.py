@@ -168,7 +168,11 @@ def sla_event(row: Any, copy: Envelope | None) -> AuditEvent:
             "due_at": ev.iso_ms(row.due_at),
             "escalated_to": ",".join(row.escalated_to),
             **({"risk_level": row.risk_level} if row.risk_level else {}),
-            **({"copy_sender": str(copy.sender)} if copy is not None else {}),
+            **(
+                {"copy_sender": str(copy.sender), "copy_recipient": str(copy.recipient)}
+                if copy is not None
+                else {}
+            ),
         },
     )
 

@@ -1,0 +1,100 @@
+"""Exporting the transfer log for people outside the hub: CSV, JSON Lines and a manifest.
+
+``audit.jsonl`` holds every record exactly as the chain hashes it (plus ``prev_hash`` and
+``hash``); ``audit.csv`` the same columns for a spreadsheet; ``checkpoints.jsonl`` the signed
+checkpoints; ``manifest.json`` the SHA-256 of each file, the hash rule, the head of the chain
+and the public keys that signed the checkpoints.  ``ops/audit/verify_export.py`` re-verifies
+all of it with the Python standard library (and ``cryptography`` for the signatures), without
+the hub or its database.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hub.audit.chain import CHAIN_COLUMNS, CHECKPOINT_SCHEME, GENESIS, Checkpoint
+from hub.audit.events import iso_ms
+from hub.audit.store import AuditStore
+
+FORMAT = "hub-audit-export-v1"
+COLUMNS = (*CHAIN_COLUMNS, "prev_hash", "hash")
+HASH_RULE = (
+    "hash_n = sha256_hex(hash_{n-1} + '\\n' + canonical_n); hash_0 = 64 zeros; canonical_n = "
+    "JSON object of the columns " + ", ".join(CHAIN_COLUMNS) + " of record n (null where "
+    "empty), keys sorted, separators ',' and ':', non-ASCII escaped as \\uXXXX; 'signed' and "
+    "'facts' are JSON strings taken verbatim"
+)
+CHECKPOINT_RULE = (
+    "Ed25519 signature over the UTF-8 lines '" + CHECKPOINT_SCHEME + "', seq, head_hash, "
+    "signed_at, key_id joined by '\\n'"
+)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def export(
+    store: AuditStore,
+    out: Path,
+    *,
+    checkpoint_keys: dict[str, dict[str, str]],
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Write the four files into ``out``; returns the manifest."""
+    out.mkdir(parents=True, exist_ok=True)
+    jsonl, csv_path = out / "audit.jsonl", out / "audit.csv"
+    count, first, last, head = 0, None, None, GENESIS
+    with (
+        jsonl.open("w", encoding="utf-8", newline="\n") as fj,
+        csv_path.open("w", encoding="utf-8", newline="") as fc,
+    ):
+        writer = csv.writer(fc)
+        writer.writerow(COLUMNS)
+        for rec in store.records():
+            row = {c: rec.get(c) for c in COLUMNS}
+            fj.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+            writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
+            count += 1
+            first = first if first is not None else rec["seq"]
+            last, head = rec["seq"], rec["hash"]
+            if progress is not None and count % 10000 == 0:
+                progress(count)
+    checkpoints: list[Checkpoint] = store.checkpoints()
+    cps = out / "checkpoints.jsonl"
+    with cps.open("w", encoding="utf-8", newline="\n") as fh:
+        for cp in checkpoints:
+            fh.write(json.dumps(cp.to_json(), separators=(",", ":")) + "\n")
+    manifest = {
+        "format": FORMAT,
+        "exported_at": iso_ms(datetime.now(UTC)),
+        "records": count,
+        "first_seq": first,
+        "last_seq": last,
+        "head_hash": head,
+        "genesis_hash": GENESIS,
+        "columns": list(COLUMNS),
+        "hash_rule": HASH_RULE,
+        "checkpoint_rule": CHECKPOINT_RULE,
+        "checkpoints": len(checkpoints),
+        "checkpoint_keys": checkpoint_keys,
+        "files": {
+            p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
+            for p in (jsonl, csv_path, cps)
+        },
+        "verify_with": "python3 ops/audit/verify_export.py <this directory>",
+    }
+    (out / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    return manifest
