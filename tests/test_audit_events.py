@@ -1,0 +1,242 @@
+"""What the hub records about each step (pure builders), and the sink's batch handling."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from consumers.audit_sink import AuditSink, Checkpointer
+from hub.audit import emit
+from hub.audit import events as ev
+from hub.audit.events import AuditEvent, SubjectRef, facts_of
+from hub.audit.store import AuditStore
+from hub.audit.trail import build_trail, signature_check
+from hub.config import Settings
+from hub.envelope import Address, seal
+from hub.keys import SigningKey
+from hub.schemas import SchemaRegistry
+from tests.hubproc import load_example
+
+REGISTRY = SchemaRegistry.load(Path(__file__).resolve().parent.parent / "schemas" / "avro")
+T0 = datetime(2024, 6, 18, 2, 0, tzinfo=UTC)
+NAME = "王秀英"
+ID_NUMBER = "11010519491231002X"
+REF = SubjectRef(b"k" * 32)
+
+
+def person_clue() -> dict:
+    payload = load_example("clue_transfer")
+    payload["subject"] = {
+        "kind": "INSURED_PERSON",
+        "name": NAME,
+        "credit_code": None,
+        "id_number": ID_NUMBER,
+    }
+    payload["summary"] = f"{NAME}（身份证 {ID_NUMBER}）冒名住院"
+    return payload
+
+
+def sealed(payload: dict, family: str = "clue_transfer", **kw):
+    key = SigningKey.generate()
+    env, raw = seal(
+        REGISTRY,
+        family=family,
+        payload_schema=REGISTRY.latest(family),
+        payload=payload,
+        sender=kw.pop("sender", Address("MIB", "350582")),
+        recipient=kw.pop("recipient", Address("PSB", "350582")),
+        key=key,
+        **kw,
+    )
+    return env, raw, key
+
+
+def test_facts_keep_metadata_and_drop_personal_data() -> None:
+    payload = person_clue()
+    facts = facts_of("clue_transfer", payload, REF)
+    text = json.dumps(facts, ensure_ascii=False)
+    assert NAME not in text and ID_NUMBER not in text and "冒名" not in text
+    assert facts["subject_kind"] == "INSURED_PERSON"
+    assert facts["batch_source"] == payload["batch"]["source"]
+    assert facts["clue_id"] == payload["clue_id"]
+    assert facts["amount_fen"] == str(payload["amount_fen"])
+    # The same person is the same reference (distinct counts), a different key another one.
+    assert facts["subject_ref"] == facts_of("clue_transfer", person_clue(), REF)["subject_ref"]
+    assert (
+        facts["subject_ref"] != facts_of("clue_transfer", payload, SubjectRef(b"x"))["subject_ref"]
+    )
+
+
+@pytest.mark.parametrize(
+    "family",
+    ["case_referral", "invoice_verification_request", "corruption_clue_handoff"],
+)
+def test_other_families_leak_nothing(family: str) -> None:
+    payload = load_example(family)
+    facts = json.dumps(facts_of(family, payload, REF), ensure_ascii=False)
+    strings: list[str] = []
+
+    def walk(value) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, str) and len(value) >= 4:
+            strings.append(value)
+
+    for field in ("suspects", "officials", "summary", "payer_name", "payer_id_number"):
+        walk(payload.get(field))
+    assert strings, f"the {family} example has personal fields to test with"
+    for s in strings:
+        assert s not in facts, f"{s!r} leaked into the audit facts of {family}"
+
+
+def test_closure_facts_and_reply_kinds() -> None:
+    closure = {
+        "result": "VERIFIED_TRUE",
+        "recovered_fen": 1234567,
+        "penalties_fen": 100,
+        "sanctions": [{"kind": "FINED", "count": 1}, {"kind": "FINED", "count": 2}],
+        "note": f"{NAME} 已处理",
+        "closed_at": T0,
+    }
+    facts = facts_of("closure", closure, REF)
+    assert json.loads(facts["sanctions"]) == {"FINED": 3}
+    assert facts["recovered_fen"] == "1234567"
+    assert NAME not in json.dumps(facts, ensure_ascii=False)
+    assert ev.reply_kind("acceptance", {"decision": "RETURNED"}) == ev.RETURNED
+    assert ev.reply_kind("acceptance", {"decision": "ACCEPTED"}) == ev.ACCEPTED
+    assert ev.reply_kind("closure", closure) == ev.CLOSED
+    assert ev.reply_kind("invoice_verification_result", {}) == ev.CLOSED
+    assert ev.reply_kind("clue_transfer", {}) is None
+
+
+def test_event_ids_are_deterministic_per_fact() -> None:
+    env, raw, _ = sealed(load_example("clue_transfer"))
+    a = emit.submitted(raw, env, source="hub.ingress/1@5", at=T0)
+    b = emit.submitted(raw, env, source="hub.ingress/1@5", at=T0 + timedelta(seconds=9))
+    c = emit.submitted(raw, env, source="hub.ingress/1@6", at=T0)
+    assert a[0].event_id == b[0].event_id  # the same record redelivered
+    assert a[0].event_id != c[0].event_id  # the same message submitted again
+    replay = emit.submitted(raw, env, source="hub.ingress/1@7", at=T0, replay_of="dl-1")
+    assert [e.kind for e in replay] == ["dlq_replayed", "submitted"]
+    garbage = emit.submitted(b"\x00" * 10, None, source="hub.ingress/0@1", at=T0)[0]
+    assert garbage.message_id is None and len(garbage.facts["bytes_sha256"]) == 64
+
+
+def test_delivery_events_carry_a_verifiable_signature() -> None:
+    env, _, key = sealed(person_clue())
+    routed, delivered = emit.delivered(
+        env,
+        routed_to=Address("PSB", "350582"),
+        via="direct",
+        fallback=False,
+        decided_at=T0,
+        delivered_at=T0,
+        inbox="hub.inbox.PSB.350582/0@3",
+        payload=person_clue(),
+        subject_ref=REF,
+    )
+    assert delivered.status == "DELIVERED" and routed.status is None
+    store_rec = _as_record(delivered)
+    keys = {key.key_id: ("MIB@350582", key.private.public_key())}
+    assert signature_check(store_rec, keys.get) == ("valid", "MIB@350582")
+    # A different claimed sender, or a changed payload hash, no longer verifies.
+    assert signature_check({**store_rec, "sender": "MIB@350583"}, keys.get)[0] == "wrong signer"
+    signed = json.loads(store_rec["signed"])
+    signed["payload_sha256"] = "0" * 64
+    tampered = {**store_rec, "signed": json.dumps(signed)}
+    assert signature_check(tampered, keys.get)[0] == "INVALID"
+    assert signature_check(store_rec, lambda _k: None)[0] == "unknown key"
+
+
+def _as_record(event: AuditEvent) -> dict:
+    from hub.audit.chain import json_text
+
+    return {
+        "seq": 1,
+        "kind": event.kind,
+        "message_id": event.message_id,
+        "family": event.family,
+        "sender": event.sender,
+        "recipient": event.recipient,
+        "signed": json_text(event.signed.to_json()) if event.signed else None,
+        "facts": json_text(event.facts),
+    }
+
+
+def test_a_reply_does_not_change_the_status_of_its_own_delivery() -> None:
+    env, _, _ = sealed(
+        {"received_at": T0, "received_by": NAME, "note": None},
+        family="receipt",
+        sender=Address("PSB", "350582"),
+        recipient=Address("MIB", "350582"),
+        correlation_id="orig-1",
+    )
+    _, delivered = emit.delivered(
+        env,
+        routed_to=Address("MIB", "350582"),
+        via="direct",
+        fallback=False,
+        decided_at=T0,
+        delivered_at=T0,
+        inbox="x",
+        payload={},
+        subject_ref=REF,
+    )
+    assert delivered.status is None and delivered.conversation_id == "orig-1"
+    step = emit.reply_applied(
+        env, new_state="RECEIVED", payload={"received_at": T0, "received_by": NAME}, at=T0,
+        subject_ref=REF,
+    )  # fmt: skip
+    assert step.kind == "receipt" and step.status == "RECEIVED"
+    assert NAME not in json.dumps(step.facts, ensure_ascii=False)
+
+
+# -- the sink without a broker -------------------------------------------------------------------
+
+
+def test_sink_batches_are_idempotent_and_unreadable_bytes_are_kept(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    key = SigningKey.generate()
+    sink = AuditSink(settings, "unused:9092", store=store, key=lambda: key)
+    env, raw, _ = sealed(load_example("clue_transfer"))
+    publisher = emit.AuditPublisher(REGISTRY)
+    batch = [
+        (publisher.encode(e), f"hub.audit/0@{i}")
+        for i, e in enumerate(emit.submitted(raw, env, source="hub.ingress/0@1", at=T0))
+    ]
+    batch.append((b"not avro", "hub.audit/0@9"))
+    first = sink.append_batch(batch)
+    assert first.appended == 2 and first.kinds == {"submitted": 1, ev.UNREADABLE: 1}
+    again = sink.append_batch(batch)  # redelivered after a crash before the commit
+    assert again.appended == 0 and again.skipped == 2
+    records = list(store.records())
+    unreadable = json.loads(records[1]["facts"])
+    assert records[1]["kind"] == ev.UNREADABLE and unreadable["source"] == "hub.audit/0@9"
+    steps = build_trail(store.trail(env.message_id), store.predecessor_hash, lambda _k: None)
+    assert [s.record["kind"] for s in steps] == ["submitted"] and steps[0].record_ok
+
+
+def test_checkpointer_signs_after_enough_records_or_enough_time(tmp_path: Path) -> None:
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    key = SigningKey.generate()
+    now = [0.0]
+    cp = Checkpointer(store, lambda: key, every=10, interval_s=60, clock=lambda: now[0])
+    from tests.test_audit_store import events
+
+    store.append(events(4))
+    cp.note(4)
+    assert not cp.maybe_sign()
+    now[0] = 61
+    assert cp.maybe_sign() and store.last_checkpoint_seq() == 4
+    store.append(events(10, 4))
+    cp.note(10)
+    assert cp.maybe_sign() and store.last_checkpoint_seq() == 14
+    assert not cp.maybe_sign()
