@@ -98,6 +98,23 @@ SANCTION_KINDS = (
 LOSS_KINDS = ("SUSPENSION", "AGREEMENT_TERMINATED")
 VERIFIED_RESULTS = frozenset({"VERIFIED_TRUE", "PARTIALLY_TRUE"})
 
+#: Chinese names for the notes, which are read alongside the forms.
+SANCTION_NAMES = {
+    "INTERVIEW": "约谈",
+    "SUSPENSION": "暂停结算",
+    "AGREEMENT_TERMINATED": "解除协议",
+    "BLACKLISTED": "列入黑名单",
+    "FINED": "行政处罚",
+    "REFERRED_TO_JUDICIAL": "移送司法",
+    "OTHER": "其他",
+}
+SUBJECT_NAMES = {
+    "FUND_HANDLER": "经办机构",
+    "OTHER_INSTITUTION": "其他机构",
+    "DOCTOR": "医务人员",
+    "OTHER_PERSON": "其他人员",
+}
+
 _WEEK = re.compile(r"(\d{4})-W(\d{2})")
 _NOTE_LIMIT = 20
 
@@ -637,7 +654,9 @@ def _forms12(
             "每条线索只在首次办结时计入表一、表二。"
         )
     if off_form:
-        kinds = "，".join(f"{k} {n} 件" for k, n in sorted(off_form.items()))
+        kinds = "，".join(
+            f"{SUBJECT_NAMES.get(k, k)} {n} 件" for k, n in sorted(off_form.items())
+        )
         notes.append(f"本周办结的其他对象线索不在表一、表二：{kinds}。")
     return Form1(columns[HOSPITAL], columns[PHARMACY]), Form2(columns[INSURED_PERSON])
 
@@ -651,11 +670,15 @@ def _orphans(reader: _Reader, start: datetime, end: datetime) -> list[str]:
         and in_region(c.sender, reader.prefix)
         and start <= c.occurred_at < end
     ]
+    lost.sort(key=lambda c: (c.occurred_at, c.seq))
     out = []
     for c in lost[:_NOTE_LIMIT]:
-        sanctions = "，".join(f"{k}×{n}" for k, n in sorted(c.sanctions.items()) if n) or "无"
+        sanctions = "，".join(
+            f"{SANCTION_NAMES[k]} {n}" for k, n in sorted(c.sanctions.items()) if n
+        )
         out.append(
-            f"{c.sender} 于 {iso_ms(c.occurred_at)} 办结的 {c.conversation_id} 在日志中没有移交"
+            f"{c.sender} 于 {c.occurred_at.astimezone(CST):%Y-%m-%d %H:%M}（北京时间）办结的 "
+            f"{c.conversation_id} 在日志中没有移交"
             f"记录（日志可能晚于移交开始），未计入各表：结果 {c.result or '未注明'}，"
             f"追回 {fen_to_wan(c.recovered_fen)} 万元，罚没 {fen_to_wan(c.penalties_fen)} 万元，"
             f"处理 {sanctions}。"
