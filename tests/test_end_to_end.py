@@ -11,6 +11,8 @@ from dataclasses import replace
 import pytest
 from kafka import KafkaProducer
 
+from hub.audit.store import AuditStore
+from hub.directory import Directory
 from hub.envelope import Address, encode_envelope, seal
 from hub.jsonpayload import from_json
 from hub.keys import SigningKey
@@ -240,6 +242,9 @@ def test_redelivered_message_lands_in_exactly_one_inbox_once(hub: HubProcess) ->
     ]
     assert len(records) == 1
     assert s.was_delivered(env.message_id)
+    # The audit log has every submission, one delivery, and the ignored repeats.
+    kinds = audit_kinds_until(hub, env.message_id, lambda k: k.count("duplicate_ignored") >= 2)
+    assert kinds.count("submitted") == 3 and kinds.count("delivered") == 1
 
 
 def test_fallback_to_the_city_when_the_county_has_no_connector(hub: HubProcess) -> None:
@@ -264,6 +269,34 @@ def test_dead_letter_replayed_after_its_cause_is_fixed(hub: HubProcess) -> None:
     assert found[mid].via == "fallback"
     assert store(hub).dead_letter(row["dead_letter_id"])["replay_count"] == 1
     assert metric_value(hub, "hub_dead_letter_replays_total") >= 1
+    kinds = audit_kinds_until(hub, mid, lambda k: "delivered" in k)
+    assert kinds == ["submitted", "dead_lettered", "dlq_replayed", "submitted", "routed",
+                     "delivered"]  # fmt: skip
+    records = AuditStore(hub.settings.effective_audit_url).trail(mid)
+    dead = next(r for r in records if r["kind"] == "dead_lettered")
+    assert dead["status"] == "DEAD_LETTERED" and '"reason":"no_route"' in dead["facts"]
+    new_key = Directory.load(hub.settings.directory_path).connectors[Address("SAMR", "350500")]
+    key_id = new_key.keys[-1].key_id
+
+    def key_recorded() -> bool:
+        found = AuditStore(hub.settings.effective_audit_url).search(kinds=["key_registered"])
+        return any(key_id in r["facts"] and r["sender"] == "SAMR@350500" for r in found)
+
+    wait_until(key_recorded, what="the new key in the audit log")
+
+
+def audit_kinds_until(hub: HubProcess, message_id: str, done, timeout: float = 30) -> list[str]:
+    kinds: list[str] = []
+
+    def check() -> bool:
+        nonlocal kinds
+        store = AuditStore(hub.settings.effective_audit_url)
+        kinds = [r["kind"] for r in store.trail(message_id) if not r["kind"].startswith("sla_")]
+        store.close()
+        return done(kinds)
+
+    wait_until(check, timeout=timeout, what=f"audit records of {message_id}")
+    return kinds
 
 
 def test_consume_commits_only_after_the_handler_succeeded(hub: HubProcess) -> None:

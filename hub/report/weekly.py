@@ -108,6 +108,12 @@ SANCTION_NAMES = {
     "REFERRED_TO_JUDICIAL": "移送司法",
     "OTHER": "其他",
 }
+RESULT_NAMES = {
+    "VERIFIED_TRUE": "查证属实",
+    "PARTIALLY_TRUE": "部分属实",
+    "NOT_TRUE": "不属实",
+    "OTHER": "其他",
+}
 SUBJECT_NAMES = {
     "FUND_HANDLER": "经办机构",
     "OTHER_INSTITUTION": "其他机构",
@@ -231,7 +237,7 @@ class _Reader:
         facts = self._facts(r)
         clue_id = facts.get("clue_id")
         if not clue_id:
-            self.notes.append(f"交接 {message_id} 无 clue_id，按一条独立线索计。")
+            self._note(r, f"交接 {message_id} 无 clue_id，按一条独立线索计。")
             clue_id = f"message:{message_id}"
         number = self._int(facts, "batch_number", r, default=None)
         self.handoffs[message_id] = HandOff(
@@ -255,11 +261,11 @@ class _Reader:
             parsed = json.loads(raw) if raw else {}
             items = {str(k): int(v) for k, v in parsed.items()}
         except (ValueError, TypeError, AttributeError):
-            self.notes.append(f"记录 #{r.get('seq')} 的 sanctions 无法读取：{raw!r}，按无处理计。")
+            self._note(r, f"sanctions 无法读取：{raw!r}，按无处理计。")
             items = {}
         for kind, n in items.items():
             if kind not in SANCTION_KINDS:
-                self.notes.append(f"记录 #{r.get('seq')} 的处理类型 {kind!r} 未知，计入“其他”。")
+                self._note(r, f"处理类型 {kind!r} 未知，计入“其他”。")
                 kind = "OTHER"
             sanctions[kind] += n
         self.closures.append(
@@ -282,7 +288,7 @@ class _Reader:
         try:
             return {str(k): str(v) for k, v in json.loads(raw).items()}
         except (ValueError, AttributeError):
-            self.notes.append(f"记录 #{r.get('seq')} 的 facts 无法读取，按空计。")
+            self._note(r, "facts 无法读取，按空计。")
             return {}
 
     def _int(
@@ -294,8 +300,13 @@ class _Reader:
         try:
             return int(value)
         except ValueError:
-            self.notes.append(f"记录 #{r.get('seq')} 的 {name}={value!r} 不是整数，按缺失计。")
+            self._note(r, f"{name}={value!r} 不是整数，按缺失计。")
             return default
+
+    def _note(self, r: Mapping[str, Any], text: str) -> None:
+        # Every closure is read, but another region's bad record is not this report's concern.
+        if r.get("kind") == "delivered" or in_region(r.get("sender"), self.prefix):
+            self.notes.append(f"审计记录 #{r.get('seq')}：{text}")
 
 
 def _instant(value: str | datetime) -> datetime:
@@ -654,9 +665,7 @@ def _forms12(
             "每条线索只在首次办结时计入表一、表二。"
         )
     if off_form:
-        kinds = "，".join(
-            f"{SUBJECT_NAMES.get(k, k)} {n} 件" for k, n in sorted(off_form.items())
-        )
+        kinds = "，".join(f"{SUBJECT_NAMES.get(k, k)} {n} 件" for k, n in sorted(off_form.items()))
         notes.append(f"本周办结的其他对象线索不在表一、表二：{kinds}。")
     return Form1(columns[HOSPITAL], columns[PHARMACY]), Form2(columns[INSURED_PERSON])
 
@@ -676,12 +685,13 @@ def _orphans(reader: _Reader, start: datetime, end: datetime) -> list[str]:
         sanctions = "，".join(
             f"{SANCTION_NAMES[k]} {n}" for k, n in sorted(c.sanctions.items()) if n
         )
+        result = RESULT_NAMES.get(c.result, c.result or "未注明")
         out.append(
             f"{c.sender} 于 {c.occurred_at.astimezone(CST):%Y-%m-%d %H:%M}（北京时间）办结的 "
             f"{c.conversation_id} 在日志中没有移交"
-            f"记录（日志可能晚于移交开始），未计入各表：结果 {c.result or '未注明'}，"
+            f"记录（日志可能晚于移交开始），未计入各表：结果 {result}，"
             f"追回 {fen_to_wan(c.recovered_fen)} 万元，罚没 {fen_to_wan(c.penalties_fen)} 万元，"
-            f"处理 {sanctions}。"
+            f"处理 {sanctions or '无'}。"
         )
     if len(lost) > _NOTE_LIMIT:
         out.append(f"另有 {len(lost) - _NOTE_LIMIT} 件同类办结未列出。")
