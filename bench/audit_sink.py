@@ -39,27 +39,31 @@ import threading
 import time
 import tracemalloc
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kafka import KafkaProducer
-from sqlalchemy import text
+from sqlalchemy import Engine, func, select, text
 
 from bench.router_throughput import percentile, rss_hwm_kib, run_hub, run_raw
 from consumers.audit_sink import AuditSink, decode_event
 from hub.audit import emit
+from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SubjectRef
-from hub.audit.store import AuditStore, default_audit_url
+from hub.audit.store import AppendResult, AuditStore, audit_log, default_audit_url
 from hub.config import PROJECT_ROOT
 from hub.envelope import Address, seal
 from hub.jsonpayload import from_json
 from hub.keys import SigningKey
+from hub.ledger import sla_events
 from hub.schemas import SchemaRegistry
+from hub.store import make_engine
 from hub.topics import AUDIT, inbox_topic
 from tests.databases import postgres_database
 from tests.hubproc import HubProcess, load_example, start_hub
@@ -68,6 +72,8 @@ MIB = Address.parse("MIB@350582")
 PSB = Address.parse("PSB@350582")
 INBOX_MIB = inbox_topic("MIB", "350582")
 INBOX_PSB = inbox_topic("PSB", "350582")
+ROUTER_KINDS = {ev.SUBMITTED, ev.ROUTED, ev.DELIVERED}
+SLA_AUDIT_KINDS = set(ev.SLA_KINDS.values())
 
 
 # -- realistic events --------------------------------------------------------------------------
@@ -196,9 +202,40 @@ def db_size_bytes(store: AuditStore) -> int:
     return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
 
 
-def settle(read: Callable[[], int], *, quiet_s: float, timeout: float,
-           at_least: int = 0) -> tuple[int, list[tuple[float, int]]]:
-    """Poll ``read`` until it is >= ``at_least`` and has not changed for ``quiet_s`` seconds."""
+def kind_counts(store: AuditStore) -> dict[str, int]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(audit_log.c.kind, func.count()).group_by(audit_log.c.kind)
+        ).all()
+    return {kind: int(n) for kind, n in rows}
+
+
+def router_events(counts: dict[str, int]) -> int:
+    return sum(n for kind, n in counts.items() if kind in ROUTER_KINDS)
+
+
+def sla_audited(counts: dict[str, int]) -> int:
+    return sum(n for kind, n in counts.items() if kind in SLA_AUDIT_KINDS)
+
+
+def sla_fired(engine: Engine) -> tuple[int, int]:
+    """SLA events the hub's ledger has fired, and how many of them it has published."""
+    with engine.connect() as conn:
+        fired = conn.execute(select(func.count()).select_from(sla_events)).scalar() or 0
+        published = conn.execute(
+            select(func.count()).select_from(sla_events).where(sla_events.c.published_at.is_not(None))
+        ).scalar() or 0
+    return int(fired), int(published)
+
+
+def first_at(samples: list[tuple[float, int]], value: int) -> float:
+    """When the (non-decreasing) samples first reached ``value``."""
+    return next(t for t, v in samples if v >= value)
+
+
+def wait_quiet(read: Callable[[], int], *, quiet_s: float, timeout: float,
+               at_least: int = 0) -> list[tuple[float, int]]:
+    """Poll ``read`` until it is >= ``at_least`` and unchanged for ``quiet_s``; the samples."""
     samples = [(time.perf_counter(), read())]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -207,67 +244,86 @@ def settle(read: Callable[[], int], *, quiet_s: float, timeout: float,
         value = samples[-1][1]
         if value >= at_least and samples[-1][0] - first_at(samples, value) >= quiet_s:
             break
-    return samples[-1][1], samples
-
-
-def first_at(samples: list[tuple[float, int]], value: int) -> float:
-    """When the samples (non-decreasing) first reached ``value``."""
-    return next(t for t, v in samples if v >= value)
+    return samples
 
 
 class Sampler(threading.Thread):
-    """Samples a counter every 50 ms in the background (here: the hub's audit log size)."""
+    """Samples the hub's audit log by kind every 50 ms in the background."""
 
-    def __init__(self, read: Callable[[], int]) -> None:
+    def __init__(self, store: AuditStore) -> None:
         super().__init__(daemon=True)
-        self.read = read
-        self.samples: list[tuple[float, int]] = []
+        self.store = store
+        self.samples: list[tuple[float, dict[str, int]]] = []
         self.halt = threading.Event()
 
     def run(self) -> None:
         while not self.halt.is_set():
-            self.samples.append((time.perf_counter(), self.read()))
+            self.samples.append((time.perf_counter(), kind_counts(self.store)))
             self.halt.wait(0.05)
+
+    def series(self, of: Callable[[dict[str, int]], int]) -> list[tuple[float, int]]:
+        return [(t, of(c)) for t, c in list(self.samples)]
+
+    def latest(self) -> dict[str, int]:
+        return self.samples[-1][1] if self.samples else {}
 
 
 # -- 1. the router and the in-hub sink ---------------------------------------------------------
 
 
-def measure_router(hub: HubProcess, messages: int, timeout: float) -> dict:
+def measure_router(hub: HubProcess, messages: int, timeout: float, settle_s: float) -> dict:
     bootstrap = hub.state.bootstrap
     hub_audit = AuditStore(default_audit_url(hub.home), migrate_schema=False)
+    ledger = make_engine(hub.settings.effective_store_url)
+    sampler = Sampler(hub_audit)
     try:
         # Keys present at start are recorded first (key_registered): not the router's doing.
-        baseline, _ = settle(hub_audit.count, quiet_s=2.5, timeout=30)
-        sampler = Sampler(hub_audit.count)
+        wait_quiet(hub_audit.count, quiet_s=2.5, timeout=30)
+        before = kind_counts(hub_audit)
+        sla_before, _ = sla_fired(ledger)
         sampler.start()
-        try:
-            print(f"hub: {messages} signed clue transfers …", file=sys.stderr)
-            hub_res, size = run_hub(bootstrap, hub, messages, timeout)
-            returned = time.perf_counter()
-        finally:
-            sampler.halt.set()
-            sampler.join()
-        final, after = settle(hub_audit.count, quiet_s=3.0, timeout=timeout)
-        samples = sampler.samples + after
-        complete_at = first_at(samples, final)
-        events = final - baseline
-        # Audit rate of the in-hub sink: from its first new record to the log being complete.
-        started = first_at(samples, baseline + 1) if events else complete_at
+        print(f"hub: {messages} signed clue transfers …", file=sys.stderr)
+        hub_res, size = run_hub(bootstrap, hub, messages, timeout)
+        returned = time.perf_counter()
+        # The router's own events (submitted, routed, delivered): complete once quiet.
+        wait_quiet(lambda: router_events(sampler.latest()), quiet_s=2.0, timeout=timeout)
+        series = sampler.series(router_events)
+        routed_events = series[-1][1] - router_events(before)
+        router_done = first_at(series, series[-1][1])
+        # SLA events the ledger fired for these messages (ticks run every second), and how many
+        # of them reached the audit log within --settle-s.
+        fired = wait_quiet(lambda: sla_fired(ledger)[0], quiet_s=1.5, timeout=30)[-1][1]
+        fired -= sla_before
+        deadline = time.monotonic() + settle_s
+        while (sla_audited(sampler.latest()) - sla_audited(before) < fired
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
+        sla_series = sampler.series(sla_audited)
+        sla_done = sla_series[-1][1] - sla_audited(before)
+        sla_first = next((t for t, v in sla_series if v > sla_audited(before)), returned)
+        sla_last = first_at(sla_series, sla_series[-1][1])
     finally:
+        sampler.halt.set()
+        if sampler.is_alive():
+            sampler.join()
         hub_audit.close()
+        ledger.dispose()
     print(f"raw: {messages} records of {size} bytes …", file=sys.stderr)
     raw_res = run_raw(bootstrap, messages, size, timeout)
+    n = max(hub_res["n"], 1)
     return {
         "size": size,
         "hub": hub_res,
         "raw": raw_res,
         "router_rss_kib": rss_hwm_kib(hub.process.pid),
-        "audit_events": events,
-        "per_message": events / max(hub_res["n"], 1),
-        # Negative: the log was complete before the benchmark's inbox reader returned.
-        "audit_lag_s": complete_at - returned,
-        "in_hub_sink_rate": events / (complete_at - started) if complete_at > started else 0.0,
+        "router_per_message": routed_events / n,
+        "sla_per_message": fired / n,
+        # Negative: the log had them before the benchmark's inbox reader returned.
+        "router_audit_lag_s": router_done - returned,
+        "sla_fired": fired,
+        "sla_audited": sla_done,
+        "sla_rate": sla_done / (sla_last - sla_first) if sla_last > sla_first else float("nan"),
+        "sla_after_s": sla_last - returned,
     }
 
 
@@ -316,19 +372,52 @@ def measure_decode(factory: EventFactory, events: list[AuditEvent]) -> float:
 # -- 3. the sink through Kafka -----------------------------------------------------------------
 
 
+class Meter:
+    """Wraps one sink's ``append_batch`` and its store's ``append`` to see what each poll did."""
+
+    def __init__(self, sink: AuditSink, ours: set[str]) -> None:
+        self.ours = ours
+        self.seen = 0  # of our events, appended
+        self.batches: list[tuple[float, int, float]] = []  # (when, size, seconds in the sink)
+        self._append_batch = sink.append_batch
+        self._append = sink.store.append
+        sink.append_batch = self.append_batch  # type: ignore[method-assign]
+        sink.store.append = self.append  # type: ignore[method-assign]
+
+    def append_batch(self, items: list[tuple[bytes, str]]) -> AppendResult:
+        t0 = time.perf_counter()
+        result = self._append_batch(items)
+        self.batches.append((t0, len(items), time.perf_counter() - t0))
+        return result
+
+    def append(self, events: Sequence[AuditEvent], **kw: Any) -> AppendResult:
+        result = self._append(events, **kw)
+        mine = sum(e.event_id in self.ours for e in events)
+        self.seen += mine if not result.skipped else min(mine, result.appended)
+        return result
+
+
 def measure_sink(hub: HubProcess, url: str, factory: EventFactory, n: int,
                  timeout: float) -> dict:
     bootstrap = hub.state.bootstrap
     # Own app_id: own consumer group, so the hub's sink does not take our partitions.  The home
     # stays the hub's: the sink signs its checkpoints with the hub operators' key.
     settings = replace(hub.settings, app_id=f"bench-{uuid.uuid4().hex[:8]}", audit_url=url)
-    payload = factory.encoded(factory.events(n))
-    sink = AuditSink(settings, bootstrap).start()
+    events = factory.events(n)
+    payload = factory.encoded(events)
+    hub_audit = AuditStore(default_audit_url(hub.home), migrate_schema=False)
+    sink = AuditSink(settings, bootstrap)
+    meter = Meter(sink, {e.event_id for e in events})
     try:
-        # A new group starts at the beginning of hub.audit: let it catch up with what is there.
-        backlog, samples = settle(lambda: sink.appended, quiet_s=2.0, timeout=timeout,
-                                  at_least=1)
-        backlog_s = first_at(samples, backlog) - first_at(samples, 1)
+        # A new group starts at the beginning of hub.audit: first let it catch up with what the
+        # hub's own sink has (the SLA publisher may still add a few while we wait).
+        backlog = hub_audit.count()
+        sink.start()
+        samples = wait_quiet(lambda: sink.appended, quiet_s=0.0, timeout=timeout,
+                             at_least=backlog)
+        backlog_s = samples[-1][0] - first_at(samples, 1) if samples[-1][1] else float("nan")
+        time.sleep(0.5)
+        polls_before = len(meter.batches)
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
         try:
             started = time.perf_counter()
@@ -339,25 +428,28 @@ def measure_sink(hub: HubProcess, url: str, factory: EventFactory, n: int,
             flushed = time.perf_counter()
         finally:
             producer.close()
-        target = backlog + n
         deadline = time.monotonic() + timeout
-        while sink.appended < target and time.monotonic() < deadline:
+        while meter.seen < n and time.monotonic() < deadline:
             time.sleep(0.02)
         done = time.perf_counter()
-        got = sink.appended - backlog
-        stored = sink.store.count()
+        got = meter.seen
+        polls = meter.batches[polls_before:]
         checkpoints = len(sink.store.checkpoints())
     finally:
         sink.stop()
         sink.store.close()
+        hub_audit.close()
+    busy = sum(s for _, _, s in polls)
     return {
         "rate": got / (done - started),
         "produce_rate": n / (flushed - started),
         "after_flush_s": done - flushed,
         "backlog": backlog,
-        "backlog_rate": (backlog - 1) / backlog_s if backlog_s > 0 else float("nan"),
+        "backlog_rate": backlog / backlog_s if backlog_s > 0 else float("nan"),
         "got": got,
-        "stored": stored,
+        "polls": len(polls),
+        "mean_poll": sum(k for _, k, _ in polls) / max(len(polls), 1),
+        "busy_share": busy / (done - started),
         "checkpoints": checkpoints,
     }
 

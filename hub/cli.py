@@ -543,8 +543,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="one JSON object per row")
     s.set_defaults(func=cmd_status)
     from hub.audit.cli import add_parser as add_audit_parser
+    from hub.report.cli import add_parser as add_report_parser
 
     add_audit_parser(sub, fmt)
+    add_report_parser(sub, fmt)
 
     s = sub.add_parser(
         "config",

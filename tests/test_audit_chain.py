@@ -197,7 +197,7 @@ def test_outsider_verifier_agrees(tmp_path: Path, key: SigningKey) -> None:
                 T0 + timedelta(seconds=i),
                 message_id=f"m{i}",
                 facts={"clue": "线索", "n": str(i)},
-            )  # fmt: skip
+            )
             for i in range(25)
         ]
     )

@@ -82,16 +82,17 @@ def send(hub: HubProcess, tmp: Path, sender: str, recipient: str, payload: dict)
 @pytest.fixture(scope="module")
 def scenario(pg_hub: HubProcess, audit_pg: str, tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("payloads")
-    ids = {
+    plan = {
         # From the national bureau, batch 1: two clues to the city, one to a county.
-        "n1": send(pg_hub, tmp, "MIB@100000", "MIB@350500", clue("NATIONAL_BUREAU", 1, 1, PEOPLE[0])),
-        "n2": send(pg_hub, tmp, "MIB@100000", "MIB@350500", clue("NATIONAL_BUREAU", 1, 2)),
-        "n3": send(pg_hub, tmp, "MIB@100000", "MIB@350582", clue("NATIONAL_BUREAU", 1, 3)),
+        "n1": ("MIB@100000", "MIB@350500", clue("NATIONAL_BUREAU", 1, 1, PEOPLE[0])),
+        "n2": ("MIB@100000", "MIB@350500", clue("NATIONAL_BUREAU", 1, 2)),
+        "n3": ("MIB@100000", "MIB@350582", clue("NATIONAL_BUREAU", 1, 3)),
         # From the provincial bureau, batch 2.
-        "p1": send(pg_hub, tmp, "MIB@350000", "MIB@350500", clue("PROVINCIAL_BUREAU", 2, 1, PEOPLE[1])),
+        "p1": ("MIB@350000", "MIB@350500", clue("PROVINCIAL_BUREAU", 2, 1, PEOPLE[1])),
         # A whistle-blower clue the city hands to its county.
-        "w1": send(pg_hub, tmp, "MIB@350500", "MIB@350582", clue("WHISTLEBLOWER", 1, 1)),
-    }  # fmt: skip
+        "w1": ("MIB@350500", "MIB@350582", clue("WHISTLEBLOWER", 1, 1)),
+    }
+    ids = {k: send(pg_hub, tmp, *v) for k, v in plan.items()}
     n1 = ids["n1"]
     pg_hub.cli("receipt", "--as", "MIB@350500", n1, "--by", PEOPLE[0][0])
     pg_hub.cli("accept", "--as", "MIB@350500", n1, "--case-number", "QZ-2026-1")
@@ -215,11 +216,10 @@ def test_export_is_reverified_without_the_hub(
 ) -> None:
     out = tmp_path / "export"
     pg_hub.cli("audit", "export", "--out", str(out))
+    verifier = Path(__file__).resolve().parent.parent / "ops" / "audit" / "verify_export.py"
     done = subprocess.run(
-        ["python3", "-I", str(Path(__file__).resolve().parent.parent / "ops/audit/verify_export.py"),
-         str(out)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        ["python3", "-I", str(verifier), str(out)], capture_output=True, text=True
+    )
     # Exit 2 means the outsider's python has no `cryptography`: hashes checked, signatures not.
     assert done.returncode in (0, 2), done.stdout + done.stderr
     assert "records intact" in done.stdout
@@ -234,13 +234,15 @@ def test_weekly_report_form_3_from_the_scenario(pg_hub: HubProcess, scenario: di
     report = json.loads(out)
     form3 = report["form3"]
     national = {row["batch_number"]: row for row in form3["national"]}
-    assert (national[1]["transferred"], national[1]["closed"], national[1]["verified_true"]) == (
-        3, 2, 1,
-    )  # fmt: skip
+    assert (national[1]["total"], national[1]["closed"], national[1]["verified"]) == (3, 2, 1)
     provincial = {row["batch_number"]: row for row in form3["provincial"]}
-    assert (provincial[2]["transferred"], provincial[2]["closed"]) == (1, 0)
+    assert (provincial[2]["total"], provincial[2]["closed"]) == (1, 0)
     wb = form3["whistleblower"]
-    assert (wb["total"], wb["closed"], wb["verified_true"]) == (1, 1, 1)
+    assert (wb["total"], wb["closed"], wb["verified"]) == (1, 1, 1)
+    # Form 2: the insured person fined, 12,345.67 yuan recovered = 1.23 万元.
+    persons = report["form2"]["insured_persons"]
+    assert {k: n for k, n in persons["sanctions"].items() if n} == {"FINED": 1}
+    assert persons["recovered_wan"] == "1.23" and persons["distinct_sanctioned"] == 1
     table = pg_hub.cli("report", "weekly", "--region", "350500", "--week",
                        f"{year}-W{week:02d}").stdout  # fmt: skip
     assert "国家局移交线索办理情况" in table

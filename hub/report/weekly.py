@@ -53,8 +53,9 @@ Money
 Gaps
     A closure whose hand-off has no delivered record in the log (the log started later) cannot
     be placed on a form, since the subject and the clue are only known from that record; when
-    its sender is an MIB connector of the region it is listed in ``notes`` with its sums so that
-    it can be added by hand.  Unreadable facts are read as absent and noted too.
+    it was recorded in the week by an MIB connector of the region it is listed in ``notes`` with
+    its result and sums, to be added by hand.  Unreadable facts of the region's records are read
+    as absent and noted too.
 """
 
 from __future__ import annotations
