@@ -71,6 +71,8 @@ class Settings:
     audit_url: str = ""
     #: Run the audit sink inside `hub run` (false when it runs as its own `hub audit sink`).
     audit_sink: bool = True
+    #: Port of the audit sink's own /metrics (a process of its own); 0 picks a free port.
+    audit_metrics_port: int = 0
     #: Sign a checkpoint of the audit chain after this many new records...
     audit_checkpoint_every: int = 1000
     #: ...or this many seconds after the first record not yet covered by one.

@@ -22,6 +22,7 @@ class HubState:
     embedded: bool
     web_url: str
     started_at: str
+    audit_metrics_url: str = ""  # the audit sink's /metrics, when `hub run` started it
 
 
 def write_state(path: Path, state: HubState) -> None:

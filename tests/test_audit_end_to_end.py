@@ -263,3 +263,13 @@ def test_no_personal_data_in_the_audit_tables_or_logs(
             assert secret not in log, f"{secret} is in the hub's log"
     # The clues did carry them: the check would have found them.
     assert any("INSURED_PERSON" in r["facts"] for r in audit_rows(audit_pg))
+
+
+def test_the_sink_serves_its_metrics(pg_hub: HubProcess, scenario: dict) -> None:
+    import urllib.request
+
+    url = pg_hub.state.audit_metrics_url
+    assert url, "hub run records the audit sink's metrics URL"
+    body = urllib.request.urlopen(url, timeout=10).read().decode()
+    assert 'hub_audit_events_total{kind="delivered"}' in body
+    assert "hub_audit_head_seq" in body

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 from collections.abc import Callable
 from datetime import timedelta, timezone
@@ -23,6 +25,7 @@ from hub.config import Settings
 from hub.keys import load_public
 
 CST = timezone(timedelta(hours=8))
+log = logging.getLogger("hub.audit")
 
 
 class AuditCliError(Exception):
@@ -280,13 +283,23 @@ def cmd_sink(args: argparse.Namespace, settings: Settings) -> int:
     from hub.state import resolve_bootstrap
 
     sink = AuditSink(settings, args.bootstrap or resolve_bootstrap(settings))
+    port = args.metrics_port if args.metrics_port is not None else settings.audit_metrics_port
+    if port:
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr=settings.web_host)
+        log.info("audit sink metrics at http://%s:%d/metrics", settings.web_host, port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     sink.start()
-    print("audit sink running; Ctrl-C stops it", file=sys.stderr)
+    if args.parent_pid is None:
+        print("audit sink running; Ctrl-C stops it", file=sys.stderr)
     try:
         while not stop.wait(0.5):
-            pass
+            # Started by `hub run`: do not outlive it, even if it was killed outright.
+            if args.parent_pid is not None and os.getppid() != args.parent_pid:
+                log.warning("the hub (pid %d) is gone; stopping the audit sink", args.parent_pid)
+                break
     except KeyboardInterrupt:
         pass
     sink.stop()
@@ -401,4 +414,10 @@ def add_parser(sub: Any, fmt: Any) -> None:
         "audit_sink = false; run this instead to keep the sink in a process of its own.",
     )
     s.add_argument("--bootstrap", help="Kafka bootstrap servers (default: the running hub's)")
+    s.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve /metrics on this port (default: audit_metrics_port; 0: none)",
+    )
+    s.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_sink)

@@ -15,6 +15,7 @@ duplicate ``seq``) and is retried on the new head.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -167,11 +168,13 @@ class AuditStore:
             try:
                 return self._append_once(events, now or datetime.now(UTC))
             except (IntegrityError, OperationalError) as exc:
-                # Another writer extended the chain between our read of the head and our
-                # insert; read the head again.  Anything else repeats and is raised.
-                if attempt == 4:
+                # Another writer extended the chain between our read of the head and our insert
+                # (a duplicate seq, or SQLite's stale snapshot / busy lock): read the head again.
+                # Any other database error is not a race and is raised at once.
+                if attempt == 4 or not _is_race(exc):
                     raise
                 log.warning("audit append raced another writer, retrying: %s", exc.orig)
+                time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
 
     def _append_once(self, events: Sequence[AuditEvent], now: datetime) -> AppendResult:
@@ -382,6 +385,13 @@ class AuditStore:
             )
             for row in result:
                 yield _row_to_record(row)
+
+
+def _is_race(exc: IntegrityError | OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    if isinstance(exc, IntegrityError):
+        return "seq" in message or "primary" in message or "pkey" in message or "unique" in message
+    return "locked" in message or "busy" in message
 
 
 def _hashable(record: dict[str, Any]) -> dict[str, Any]:
