@@ -617,7 +617,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("kafka", "aiokafka"):
+    for noisy in ("kafka", "aiokafka", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         overrides: dict[str, Any] = {"home": args.home}
