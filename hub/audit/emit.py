@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -144,8 +145,7 @@ def dead_lettered(dl: DeadLetter, env: Envelope | None) -> AuditEvent:
     )
     event = _with(event, env)
     if env is not None and env.correlation_id is None:
-        from dataclasses import replace
-
+        # A dead-lettered reply leaves its hand-off where it was; an original ends here.
         event = replace(event, status="DEAD_LETTERED")
     return event
 

@@ -17,7 +17,7 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -192,8 +192,6 @@ class AuditEvent:
 
     def with_envelope(self, env: Envelope) -> AuditEvent:
         """This event carrying the message's identity and signed fields."""
-        from dataclasses import replace
-
         return replace(
             self,
             message_id=env.message_id,

@@ -421,5 +421,4 @@ def parse_when(text_value: str) -> datetime:
     if len(text_value) == 10:
         d = datetime.fromisoformat(text_value)
         return d.replace(tzinfo=timezone(timedelta(hours=8))).astimezone(UTC)
-    value = parse_iso(text_value)
-    return value
+    return parse_iso(text_value)
