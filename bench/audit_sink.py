@@ -26,7 +26,7 @@ Three measurements, then one summary table:
    ``--events`` encoded events are produced and timed until the store has them.  The hub's own
    sink reads the same records at the same time (another group), on the same CPUs.
 
-PostgreSQL: the databases are created and dropped like ``tests.databases.postgres_database``
+PostgreSQL: the databases are created and dropped like ``tests.databases.database``
 (``HUB_TEST_PG_URL``, default postgres@127.0.0.1:5432).  Tests never run this and nothing
 asserts its timings: they are machine-dependent.
 """
@@ -71,7 +71,7 @@ from hub.ledger import sla_events
 from hub.schemas import SchemaRegistry
 from hub.store import make_engine
 from hub.topics import AUDIT, inbox_topic
-from tests.databases import postgres_database
+from tests.databases import database as test_database
 from tests.hubproc import HubProcess, load_example, start_hub
 
 MIB = Address.parse("MIB@350582")
@@ -198,11 +198,10 @@ class EventFactory:
 @contextmanager
 def database(kind: str, tmp: Path) -> Iterator[str]:
     """A fresh, empty database: a new SQLite file, or a PostgreSQL database dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp / f'audit-{uuid.uuid4().hex[:8]}.db'}"
-    else:
-        with postgres_database() as url:
-            yield url
+    fresh = tmp / f"db-{uuid.uuid4().hex[:8]}"
+    fresh.mkdir()
+    with test_database(kind, fresh) as url:
+        yield url
 
 
 def db_size_bytes(store: AuditStore) -> int:

@@ -30,6 +30,7 @@ from hub.codec import CodecError, decode
 from hub.config import Settings
 from hub.keys import SigningKey
 from hub.schemas import SchemaRegistry
+from hub.store import safe_url
 from hub.topics import AUDIT, audit_sink_group
 
 log = logging.getLogger("hub.audit.sink")
@@ -180,7 +181,7 @@ class AuditSink:
         """Consume until :meth:`stop`; each polled batch is one append and one commit."""
         consumer = self._consumer()
         log.info(
-            "audit sink reading %s into %s", AUDIT.name, _safe(self.settings.effective_audit_url)
+            "audit sink reading %s into %s", AUDIT.name, safe_url(self.settings.effective_audit_url)
         )
         try:
             while not self._stop.is_set():
@@ -235,8 +236,3 @@ class AuditSink:
         if self._thread is not None:
             self._thread.join(timeout)
 
-
-def _safe(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

@@ -16,6 +16,7 @@ from hub.config import Settings
 from hub.directory import DEV_CONNECTORS, Directory, create_dev_directory
 from hub.sla_clock import OPERATORS
 from hub.state import HubState, clear_state, read_state, write_state
+from hub.store import safe_url
 from hub.topics import core_topics, ensure_topics, inbox_spec
 
 log = logging.getLogger("hub.run")
@@ -85,7 +86,7 @@ def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
             bootstrap,
             "embedded Tansu" if settings.embedded else "external",
             len(directory.connectors),
-            _safe_url(settings.effective_store_url),
+            safe_url(settings.effective_store_url),
             web_url,
         )
         log.info(
@@ -98,7 +99,7 @@ def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
             log.info(
                 "audit sink (pid %d): %s, metrics %s",
                 sink.pid,
-                _safe_url(settings.effective_audit_url),
+                safe_url(settings.effective_audit_url),
                 audit_metrics,
             )
         else:
@@ -139,8 +140,3 @@ def stop_process(proc: subprocess.Popen, what: str, timeout: float = 20.0) -> No
             proc.kill()
             proc.wait()
 
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

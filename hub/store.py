@@ -102,6 +102,13 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def safe_url(url: str) -> str:
+    """A database URL fit for logs: the password masked."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def _utc(value: datetime | None) -> datetime | None:
     # SQLite gives back naive datetimes; everything the store hands out is UTC-aware.
     if value is not None and value.tzinfo is None:

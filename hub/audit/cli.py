@@ -54,16 +54,18 @@ def _progress(what: str) -> Callable[[int], None] | None:
     return lambda n: print(f"\r{what}: {n:,} records…", end="", file=sys.stderr, flush=True)
 
 
-def _operator_keys(settings: Settings, extra: list[str]) -> Callable[[str], Any]:
-    """Keys trusted to sign checkpoints: the hub operators' keys in the directory, and --key."""
+def _operator_entries(settings: Settings) -> list[Any]:
+    """The hub operators' keys in the directory (``KeyEntry``): who signs checkpoints."""
     from hub.directory import Directory
     from hub.sla_clock import OPERATORS
 
-    directory = Directory.load(settings.directory_path)
-    trusted: dict[str, Any] = {}
-    conn = directory.connectors.get(OPERATORS)
-    for entry in conn.keys if conn else ():
-        trusted[entry.key_id] = load_public(entry.public_key)
+    conn = Directory.load(settings.directory_path).connectors.get(OPERATORS)
+    return list(conn.keys) if conn else []
+
+
+def _operator_keys(settings: Settings, extra: list[str]) -> Callable[[str], Any]:
+    """Keys trusted to sign checkpoints: the hub operators' keys in the directory, and --key."""
+    trusted = {e.key_id: load_public(e.public_key) for e in _operator_entries(settings)}
     for item in extra:
         key_id, sep, b64 = item.partition("=")
         if not sep:
@@ -217,15 +219,12 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from hub.audit.export import export
-    from hub.directory import Directory
     from hub.sla_clock import OPERATORS
 
     store = _open(settings)
-    directory = Directory.load(settings.directory_path)
-    conn = directory.connectors.get(OPERATORS)
     keys = {
         k.key_id: {"address": str(OPERATORS), "public_key": k.public_key}
-        for k in (conn.keys if conn else ())
+        for k in _operator_entries(settings)
     }
     out = Path(args.out)
     manifest = export(store, out, checkpoint_keys=keys, progress=_progress("exporting"))

@@ -183,10 +183,7 @@ class AuditStore:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK})
             seen = self._existing_ids(conn, [e.event_id for e in events])
-            head = conn.execute(
-                select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-            ).first()
-            seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+            seq, prev = _head(conn)
             rows = []
             for ev in events:
                 if ev.event_id in seen:
@@ -238,15 +235,11 @@ class AuditStore:
     def checkpoint(self, key: SigningKey, *, now: datetime | None = None) -> Checkpoint | None:
         """Sign the current head unless the last checkpoint already covers it."""
         with self.engine.begin() as conn:
-            head = conn.execute(
-                select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-            ).first()
-            if head is None:
+            seq, head_hash = _head(conn)
+            last = conn.execute(select(func.max(audit_checkpoints.c.seq))).scalar() or 0
+            if seq <= last:  # nothing new (or an empty log)
                 return None
-            last = conn.execute(select(func.max(audit_checkpoints.c.seq))).scalar()
-            if last is not None and last >= head.seq:
-                return None
-            cp = sign_checkpoint(key, head.seq, head.hash, iso_ms(now or datetime.now(UTC)))
+            cp = sign_checkpoint(key, seq, head_hash, iso_ms(now or datetime.now(UTC)))
             conn.execute(
                 audit_checkpoints.insert().values(
                     seq=cp.seq,
@@ -262,10 +255,7 @@ class AuditStore:
     # -- reading -------------------------------------------------------------------------------
     def head(self) -> tuple[int, str]:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-            ).first()
-        return (row.seq, row.hash) if row else (0, GENESIS)
+            return _head(conn)
 
     def count(self) -> int:
         with self.engine.connect() as conn:
@@ -385,6 +375,14 @@ class AuditStore:
             )
             for row in result:
                 yield _row_to_record(row)
+
+
+def _head(conn: Connection) -> tuple[int, str]:
+    """(seq, hash) of the newest record; (0, GENESIS) for an empty log."""
+    row = conn.execute(
+        select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+    ).first()
+    return (row.seq, row.hash) if row else (0, GENESIS)
 
 
 def _is_race(exc: IntegrityError | OperationalError) -> bool:

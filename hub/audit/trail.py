@@ -69,13 +69,11 @@ def signature_check(record: Mapping[str, Any], keys: KeyLookup) -> tuple[str, st
     if owner is None:
         return "unknown key", signed.signing_key_id
     address, public = owner
-    # An SLA event's copy is signed by the hub operators, not by the creditor it names.
-    copy_sender = json.loads(record.get("facts") or "{}").get("copy_sender")
-    expected = copy_sender or record.get("sender")
-    if address != expected:
-        return "wrong signer", address
-    sender = expected
     facts = json.loads(record.get("facts") or "{}")
+    # An SLA event's copy is signed by the hub operators, not by the creditor it names.
+    sender = facts.get("copy_sender") or record.get("sender")
+    if address != sender:
+        return "wrong signer", address
     recipient = facts.get("copy_recipient") or record.get("recipient") or ""
     message = signing_string(
         message_id=record["message_id"] or "",
