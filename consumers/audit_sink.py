@@ -203,7 +203,8 @@ class AuditSink:
                 self._checkpoint_quietly()
         finally:
             self._checkpoint_quietly(force=True)
-            consumer.close()
+            # Bounded: with the broker already gone, leaving the group would retry for ever.
+            consumer.close(autocommit=False, timeout_ms=5000)
             log.info("audit sink stopped after appending %d records", self.appended)
 
     def _checkpoint_quietly(self, *, force: bool = False) -> None:

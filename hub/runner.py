@@ -127,6 +127,9 @@ def start_audit_sink(settings: Settings, bootstrap: str, metrics_port: int) -> s
         [sys.executable, "-m", "hub.cli", "audit", "sink", "--bootstrap", bootstrap,
          "--metrics-port", str(metrics_port), "--parent-pid", str(os.getpid())],
         env=env,
+        # Out of the terminal's process group: Ctrl-C reaches the hub only, which stops the sink
+        # (SIGTERM) before the embedded broker, so the sink's last batch and checkpoint land.
+        start_new_session=True,
     )  # fmt: skip
 
 
