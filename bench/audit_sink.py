@@ -63,14 +63,14 @@ from hub.audit import emit
 from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SubjectRef
 from hub.audit.store import AppendResult, AuditStore, audit_log, default_audit_url
-from hub.config import PROJECT_ROOT
-from hub.envelope import Address, seal
-from hub.jsonpayload import from_json
-from hub.keys import SigningKey
-from hub.ledger import sla_events
-from hub.schemas import SchemaRegistry
-from hub.store import make_engine
-from hub.topics import AUDIT, inbox_topic
+from hub.core.paths import PROJECT_ROOT
+from hub.lifecycle.ledger import sla_events
+from hub.storage.store import make_engine
+from hub.trust.keys import SigningKey
+from hub.wire.envelope import Address, seal
+from hub.wire.jsonpayload import from_json
+from hub.wire.schemas import SchemaRegistry
+from hub.wire.topics import AUDIT, inbox_topic
 from tests.databases import database as test_database
 from tests.hubproc import HubProcess, load_example, start_hub
 

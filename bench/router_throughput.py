@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from hub.envelope import Address, seal
-from hub.jsonpayload import from_json
-from hub.topics import INGRESS, TopicSpec, ensure_topics, inbox_topic
+from hub.wire.envelope import Address, seal
+from hub.wire.jsonpayload import from_json
+from hub.wire.topics import INGRESS, TopicSpec, ensure_topics, inbox_topic
 from tests.hubproc import load_example, start_hub
 
 

@@ -32,12 +32,12 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, insert, text
 
-from hub.directory import Directory
-from hub.envelope import Address
-from hub.keys import SigningKey
-from hub.ledger import Ledger, obligations
-from hub.sla_clock import OPERATORS, SlaClock
-from hub.store import Store
+from hub.lifecycle.ledger import Ledger, obligations
+from hub.sla.clock import OPERATORS, SlaClock
+from hub.storage.store import Store
+from hub.trust.directory import Directory
+from hub.trust.keys import SigningKey
+from hub.wire.envelope import Address
 
 BASE = datetime(2025, 10, 9, 1, 0, tzinfo=UTC)
 CHUNK = 20_000

@@ -31,21 +31,22 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from connectors.dedup import HandledIds
-from hub import codec
-from hub.config import Settings
-from hub.directory import Directory, DirectoryFile, load_signing_key
-from hub.envelope import Address, Envelope, now_utc, read_envelope, seal
-from hub.families import FAMILIES
-from hub.jsonpayload import to_json
-from hub.keys import SigningKey, verify
-from hub.schemas import SchemaRegistry
-from hub.state import resolve_bootstrap
-from hub.topics import INGRESS, connector_group, inbox_topic
+from hub.core.config import Settings
+from hub.core.errors import NotFound, TrustError
+from hub.runtime.state import resolve_bootstrap
+from hub.trust.directory import Directory, DirectoryFile, load_signing_key
+from hub.trust.keys import SigningKey, verify
+from hub.wire import codec
+from hub.wire.envelope import Address, Envelope, now_utc, read_envelope, seal
+from hub.wire.families import FAMILIES
+from hub.wire.jsonpayload import to_json
+from hub.wire.schemas import SchemaRegistry
+from hub.wire.topics import INGRESS, connector_group, inbox_topic
 
 log = logging.getLogger("connectors")
 
 
-class VerificationError(ValueError):
+class VerificationError(TrustError):
     """An inbox record that fails end-to-end verification (should never pass the router)."""
 
 
@@ -446,7 +447,7 @@ class Connector:
             if parts:
                 return [TopicPartition(topic, p) for p in sorted(parts)]
             if time.monotonic() > deadline:
-                raise LookupError(
+                raise NotFound(
                     f"inbox topic {topic} does not exist; is the connector registered?"
                 )
             time.sleep(0.2)

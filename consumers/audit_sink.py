@@ -26,12 +26,12 @@ from prometheus_client import Counter, Gauge
 from hub.audit import events as ev
 from hub.audit.events import AuditEvent, event_id
 from hub.audit.store import AppendResult, AuditStore
-from hub.codec import CodecError, decode
-from hub.config import Settings
-from hub.keys import SigningKey
-from hub.schemas import SchemaRegistry
-from hub.store import safe_url
-from hub.topics import AUDIT, audit_sink_group
+from hub.core.config import Settings
+from hub.storage.store import safe_url
+from hub.trust.keys import SigningKey
+from hub.wire.codec import CodecError, decode
+from hub.wire.schemas import SchemaRegistry
+from hub.wire.topics import AUDIT, audit_sink_group
 
 log = logging.getLogger("hub.audit.sink")
 
@@ -136,8 +136,8 @@ class AuditSink:
         self._thread: threading.Thread | None = None
 
     def _operators_key(self) -> SigningKey:
-        from hub.directory import Directory, load_signing_key
-        from hub.sla_clock import OPERATORS
+        from hub.sla.clock import OPERATORS
+        from hub.trust.directory import Directory, load_signing_key
 
         if not hasattr(self, "_key"):
             directory = Directory.load(self.settings.directory_path)

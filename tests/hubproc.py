@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectors.client import Connector, InboxMessage
-from hub.config import Settings, load_settings
-from hub.state import read_state
+from hub.core.config import Settings, load_settings
+from hub.runtime.state import read_state
 
 ROOT = Path(__file__).resolve().parent.parent
 

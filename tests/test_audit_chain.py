@@ -19,8 +19,8 @@ from hub.audit.chain import (
     sign_checkpoint,
     verify_chain,
 )
-from hub.audit.events import iso_ms
-from hub.keys import SigningKey
+from hub.core.clock import iso_ms
+from hub.trust.keys import SigningKey
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2024, 6, 18, 2, 0, tzinfo=UTC)

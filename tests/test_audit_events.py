@@ -14,10 +14,10 @@ from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SubjectRef, facts_of
 from hub.audit.store import AuditStore
 from hub.audit.trail import build_trail, signature_check
-from hub.config import Settings
-from hub.envelope import Address, seal
-from hub.keys import SigningKey
-from hub.schemas import SchemaRegistry
+from hub.core.config import Settings
+from hub.trust.keys import SigningKey
+from hub.wire.envelope import Address, seal
+from hub.wire.schemas import SchemaRegistry
 from tests.hubproc import load_example
 
 REGISTRY = SchemaRegistry.load(Path(__file__).resolve().parent.parent / "schemas" / "avro")

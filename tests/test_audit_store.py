@@ -18,10 +18,10 @@ from sqlalchemy.exc import DatabaseError
 from hub.audit.chain import verify_chain
 from hub.audit.events import AuditEvent
 from hub.audit.store import AuditStore, migrate, schema_revision
-from hub.cli import main
-from hub.directory import Directory, create_dev_directory, load_signing_key
-from hub.envelope import Address
-from hub.keys import SigningKey
+from hub.cli.main import main
+from hub.trust.directory import Directory, create_dev_directory, load_signing_key
+from hub.trust.keys import SigningKey
+from hub.wire.envelope import Address
 from tests.databases import postgres_database
 
 T0 = datetime(2024, 6, 18, 2, 0, tzinfo=UTC)
@@ -74,7 +74,7 @@ def test_migrations_up_down_and_match_the_model(audit_url: str) -> None:
     from alembic.runtime.migration import MigrationContext
 
     from hub.audit.store import VERSION_TABLE, metadata
-    from hub.store import make_engine
+    from hub.storage.store import make_engine
 
     engine = make_engine(audit_url)
     migrate(engine)

@@ -1,4 +1,4 @@
-"""Avro single-object encoding (hub.codec) and the schema registry (hub.schemas), no broker."""
+"""Avro single-object encoding (hub.wire.codec), the schema registry (hub.wire.schemas)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from hub import codec
-from hub.codec import HEADER_LEN, MAGIC, AvroDeserializer, AvroSerializer, CodecError
-from hub.jsonpayload import from_json
-from hub.schemas import SchemaError, SchemaRegistry, SchemaVersion
+from hub.wire import codec
+from hub.wire.codec import HEADER_LEN, MAGIC, AvroDeserializer, AvroSerializer, CodecError
+from hub.wire.jsonpayload import from_json
+from hub.wire.schemas import SchemaError, SchemaRegistry, SchemaVersion
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "schemas" / "avro"

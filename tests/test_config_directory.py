@@ -1,4 +1,4 @@
-"""Settings (hub.config), the agency directory and key files (hub.directory), JSON payloads."""
+"""Settings (hub.core.config), the directory and key files (hub.trust.directory), JSON payloads."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from hub import codec
-from hub.config import ConfigError, Settings, load_settings
-from hub.directory import (
+from hub.core.config import ConfigError, Settings, load_settings
+from hub.trust.directory import (
     Directory,
     DirectoryError,
     DirectoryFile,
@@ -21,10 +20,11 @@ from hub.directory import (
     load_signing_key,
     private_key_path,
 )
-from hub.envelope import Address
-from hub.jsonpayload import PayloadError, from_json, to_json
-from hub.keys import SigningKey
-from hub.schemas import SchemaRegistry
+from hub.trust.keys import SigningKey
+from hub.wire import codec
+from hub.wire.envelope import Address
+from hub.wire.jsonpayload import PayloadError, from_json, to_json
+from hub.wire.schemas import SchemaRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 PAYLOADS = ROOT / "examples" / "payloads"

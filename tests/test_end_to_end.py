@@ -12,12 +12,12 @@ import pytest
 from kafka import KafkaProducer
 
 from hub.audit.store import AuditStore
-from hub.directory import Directory
-from hub.envelope import Address, encode_envelope, seal
-from hub.jsonpayload import from_json
-from hub.keys import SigningKey
-from hub.store import Store
-from hub.topics import INGRESS, inbox_topic
+from hub.storage.store import Store
+from hub.trust.directory import Directory
+from hub.trust.keys import SigningKey
+from hub.wire.envelope import Address, encode_envelope, seal
+from hub.wire.jsonpayload import from_json
+from hub.wire.topics import INGRESS, inbox_topic
 from tests.hubproc import (
     HubProcess,
     load_example,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.deadletter import Reason
-from hub.lifecycle import (
+from hub.lifecycle.states import (
     Conversation,
     IllegalTransition,
     State,
@@ -13,6 +12,7 @@ from hub.lifecycle import (
     fulfils,
     transition,
 )
+from hub.wire.deadletter import Reason
 
 CLUE = "clue_transfer"
 INVOICE = "invoice_verification_request"

@@ -1,4 +1,4 @@
-"""The routing policy (hub.policy) and inbox resolution (hub.routing), no broker."""
+"""The routing policy (hub.routing.policy) and inbox resolution (hub.routing.resolve), no broker."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 import yaml
 
-from hub.agencies import AGENCIES
-from hub.config import PACKAGE_DATA
-from hub.directory import Directory
-from hub.envelope import Address
-from hub.families import FAMILIES
-from hub.keys import SigningKey
-from hub.policy import Policy, PolicyError, load_policy, parse_policy
-from hub.routing import Route, resolve
+from hub.core.paths import PACKAGE_DATA
+from hub.routing.policy import Policy, PolicyError, load_policy, parse_policy
+from hub.routing.resolve import Route, resolve
+from hub.trust.agencies import AGENCIES
+from hub.trust.directory import Directory
+from hub.trust.keys import SigningKey
+from hub.wire.envelope import Address
+from hub.wire.families import FAMILIES
 
 POLICY_FILE = PACKAGE_DATA / "policy.yaml"
 RULES: list[dict[str, Any]] = yaml.safe_load(POLICY_FILE.read_text(encoding="utf-8"))["rules"]

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from hub import codec
-from hub.config import PACKAGE_DATA
-from hub.deadletter import DeadLetter, Reason
-from hub.directory import Directory
-from hub.envelope import Address, Envelope, encode_envelope, read_envelope, seal
-from hub.families import FAMILIES
-from hub.jsonpayload import from_json
-from hub.keys import SigningKey
-from hub.policy import Policy, load_policy
-from hub.router import Delivered, Rejected, Router
-from hub.schemas import SchemaRegistry
+from hub.core.paths import PACKAGE_DATA
+from hub.routing.policy import Policy, load_policy
+from hub.routing.router import Delivered, Rejected, Router
+from hub.trust.directory import Directory
+from hub.trust.keys import SigningKey
+from hub.wire import codec
+from hub.wire.deadletter import DeadLetter, Reason
+from hub.wire.envelope import Address, Envelope, encode_envelope, read_envelope, seal
+from hub.wire.families import FAMILIES
+from hub.wire.jsonpayload import from_json
+from hub.wire.schemas import SchemaRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 PAYLOADS = ROOT / "examples" / "payloads"

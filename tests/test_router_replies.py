@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from hub.config import PACKAGE_DATA, PROJECT_ROOT
-from hub.deadletter import Reason
-from hub.directory import Directory
-from hub.envelope import Address, now_utc, seal
-from hub.families import FAMILIES
-from hub.keys import SigningKey
-from hub.lifecycle import Conversation, State
-from hub.policy import load_policy
-from hub.router import Delivered, Rejected, Router
-from hub.schemas import SchemaRegistry
+from hub.core.paths import PACKAGE_DATA, PROJECT_ROOT
+from hub.lifecycle.states import Conversation, State
+from hub.routing.policy import load_policy
+from hub.routing.router import Delivered, Rejected, Router
+from hub.trust.directory import Directory
+from hub.trust.keys import SigningKey
+from hub.wire.deadletter import Reason
+from hub.wire.envelope import Address, now_utc, seal
+from hub.wire.families import FAMILIES
+from hub.wire.schemas import SchemaRegistry
 
 REGISTRY = SchemaRegistry.load(PROJECT_ROOT / "schemas" / "avro")
 KEYS = {a: SigningKey.generate() for a in ("MIB@350582", "PSB@350582", "PSB@350500")}

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from hub import codec
-from hub.clock import advance_clock_file
-from hub.envelope import read_envelope
-from hub.ledger import Ledger
-from hub.store import Store
-from hub.topics import SLA_EVENTS, inbox_topic
+from hub.core.clock import advance_clock_file
+from hub.lifecycle.ledger import Ledger
+from hub.storage.store import Store
+from hub.wire import codec
+from hub.wire.envelope import read_envelope
+from hub.wire.topics import SLA_EVENTS, inbox_topic
 from tests.hubproc import HubProcess, raw_inbox_records, start_hub, wait_for_messages, wait_until
 from tests.test_end_to_end import dead_letter_of, metric_value, metrics_text, payload
 
@@ -102,7 +102,7 @@ def test_a_receipt_in_time_raises_no_warning(sla_hub: HubProcess) -> None:
 
 def _ref(hub: HubProcess, mid: str):
     from connectors.client import OriginalRef
-    from hub.envelope import Address
+    from hub.wire.envelope import Address
 
     return OriginalRef(mid, Address.parse(ledger(hub).entry(mid)["sender"]))
 
@@ -270,7 +270,7 @@ def test_every_illegal_transition_is_dead_lettered_with_its_reason(sla_hub: HubP
 
 
 def _receipt(conn) -> dict:
-    from hub.envelope import now_utc
+    from hub.wire.envelope import now_utc
 
     return {"received_at": now_utc(), "received_by": None, "note": None}
 

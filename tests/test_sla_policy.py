@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.sla_policy import (
+from hub.sla.policy import (
     FAMILIES,
     STAGES,
     Deadline,
@@ -19,7 +19,7 @@ from hub.sla_policy import (
     load_sla_policy,
     warn_at,
 )
-from hub.workdays import WorkCalendar, default_calendar
+from hub.sla.workdays import WorkCalendar, default_calendar
 
 SH = ZoneInfo("Asia/Shanghai")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.deadletter import DeadLetter, dead_letter_id
-from hub.store import DeliveryRow, Store
+from hub.storage.store import DeliveryRow, Store
+from hub.wire.deadletter import DeadLetter, dead_letter_id
 from tests.databases import database
 
 NOW = datetime(2024, 6, 19, 2, 0, tzinfo=UTC)

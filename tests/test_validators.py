@@ -1,11 +1,11 @@
-"""Identifier check digits (hub.validators) and the region ladder (hub.regions)."""
+"""Identifier check digits (hub.wire.validators) and the region ladder (hub.trust.regions)."""
 
 from __future__ import annotations
 
 import pytest
 
-from hub.regions import ancestors, describe, is_region, is_within, level
-from hub.validators import (
+from hub.trust.regions import ancestors, describe, is_region, is_within, level
+from hub.wire.validators import (
     USCC_CHARSET,
     check_credit_code,
     check_id_number,

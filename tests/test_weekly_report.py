@@ -22,8 +22,8 @@ import pytest
 
 from hub.audit.events import AuditEvent
 from hub.audit.store import AuditStore, default_audit_url
-from hub.config import Settings
-from hub.report.cli import add_parser
+from hub.cli.report import add_parsers
+from hub.core.config import Settings
 from hub.report.render import FORM1_REMARKS, to_csv, to_html, to_text
 from hub.report.weekly import (
     WeeklyReport,
@@ -930,7 +930,7 @@ def test_text_and_json() -> None:
 
 def _run(argv: list[str], settings: Settings) -> int:
     parser = argparse.ArgumentParser(prog="hub")
-    add_parser(
+    add_parsers(
         parser.add_subparsers(dest="command", required=True), argparse.RawDescriptionHelpFormatter
     )
     args = parser.parse_args(argv)

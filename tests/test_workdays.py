@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.workdays import (
+from hub.sla.workdays import (
     CALENDAR_DIR,
     CalendarError,
     WorkCalendar,

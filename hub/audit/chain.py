@@ -25,7 +25,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hub.keys import SigningKey, verify
+from hub.trust.keys import SigningKey, verify
 
 GENESIS = "0" * 64
 CHECKPOINT_SCHEME = "hub-audit-checkpoint-v1"

@@ -18,11 +18,11 @@ from typing import Any
 
 from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SignedFields, SubjectRef, event_id, facts_of
-from hub.codec import encode
-from hub.deadletter import DeadLetter
-from hub.envelope import Address, Envelope
-from hub.schemas import SchemaRegistry
-from hub.topics import AUDIT
+from hub.wire.codec import encode
+from hub.wire.deadletter import DeadLetter
+from hub.wire.envelope import Address, Envelope
+from hub.wire.schemas import SchemaRegistry
+from hub.wire.topics import AUDIT
 
 AUDIT_STEM = "audit_event"
 
@@ -130,7 +130,7 @@ def duplicate(env: Envelope, *, source: str, at: datetime) -> AuditEvent:
 
 
 def dead_lettered(dl: DeadLetter, env: Envelope | None) -> AuditEvent:
-    # The detail names fields and codes, never payload values (hub.families), so it may stay.
+    # The detail names fields and codes, never payload values (hub.wire.families), so it may stay.
     event = AuditEvent(
         event_id(ev.DEAD_LETTERED, dl.dead_letter_id),
         ev.DEAD_LETTERED,

@@ -18,11 +18,12 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from hub.envelope import Envelope
+from hub.core.clock import as_utc, iso_ms, parse_iso
+from hub.wire.envelope import Envelope
 
 SUBMITTED = "submitted"
 ROUTED = "routed"
@@ -110,7 +111,7 @@ class SignedFields:
     def from_record(cls, r: Mapping[str, Any]) -> SignedFields:
         return cls(
             schema_version=r["schema_version"],
-            created_at=_aware(r["created_at"]),
+            created_at=as_utc(r["created_at"]),
             signing_key_id=r["signing_key_id"],
             payload_sha256=r["payload_sha256"],
             signature=bytes(r["signature"]),
@@ -178,7 +179,7 @@ class AuditEvent:
         return cls(
             event_id=r["event_id"],
             kind=r["kind"],
-            occurred_at=_aware(r["occurred_at"]),
+            occurred_at=as_utc(r["occurred_at"]),
             message_id=r.get("message_id"),
             conversation_id=r.get("conversation_id"),
             family=r.get("family"),
@@ -207,25 +208,6 @@ def event_id(kind: str, *parts: object) -> str:
     """A stable id: the same fact seen twice (a redelivered record) gets the same id."""
     text = "\n".join([kind, *("" if p is None else str(p) for p in parts)])
     return f"{kind}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
-
-
-def iso_ms(value: datetime) -> str:
-    """UTC, millisecond precision, 'Z': the one text form of an instant the log hashes."""
-    value = _aware(value).astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def truncate_ms(value: datetime) -> datetime:
-    value = _aware(value)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 # -- payload facts: an allow-list, never free text ---------------------------------------------

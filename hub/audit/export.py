@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from hub.audit.chain import CHAIN_COLUMNS, CHECKPOINT_SCHEME, GENESIS, Checkpoint
-from hub.audit.events import iso_ms
 from hub.audit.store import AuditStore
+from hub.core.clock import iso_ms
 
 FORMAT = "hub-audit-export-v1"
 COLUMNS = (*CHAIN_COLUMNS, "prev_hash", "hash")

@@ -49,9 +49,10 @@ from hub.audit.chain import (
     record_hash,
     sign_checkpoint,
 )
-from hub.audit.events import AuditEvent, iso_ms, parse_iso, truncate_ms
-from hub.keys import SigningKey
-from hub.store import make_engine
+from hub.audit.events import AuditEvent
+from hub.core.clock import BEIJING, as_utc, iso_ms, parse_iso, truncate_ms
+from hub.storage.store import make_engine
+from hub.trust.keys import SigningKey
 
 log = logging.getLogger("hub.audit")
 
@@ -130,10 +131,6 @@ def schema_revision(engine: Engine) -> str | None:
         return _current_revision(conn)
 
 
-def _db_time(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
 def _row_to_record(row: Any) -> dict[str, Any]:
     """A stored row as the chain hashes it: instants as ISO text, JSON columns as stored."""
     out = dict(row._mapping)
@@ -207,8 +204,8 @@ class AuditStore:
             "seq": seq,
             "event_id": ev.event_id,
             "kind": ev.kind,
-            "occurred_at": _db_time(truncate_ms(ev.occurred_at)),
-            "recorded_at": _db_time(recorded),
+            "occurred_at": as_utc(truncate_ms(ev.occurred_at)),
+            "recorded_at": as_utc(recorded),
             "message_id": ev.message_id,
             "conversation_id": ev.conversation_id,
             "family": ev.family,
@@ -339,9 +336,9 @@ class AuditStore:
         if family:
             cond.append(audit_log.c.family == family)
         if since:
-            cond.append(audit_log.c.occurred_at >= _db_time(since))
+            cond.append(audit_log.c.occurred_at >= as_utc(since))
         if until:
-            cond.append(audit_log.c.occurred_at < _db_time(until))
+            cond.append(audit_log.c.occurred_at < as_utc(until))
         if kinds:
             cond.append(audit_log.c.kind.in_(list(kinds)))
         if status:
@@ -413,10 +410,8 @@ def region_prefix(region: str) -> str:
 
 def parse_when(text_value: str) -> datetime:
     """A date (YYYY-MM-DD, taken as midnight China Standard Time) or an ISO-8601 instant."""
-    from datetime import timedelta, timezone
-
     text_value = text_value.strip()
     if len(text_value) == 10:
         d = datetime.fromisoformat(text_value)
-        return d.replace(tzinfo=timezone(timedelta(hours=8))).astimezone(UTC)
+        return d.replace(tzinfo=BEIJING).astimezone(UTC)
     return parse_iso(text_value)

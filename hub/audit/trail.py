@@ -19,9 +19,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.audit.chain import record_hash
-from hub.audit.events import SignedFields, parse_iso
-from hub.envelope import signing_string
-from hub.keys import verify
+from hub.audit.events import SignedFields
+from hub.core.clock import parse_iso
+from hub.trust.keys import verify
+from hub.wire.envelope import signing_string
 
 #: key id → (owner address, public key), or None when unknown.
 KeyLookup = Callable[[str], tuple[str, Ed25519PublicKey] | None]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import csv
 import html
 import io
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hub.core.table import render_table
 from hub.report.weekly import (
     FORM1_ROWS,
     FORM2_ROWS,
@@ -341,18 +341,8 @@ def to_html(report: WeeklyReport) -> str:
 # -- terminal ----------------------------------------------------------------------------------
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(_width(x) for x in col) for col in zip(headers, *rows, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c + " " * (w - _width(c)) for c, w in zip(cells, widths, strict=True))
-
-    out = [line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows]
-    return "\n".join(x.rstrip() for x in out)
+    return render_table(headers, rows)
 
 
 def _batch_table(rows: list[BatchRow], total: ClueTally) -> str:

@@ -28,7 +28,7 @@ Clues
 Form 3 (三), cumulative at the cut-off
     Clues first delivered into the region before the cut-off: batch_source NATIONAL_BUREAU →
     国家局移交线索, PROVINCIAL_BUREAU → 省局移交线索, one row per ``batch_number`` dated by the
-    earliest delivery (CST) of that batch's clues in the region; WHISTLEBLOWER → one totals row.
+    earliest delivery (BEIJING) of that batch's clues in the region; WHISTLEBLOWER → one totals row.
     Columns: 移交总数 (distinct clues), 已办结数量, 查证属实线索数量.  Other sources are not on
     the form.
 
@@ -65,18 +65,17 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from hub import regions
-from hub.audit.events import iso_ms, parse_iso
 from hub.audit.store import region_prefix
+from hub.core.clock import BEIJING, as_utc, iso_ms, parse_iso
+from hub.trust import regions
 
 if TYPE_CHECKING:
     from hub.audit.store import AuditStore
 
-CST = timezone(timedelta(hours=8), "CST")
 
 NATIONAL = "NATIONAL_BUREAU"
 PROVINCIAL = "PROVINCIAL_BUREAU"
@@ -139,7 +138,7 @@ def week_bounds(week: str) -> tuple[datetime, datetime]:
         monday = date.fromisocalendar(year, number, 1)
     except ValueError:
         raise ValueError(f"week {week!r} does not exist: {year} has no ISO week {number}") from None
-    start = datetime(monday.year, monday.month, monday.day, tzinfo=CST).astimezone(UTC)
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=BEIJING).astimezone(UTC)
     return start, start + timedelta(days=7)
 
 
@@ -169,7 +168,7 @@ def chinese_number(n: int) -> str:
 
 
 def cst_date(instant: datetime) -> date:
-    return instant.astimezone(CST).date()
+    return instant.astimezone(BEIJING).date()
 
 
 def in_region(address: str | None, prefix: str) -> bool:
@@ -312,7 +311,7 @@ class _Reader:
 
 def _instant(value: str | datetime) -> datetime:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return as_utc(value)
     return parse_iso(value)
 
 
@@ -688,7 +687,7 @@ def _orphans(reader: _Reader, start: datetime, end: datetime) -> list[str]:
         )
         result = RESULT_NAMES.get(c.result, c.result or "未注明")
         out.append(
-            f"{c.sender} 于 {c.occurred_at.astimezone(CST):%Y-%m-%d %H:%M}（北京时间）办结的 "
+            f"{c.sender} 于 {c.occurred_at.astimezone(BEIJING):%Y-%m-%d %H:%M}（北京时间）办结的 "
             f"{c.conversation_id} 在日志中没有移交"
             f"记录（日志可能晚于移交开始），未计入各表：结果 {result}，"
             f"追回 {fen_to_wan(c.recovered_fen)} 万元，罚没 {fen_to_wan(c.penalties_fen)} 万元，"

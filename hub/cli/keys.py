@@ -1,0 +1,78 @@
+"""``hub keys``: connectors and their signing keys in the agency directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from hub.cli.output import print_json, table
+from hub.core.config import Settings
+from hub.core.errors import UsageError
+
+
+def cmd_keys_new(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.trust.directory import DirectoryError, create_key
+    from hub.wire.envelope import Address
+
+    try:
+        address = Address.parse(args.address)
+        key = create_key(settings.directory_path, settings.keys_dir, address, args.name or "")
+    except (ValueError, DirectoryError) as exc:
+        raise UsageError(str(exc)) from exc
+    print(key.key_id)
+    print(
+        f"registered {key.key_id} for {address} in {settings.directory_path}; "
+        f"private key kept in {settings.keys_dir / str(address)}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.trust.directory import Directory
+
+    directory = Directory.load(settings.directory_path)
+    rows = [
+        [str(c.address), k.key_id, k.status, k.created_at, c.name]
+        for c in directory.connectors.values()
+        for k in c.keys
+    ]
+    if args.json:
+        for r in rows:
+            print_json(
+                dict(zip(["address", "key_id", "status", "created_at", "name"], r, strict=True))
+            )
+    elif rows:
+        print(table(rows, ["CONNECTOR", "KEY ID", "STATUS", "CREATED", "NAME"]))
+    else:
+        print(
+            f"no connectors in {settings.directory_path}; add one with `hub keys new AGENCY@REGION`"
+        )
+    return 0
+
+
+def add_parsers(sub: Any, fmt: Any) -> None:
+    keys = sub.add_parser(
+        "keys",
+        help="connector signing keys",
+        description="Manage Ed25519 signing keys in the agency directory.",
+    )
+    ks = keys.add_subparsers(dest="keys_command", metavar="SUBCOMMAND", required=True)
+    s = ks.add_parser(
+        "new",
+        help="create a key pair and register it",
+        description="Create an Ed25519 key pair for AGENCY@REGION, keep the private "
+        "key in the keys folder (mode 0600) and register the public key in the "
+        "directory.  Prints the key id.",
+    )
+    s.add_argument("address", metavar="AGENCY@REGION")
+    s.add_argument("--name", help="a readable name for the connector")
+    s.set_defaults(func=cmd_keys_new)
+    s = ks.add_parser(
+        "list",
+        help="list connectors and keys",
+        description="List every connector in the directory with its keys.",
+    )
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_keys_list)

@@ -1,0 +1,163 @@
+"""``hub receipt|accept|return|feedback|close`` answer hand-offs; ``hub status``: the board."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from hub.cli.dlq import open_store
+from hub.cli.output import print_json, table
+from hub.core.config import Settings
+from hub.core.errors import NotFound, UsageError
+
+
+def _answerable(settings: Settings, message_id: str):
+    """The original a lifecycle command answers, from this hub's ledger."""
+    from connectors.client import OriginalRef
+    from hub.lifecycle.ledger import Ledger
+    from hub.wire.envelope import Address
+
+    entry = Ledger(open_store(settings).engine).entry(message_id)
+    if entry is None:
+        raise NotFound(f"{message_id} is not in the ledger of {settings.home}")
+    return OriginalRef(message_id, Address.parse(entry["sender"]))
+
+
+def cmd_lifecycle(args: argparse.Namespace, settings: Settings) -> int:
+    from connectors.client import Connector
+
+    original = _answerable(settings, args.message_id)
+    with Connector.from_settings(settings, args.sender) as conn:
+        if args.command == "receipt":
+            mid = conn.receipt(original, received_by=args.by, note=args.note)
+        elif args.command == "accept":
+            mid = conn.accept(original, case_number=args.case_number)
+        elif args.command == "return":
+            mid = conn.return_(original, args.reason)
+        elif args.command == "feedback":
+            mid = conn.feedback(original, args.note, percent=args.percent)
+        else:
+            sanctions: dict[str, int] = {}
+            for item in args.sanction or []:
+                kind, _, count = item.partition("=")
+                try:
+                    sanctions[kind.strip().upper()] = int(count or 1)
+                except ValueError as exc:
+                    raise UsageError(f"--sanction {item!r}: use KIND or KIND=COUNT") from exc
+            mid = conn.close_case(
+                original,
+                args.result,
+                recovered_fen=args.recovered_fen,
+                penalties_fen=args.penalties_fen,
+                sanctions=sanctions,
+                note=args.note,
+            )
+    print(mid)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.core.clock import clock_from_settings
+    from hub.lifecycle.ledger import Ledger
+
+    if not settings.store_url and not (settings.home / "hub.db").exists():
+        raise NotFound(f"no ledger in {settings.home}: no hub has run from there yet")
+    board = Ledger(open_store(settings).engine).board(clock_from_settings(settings)())
+    if args.json:
+        for row in board:
+            print_json(row)
+        return 0
+    if not board:
+        print("the ledger is empty: nothing was delivered yet")
+        return 0
+
+    def median(value: float | None) -> str:
+        if value is None:
+            return "-"
+        return f"{value / 3600:.1f} h" if value >= 3600 else f"{value / 60:.0f} min"
+
+    rows = [
+        [
+            b["sender"],
+            b["recipient"],
+            b["family"],
+            b["open"],
+            b["due_within_24h"],
+            b["overdue"],
+            b["warned"],
+            b["breached"],
+            b["escalated"],
+            median(b["median_time_to_receipt_s"]),
+        ]
+        for b in board
+    ]
+    headers = ["FROM", "TO", "FAMILY", "OPEN", "DUE<24H", "OVERDUE", "WARNED", "BREACHED"]
+    print(table(rows, [*headers, "ESCALATED", "MEDIAN RECEIPT"]))
+    return 0
+
+
+def add_parsers(sub: Any, fmt: Any) -> None:
+    s = sub.add_parser(
+        "status",
+        formatter_class=fmt,
+        help="the SLA board",
+        description="Per sender, recipient connector and family: hand-offs still open, "
+        "obligations due within 24 h and overdue, warnings, breaches and escalations raised "
+        "on open obligations, and the median time to receipt.  Read from the ledger.",
+    )
+    s.add_argument("--json", action="store_true", help="one JSON object per row")
+    s.set_defaults(func=cmd_status)
+    _lifecycle_parsers(sub, fmt)
+
+
+def _lifecycle_parsers(sub: Any, fmt: Any) -> None:
+    specs = [
+        ("receipt", "sign for a message (签收)"),
+        ("accept", "accept a message (受理)"),
+        ("return", "return a message with a reason (退回)"),
+        ("feedback", "report progress on an accepted message (反馈)"),
+        ("close", "close an accepted message with its result (办结)"),
+    ]
+    for name, title in specs:
+        s = sub.add_parser(
+            name,
+            formatter_class=fmt,
+            help=title,
+            description=f"{title[0].upper()}{title[1:]}, as the connector that received it.  "
+            "The answer goes to the original's sender; prints its message id.",
+        )
+        s.add_argument(
+            "--as",
+            dest="sender",
+            required=True,
+            metavar="AGENCY@REGION",
+            help="the connector that received the message, whose key signs",
+        )
+        s.add_argument("message_id", help="the id of the message answered")
+        if name == "receipt":
+            s.add_argument("--by", help="who signed (office or officer)")
+            s.add_argument("--note")
+        elif name == "accept":
+            s.add_argument("--case-number", help="your own file number")
+        elif name == "return":
+            s.add_argument("--reason", required=True, help="why it is returned")
+        elif name == "feedback":
+            s.add_argument("--note", required=True)
+            s.add_argument("--percent", type=int, help="progress 0..100")
+        else:
+            s.add_argument(
+                "--result",
+                required=True,
+                choices=["VERIFIED_TRUE", "NOT_TRUE", "PARTIALLY_TRUE", "OTHER"],
+            )
+            s.add_argument("--recovered-fen", type=int, default=0, help="sums recovered, fen")
+            s.add_argument("--penalties-fen", type=int, default=0, help="penalties, fen")
+            s.add_argument(
+                "--sanction",
+                action="append",
+                metavar="KIND[=COUNT]",
+                help="INTERVIEW, SUSPENSION, AGREEMENT_TERMINATED, BLACKLISTED, FINED, "
+                "REFERRED_TO_JUDICIAL or OTHER; repeatable",
+            )
+            s.add_argument("--note")
+        s.set_defaults(func=cmd_lifecycle)

@@ -1,0 +1,104 @@
+"""Time, in one place: the hub's injectable "now", Beijing time, and the UTC forms it stores.
+
+Every instant the hub stores or compares is an aware UTC ``datetime``; the database and Avro
+hand back naive or zoned values, and :func:`as_utc` is the one place that normalises them.
+Deadlines, reports and tables speak Beijing time (:data:`BEIJING`, no daylight saving).
+
+``HUB_CLOCK_OFFSET_S`` shifts the clock by a fixed amount.  ``HUB_CLOCK_FILE`` names a file
+holding a number of seconds that is *added* to it, re-read on every call: a test (or an operator
+rehearsing an escalation) writes a larger number to jump the running hub forward in time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import overload
+from zoneinfo import ZoneInfo
+
+from hub.core.config import Settings
+
+Clock = Callable[[], datetime]
+
+#: Deadlines are agreed, and reports dated, in Beijing time whatever zone the host runs in.
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
+def as_utc(value: datetime | None) -> datetime | None:
+    """Aware UTC; a naive value (SQLite drops zones) is taken to be UTC already."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def truncate_ms(value: datetime) -> datetime:
+    """Millisecond precision, as Avro ``timestamp-millis`` keeps it."""
+    value = as_utc(value)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def now_utc() -> datetime:
+    """Now, to the millisecond, so that a signed value round-trips through Avro unchanged."""
+    return truncate_ms(datetime.now(UTC))
+
+
+def iso_ms(value: datetime) -> str:
+    """UTC, millisecond precision, 'Z': the one text form of an instant the audit log hashes."""
+    value = as_utc(value)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> datetime:
+    """An ISO-8601 instant (``Z`` accepted) as aware UTC."""
+    return as_utc(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
+
+
+def beijing_time(value: datetime | str | None) -> str:
+    """``YYYY-MM-DD HH:MM:SS`` in Beijing time, for tables; empty for nothing."""
+    if not value:
+        return ""
+    instant = parse_iso(value) if isinstance(value, str) else as_utc(value)
+    return instant.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass(frozen=True)
+class OffsetClock:
+    offset_s: float = 0.0
+    file: Path | None = None
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset_s + self._file_offset())
+
+    def _file_offset(self) -> float:
+        if self.file is None:
+            return 0.0
+        try:
+            text = self.file.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return 0.0
+        return float(text) if text else 0.0
+
+
+def clock_from_settings(settings: Settings) -> Clock:
+    return OffsetClock(
+        settings.clock_offset_s, Path(settings.clock_file) if settings.clock_file else None
+    )
+
+
+def advance_clock_file(path: Path, seconds: float) -> float:
+    """Add ``seconds`` to the offset in ``path`` (write-then-rename); returns the new offset."""
+    try:
+        current = float(path.read_text(encoding="utf-8").strip() or 0)
+    except FileNotFoundError:
+        current = 0.0
+    new = current + seconds
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"{new}\n", encoding="utf-8")
+    tmp.replace(path)
+    return new

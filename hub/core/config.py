@@ -1,0 +1,219 @@
+"""Settings of the hub and its connectors: one dataclass, from a TOML file and the environment.
+
+Precedence (highest first): explicit keyword arguments, ``HUB_*`` environment variables, the
+config file (``HUB_CONFIG`` or ``./hub.toml``), the defaults below.  Every setting is listed in
+the README; ``hub config`` prints the effective values.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from hub.core.errors import ConfigError
+from hub.core.paths import POLICY_FILE, SLA_FILE, schemas_dir
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: Working directory of this hub: state file, keys, directory, SQLite store, Faust data.
+    home: Path = Path(".hub")
+    #: Comma-separated Kafka bootstrap servers; empty means "start the embedded Tansu broker".
+    kafka_bootstrap: str = ""
+    kafka_security_protocol: str = "PLAINTEXT"  # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
+    kafka_sasl_mechanism: str = ""  # PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = ""
+    kafka_ssl_cafile: str = ""
+    kafka_ssl_certfile: str = ""
+    kafka_ssl_keyfile: str = ""
+    #: Upper bound a broker may hold a fetch with no data.  Tansu answers a waiting fetch only at
+    #: this bound, so it is the per-hop latency floor there; 100 ms is cheap on Apache Kafka too.
+    fetch_max_wait_ms: int = 100
+    #: Tansu holds every JoinGroup for half the session timeout, so keep it short.
+    session_timeout_s: float = 6.0
+    heartbeat_interval_s: float = 1.0
+    #: Consumer group of the router workers; two workers with the same id share the work.
+    app_id: str = "hub-router"
+    #: SQLAlchemy URL of the hub's durable store; empty means SQLite in ``home``.
+    store_url: str = ""
+    directory_file: str = ""  # empty: <home>/directory.json
+    policy_file: str = ""  # empty: the packaged hub/data/policy.yaml
+    schemas_dir: str = ""  # empty: <project>/schemas/avro
+    #: Port of the worker's HTTP server (/metrics); 0 picks a free port.
+    web_port: int = 0
+    web_host: str = "127.0.0.1"
+    #: Create a development directory (keys for a set of demo connectors) when none exists.
+    #: "auto" does so only when the embedded broker is used.
+    dev_directory: str = "auto"
+    #: Replication factor of topics the hub creates; 3 on a production cluster.
+    topic_replication: int = 1
+    log_level: str = "info"  # info | debug | warn | error (the worker's log level)
+    #: SLA deadlines file; empty means the packaged hub/data/sla.yaml.
+    sla_file: str = ""
+    #: Seconds between two runs of the SLA timer (warnings, breaches, escalations).
+    sla_tick_s: float = 1.0
+    #: How long after a breach the obligation escalates to the supervising level.
+    sla_escalation_grace_s: float = 86400.0
+    #: Shift of the hub's clock in seconds (for rehearsals and tests).
+    clock_offset_s: float = 0.0
+    #: A file holding extra seconds added to the clock, re-read at every tick; tests write it
+    #: to jump the running hub past a deadline.  Empty: not used.
+    clock_file: str = ""
+    #: SQLAlchemy URL of the audit store (the transfer log); empty means SQLite in ``home``.
+    audit_url: str = ""
+    #: Run the audit sink inside `hub run` (false when it runs as its own `hub audit sink`).
+    audit_sink: bool = True
+    #: Port of the audit sink's own /metrics (a process of its own); 0 picks a free port.
+    audit_metrics_port: int = 0
+    #: Sign a checkpoint of the audit chain after this many new records...
+    audit_checkpoint_every: int = 1000
+    #: ...or this many seconds after the first record not yet covered by one.
+    audit_checkpoint_interval_s: float = 60.0
+    #: Secret that keys the hashes standing in for subjects' codes in the audit log; every
+    #: worker of one hub must share it.  Empty: <home>/keys/audit-subject.secret (created).
+    audit_secret_file: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    # -- derived paths -------------------------------------------------------------------------
+    @property
+    def embedded(self) -> bool:
+        return not self.kafka_bootstrap.strip()
+
+    @property
+    def state_file(self) -> Path:
+        return self.home / "state.json"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def directory_path(self) -> Path:
+        return Path(self.directory_file) if self.directory_file else self.home / "directory.json"
+
+    @property
+    def policy_path(self) -> Path:
+        return Path(self.policy_file) if self.policy_file else POLICY_FILE
+
+    @property
+    def sla_path(self) -> Path:
+        return Path(self.sla_file) if self.sla_file else SLA_FILE
+
+    @property
+    def schemas_path(self) -> Path:
+        return Path(self.schemas_dir) if self.schemas_dir else schemas_dir()
+
+    @property
+    def effective_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{(self.home / 'hub.db').resolve()}"
+
+    @property
+    def effective_audit_url(self) -> str:
+        return self.audit_url or f"sqlite:///{(self.home / 'audit.db').resolve()}"
+
+    @property
+    def audit_secret_path(self) -> Path:
+        if self.audit_secret_file:
+            return Path(self.audit_secret_file)
+        return self.keys_dir / "audit-subject.secret"
+
+    def with_bootstrap(self, bootstrap: str) -> Settings:
+        return replace(self, kafka_bootstrap=bootstrap)
+
+    def kafka_python_security(self) -> dict[str, Any]:
+        """Security keyword arguments for kafka-python clients."""
+        out: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_sasl_mechanism:
+            out["sasl_mechanism"] = self.kafka_sasl_mechanism
+            out["sasl_plain_username"] = self.kafka_sasl_username
+            out["sasl_plain_password"] = self.kafka_sasl_password
+        if self.kafka_ssl_cafile:
+            out["ssl_cafile"] = self.kafka_ssl_cafile
+        if self.kafka_ssl_certfile:
+            out["ssl_certfile"] = self.kafka_ssl_certfile
+        if self.kafka_ssl_keyfile:
+            out["ssl_keyfile"] = self.kafka_ssl_keyfile
+        return out
+
+
+_PROTOCOLS = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            return raw if isinstance(raw, bool) else str(raw).lower() in {"1", "true", "yes", "on"}
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(str(raw))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"setting {name}: {raw!r} is not a valid {type(default).__name__}"
+        ) from exc
+    return str(raw)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build the effective settings from file, environment and ``overrides``."""
+    values: dict[str, Any] = {}
+    path = Path(config_file or os.environ.get("HUB_CONFIG") or "hub.toml")
+    if path.is_file():
+        with path.open("rb") as fh:
+            try:
+                values.update(tomllib.load(fh).get("hub", {}))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{path}: {exc}") from exc
+    elif config_file or os.environ.get("HUB_CONFIG"):
+        raise ConfigError(f"config file {path} does not exist")
+    known = {f.name: f for f in fields(Settings) if f.name != "extra"}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    for name in known:
+        env = os.environ.get(f"HUB_{name.upper()}")
+        if env is not None:
+            values[name] = env
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    defaults = Settings()
+    kwargs = {n: _coerce(n, v, getattr(defaults, n)) for n, v in values.items()}
+    settings = Settings(**kwargs)
+    if settings.kafka_security_protocol not in _PROTOCOLS:
+        raise ConfigError(
+            f"kafka_security_protocol must be one of {sorted(_PROTOCOLS)}, "
+            f"not {settings.kafka_security_protocol!r}"
+        )
+    if settings.fetch_max_wait_ms < 0:
+        raise ConfigError("fetch_max_wait_ms must be >= 0")
+    if settings.sla_tick_s <= 0:
+        raise ConfigError("sla_tick_s must be > 0")
+    if settings.audit_checkpoint_every < 1:
+        raise ConfigError("audit_checkpoint_every must be >= 1")
+    if settings.sla_escalation_grace_s < 0:
+        raise ConfigError("sla_escalation_grace_s must be >= 0")
+    return settings
+
+
+def describe(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain values, secrets masked (for ``hub config``)."""
+    out: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name == "extra":
+            continue
+        value = getattr(settings, f.name)
+        if f.name == "kafka_sasl_password" and value:
+            value = "******"
+        out[f.name] = str(value) if isinstance(value, Path) else value
+    out["store_url (effective)"] = settings.effective_store_url
+    out["audit_url (effective)"] = settings.effective_audit_url
+    out["directory (effective)"] = str(settings.directory_path)
+    out["policy (effective)"] = str(settings.policy_path)
+    out["sla (effective)"] = str(settings.sla_path)
+    out["schemas (effective)"] = str(settings.schemas_path)
+    return out

@@ -1,0 +1,107 @@
+"""Publishing SLA events that the ledger recorded: to ``hub.sla-events`` and to the inboxes.
+
+The ledger's ``sla_events`` table is an outbox.  A worker leases an event, publishes it, marks
+it published; a worker that dies in between lets the lease expire and another publishes it
+again.  Each copy carries the event id as its message id, so a connector that sees it twice
+handles it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from hub.audit.emit import sla_event
+from hub.lifecycle.ledger import Ledger, SlaEventRow
+from hub.routing.resolve import resolve
+from hub.sla.clock import OPERATORS, recipients_of
+from hub.trust.directory import Directory
+from hub.trust.keys import SigningKey
+from hub.wire.codec import encode
+from hub.wire.envelope import seal
+from hub.wire.families import SLA_EVENT
+from hub.wire.schemas import SchemaRegistry
+from hub.wire.topics import SLA_EVENTS
+
+log = logging.getLogger("hub.sla")
+
+EnsureInbox = Callable[[str, str, str], Awaitable[None]]
+
+
+class SlaPublisher:
+    def __init__(
+        self,
+        registry: SchemaRegistry,
+        ledger: Ledger,
+        directory: Callable[[], Directory],
+        key: Callable[[], SigningKey],
+        ensure_inbox: EnsureInbox,
+        *,
+        lease_s: float = 30.0,
+        audit: Any = None,
+    ) -> None:
+        self.registry = registry
+        self.ledger = ledger
+        self.directory = directory
+        self.key = key
+        self.ensure_inbox = ensure_inbox
+        self.lease_s = lease_s
+        self.audit = audit  # hub.audit.emit.AuditPublisher, or None
+        self.schema = registry.latest(SLA_EVENT)
+
+    async def publish_pending(self, producer: Any, now: datetime) -> int:
+        published = 0
+        for ev in await asyncio.to_thread(self.ledger.unpublished, now):
+            if not await asyncio.to_thread(self.ledger.lease, ev.event_id, now, self.lease_s):
+                continue  # another worker has it
+            await self._publish(producer, ev)
+            await asyncio.to_thread(self.ledger.mark_published, ev.event_id, now)
+            published += 1
+        return published
+
+    async def _publish(self, producer: Any, ev: SlaEventRow) -> None:
+        record = ev.to_record()
+        await producer.send_and_wait(
+            SLA_EVENTS.name,
+            key=ev.message_id.encode(),
+            value=encode(self.schema, record),
+            partition=None,
+            timestamp=None,
+            headers=[("hub-sla-kind", ev.kind.encode())],
+        )
+        directory = self.directory()
+        creditor_copy = None
+        for address in recipients_of(ev):
+            route = resolve(directory, address)
+            if route is None:
+                log.error("SLA event %s: no connector for %s, not copied", ev.event_id, address)
+                continue
+            copy, raw = seal(
+                self.registry,
+                family=SLA_EVENT,
+                payload_schema=self.schema,
+                payload=record,
+                sender=OPERATORS,
+                recipient=address,
+                key=self.key(),
+                correlation_id=ev.message_id,
+                message_id=ev.event_id,
+            )
+            await self.ensure_inbox(route.topic, route.inbox.agency, route.inbox.region)
+            await producer.send_and_wait(
+                route.topic,
+                key=ev.message_id.encode(),
+                value=raw,
+                partition=None,
+                timestamp=None,
+                headers=[("hub-routed-to", str(route.inbox).encode()), ("hub-via", b"direct")],
+            )
+            if creditor_copy is None or str(address) == ev.creditor:
+                creditor_copy = copy
+        if self.audit is not None:
+            # Published before the event is marked published: a crash in between repeats it,
+            # with the same id.
+            await self.audit.publish(producer, [sla_event(ev, creditor_copy)])

@@ -1,0 +1,252 @@
+"""The hub's durable store (SQLAlchemy): what was delivered, what was dead-lettered.
+
+The broker may forget (the embedded one keeps everything in memory); this store must not.
+Every write is idempotent on its natural key, so a redelivered record changes nothing.
+SQLite by default, PostgreSQL in production; both are tested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hub.wire.deadletter import DeadLetter
+
+metadata = MetaData()
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("message_id", String(64), primary_key=True),
+    Column("conversation_id", String(64), nullable=False, index=True),
+    Column("family", String(64), nullable=False),
+    Column("sender", String(32), nullable=False),
+    Column("recipient", String(32), nullable=False),
+    Column("routed_to", String(32), nullable=False),
+    Column("fallback", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("routed_at", DateTime(timezone=True), nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("dead_letter_id", String(64), primary_key=True),
+    Column("reason", String(32), nullable=False, index=True),
+    Column("detail", Text, nullable=False),
+    Column("message_id", String(64), index=True),
+    Column("family", String(64)),
+    Column("sender", String(32)),
+    Column("recipient", String(32)),
+    Column("source_topic", String(255), nullable=False),
+    Column("source_partition", Integer, nullable=False),
+    Column("source_offset", Integer, nullable=False),
+    Column("replay_of", String(64)),
+    Column("dead_lettered_at", DateTime(timezone=True), nullable=False),
+    Column("replay_count", Integer, nullable=False, default=0),
+    Column("last_replayed_at", DateTime(timezone=True)),
+    Column("original", LargeBinary, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    message_id: str
+    conversation_id: str
+    family: str
+    sender: str
+    recipient: str
+    routed_to: str
+    fallback: bool
+    created_at: datetime
+    routed_at: datetime
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # WAL lets the CLI read while the router writes; NORMAL sync is durable in WAL mode
+            # up to the last checkpointed transaction, which is what at-least-once needs.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def safe_url(url: str) -> str:
+    """A database URL fit for logs: the password masked."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite gives back naive datetimes; everything the store hands out is UTC-aware.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
+    """Insert unless the primary key exists; True when a row was written.
+
+    Asks for the key back rather than trusting ``rowcount``, which psycopg reports as -1 for
+    ``INSERT … ON CONFLICT DO NOTHING`` under SQLAlchemy 2.1.
+    """
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).values(values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
+    else:  # pragma: no cover - other databases are not supported yet
+        raise NotImplementedError(f"store does not support {dialect}")
+    key = next(iter(table.primary_key.columns))
+    return conn.execute(stmt.returning(key)).first() is not None
+
+
+class Store:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        if create:
+            metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _insert_ignore(self, table: Table, values: dict[str, Any]) -> bool:
+        """Insert unless the primary key exists; True when a row was written."""
+        with self.engine.begin() as conn:
+            return insert_ignore(conn, table, values)
+
+    # -- deliveries ----------------------------------------------------------------------------
+    def was_delivered(self, message_id: str) -> bool:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(deliveries.c.message_id).where(deliveries.c.message_id == message_id)
+            ).first()
+        return row is not None
+
+    def delivery(self, message_id: str) -> DeliveryRow | None:
+        with self.engine.connect() as conn:
+            r = (
+                conn.execute(select(deliveries).where(deliveries.c.message_id == message_id))
+                .mappings()
+                .first()
+            )
+        if r is None:
+            return None
+        return DeliveryRow(
+            **{**r, "created_at": _utc(r["created_at"]), "routed_at": _utc(r["routed_at"])}
+        )
+
+    def record_delivery(self, row: DeliveryRow) -> bool:
+        return self._insert_ignore(deliveries, row.__dict__)
+
+    def deliveries(self, limit: int = 1000) -> list[DeliveryRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(deliveries).order_by(deliveries.c.routed_at).limit(limit)
+            ).mappings()
+            return [
+                DeliveryRow(
+                    **{**r, "created_at": _utc(r["created_at"]), "routed_at": _utc(r["routed_at"])}
+                )
+                for r in rows
+            ]
+
+    def count_deliveries(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(deliveries)).scalar_one()
+
+    # -- dead letters --------------------------------------------------------------------------
+    def record_dead_letter(self, dl: DeadLetter) -> bool:
+        values = dl.to_record()
+        values["replay_count"] = 0
+        return self._insert_ignore(dead_letters, values)
+
+    def dead_letters(
+        self, *, reason: str | None = None, limit: int = 100, include_replayed: bool = True
+    ) -> list[dict[str, Any]]:
+        stmt = select(dead_letters).order_by(dead_letters.c.dead_lettered_at.desc()).limit(limit)
+        if reason:
+            stmt = stmt.where(dead_letters.c.reason == reason)
+        if not include_replayed:
+            stmt = stmt.where(dead_letters.c.replay_count == 0)
+        with self.engine.connect() as conn:
+            return [self._dl_row(r) for r in conn.execute(stmt).mappings()]
+
+    def dead_letter(self, dead_letter_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    select(dead_letters).where(dead_letters.c.dead_letter_id == dead_letter_id)
+                )
+                .mappings()
+                .first()
+            )
+        return self._dl_row(row) if row else None
+
+    def find_dead_letters(self, prefix: str) -> Sequence[str]:
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(dead_letters.c.dead_letter_id).where(
+                        dead_letters.c.dead_letter_id.startswith(prefix)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+
+    def mark_replayed(self, dead_letter_id: str, at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(dead_letters)
+                .where(dead_letters.c.dead_letter_id == dead_letter_id)
+                .values(replay_count=dead_letters.c.replay_count + 1, last_replayed_at=at)
+            )
+
+    def count_dead_letters(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(dead_letters.c.reason, func.count()).group_by(dead_letters.c.reason)
+            ).all()
+        return {reason: n for reason, n in rows}
+
+    @staticmethod
+    def _dl_row(row: Any) -> dict[str, Any]:
+        out = dict(row)
+        out["original"] = bytes(out["original"])
+        out["dead_lettered_at"] = _utc(out["dead_lettered_at"])
+        out["last_replayed_at"] = _utc(out["last_replayed_at"])
+        return out

@@ -1,0 +1,252 @@
+"""The agency directory: which connectors (AGENCY@REGION) exist and their public signing keys.
+
+Kept in one JSON file that ``hub keys new`` writes and the router re-reads when it changes.
+Private keys never enter it; they stay in the connector's key folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from hub.core.errors import TrustError
+from hub.trust.agencies import AGENCIES, is_agency
+from hub.trust.keys import SigningKey, load_public
+from hub.trust.regions import is_region
+from hub.wire.envelope import Address
+
+log = logging.getLogger(__name__)
+FORMAT = 1
+
+#: Connectors the development directory creates: the county of Jinjiang with every agency, its
+#: city and province MIB (for batches and escalation) and the city PSB (for fallback).
+DEV_CONNECTORS = [
+    *(f"{agency}@350582" for agency in AGENCIES if agency != "HUB"),
+    "MIB@350500",
+    "MIB@350000",
+    "MIB@100000",
+    "PSB@350500",
+    "CDI@350500",
+]
+
+
+class DirectoryError(TrustError):
+    """The directory file is unreadable or inconsistent, or an address is not acceptable."""
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    key_id: str
+    public_key: str  # base64 of the raw 32-byte Ed25519 public key
+    created_at: str
+    status: str = "active"  # active | retired (kept so old signatures still verify)
+
+
+@dataclass(frozen=True)
+class Connector:
+    address: Address
+    name: str = ""
+    keys: tuple[KeyEntry, ...] = ()
+
+
+def check_address(address: Address) -> None:
+    if not is_agency(address.agency):
+        raise DirectoryError(
+            f"unknown agency {address.agency!r}; known: {', '.join(sorted(AGENCIES))}"
+        )
+    if not is_region(address.region):
+        raise DirectoryError(f"region {address.region!r} is not a 6-digit GB/T 2260 code")
+
+
+@dataclass(frozen=True)
+class Directory:
+    connectors: dict[Address, Connector] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        index: dict[str, tuple[Address, KeyEntry]] = {}
+        for conn in self.connectors.values():
+            for k in conn.keys:
+                index[k.key_id] = (conn.address, k)
+        object.__setattr__(self, "_keys", index)
+        object.__setattr__(self, "_public_cache", {})
+
+    def has(self, address: Address) -> bool:
+        return address in self.connectors
+
+    def addresses(self) -> list[Address]:
+        return sorted(self.connectors)
+
+    def key_owner(self, key_id: str) -> tuple[Address, KeyEntry] | None:
+        return self._keys.get(key_id)  # type: ignore[attr-defined]
+
+    def public_key(self, key_id: str) -> Ed25519PublicKey | None:
+        cache: dict[str, Ed25519PublicKey] = self._public_cache  # type: ignore[attr-defined]
+        if key_id not in cache:
+            owner = self.key_owner(key_id)
+            if owner is None:
+                return None
+            cache[key_id] = load_public(owner[1].public_key)
+        return cache[key_id]
+
+    def with_key(self, address: Address, key: SigningKey, name: str = "") -> Directory:
+        check_address(address)
+        entry = KeyEntry(
+            key.key_id, key.public_b64, datetime.now(UTC).isoformat(timespec="seconds")
+        )
+        conn = self.connectors.get(address, Connector(address, name))
+        conn = replace(conn, name=name or conn.name, keys=(*conn.keys, entry))
+        return Directory({**self.connectors, address: conn})
+
+    # -- file ----------------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {
+            "format": FORMAT,
+            "connectors": [
+                {
+                    "address": str(c.address),
+                    "name": c.name,
+                    "keys": [k.__dict__ for k in c.keys],
+                }
+                for c in sorted(self.connectors.values(), key=lambda c: c.address)
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict, source: str = "directory") -> Directory:
+        if data.get("format") != FORMAT:
+            raise DirectoryError(f"{source}: unsupported format {data.get('format')!r}")
+        connectors: dict[Address, Connector] = {}
+        for i, item in enumerate(data.get("connectors", [])):
+            try:
+                address = Address.parse(item["address"])
+                check_address(address)
+                keys = tuple(KeyEntry(**k) for k in item.get("keys", []))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DirectoryError(f"{source}: connector #{i + 1}: {exc}") from exc
+            if address in connectors:
+                raise DirectoryError(f"{source}: {address} is listed twice")
+            connectors[address] = Connector(address, item.get("name", ""), keys)
+        return cls(connectors)
+
+    @classmethod
+    def load(cls, path: Path) -> Directory:
+        if not path.exists():
+            return cls()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DirectoryError(f"{path}: {exc}") from exc
+        return cls.from_json(data, str(path))
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write-then-rename: a router re-reading the file never sees half of it.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".directory-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(self.to_json(), fh, ensure_ascii=False, indent=2)
+            fh.write("\n")
+        os.replace(tmp, path)
+
+
+class DirectoryFile:
+    """A directory that re-reads its file when the file changes (checked at most once a second)."""
+
+    def __init__(self, path: Path, check_every_s: float = 1.0) -> None:
+        self.path = path
+        self.check_every_s = check_every_s
+        self._mtime: tuple[int, int, int] | None = None
+        self._checked = 0.0
+        self._current = Directory()
+        self.refresh(force=True)
+
+    def refresh(
+        self, *, force: bool = False, now: float | None = None, throttle: bool = True
+    ) -> Directory:
+        now = time.monotonic() if now is None else now
+        if throttle and not force and now - self._checked < self.check_every_s:
+            return self._current
+        self._checked = now
+        try:
+            st = self.path.stat()
+            # save() replaces the file, so the inode changes even within one mtime tick.
+            mtime = (st.st_mtime_ns, st.st_ino, st.st_size)
+        except FileNotFoundError:
+            mtime = None
+        if force or mtime != self._mtime:
+            try:
+                self._current = Directory.load(self.path)
+                if self._mtime is not None or not force:
+                    log.info("directory reloaded: %d connectors", len(self._current.connectors))
+            except DirectoryError as exc:
+                log.error("directory %s not reloaded, keeping the previous one: %s", self.path, exc)
+            self._mtime = mtime
+        return self._current
+
+    @property
+    def current(self) -> Directory:
+        return self.refresh()
+
+    def reload_if_changed(self) -> bool:
+        """Check the file now, ignoring the throttle; True when a new version was loaded."""
+        before = self._current
+        self.refresh(throttle=False)
+        return self._current is not before
+
+
+# -- private keys of local connectors ------------------------------------------------------------
+
+
+def private_key_path(keys_dir: Path, address: Address, key_id: str) -> Path:
+    return keys_dir / str(address) / (key_id.replace(":", "-") + ".pem")
+
+
+def load_signing_key(keys_dir: Path, address: Address, directory: Directory) -> SigningKey:
+    """The newest private key of ``address`` whose public half is active in the directory."""
+    conn = directory.connectors.get(address)
+    if conn is None:
+        raise DirectoryError(
+            f"{address} is not in the directory; create its key with `hub keys new {address}`"
+        )
+    for entry in reversed(conn.keys):
+        path = private_key_path(keys_dir, address, entry.key_id)
+        if entry.status == "active" and path.exists():
+            return SigningKey.load(path)
+    raise DirectoryError(f"no private key of {address} in {keys_dir / str(address)}")
+
+
+def create_key(
+    directory_path: Path, keys_dir: Path, address: Address, name: str = ""
+) -> SigningKey:
+    """Generate a key pair, keep the private half in ``keys_dir``, register the public half."""
+    check_address(address)
+    key = SigningKey.generate()
+    key.save(private_key_path(keys_dir, address, key.key_id))
+    Directory.load(directory_path).with_key(address, key, name).save(directory_path)
+    log.info("registered key %s for %s", key.key_id, address)
+    return key
+
+
+def create_dev_directory(directory_path: Path, keys_dir: Path, addresses: Iterable[str]) -> int:
+    """Give every listed connector that has no key yet a key pair; returns how many were made."""
+    directory = Directory.load(directory_path)
+    made = 0
+    for text in addresses:
+        address = Address.parse(text)
+        if directory.has(address):
+            continue
+        key = SigningKey.generate()
+        key.save(private_key_path(keys_dir, address, key.key_id))
+        directory = directory.with_key(address, key, name=f"development connector {address}")
+        made += 1
+    if made:
+        directory.save(directory_path)
+    return made
