@@ -66,8 +66,9 @@ from hub.audit.store import AppendResult, AuditStore, audit_log, default_audit_u
 from hub.core.paths import PROJECT_ROOT
 from hub.lifecycle.ledger import sla_events
 from hub.storage.store import make_engine
+from hub.trust.address import Address
 from hub.trust.keys import SigningKey
-from hub.wire.envelope import Address, seal
+from hub.wire.envelope import seal
 from hub.wire.jsonpayload import from_json
 from hub.wire.schemas import SchemaRegistry
 from hub.wire.topics import AUDIT, inbox_topic

@@ -25,9 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from hub.wire.envelope import Address, seal
+from hub.runtime.admin import ensure_topics
+from hub.trust.address import Address
+from hub.wire.envelope import seal
 from hub.wire.jsonpayload import from_json
-from hub.wire.topics import INGRESS, TopicSpec, ensure_topics, inbox_topic
+from hub.wire.topics import INGRESS, TopicSpec, inbox_topic
 from tests.hubproc import load_example, start_hub
 
 

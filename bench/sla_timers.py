@@ -33,11 +33,12 @@ from pathlib import Path
 from sqlalchemy import create_engine, insert, text
 
 from hub.lifecycle.ledger import Ledger, obligations
-from hub.sla.clock import OPERATORS, SlaClock
+from hub.sla.clock import SlaClock
 from hub.storage.store import Store
+from hub.trust.address import Address
 from hub.trust.directory import Directory
 from hub.trust.keys import SigningKey
-from hub.wire.envelope import Address
+from hub.trust.operators import OPERATORS
 
 BASE = datetime(2025, 10, 9, 1, 0, tzinfo=UTC)
 CHUNK = 20_000

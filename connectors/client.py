@@ -34,10 +34,11 @@ from connectors.dedup import HandledIds
 from hub.core.config import Settings
 from hub.core.errors import NotFound, TrustError
 from hub.runtime.state import resolve_bootstrap
+from hub.trust.address import Address
 from hub.trust.directory import Directory, DirectoryFile, load_signing_key
 from hub.trust.keys import SigningKey, verify
 from hub.wire import codec
-from hub.wire.envelope import Address, Envelope, now_utc, read_envelope, seal
+from hub.wire.envelope import Envelope, now_utc, read_envelope, seal
 from hub.wire.families import FAMILIES
 from hub.wire.jsonpayload import to_json
 from hub.wire.schemas import SchemaRegistry

@@ -136,8 +136,8 @@ class AuditSink:
         self._thread: threading.Thread | None = None
 
     def _operators_key(self) -> SigningKey:
-        from hub.sla.clock import OPERATORS
         from hub.trust.directory import Directory, load_signing_key
+        from hub.trust.operators import OPERATORS
 
         if not hasattr(self, "_key"):
             directory = Directory.load(self.settings.directory_path)

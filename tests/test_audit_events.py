@@ -15,8 +15,9 @@ from hub.audit.events import AuditEvent, SubjectRef, facts_of
 from hub.audit.store import AuditStore
 from hub.audit.trail import build_trail, signature_check
 from hub.core.config import Settings
+from hub.trust.address import Address
 from hub.trust.keys import SigningKey
-from hub.wire.envelope import Address, seal
+from hub.wire.envelope import seal
 from hub.wire.schemas import SchemaRegistry
 from tests.hubproc import load_example
 

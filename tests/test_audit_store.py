@@ -19,9 +19,9 @@ from hub.audit.chain import verify_chain
 from hub.audit.events import AuditEvent
 from hub.audit.store import AuditStore, migrate, schema_revision
 from hub.cli.main import main
+from hub.trust.address import Address
 from hub.trust.directory import Directory, create_dev_directory, load_signing_key
 from hub.trust.keys import SigningKey
-from hub.wire.envelope import Address
 from tests.databases import postgres_database
 
 T0 = datetime(2024, 6, 18, 2, 0, tzinfo=UTC)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from hub.core.config import ConfigError, Settings, load_settings
+from hub.trust.address import Address
 from hub.trust.directory import (
     Directory,
     DirectoryError,
@@ -22,7 +23,6 @@ from hub.trust.directory import (
 )
 from hub.trust.keys import SigningKey
 from hub.wire import codec
-from hub.wire.envelope import Address
 from hub.wire.jsonpayload import PayloadError, from_json, to_json
 from hub.wire.schemas import SchemaRegistry
 

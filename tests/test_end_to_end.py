@@ -13,9 +13,10 @@ from kafka import KafkaProducer
 
 from hub.audit.store import AuditStore
 from hub.storage.store import Store
+from hub.trust.address import Address
 from hub.trust.directory import Directory
 from hub.trust.keys import SigningKey
-from hub.wire.envelope import Address, encode_envelope, seal
+from hub.wire.envelope import encode_envelope, seal
 from hub.wire.jsonpayload import from_json
 from hub.wire.topics import INGRESS, inbox_topic
 from tests.hubproc import (

@@ -11,13 +11,14 @@ from sqlalchemy import text
 
 from hub.lifecycle.ledger import Ledger, Original
 from hub.lifecycle.states import State, fulfils
-from hub.sla.clock import OPERATORS, SlaClock, plan_obligations
+from hub.sla.clock import SlaClock, plan_obligations
 from hub.sla.policy import load_sla_policy
 from hub.sla.workdays import default_calendar
 from hub.storage.store import DeliveryRow, Store
+from hub.trust.address import Address
 from hub.trust.directory import Directory
 from hub.trust.keys import SigningKey
-from hub.wire.envelope import Address
+from hub.trust.operators import OPERATORS
 
 SHORT = load_sla_policy(Path(__file__).parent / "data" / "sla-short.yaml")
 T0 = datetime(2025, 9, 29, 2, 0, tzinfo=UTC)

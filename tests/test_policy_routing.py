@@ -13,10 +13,10 @@ import yaml
 from hub.core.paths import PACKAGE_DATA
 from hub.routing.policy import Policy, PolicyError, load_policy, parse_policy
 from hub.routing.resolve import Route, resolve
+from hub.trust.address import Address
 from hub.trust.agencies import AGENCIES
 from hub.trust.directory import Directory
 from hub.trust.keys import SigningKey
-from hub.wire.envelope import Address
 from hub.wire.families import FAMILIES
 
 POLICY_FILE = PACKAGE_DATA / "policy.yaml"

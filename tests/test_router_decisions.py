@@ -15,11 +15,12 @@ import pytest
 from hub.core.paths import PACKAGE_DATA
 from hub.routing.policy import Policy, load_policy
 from hub.routing.router import Delivered, Rejected, Router
+from hub.trust.address import Address
 from hub.trust.directory import Directory
 from hub.trust.keys import SigningKey
 from hub.wire import codec
 from hub.wire.deadletter import DeadLetter, Reason
-from hub.wire.envelope import Address, Envelope, encode_envelope, read_envelope, seal
+from hub.wire.envelope import Envelope, encode_envelope, read_envelope, seal
 from hub.wire.families import FAMILIES
 from hub.wire.jsonpayload import from_json
 from hub.wire.schemas import SchemaRegistry

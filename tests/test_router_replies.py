@@ -6,10 +6,11 @@ from hub.core.paths import PACKAGE_DATA, PROJECT_ROOT
 from hub.lifecycle.states import Conversation, State
 from hub.routing.policy import load_policy
 from hub.routing.router import Delivered, Rejected, Router
+from hub.trust.address import Address
 from hub.trust.directory import Directory
 from hub.trust.keys import SigningKey
 from hub.wire.deadletter import Reason
-from hub.wire.envelope import Address, now_utc, seal
+from hub.wire.envelope import now_utc, seal
 from hub.wire.families import FAMILIES
 from hub.wire.schemas import SchemaRegistry
 

@@ -102,7 +102,7 @@ def test_a_receipt_in_time_raises_no_warning(sla_hub: HubProcess) -> None:
 
 def _ref(hub: HubProcess, mid: str):
     from connectors.client import OriginalRef
-    from hub.wire.envelope import Address
+    from hub.trust.address import Address
 
     return OriginalRef(mid, Address.parse(ledger(hub).entry(mid)["sender"]))
 

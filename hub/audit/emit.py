@@ -18,9 +18,10 @@ from typing import Any
 
 from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SignedFields, SubjectRef, event_id, facts_of
+from hub.trust.address import Address
 from hub.wire.codec import encode
 from hub.wire.deadletter import DeadLetter
-from hub.wire.envelope import Address, Envelope
+from hub.wire.envelope import Envelope
 from hub.wire.schemas import SchemaRegistry
 from hub.wire.topics import AUDIT
 

@@ -36,8 +36,8 @@ def _open(settings: Settings) -> AuditStore:
 
 def _operator_entries(settings: Settings) -> list[Any]:
     """The hub operators' keys in the directory (``KeyEntry``): who signs checkpoints."""
-    from hub.sla.clock import OPERATORS
     from hub.trust.directory import Directory
+    from hub.trust.operators import OPERATORS
 
     conn = Directory.load(settings.directory_path).connectors.get(OPERATORS)
     return list(conn.keys) if conn else []
@@ -199,7 +199,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from hub.audit.export import export
-    from hub.sla.clock import OPERATORS
+    from hub.trust.operators import OPERATORS
 
     store = _open(settings)
     keys = {
@@ -220,8 +220,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.sla.clock import OPERATORS
     from hub.trust.directory import Directory, load_signing_key
+    from hub.trust.operators import OPERATORS
 
     store = _open(settings)
     if not args.no_sign:

@@ -12,8 +12,8 @@ from hub.core.errors import UsageError
 
 
 def cmd_keys_new(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.trust.address import Address
     from hub.trust.directory import DirectoryError, create_key
-    from hub.wire.envelope import Address
 
     try:
         address = Address.parse(args.address)

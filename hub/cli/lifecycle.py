@@ -15,7 +15,7 @@ def _answerable(settings: Settings, message_id: str):
     """The original a lifecycle command answers, from this hub's ledger."""
     from connectors.client import OriginalRef
     from hub.lifecycle.ledger import Ledger
-    from hub.wire.envelope import Address
+    from hub.trust.address import Address
 
     entry = Ledger(open_store(settings).engine).entry(message_id)
     if entry is None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import yaml
 
 from hub.core.errors import ConfigError
+from hub.trust.address import Address
 from hub.trust.agencies import AGENCIES
 from hub.trust.regions import is_within
-from hub.wire.envelope import Address
 
 REGION_RULES = ("any", "downward", "upward", "same")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hub.trust.address import Address
 from hub.trust.directory import Directory
 from hub.trust.regions import ancestors
-from hub.wire.envelope import Address
 from hub.wire.topics import inbox_topic
 
 

@@ -31,18 +31,20 @@ from hub.lifecycle.states import State, fulfils, state_after
 from hub.routing.policy import load_policy
 from hub.routing.router import Delivered, Rejected, Router
 from hub.runtime import metrics
-from hub.sla.clock import OPERATORS, SlaClock, plan_obligations
+from hub.runtime.admin import ensure_topics
+from hub.sla.clock import SlaClock, plan_obligations
 from hub.sla.policy import SlaPolicy, load_sla_policy
 from hub.sla.publisher import SlaPublisher
 from hub.sla.workdays import WorkCalendar, default_calendar
 from hub.storage.store import DeliveryRow, Store
+from hub.trust.address import Address
 from hub.trust.directory import DirectoryFile, load_signing_key
+from hub.trust.operators import OPERATORS
 from hub.wire.codec import encode
 from hub.wire.deadletter import DeadLetter, Reason, dead_letter_id
-from hub.wire.envelope import Address
 from hub.wire.families import FAMILIES
 from hub.wire.schemas import SchemaRegistry
-from hub.wire.topics import DEAD_LETTER, INGRESS, ensure_topics, inbox_spec
+from hub.wire.topics import DEAD_LETTER, INGRESS, inbox_spec
 
 log = logging.getLogger("hub.router")
 

@@ -19,15 +19,13 @@ from hub.lifecycle.ledger import Ledger, Obligation, SlaEventRow
 from hub.sla.policy import FAMILIES as SLA_FAMILIES
 from hub.sla.policy import STAGES, SlaPolicy, warn_at
 from hub.sla.workdays import WorkCalendar, end_of_local_day
+from hub.trust.address import Address
 from hub.trust.directory import Directory
+from hub.trust.operators import OPERATORS
 from hub.trust.regions import ancestors
-from hub.wire.envelope import Address
 
 log = logging.getLogger("hub.sla")
 
-#: The hub operators' own connector: it signs SLA events and receives every escalation.
-#: 100000 is the national pseudo-region (全国); no agency office uses it.
-OPERATORS = Address("HUB", "100000")
 HIGH_RISK = "HIGH"
 KINDS = ("WARNING", "BREACH", "ESCALATION")
 

@@ -17,9 +17,10 @@ from typing import Any
 from hub.audit.emit import sla_event
 from hub.lifecycle.ledger import Ledger, SlaEventRow
 from hub.routing.resolve import resolve
-from hub.sla.clock import OPERATORS, recipients_of
+from hub.sla.clock import recipients_of
 from hub.trust.directory import Directory
 from hub.trust.keys import SigningKey
+from hub.trust.operators import OPERATORS
 from hub.wire.codec import encode
 from hub.wire.envelope import seal
 from hub.wire.families import SLA_EVENT

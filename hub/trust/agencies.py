@@ -16,7 +16,7 @@ AGENCIES: dict[str, str] = {
     "SAMR": "市场监督管理局 market regulation",
     "HRSS": "人力资源和社会保障局 human resources and social security",
     # Not a government agency: the hub's operators.  Their connector (HUB@100000, see
-    # hub.sla.clock.OPERATORS) signs SLA events and receives every escalation.
+    # hub.trust.operators) signs SLA events and receives every escalation.
     "HUB": "平台运维 hub operators",
 }
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.core.errors import TrustError
+from hub.trust.address import Address
 from hub.trust.agencies import AGENCIES, is_agency
 from hub.trust.keys import SigningKey, load_public
 from hub.trust.regions import is_region
-from hub.wire.envelope import Address
 
 log = logging.getLogger(__name__)
 FORMAT = 1

@@ -12,35 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from hub.core.clock import now_utc
+from hub.trust.address import Address
 from hub.trust.keys import SigningKey
 from hub.wire import codec
 from hub.wire.schemas import SchemaRegistry, SchemaVersion
 
 ENVELOPE_STEM = "envelope"
 SIGNATURE_SCHEME = b"hub-sig-v1"
-
-
-@dataclass(frozen=True, order=True)
-class Address:
-    """A connector: an agency at one region, written ``AGENCY@REGION`` (e.g. ``MIB@350582``)."""
-
-    agency: str
-    region: str
-
-    @classmethod
-    def parse(cls, text: str) -> Address:
-        agency, sep, region = text.strip().partition("@")
-        if not sep or not agency or not region:
-            raise ValueError(
-                f"address must look like AGENCY@REGION (e.g. MIB@350582), not {text!r}"
-            )
-        return cls(agency.upper(), region)
-
-    def __str__(self) -> str:
-        return f"{self.agency}@{self.region}"
-
-    def to_record(self) -> dict[str, str]:
-        return {"agency": self.agency, "region": self.region}
 
 
 @dataclass(frozen=True)
