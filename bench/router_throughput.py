@@ -38,10 +38,15 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def drain(bootstrap: str, topic: str, n: int, sent_at: dict[bytes, float],
-          key_of, timeout: float) -> tuple[list[float], float]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             fetch_max_wait_ms=100, max_poll_records=1000)
+def drain(
+    bootstrap: str, topic: str, n: int, sent_at: dict[bytes, float], key_of, timeout: float
+) -> tuple[list[float], float]:
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=100,
+        max_poll_records=1000,
+    )
     parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
     consumer.assign(parts)
     consumer.seek_to_beginning(*parts)
@@ -85,9 +90,18 @@ def run_hub(bootstrap: str, hub, n: int, timeout: float) -> tuple[dict, int]:
     example["requested_deadline"] = None
     payload = from_json(schema.raw, example)
     recipient = Address.parse("PSB@350582")
-    envelopes = [seal(mib.registry, family="clue_transfer", payload_schema=schema,
-                      payload=payload, sender=mib.address, recipient=recipient, key=mib.key)
-                 for _ in range(n)]
+    envelopes = [
+        seal(
+            mib.registry,
+            family="clue_transfer",
+            payload_schema=schema,
+            payload=payload,
+            sender=mib.address,
+            recipient=recipient,
+            key=mib.key,
+        )
+        for _ in range(n)
+    ]
     size = len(envelopes[0][1])
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     sent_at: dict[bytes, float] = {}
@@ -97,8 +111,9 @@ def run_hub(bootstrap: str, hub, n: int, timeout: float) -> tuple[dict, int]:
         sent_at[key] = time.perf_counter()
         producer.send(INGRESS.name, key=key, value=raw)
     producer.flush()
-    latencies, last = drain(bootstrap, inbox_topic("PSB", "350582"), n, sent_at,
-                            lambda r: r.key, timeout)
+    latencies, last = drain(
+        bootstrap, inbox_topic("PSB", "350582"), n, sent_at, lambda r: r.key, timeout
+    )
     producer.close()
     return {"n": len(latencies), "seconds": last - start, "lat": latencies}, size
 
@@ -127,17 +142,25 @@ def main() -> None:
             router_rss = rss_hwm_kib(hub.process.pid)
         finally:
             hub.stop()
-    print(f"\n{args.messages} messages of {size} bytes, embedded Tansu broker, "
-          f"fetch_max_wait_ms=100\n")
+    print(
+        f"\n{args.messages} messages of {size} bytes, embedded Tansu broker, "
+        f"fetch_max_wait_ms=100\n"
+    )
     print(f"{'path':<34}{'delivered':>10}{'msg/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    for name, res in (("raw broker (produce → consume)", raw_res),
-                      ("hub (ingress → router → inbox)", hub_res)):
+    for name, res in (
+        ("raw broker (produce → consume)", raw_res),
+        ("hub (ingress → router → inbox)", hub_res),
+    ):
         lat = res["lat"] or [float("nan")]
-        print(f"{name:<34}{res['n']:>10}{res['n'] / res['seconds']:>10.0f}"
-              f"{percentile(lat, 0.5) * 1000:>10.1f}{percentile(lat, 0.99) * 1000:>10.1f}")
+        print(
+            f"{name:<34}{res['n']:>10}{res['n'] / res['seconds']:>10.0f}"
+            f"{percentile(lat, 0.5) * 1000:>10.1f}{percentile(lat, 0.99) * 1000:>10.1f}"
+        )
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"\nmemory: router process peak RSS {router_rss / 1024:.0f} MiB; "
-          f"benchmark process peak RSS {own / 1024:.0f} MiB")
+    print(
+        f"\nmemory: router process peak RSS {router_rss / 1024:.0f} MiB; "
+        f"benchmark process peak RSS {own / 1024:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -448,9 +448,7 @@ class Connector:
             if parts:
                 return [TopicPartition(topic, p) for p in sorted(parts)]
             if time.monotonic() > deadline:
-                raise NotFound(
-                    f"inbox topic {topic} does not exist; is the connector registered?"
-                )
+                raise NotFound(f"inbox topic {topic} does not exist; is the connector registered?")
             time.sleep(0.2)
 
     def close(self) -> None:

@@ -236,4 +236,3 @@ class AuditSink:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-

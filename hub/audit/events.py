@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from hub.core.clock import as_utc, iso_ms, parse_iso
 from hub.wire.envelope import Envelope
+from hub.wire.families import family as family_of
 
 SUBMITTED = "submitted"
 ROUTED = "routed"
@@ -62,14 +62,6 @@ KINDS = (
     KEY_REGISTERED,
     UNREADABLE,
 )
-
-#: The lifecycle event a reply family produces (acceptance splits by its decision).
-REPLY_KINDS = {
-    "receipt": RECEIPT,
-    "feedback": FEEDBACK,
-    "closure": CLOSED,
-    "invoice_verification_result": CLOSED,
-}
 
 
 @dataclass(frozen=True)
@@ -234,79 +226,20 @@ class SubjectRef:
         return cls(bytes.fromhex(path.read_text().strip()))
 
 
-def _put(out: dict[str, str], name: str, value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, date | datetime):
-        out[name] = iso_ms(value) if isinstance(value, datetime) else value.isoformat()
-    elif isinstance(value, list | dict):
-        out[name] = json.dumps(value, sort_keys=True, ensure_ascii=True)
-    else:
-        out[name] = str(value)
-
-
 def facts_of(
     family: str, payload: Mapping[str, Any] | None, subject_ref: SubjectRef
 ) -> dict[str, str]:
-    """The non-personal facts of a payload that compliance and the weekly report need."""
-    p = payload or {}
-    out: dict[str, str] = {}
-    if family == "clue_transfer":
-        batch = p.get("batch") or {}
-        _put(out, "clue_id", p.get("clue_id"))
-        _put(out, "batch_id", batch.get("batch_id"))
-        _put(out, "batch_source", batch.get("source"))
-        _put(out, "batch_number", batch.get("batch_number"))
-        _put(out, "batch_sequence", batch.get("sequence"))
-        _put(out, "batch_size", batch.get("batch_size"))
-        _put(out, "category", p.get("category"))
-        _put(out, "risk_level", p.get("risk_level"))
-        _put(out, "amount_fen", p.get("amount_fen"))
-        _put(out, "evidence_count", len(p.get("evidence") or []))
-        _put(out, "requested_deadline", p.get("requested_deadline"))
-        subject = p.get("subject") or {}
-        _put(out, "subject_kind", subject.get("kind"))
-        if subject:
-            code = subject.get("credit_code") or subject.get("id_number")
-            # Without a code the name is the only handle; it is hashed like a code.
-            out["subject_ref"] = subject_ref(subject.get("kind"), code or subject.get("name"))
-    elif family == "case_referral":
-        _put(out, "stage", p.get("stage"))
-        _put(out, "amount_fen", p.get("amount_fen"))
-        _put(out, "suspect_count", len(p.get("suspects") or []))
-        _put(out, "cited_clue_ids", list(p.get("cited_clue_ids") or []))
-        _put(out, "case_ref", subject_ref("CASE", p.get("case_number")))
-    elif family == "invoice_verification_request":
-        _put(out, "request_id", p.get("request_id"))
-        _put(out, "amount_fen", p.get("amount_fen"))
-    elif family == "invoice_verification_result":
-        _put(out, "request_id", p.get("request_id"))
-        _put(out, "result", p.get("result"))
-    elif family == "corruption_clue_handoff":
-        _put(out, "sensitivity", p.get("sensitivity"))
-        _put(out, "official_count", len(p.get("officials") or []))
-        _put(out, "related_clue_ids", list(p.get("related_clue_ids") or []))
-    elif family == "receipt":
-        _put(out, "received_at", p.get("received_at"))
-    elif family == "acceptance":
-        _put(out, "decision", p.get("decision"))
-        _put(out, "decided_at", p.get("decided_at"))
-    elif family == "feedback":
-        _put(out, "percent", p.get("percent"))
-        _put(out, "reported_at", p.get("reported_at"))
-    elif family == "closure":
-        _put(out, "result", p.get("result"))
-        _put(out, "recovered_fen", p.get("recovered_fen"))
-        _put(out, "penalties_fen", p.get("penalties_fen"))
-        sanctions: dict[str, int] = {}
-        for s in p.get("sanctions") or []:
-            sanctions[s["kind"]] = sanctions.get(s["kind"], 0) + int(s["count"])
-        _put(out, "sanctions", sanctions)
-        _put(out, "closed_at", p.get("closed_at"))
-    return out
+    """The non-personal facts of a payload that compliance and the weekly report need.
+
+    Each family names its own allow-list (``Family.facts`` in ``hub.wire.families``).
+    """
+    fam = family_of(family)
+    return fam.facts(payload or {}, subject_ref) if fam is not None else {}
 
 
 def reply_kind(family: str, payload: Mapping[str, Any] | None) -> str | None:
-    if family == "acceptance":
-        return RETURNED if (payload or {}).get("decision") == "RETURNED" else ACCEPTED
-    return REPLY_KINDS.get(family)
+    """The lifecycle event kind a reply is logged as (acceptance splits by its decision)."""
+    fam = family_of(family)
+    if fam is None or fam.audit_kind is None:
+        return None
+    return fam.audit_kind(payload or {})

@@ -39,7 +39,6 @@ def cmd_policy(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-
 def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     for key, value in describe(settings).items():
         print(f"{key:<24} {value}")

@@ -4,20 +4,23 @@
                                  └acceptance(RETURNED)→ RETURNED     (feedback repeats)
     ACCEPTED or IN_PROGRESS ─closure→ CLOSED
 
-An invoice verification request has no acceptance step: its InvoiceVerificationResult closes
-it, with or without a receipt first.  Who may answer is checked here too: a reply must come from
-the connector the original was delivered to and go to the original's sender.  The ledger
+Which reply may follow which state is each family's own table (``Family.answered_by`` in
+``hub.wire.families``): an invoice verification request, for one, has no acceptance step.  Who
+may answer is checked here too: a reply must come from the connector the original was
+delivered to and go to the original's sender.  The ledger
 (``hub.lifecycle.ledger``) stores the state; this module only decides.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from hub.core.errors import HubError
 from hub.wire.deadletter import Reason
+from hub.wire.families import family
 
 
 class State(StrEnum):
@@ -30,30 +33,6 @@ class State(StrEnum):
 
 
 TERMINAL = frozenset({State.RETURNED, State.CLOSED})
-INVOICE_REQUEST = "invoice_verification_request"
-INVOICE_RESULT = "invoice_verification_result"
-
-#: (reply family, states it may follow) for originals with the full lifecycle.
-_FULL: dict[str, frozenset[State]] = {
-    "receipt": frozenset({State.DELIVERED}),
-    "acceptance": frozenset({State.RECEIVED}),
-    "feedback": frozenset({State.ACCEPTED, State.IN_PROGRESS}),
-    "closure": frozenset({State.ACCEPTED, State.IN_PROGRESS}),
-}
-_INVOICE: dict[str, frozenset[State]] = {
-    "receipt": frozenset({State.DELIVERED}),
-    INVOICE_RESULT: frozenset({State.DELIVERED, State.RECEIVED}),
-}
-
-#: Which obligation stages a reply fulfils once applied (see hub.lifecycle.ledger).
-FULFILS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("receipt", ""): ("receipt",),
-    ("acceptance", "ACCEPTED"): ("acceptance",),
-    # A returned matter will never have a result: nothing is owed any more.
-    ("acceptance", "RETURNED"): ("acceptance", "result"),
-    ("closure", ""): ("result",),
-    (INVOICE_RESULT, ""): ("receipt", "result"),
-}
 
 
 class IllegalTransition(HubError):
@@ -88,13 +67,14 @@ def transition(
             Reason.ILLEGAL_TRANSITION,
             f"{reply_family} after the message was already {verb} (state {state})",
         )
-    table = _INVOICE if original_family == INVOICE_REQUEST else _FULL
-    allowed = table.get(reply_family)
-    if allowed is None:
+    original = family(original_family)
+    names = original.answered_by.get(reply_family) if original is not None else None
+    if names is None:
         raise IllegalTransition(
             Reason.ILLEGAL_TRANSITION,
             f"{reply_family} does not answer a {original_family}",
         )
+    allowed = {State(n) for n in names}
     if state not in allowed:
         raise IllegalTransition(
             Reason.ILLEGAL_TRANSITION,
@@ -104,16 +84,12 @@ def transition(
     return state_after(reply_family, payload)
 
 
-def state_after(reply_family: str, payload: dict[str, Any] | None) -> State:
+def state_after(reply_family: str, payload: Mapping[str, Any] | None) -> State:
     """The state a (legal) reply leads to; the audit log repeats it for a redelivered reply."""
-    if reply_family == "receipt":
-        return State.RECEIVED
-    if reply_family == "acceptance":
-        decision = (payload or {}).get("decision")
-        return State.RETURNED if decision == "RETURNED" else State.ACCEPTED
-    if reply_family == "feedback":
-        return State.IN_PROGRESS
-    return State.CLOSED  # closure, invoice result
+    fam = family(reply_family)
+    if fam is None or fam.next_state is None:
+        raise IllegalTransition(Reason.ILLEGAL_TRANSITION, f"{reply_family} is not a reply")
+    return State(fam.next_state(payload or {}))
 
 
 def check_parties(conv: Conversation, reply_sender: str, reply_recipient: str) -> None:
@@ -132,6 +108,7 @@ def check_parties(conv: Conversation, reply_sender: str, reply_recipient: str) -
         )
 
 
-def fulfils(reply_family: str, payload: dict[str, Any] | None) -> tuple[str, ...]:
-    decision = (payload or {}).get("decision", "") if reply_family == "acceptance" else ""
-    return FULFILS.get((reply_family, decision), ())
+def fulfils(reply_family: str, payload: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The obligation stages a reply fulfils once applied (see ``hub.lifecycle.ledger``)."""
+    fam = family(reply_family)
+    return fam.fulfils(payload or {}) if fam is not None else ()

@@ -12,7 +12,6 @@ SLA clock (``hub.sla.clock``) on every worker; the database decides which worker
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from hub.trust.directory import DirectoryFile, load_signing_key
 from hub.trust.operators import OPERATORS
 from hub.wire.codec import encode
 from hub.wire.deadletter import DeadLetter, Reason, dead_letter_id
-from hub.wire.families import FAMILIES
+from hub.wire.families import FAMILIES, family
 from hub.wire.schemas import SchemaRegistry
 from hub.wire.topics import DEAD_LETTER, INGRESS, inbox_spec
 
@@ -388,22 +387,10 @@ class RoutingService:
         return audit.dead_lettered(dl, env)
 
 
-def result_fields(family: str, payload: dict[str, Any] | None) -> dict[str, Any]:
+def result_fields(family_name: str, payload: dict[str, Any] | None) -> dict[str, Any]:
     """The ledger columns a reply fills in (the 台账's result of a hand-off)."""
-    p = payload or {}
-    if family == "acceptance" and p.get("decision") == "RETURNED":
-        return {"return_reason": p.get("reason")}
-    if family == "closure":
-        return {
-            "result": p.get("result"),
-            "recovered_fen": p.get("recovered_fen"),
-            "penalties_fen": p.get("penalties_fen"),
-            "sanctions": json.dumps({s["kind"]: s["count"] for s in p.get("sanctions", [])}),
-            "result_note": p.get("note"),
-        }
-    if family == "invoice_verification_result":
-        return {"result": p.get("result"), "result_note": p.get("note")}
-    return {}
+    fam = family(family_name)
+    return fam.ledger_result(payload or {}) if fam is not None else {}
 
 
 def create_app(settings: Settings, bootstrap: str, web_port: int) -> faust.App:

@@ -143,4 +143,3 @@ def stop_process(proc: subprocess.Popen, what: str, timeout: float = 20.0) -> No
             log.error("%s did not stop within %.0f s; killing it", what, timeout)
             proc.kill()
             proc.wait()
-

@@ -20,19 +20,15 @@ from hub.core.errors import ConfigError
 from hub.core.paths import SLA_FILE
 from hub.sla.workdays import WorkCalendar, require_aware
 from hub.trust.agencies import AGENCIES
+from hub.wire.families import BUSINESS_FAMILIES
 
 Unit = Literal["hours", "workdays"]
 Stage = Literal["receipt", "acceptance", "result"]
 
 UNITS: tuple[str, ...] = get_args(Unit)
 STAGES: tuple[str, ...] = get_args(Stage)
-FAMILIES: tuple[str, ...] = (
-    "clue_transfer",
-    "case_referral",
-    "invoice_verification_request",
-    "invoice_verification_result",
-    "corruption_clue_handoff",
-)
+#: The families the SLA file may name: the domain's hand-offs and their answers.
+FAMILIES: tuple[str, ...] = BUSINESS_FAMILIES
 DEFAULT_WARN_FRACTION = 0.8
 
 _TOP_KEYS = frozenset({"warn_fraction", "defaults", "overrides"})
