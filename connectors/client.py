@@ -37,7 +37,7 @@ from hub.runtime.state import resolve_bootstrap
 from hub.trust.address import Address
 from hub.trust.directory import Directory, DirectoryFile, load_signing_key
 from hub.trust.keys import SigningKey, verify
-from hub.wire import codec
+from hub.wire import codec, headers
 from hub.wire.envelope import Envelope, now_utc, read_envelope, seal
 from hub.wire.families import FAMILIES
 from hub.wire.jsonpayload import to_json
@@ -312,7 +312,7 @@ class Connector:
             raise VerificationError(f"payload of {env.message_id}: {exc.detail}") from exc
         via = "direct"
         for k, v in record.headers or ():
-            if k == "hub-via":
+            if k == headers.VIA:
                 via = v.decode()
         return InboxMessage(env, payload, record.topic, record.partition, record.offset, via)
 

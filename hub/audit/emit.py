@@ -19,6 +19,7 @@ from typing import Any
 from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SignedFields, SubjectRef, event_id, facts_of
 from hub.trust.address import Address
+from hub.wire import headers
 from hub.wire.codec import encode
 from hub.wire.deadletter import DeadLetter
 from hub.wire.envelope import Envelope
@@ -215,7 +216,7 @@ class AuditPublisher:
                     value=self.encode(event),
                     partition=None,
                     timestamp=None,
-                    headers=[("hub-audit-kind", event.kind.encode())],
+                    headers=[(headers.AUDIT_KIND, event.kind.encode())],
                 )
             )
         if pending:

@@ -73,8 +73,8 @@ def cmd_dlq_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
     from kafka import KafkaProducer
 
-    from hub.runtime.app import REPLAY_HEADER
     from hub.runtime.state import resolve_bootstrap
+    from hub.wire.headers import REPLAY_OF
     from hub.wire.topics import INGRESS
 
     store = open_store(settings)
@@ -90,7 +90,7 @@ def cmd_dlq_replay(args: argparse.Namespace, settings: Settings) -> int:
             INGRESS.name,
             value=row["original"],
             key=key,
-            headers=[(REPLAY_HEADER, row["dead_letter_id"].encode())],
+            headers=[(REPLAY_OF, row["dead_letter_id"].encode())],
         ).get(30)
     finally:
         producer.close()

@@ -21,6 +21,7 @@ from hub.sla.clock import recipients_of
 from hub.trust.directory import Directory
 from hub.trust.keys import SigningKey
 from hub.trust.operators import OPERATORS
+from hub.wire import headers
 from hub.wire.codec import encode
 from hub.wire.envelope import seal
 from hub.wire.families import SLA_EVENT
@@ -71,7 +72,7 @@ class SlaPublisher:
             value=encode(self.schema, record),
             partition=None,
             timestamp=None,
-            headers=[("hub-sla-kind", ev.kind.encode())],
+            headers=[(headers.SLA_KIND, ev.kind.encode())],
         )
         directory = self.directory()
         creditor_copy = None
@@ -98,7 +99,7 @@ class SlaPublisher:
                 value=raw,
                 partition=None,
                 timestamp=None,
-                headers=[("hub-routed-to", str(route.inbox).encode()), ("hub-via", b"direct")],
+                headers=[(headers.ROUTED_TO, str(route.inbox).encode()), (headers.VIA, b"direct")],
             )
             if creditor_copy is None or str(address) == ev.creditor:
                 creditor_copy = copy

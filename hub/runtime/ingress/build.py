@@ -1,0 +1,30 @@
+"""The one place the ingress pipeline is put together."""
+
+from __future__ import annotations
+
+from hub.runtime.ingress.audit import IngressAudit
+from hub.runtime.ingress.deadletters import DeadLetterWriter
+from hub.runtime.ingress.decide import Decider
+from hub.runtime.ingress.inbox import EnsureInbox, InboxWriter
+from hub.runtime.ingress.pipeline import IngressPipeline
+from hub.runtime.ingress.producer import Producer
+from hub.runtime.ingress.recorder import Recorder
+from hub.runtime.services import HubServices
+
+
+async def _inbox_exists(topic: str, agency: str, region: str) -> None:
+    """For a broker that creates topics on first write (and for tests): nothing to do."""
+
+
+def build_pipeline(
+    services: HubServices, producer: Producer, ensure_inbox: EnsureInbox = _inbox_exists
+) -> IngressPipeline:
+    s = services
+    return IngressPipeline(
+        decide=Decider(s.router, s.directory),
+        inbox=InboxWriter(producer, ensure_inbox),
+        dead_letters=DeadLetterWriter(producer, s.registry),
+        recorder=Recorder(s.store, s.ledger, s.sla_policy, s.calendar, s.clock, s.escalation_grace),
+        audit=IngressAudit(producer, s.registry, s.subject_ref, s.clock),
+        clock=s.clock,
+    )

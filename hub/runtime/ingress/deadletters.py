@@ -1,0 +1,55 @@
+"""Step 2b: write what cannot be delivered to ``hub.dead-letter``, with its reason.
+
+The dead letter keeps the original bytes (so ``hub dlq replay`` can re-submit them) and where
+they were read; its id is stable across redeliveries of the same record.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hub.routing.router import Rejected
+from hub.runtime.ingress.producer import Producer
+from hub.runtime.ingress.record import IngressRecord
+from hub.wire import headers
+from hub.wire.codec import AvroSerializer
+from hub.wire.deadletter import DeadLetter, dead_letter_id
+from hub.wire.schemas import SchemaRegistry
+from hub.wire.topics import DEAD_LETTER
+
+
+def dead_letter_of(record: IngressRecord, r: Rejected) -> DeadLetter:
+    env = r.envelope
+    return DeadLetter(
+        dead_letter_id=dead_letter_id(
+            record.value, record.topic, record.partition, record.offset, record.timestamp_ms
+        ),
+        reason=r.reason.value,
+        detail=r.detail,
+        original=record.value,
+        source_topic=record.topic,
+        source_partition=record.partition,
+        source_offset=record.offset,
+        dead_lettered_at=datetime.now(UTC),
+        message_id=env.message_id if env else None,
+        family=env.family if env else None,
+        sender=str(env.sender) if env else None,
+        recipient=str(env.recipient) if env else None,
+        replay_of=record.replay_of,
+    )
+
+
+class DeadLetterWriter:
+    def __init__(self, producer: Producer, registry: SchemaRegistry) -> None:
+        self.producer = producer
+        self.serialize = AvroSerializer(registry, "dead_letter")
+
+    async def write(self, dl: DeadLetter) -> None:
+        await self.producer.send_and_wait(
+            DEAD_LETTER.name,
+            key=dl.dead_letter_id.encode(),
+            value=self.serialize(dl.to_record()),
+            partition=None,
+            timestamp=None,
+            headers=[(headers.REASON, dl.reason.encode())],
+        )

@@ -1,0 +1,40 @@
+"""Step 2a: write a delivered record's original bytes to the recipient's inbox topic.
+
+The bytes are the sender's, unchanged, so the recipient verifies the sender's signature end to
+end.  The record is keyed by conversation id (one hand-off stays on one partition, in order) and
+carries where it was routed and whether by fallback.  Waits for the broker's acknowledgement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hub.routing.router import Delivered
+from hub.runtime.ingress.producer import Producer
+from hub.wire import headers
+
+#: Makes sure an inbox topic exists before the first write: (topic, agency, region).
+EnsureInbox = Callable[[str, str, str], Awaitable[None]]
+
+
+class InboxWriter:
+    def __init__(self, producer: Producer, ensure_inbox: EnsureInbox) -> None:
+        self.producer = producer
+        self.ensure_inbox = ensure_inbox
+
+    async def write(self, d: Delivered, raw: bytes) -> Any:
+        """The acknowledged record's metadata (partition, offset)."""
+        route = d.route
+        await self.ensure_inbox(route.topic, route.inbox.agency, route.inbox.region)
+        return await self.producer.send_and_wait(
+            route.topic,
+            key=d.envelope.conversation_id.encode(),
+            value=raw,
+            partition=None,
+            timestamp=None,
+            headers=[
+                (headers.ROUTED_TO, str(route.inbox).encode()),
+                (headers.VIA, route.via.encode()),
+            ],
+        )

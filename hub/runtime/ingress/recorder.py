@@ -1,0 +1,115 @@
+"""Step 3: record the outcome in the SQL store, which outlives the broker.
+
+A delivered original is recorded with its ledger row and the SLA obligations it opens; a reply
+moves its conversation on and fulfils obligations; a dead letter is kept with its bytes.  Each
+is one transaction, idempotent by message id (or dead-letter id), so a redelivered record
+changes nothing.  Synchronous: the pipeline runs it in a worker thread.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hub.core.clock import Clock
+from hub.lifecycle.ledger import Ledger, Original
+from hub.lifecycle.states import State, fulfils
+from hub.routing.router import Delivered
+from hub.runtime import metrics
+from hub.sla.clock import plan_obligations
+from hub.sla.policy import SlaPolicy
+from hub.sla.workdays import WorkCalendar
+from hub.storage.store import DeliveryRow, Store
+from hub.wire.deadletter import DeadLetter
+from hub.wire.families import family
+
+
+def delivery_row(d: Delivered) -> DeliveryRow:
+    env = d.envelope
+    return DeliveryRow(
+        message_id=env.message_id,
+        conversation_id=env.conversation_id,
+        family=env.family,
+        sender=str(env.sender),
+        recipient=str(env.recipient),
+        routed_to=str(d.route.inbox),
+        fallback=d.route.fallback,
+        created_at=env.created_at,
+        routed_at=datetime.now(UTC),
+    )
+
+
+class Recorder:
+    def __init__(
+        self,
+        store: Store,
+        ledger: Ledger,
+        sla_policy: SlaPolicy,
+        calendar: WorkCalendar,
+        clock: Clock,
+        escalation_grace: timedelta,
+    ) -> None:
+        self.store = store
+        self.ledger = ledger
+        self.sla_policy = sla_policy
+        self.calendar = calendar
+        self.clock = clock
+        self.escalation_grace = escalation_grace
+
+    def was_delivered(self, message_id: str) -> bool:
+        return self.store.was_delivered(message_id)
+
+    def earlier_delivery(self, message_id: str) -> DeliveryRow | None:
+        return self.store.delivery(message_id)
+
+    def record_dead_letter(self, dl: DeadLetter) -> None:
+        self.store.record_dead_letter(dl)
+
+    def record_delivery(self, d: Delivered, row: DeliveryRow) -> datetime | None:
+        """The delivery and its ledger effect, in one transaction.
+
+        Returns when the ledger took it: the delivery of an original, or a reply that moved its
+        conversation on; None for a reply the ledger had already applied.
+        """
+        now = self.clock()
+        if d.conversation is None:
+            planned = plan_obligations(
+                self.sla_policy,
+                self.calendar,
+                message_id=row.message_id,
+                family=row.family,
+                sender=row.sender,
+                debtor=row.routed_to,
+                payload=d.payload,
+                delivered_at=now,
+                escalation_grace=self.escalation_grace,
+            )
+            risk = (d.payload or {}).get("risk_level")
+            self.ledger.record_original(Original(row, now, risk), planned)
+            return now
+        if d.new_state is None:  # the ledger had applied it; the delivery row was written too
+            self.store.record_delivery(row)
+            return None
+        fam = family(row.family)
+        applied = self.ledger.apply_reply(
+            row,
+            new_state=d.new_state,
+            at=now,
+            fulfils=fulfils(row.family, d.payload),
+            result=fam.ledger_result(d.payload or {}) if fam is not None else {},
+        )
+        if applied:
+            self._observe(d, now)
+        # Even when the ledger had it (a redelivery), the audit event is repeated with the same
+        # id, in case the first copy never reached the log.
+        return now
+
+    def _observe(self, d: Delivered, now: datetime) -> None:
+        assert d.conversation is not None
+        entry = self.ledger.entry(d.conversation.message_id)
+        if entry is None:
+            return
+        since = (now - entry["delivered_at"]).total_seconds()
+        if d.new_state is State.RECEIVED:
+            metrics.TIME_TO_RECEIPT.labels(d.conversation.family).observe(since)
+        elif d.new_state is State.CLOSED:
+            metrics.TIME_TO_CLOSE.labels(d.conversation.family).observe(since)

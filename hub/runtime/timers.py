@@ -1,0 +1,105 @@
+"""The worker's periodic jobs: the SLA clock, and recording newly registered keys.
+
+Both run on every worker; the database decides which worker fires each SLA event and the audit
+sink drops repeated key records, so two workers never double an effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from hub.audit import emit
+from hub.lifecycle.ledger import SlaEventRow
+from hub.runtime import metrics
+from hub.runtime.ingress.inbox import EnsureInbox
+from hub.runtime.ingress.producer import Producer
+from hub.runtime.services import HubServices
+from hub.sla.clock import SlaClock
+from hub.sla.publisher import SlaPublisher
+from hub.trust.directory import load_signing_key
+from hub.trust.keys import SigningKey
+from hub.trust.operators import OPERATORS
+
+
+def count_sla_event(ev: SlaEventRow) -> None:
+    metrics.SLA_COUNTERS[ev.kind].labels(ev.family, ev.stage, ev.debtor.partition("@")[0]).inc()
+
+
+class SlaTicker:
+    """One tick: fire what is due (claims in the database), then publish what was fired."""
+
+    def __init__(
+        self, services: HubServices, producer: Producer, ensure_inbox: EnsureInbox
+    ) -> None:
+        self.services = services
+        self.producer = producer
+        self._key: SigningKey | None = None
+        directory = services.directory
+        self.clock = SlaClock(services.ledger, lambda: directory.current, on_fired=count_sla_event)
+        self.publisher = SlaPublisher(
+            services.registry,
+            services.ledger,
+            lambda: directory.current,
+            self.operators_key,
+            ensure_inbox,
+            audit=emit.AuditPublisher(services.registry),
+        )
+
+    def operators_key(self) -> SigningKey:
+        # Loaded when first needed: `hub run` creates the operators' key before the worker starts.
+        if self._key is None:
+            s = self.services
+            self._key = load_signing_key(s.settings.keys_dir, OPERATORS, s.directory.current)
+        return self._key
+
+    async def tick(self) -> None:
+        now = self.services.clock()
+        await asyncio.to_thread(self.clock.tick, now)
+        await self.publisher.publish_pending(self.producer, now)
+
+
+class KeyRecorder:
+    """Puts every key in the directory into the audit log once (the sink drops repeats)."""
+
+    def __init__(self, services: HubServices, producer: Producer) -> None:
+        self.services = services
+        self.producer = producer
+        self.publisher = emit.AuditPublisher(services.registry)
+        self._recorded: set[str] = set()
+
+    async def __call__(self) -> int:
+        s = self.services
+        new = [
+            emit.key_registered(str(c.address), k.key_id, k.public_key, k.created_at, s.clock())
+            for c in s.directory.current.connectors.values()
+            for k in c.keys
+            if k.key_id not in self._recorded
+        ]
+        if new:
+            await self.publisher.publish(self.producer, new)
+            self._recorded.update(e.facts["key_id"] for e in new)
+        return len(new)
+
+
+class InboxTopics:
+    """Creates an inbox topic before its first record, once per topic per worker."""
+
+    def __init__(self, bootstrap: str, services: HubServices) -> None:
+        self.bootstrap = bootstrap
+        self.settings = services.settings
+        self._ready: set[str] = set()
+
+    async def __call__(self, topic: str, agency: str, region: str) -> None:
+        if topic in self._ready:
+            return
+        from hub.runtime.admin import ensure_topics
+        from hub.wire.topics import inbox_spec
+
+        await asyncio.to_thread(
+            ensure_topics,
+            self.bootstrap,
+            [inbox_spec(agency, region)],
+            security=self.settings.kafka_python_security(),
+            replication=self.settings.topic_replication,
+        )
+        self._ready.add(topic)
