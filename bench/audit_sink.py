@@ -64,7 +64,7 @@ from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SubjectRef
 from hub.audit.store import AppendResult, AuditStore, audit_log, default_audit_url
 from hub.core.paths import PROJECT_ROOT
-from hub.lifecycle.ledger import sla_events
+from hub.lifecycle.tables import sla_events
 from hub.storage.store import make_engine
 from hub.trust.address import Address
 from hub.trust.keys import SigningKey

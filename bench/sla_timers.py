@@ -32,7 +32,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, insert, text
 
-from hub.lifecycle.ledger import Ledger, obligations
+from hub.lifecycle.ledger import Ledger
+from hub.lifecycle.tables import obligations
 from hub.sla.clock import SlaClock
 from hub.storage.store import Store
 from hub.trust.address import Address

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from hub.lifecycle.ledger import Ledger, Original
+from hub.lifecycle.ledger import Ledger
+from hub.lifecycle.rows import Original
 from hub.lifecycle.states import State, fulfils
 from hub.sla.clock import SlaClock, plan_obligations
 from hub.sla.policy import load_sla_policy

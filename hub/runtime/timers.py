@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from hub.audit import emit
-from hub.lifecycle.ledger import SlaEventRow
+from hub.lifecycle.rows import SlaEventRow
 from hub.runtime import metrics
 from hub.runtime.ingress.inbox import EnsureInbox
 from hub.runtime.ingress.producer import Producer

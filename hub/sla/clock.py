@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from hub.lifecycle.ledger import Ledger, Obligation, SlaEventRow
+from hub.lifecycle.ledger import Ledger
+from hub.lifecycle.rows import Obligation, SlaEventRow
 from hub.sla.policy import FAMILIES as SLA_FAMILIES
 from hub.sla.policy import STAGES, SlaPolicy, warn_at
 from hub.sla.workdays import WorkCalendar, end_of_local_day

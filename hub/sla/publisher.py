@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from hub.audit.emit import sla_event
-from hub.lifecycle.ledger import Ledger, SlaEventRow
+from hub.lifecycle.ledger import Ledger
+from hub.lifecycle.rows import SlaEventRow
 from hub.routing.resolve import resolve
 from hub.sla.clock import recipients_of
 from hub.trust.directory import Directory

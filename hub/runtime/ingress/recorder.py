@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from hub.core.clock import Clock
-from hub.lifecycle.ledger import Ledger, Original
+from hub.lifecycle.ledger import Ledger
+from hub.lifecycle.rows import Original
 from hub.lifecycle.states import State, fulfils
 from hub.routing.router import Delivered
 from hub.runtime import metrics

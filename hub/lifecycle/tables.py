@@ -1,0 +1,139 @@
+"""The ledger's tables (台账), in the same SQLAlchemy metadata and database as ``hub.storage``.
+
+* ``ledger``: one row per original message: state, the time of each transition, the result.
+* ``obligations``: one row per (message, stage) the recipient owes, with due / warn / escalate
+  instants.  Partial indexes on each instant, restricted to the rows still waiting for that
+  event, are all the SLA timer reads: due work is found by index range, never by a scan.
+* ``ledger_events``: the id of every reply applied, so a redelivered reply changes nothing.
+* ``sla_events``: every warning, breach, escalation and flight-inspection flag, written in the
+  same transaction as the claim on its obligation (so each fires once), and published from
+  here under a short lease (an outbox: a crash between claim and publish only delays it).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+from hub.lifecycle.states import State
+from hub.storage.store import metadata
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("message_id", String(64), primary_key=True),
+    Column("family", String(64), nullable=False),
+    Column("sender", String(32), nullable=False),
+    Column("recipient", String(32), nullable=False),
+    Column("routed_to", String(32), nullable=False),
+    Column("risk_level", String(16)),
+    Column("state", String(16), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True)),
+    Column("accepted_at", DateTime(timezone=True)),
+    Column("returned_at", DateTime(timezone=True)),
+    Column("in_progress_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("return_reason", Text),
+    Column("result", String(32)),
+    Column("recovered_fen", BigInteger),
+    Column("penalties_fen", BigInteger),
+    Column("sanctions", Text),  # JSON {kind: count}
+    Column("result_note", Text),
+    Column("last_event_id", String(64)),
+)
+
+obligations = Table(
+    "obligations",
+    metadata,
+    Column("obligation_id", String(80), primary_key=True),  # <message_id>:<stage>
+    Column("message_id", String(64), nullable=False, index=True),
+    Column("stage", String(16), nullable=False),
+    Column("debtor", String(32), nullable=False),
+    Column("creditor", String(32), nullable=False),
+    Column("family", String(64), nullable=False),
+    Column("risk_level", String(16)),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("warn_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("escalate_at", DateTime(timezone=True), nullable=False),
+    Column("warned_at", DateTime(timezone=True)),
+    Column("breached_at", DateTime(timezone=True)),
+    Column("escalated_at", DateTime(timezone=True)),
+    Column("fulfilled_at", DateTime(timezone=True)),
+)
+
+
+def _partial(name: str, column: str, *conditions: str) -> Index:
+    where = " AND ".join(("fulfilled_at IS NULL", *conditions))
+    return Index(
+        name,
+        obligations.c[column],
+        sqlite_where=text(where),
+        postgresql_where=text(where),
+    )
+
+
+# Each index holds only the obligations still waiting for that event, so it stays as small as
+# the backlog of due work, and "ORDER BY instant LIMIT n" reads n index entries.
+_partial("ix_obligations_warn", "warn_at", "warned_at IS NULL")
+_partial("ix_obligations_due", "due_at", "breached_at IS NULL")
+_partial("ix_obligations_escalate", "escalate_at", "escalated_at IS NULL")
+# The SLA board and the open-obligations gauge read open rows only.
+_partial("ix_obligations_open", "debtor")
+
+ledger_events = Table(
+    "ledger_events",
+    metadata,
+    Column("message_id", String(64), primary_key=True),  # the reply's own id
+    Column("conversation_id", String(64), nullable=False, index=True),
+    Column("family", String(64), nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+sla_events = Table(
+    "sla_events",
+    metadata,
+    Column("event_id", String(100), primary_key=True),  # <obligation_id>:<kind>
+    Column("obligation_id", String(80), nullable=False, index=True),
+    Column("kind", String(24), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("message_id", String(64), nullable=False),
+    Column("family", String(64), nullable=False),
+    Column("debtor", String(32), nullable=False),
+    Column("creditor", String(32), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("fired_at", DateTime(timezone=True), nullable=False),
+    Column("escalated_to", Text, nullable=False),  # JSON list of AGENCY@REGION
+    Column("risk_level", String(16)),
+    Column("published_at", DateTime(timezone=True)),
+    Column("lease_until", DateTime(timezone=True)),
+)
+Index(
+    "ix_sla_events_unpublished",
+    sla_events.c.fired_at,
+    sqlite_where=sla_events.c.published_at.is_(None),
+    postgresql_where=sla_events.c.published_at.is_(None),
+)
+
+#: Which column of ``obligations`` an event kind claims, and which instant makes it due.
+KIND_COLUMNS = {
+    "WARNING": ("warned_at", "warn_at"),
+    "BREACH": ("breached_at", "due_at"),
+    "ESCALATION": ("escalated_at", "escalate_at"),
+}
+STATE_COLUMNS = {
+    State.RECEIVED: "received_at",
+    State.ACCEPTED: "accepted_at",
+    State.RETURNED: "returned_at",
+    State.IN_PROGRESS: "in_progress_at",
+    State.CLOSED: "closed_at",
+}
