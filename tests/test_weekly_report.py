@@ -24,15 +24,10 @@ from hub.audit.events import AuditEvent
 from hub.audit.store import AuditStore, default_audit_url
 from hub.cli.report import add_parsers
 from hub.core.config import Settings
+from hub.report.forms import WeeklyReport
 from hub.report.render import FORM1_REMARKS, to_csv, to_html, to_text
-from hub.report.weekly import (
-    WeeklyReport,
-    build_weekly_report,
-    chinese_number,
-    fen_to_wan,
-    week_bounds,
-    weekly_report_from_store,
-)
+from hub.report.rules import chinese_number, fen_to_wan, week_bounds
+from hub.report.weekly import build_weekly_report, weekly_report_from_store
 from tests.databases import database
 
 WEEK = "2024-W25"

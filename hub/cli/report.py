@@ -11,7 +11,8 @@ from typing import Any
 from hub.audit.store import AuditStore, default_audit_url
 from hub.core.config import Settings
 from hub.report.render import to_csv, to_html, to_text
-from hub.report.weekly import check_region, week_bounds, weekly_report_from_store
+from hub.report.rules import check_region, week_bounds
+from hub.report.weekly import weekly_report_from_store
 
 FORMATS = ("table", "csv", "html", "json")
 

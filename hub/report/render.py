@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hub.core.table import render_table
-from hub.report.weekly import (
+from hub.report.forms import (
     FORM1_ROWS,
     FORM2_ROWS,
     BatchRow,
@@ -23,8 +23,8 @@ from hub.report.weekly import (
     LossReduction,
     SubjectTally,
     WeeklyReport,
-    fen_to_wan,
 )
+from hub.report.rules import fen_to_wan
 
 TITLES = {
     "form1": "打击欺诈骗保工作周报表（一）",
