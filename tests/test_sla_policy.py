@@ -15,7 +15,6 @@ from hub.sla.policy import (
     SlaPolicy,
     SlaPolicyError,
     compute_due,
-    escalation_targets,
     load_sla_policy,
     warn_at,
 )
@@ -202,27 +201,6 @@ def test_warn_at_refuses_fractions_outside_the_open_interval(fraction: float) ->
 
 
 # -- escalation -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("region", "targets"),
-    [
-        ("350582", ["350500", "350000"]),  # 晋江市 → 泉州市 → 福建省
-        ("350500", ["350000"]),
-        ("350000", []),
-        ("500235", ["500200", "500000"]),  # arithmetic, not the 500100 block
-        ("110101", ["110100", "110000"]),
-        ("429004", ["429000", "420000"]),
-    ],
-)
-def test_escalation_targets(region: str, targets: list[str]) -> None:
-    assert escalation_targets(region) == targets
-
-
-@pytest.mark.parametrize("region", ["35058", "3505821", "35058a", "", "001100", " 350582"])
-def test_escalation_refuses_malformed_codes(region: str) -> None:
-    with pytest.raises(ValueError):
-        escalation_targets(region)
 
 
 # -- loading and validation -------------------------------------------------------------------

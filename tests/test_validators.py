@@ -256,3 +256,16 @@ def test_id_number_born_in_the_future_is_rejected() -> None:
 def test_trailing_newline_is_not_a_region_nor_a_sha256() -> None:
     assert not is_region("350582\n")
     assert check_sha256("a" * 64 + "\n") is not None
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("350000", "35"), ("350500", "3505"), ("350582", "350582"), ("100000", "")],
+)
+def test_a_region_prefix_covers_the_region_and_everything_under_it(
+    code: str, expected: str
+) -> None:
+    from hub.trust.regions import prefix
+
+    assert prefix(code) == expected
+    assert all(c.startswith(prefix(code)) for c in ("350582",) if code in ("350000", "350500"))

@@ -52,6 +52,7 @@ from hub.audit.chain import (
 from hub.audit.events import AuditEvent
 from hub.core.clock import BEIJING, as_utc, iso_ms, parse_iso, truncate_ms
 from hub.storage.store import make_engine
+from hub.trust import regions
 from hub.trust.keys import SigningKey
 
 log = logging.getLogger("hub.audit")
@@ -331,7 +332,7 @@ class AuditStore:
         if agency:
             cond.append(or_(*(c.like(f"{agency.upper()}@%") for c in parties)))
         if region:
-            pattern = "%@" + region_prefix(region) + "%"
+            pattern = "%@" + regions.prefix(region) + "%"
             cond.append(or_(*(c.like(pattern) for c in parties)))
         if family:
             cond.append(audit_log.c.family == family)
@@ -396,16 +397,6 @@ def _hashable(record: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, datetime):
             out[name] = iso_ms(value)
     return out
-
-
-def region_prefix(region: str) -> str:
-    """A region and everything under it: 350000 → 35, 350500 → 3505, 350582 → 350582."""
-    region = region.strip()
-    if region.endswith("0000"):
-        return region[:2]
-    if region.endswith("00"):
-        return region[:4]
-    return region
 
 
 def parse_when(text_value: str) -> datetime:

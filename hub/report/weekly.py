@@ -8,7 +8,7 @@ there is to it.
 Scope
     A *region* (six digits) covers every clue hand-off (``delivered``, family ``clue_transfer``)
     whose ``routed_to`` is an ``MIB`` connector in that region or under it: 350000 covers 35xxxx,
-    350500 covers 3505xx, a county only itself (``hub.audit.store.region_prefix``).  Hand-offs
+    350500 covers 3505xx, a county only itself (``hub.trust.regions.prefix``).  Hand-offs
     to other agencies (PSB, HEALTH …) are not the bureau's own clue work and never count.
 
 Week
@@ -65,8 +65,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from hub.audit.store import region_prefix
 from hub.core.clock import BEIJING
+from hub.trust import regions
 
 if TYPE_CHECKING:
     from hub.audit.store import AuditStore
@@ -112,7 +112,7 @@ def build_weekly_report(
     """Forms 1–3 for ``region`` and ``week`` from audit records (any order; see the module doc)."""
     region = check_region(region)
     start, end = week_bounds(week)
-    reader = _Reader(region_prefix(region))
+    reader = _Reader(regions.prefix(region))
     reader.read(records)
 
     by_clue: dict[str, list[HandOff]] = defaultdict(list)

@@ -7,7 +7,6 @@ arithmetic itself is :mod:`hub.sla.workdays`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,7 +33,6 @@ DEFAULT_WARN_FRACTION = 0.8
 _TOP_KEYS = frozenset({"warn_fraction", "defaults", "overrides"})
 _RULE_KEYS = frozenset({"amount", "unit", "warn_fraction", "honour_requested"})
 _PAIR_KEYS = frozenset({"sender", "recipient", "family", "stage"})
-_REGION = re.compile(r"[1-9]\d{5}")  # same shape as hub.trust.regions accepts
 
 
 class SlaPolicyError(ConfigError):
@@ -149,24 +147,6 @@ def warn_at(start: datetime, due: datetime, fraction: float) -> datetime:
     if due <= start:
         return due.astimezone(UTC)
     return (start + (due - start) * fraction).astimezone(UTC)
-
-
-def escalation_targets(recipient_region: str) -> list[str]:
-    """The supervising levels of a GB/T 2260 region code, nearest first.
-
-    Pure code arithmetic: the prefecture level is ``code[:4] + '00'``, the province level
-    ``code[:2] + '0000'``; a level equal to the code itself is skipped.  So county 350582 →
-    [350500, 350000], city 350500 → [350000], province 350000 → [].  Municipality and
-    provincially administered county codes therefore map to the pseudo-level of their block
-    (500235 → [500200, 500000]); the routing directory decides whether that code exists.
-    """
-    if not isinstance(recipient_region, str) or not _REGION.fullmatch(recipient_region):
-        raise ValueError(f"region must be a 6-digit GB/T 2260 code, got {recipient_region!r}")
-    targets: list[str] = []
-    for level in (recipient_region[:4] + "00", recipient_region[:2] + "0000"):
-        if level != recipient_region and level not in targets:
-            targets.append(level)
-    return targets
 
 
 # -- loading ----------------------------------------------------------------------------------

@@ -60,6 +60,18 @@ def is_within(code: str, ancestor: str) -> bool:
     return ancestor in ancestors(code)
 
 
+def prefix(code: str) -> str:
+    """The code prefix shared by a region and everything under it: 350000 → 35, 350500 → 3505."""
+    code = code.strip()
+    if code == NATIONAL:
+        return ""
+    if code.endswith("0000"):
+        return code[:2]
+    if code.endswith("00"):
+        return code[:4]
+    return code
+
+
 def describe(code: str) -> str:
     name = KNOWN_NAMES.get(code)
     return f"{code} {name}" if name else code
