@@ -29,7 +29,7 @@ from hub.audit.store import AppendResult, AuditStore
 from hub.core.config import Settings
 from hub.storage.store import safe_url
 from hub.trust.keys import SigningKey
-from hub.wire.codec import CodecError, decode
+from hub.wire.codec import AvroDeserializer, CodecError
 from hub.wire.schemas import SchemaRegistry
 from hub.wire.topics import AUDIT, audit_sink_group
 
@@ -46,8 +46,7 @@ CHECKPOINTS = Counter("hub_audit_checkpoints_total", "Checkpoints of the audit c
 def decode_event(registry: SchemaRegistry, raw: bytes, where: str) -> AuditEvent:
     """An audit record; bytes that do not decode become an event saying so (never dropped)."""
     try:
-        _, record = decode(registry, raw, registry.latest("audit_event"))
-        return AuditEvent.from_record(record)
+        return AuditEvent.from_record(AvroDeserializer(registry, "audit_event")(raw))
     except (CodecError, KeyError, TypeError, ValueError) as exc:
         digest = hashlib.sha256(raw).hexdigest()
         log.error("unreadable record on %s (%s); recorded as %s", where, exc, ev.UNREADABLE)

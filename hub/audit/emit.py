@@ -20,7 +20,7 @@ from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SignedFields, SubjectRef, event_id, facts_of
 from hub.trust.address import Address
 from hub.wire import headers
-from hub.wire.codec import encode
+from hub.wire.codec import AvroSerializer
 from hub.wire.deadletter import DeadLetter
 from hub.wire.envelope import Envelope
 from hub.wire.schemas import SchemaRegistry
@@ -199,10 +199,10 @@ class AuditPublisher:
     """Sends audit events to ``hub.audit`` through a Faust/aiokafka producer."""
 
     def __init__(self, registry: SchemaRegistry) -> None:
-        self.schema = registry.latest(AUDIT_STEM)
+        self.serialize = AvroSerializer(registry, AUDIT_STEM)
 
     def encode(self, event: AuditEvent) -> bytes:
-        return encode(self.schema, event.to_record())
+        return self.serialize(event.to_record())
 
     async def publish(self, producer: Any, events: Iterable[AuditEvent]) -> None:
         pending = []

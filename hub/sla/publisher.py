@@ -23,7 +23,7 @@ from hub.trust.directory import Directory
 from hub.trust.keys import SigningKey
 from hub.trust.operators import OPERATORS
 from hub.wire import headers
-from hub.wire.codec import encode
+from hub.wire.codec import AvroSerializer
 from hub.wire.envelope import seal
 from hub.wire.families import SLA_EVENT
 from hub.wire.schemas import SchemaRegistry
@@ -54,6 +54,7 @@ class SlaPublisher:
         self.lease_s = lease_s
         self.audit = audit  # hub.audit.emit.AuditPublisher, or None
         self.schema = registry.latest(SLA_EVENT)
+        self.serialize = AvroSerializer(registry, SLA_EVENT)
 
     async def publish_pending(self, producer: Any, now: datetime) -> int:
         published = 0
@@ -70,7 +71,7 @@ class SlaPublisher:
         await producer.send_and_wait(
             SLA_EVENTS.name,
             key=ev.message_id.encode(),
-            value=encode(self.schema, record),
+            value=self.serialize(record),
             partition=None,
             timestamp=None,
             headers=[(headers.SLA_KIND, ev.kind.encode())],
