@@ -62,7 +62,8 @@ from consumers.audit_sink import AuditSink, decode_event
 from hub.audit import emit
 from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SubjectRef
-from hub.audit.store import AppendResult, AuditStore, audit_log, default_audit_url
+from hub.audit.schema import audit_log, default_audit_url
+from hub.audit.store import AppendResult, AuditStore
 from hub.core.paths import PROJECT_ROOT
 from hub.lifecycle.tables import sla_events
 from hub.storage.store import make_engine

@@ -21,87 +21,39 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from connectors.answers import Answering
 from connectors.dedup import HandledIds
+from connectors.messages import (
+    Answerable,
+    InboxMessage,
+    OriginalRef,
+    VerificationError,
+    open_record,
+)
 from hub.core.config import Settings
-from hub.core.errors import NotFound, TrustError
+from hub.core.errors import NotFound
 from hub.runtime.state import resolve_bootstrap
 from hub.trust.address import Address
 from hub.trust.directory import Directory, DirectoryFile, load_signing_key
-from hub.trust.keys import SigningKey, verify
-from hub.wire import codec, headers
-from hub.wire.envelope import Envelope, now_utc, read_envelope, seal
+from hub.trust.keys import SigningKey
+from hub.wire.envelope import seal
 from hub.wire.families import FAMILIES
-from hub.wire.jsonpayload import to_json
 from hub.wire.schemas import SchemaRegistry
 from hub.wire.topics import INGRESS, connector_group, inbox_topic
 
 log = logging.getLogger("connectors")
 
 
-class VerificationError(TrustError):
-    """An inbox record that fails end-to-end verification (should never pass the router)."""
+__all__ = ["Answerable", "Connector", "InboxMessage", "OriginalRef", "VerificationError"]
 
 
-@dataclass(frozen=True)
-class InboxMessage:
-    envelope: Envelope
-    payload: dict[str, Any]
-    topic: str
-    partition: int
-    offset: int
-    via: str  # "direct" or "fallback"
-
-    @property
-    def message_id(self) -> str:
-        return self.envelope.message_id
-
-    @property
-    def family(self) -> str:
-        return self.envelope.family
-
-    def to_json(self) -> dict[str, Any]:
-        env = self.envelope
-        return {
-            "id": env.message_id,
-            "family": env.family,
-            "schema_version": env.schema_version,
-            "sender": str(env.sender),
-            "recipient": str(env.recipient),
-            "correlation_id": env.correlation_id,
-            "causation_id": env.causation_id,
-            "created_at": to_json(env.created_at),
-            "via": self.via,
-            "payload": to_json(self.payload),
-        }
-
-
-@dataclass(frozen=True)
-class OriginalRef:
-    """The message being answered, when the caller does not hold its InboxMessage."""
-
-    message_id: str
-    sender: Address
-
-
-Answerable = InboxMessage | OriginalRef
-
-
-def _original(original: Answerable) -> OriginalRef:
-    if isinstance(original, InboxMessage):
-        return OriginalRef(original.message_id, original.envelope.sender)
-    return original
-
-
-class Connector:
+class Connector(Answering):
     def __init__(
         self,
         address: Address | str,
@@ -213,74 +165,6 @@ class Connector:
         log.info("sent %s %s %s → %s", family, env.message_id, self.address, recipient)
         return env.message_id
 
-    # -- answering a hand-off (签收 / 受理 / 退回 / 反馈 / 办结) ----------------------------------
-    def reply(
-        self,
-        original: Answerable,
-        family: str,
-        payload: dict[str, Any],
-        *,
-        message_id: str | None = None,
-    ) -> str:
-        ref = _original(original)
-        return self.send(
-            family, ref.sender, payload, correlation_id=ref.message_id, message_id=message_id
-        )
-
-    def receipt(
-        self, original: Answerable, *, received_by: str | None = None, note: str | None = None
-    ) -> str:
-        """Sign for a message.  The id is derived from the original's, so signing twice (a
-        handler re-run after a crash) sends one receipt as far as the hub is concerned."""
-        ref = _original(original)
-        mid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"hub:receipt:{ref.message_id}:{self.address}"))
-        payload = {"received_at": now_utc(), "received_by": received_by, "note": note}
-        return self.reply(ref, "receipt", payload, message_id=mid)
-
-    def accept(self, original: Answerable, *, case_number: str | None = None) -> str:
-        payload = {
-            "decision": "ACCEPTED",
-            "reason": None,
-            "case_number": case_number,
-            "decided_at": now_utc(),
-        }
-        return self.reply(original, "acceptance", payload)
-
-    def return_(self, original: Answerable, reason: str) -> str:
-        payload = {
-            "decision": "RETURNED",
-            "reason": reason,
-            "case_number": None,
-            "decided_at": now_utc(),
-        }
-        return self.reply(original, "acceptance", payload)
-
-    def feedback(self, original: Answerable, note: str, *, percent: int | None = None) -> str:
-        payload = {"note": note, "percent": percent, "reported_at": now_utc()}
-        return self.reply(original, "feedback", payload)
-
-    def close_case(
-        self,
-        original: Answerable,
-        result: str,
-        *,
-        recovered_fen: int = 0,
-        penalties_fen: int = 0,
-        sanctions: dict[str, int] | None = None,
-        note: str | None = None,
-        closed_at: datetime | None = None,
-    ) -> str:
-        """办结 with its result (named ``close_case``: ``close`` releases the client)."""
-        payload = {
-            "result": result,
-            "recovered_fen": recovered_fen,
-            "penalties_fen": penalties_fen,
-            "sanctions": [{"kind": k, "count": n} for k, n in (sanctions or {}).items()],
-            "note": note,
-            "closed_at": closed_at or now_utc(),
-        }
-        return self.reply(original, "closure", payload)
-
     def send_raw(
         self,
         raw: bytes,
@@ -295,26 +179,7 @@ class Connector:
     # -- receiving -----------------------------------------------------------------------------
     def open_message(self, record: Any) -> InboxMessage:
         """Verify and decode one inbox record; raises VerificationError."""
-        try:
-            env = read_envelope(self.registry, record.value)
-        except codec.CodecError as exc:
-            raise VerificationError(f"{exc.reason}: {exc.detail}") from exc
-        directory = self.directory()
-        owner = directory.key_owner(env.signing_key_id)
-        public = directory.public_key(env.signing_key_id)
-        if owner is None or owner[0] != env.sender or public is None:
-            raise VerificationError(f"key {env.signing_key_id} is not a key of {env.sender}")
-        if not verify(public, env.signature, env.signing_bytes()):
-            raise VerificationError(f"signature of {env.message_id} does not verify")
-        try:
-            _, payload = codec.decode(self.registry, env.payload)
-        except codec.CodecError as exc:
-            raise VerificationError(f"payload of {env.message_id}: {exc.detail}") from exc
-        via = "direct"
-        for k, v in record.headers or ():
-            if k == headers.VIA:
-                via = v.decode()
-        return InboxMessage(env, payload, record.topic, record.partition, record.offset, via)
+        return open_record(self.registry, self.directory(), record)
 
     def messages(
         self, *, follow: bool = False, idle_timeout_s: float = 3.0, max_wait_s: float | None = None

@@ -17,7 +17,8 @@ from sqlalchemy.exc import DatabaseError
 
 from hub.audit.chain import verify_chain
 from hub.audit.events import AuditEvent
-from hub.audit.store import AuditStore, migrate, schema_revision
+from hub.audit.schema import migrate, schema_revision
+from hub.audit.store import AuditStore
 from hub.cli.main import main
 from hub.trust.address import Address
 from hub.trust.directory import Directory, create_dev_directory, load_signing_key
@@ -73,7 +74,7 @@ def test_migrations_up_down_and_match_the_model(audit_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from hub.audit.store import VERSION_TABLE, metadata
+    from hub.audit.schema import VERSION_TABLE, metadata
     from hub.storage.store import make_engine
 
     engine = make_engine(audit_url)

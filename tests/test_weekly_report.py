@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from hub.audit.events import AuditEvent
-from hub.audit.store import AuditStore, default_audit_url
+from hub.audit.schema import default_audit_url
+from hub.audit.store import AuditStore
 from hub.cli.report import add_parsers
 from hub.core.config import Settings
 from hub.report.forms import WeeklyReport

@@ -12,68 +12,26 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from hub.audit.chain import Checkpoint, verify_chain
 from hub.audit.events import KINDS
-from hub.audit.store import AuditStore, parse_when, schema_revision
-from hub.audit.trail import KeyLookup, build_trail, story
+from hub.audit.keys import checkpoint_keys, message_keys, operator_entries
+from hub.audit.schema import schema_revision
+from hub.audit.store import AuditStore
+from hub.audit.trail import build_trail, story
 from hub.cli.output import progress, table
-from hub.core.clock import beijing_time
+from hub.core.clock import beijing_time, parse_when
 from hub.core.config import Settings
 from hub.core.errors import UsageError
-from hub.trust.keys import load_public
 
 log = logging.getLogger("hub.audit")
 
 
 def _open(settings: Settings) -> AuditStore:
     return AuditStore(settings.effective_audit_url)
-
-
-def _operator_entries(settings: Settings) -> list[Any]:
-    """The hub operators' keys in the directory (``KeyEntry``): who signs checkpoints."""
-    from hub.trust.directory import Directory
-    from hub.trust.operators import OPERATORS
-
-    conn = Directory.load(settings.directory_path).connectors.get(OPERATORS)
-    return list(conn.keys) if conn else []
-
-
-def _operator_keys(settings: Settings, extra: list[str]) -> Callable[[str], Any]:
-    """Keys trusted to sign checkpoints: the hub operators' keys in the directory, and --key."""
-    trusted = {e.key_id: load_public(e.public_key) for e in _operator_entries(settings)}
-    for item in extra:
-        key_id, sep, b64 = item.partition("=")
-        if not sep:
-            raise UsageError(f"--key must be KEY_ID=BASE64, not {item!r}")
-        trusted[key_id] = load_public(b64)
-    return trusted.get
-
-
-def _message_keys(settings: Settings, store: AuditStore) -> KeyLookup:
-    """Any connector's key: the directory first, then keys the log itself recorded."""
-    from hub.trust.directory import Directory
-
-    directory = Directory.load(settings.directory_path)
-    logged: dict[str, tuple[str, str]] = {}
-    for r in store.search(kinds=["key_registered"], limit=1_000_000):
-        facts = json.loads(r["facts"])
-        logged[facts["key_id"]] = (r["sender"], facts["public_key"])
-
-    def lookup(key_id: str) -> tuple[str, Any] | None:
-        owner = directory.key_owner(key_id)
-        if owner is not None:
-            return str(owner[0]), directory.public_key(key_id)
-        if key_id in logged:
-            address, b64 = logged[key_id]
-            return address, load_public(b64)
-        return None
-
-    return lookup
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -91,7 +49,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     verdict = verify_chain(
         store.records(),
         checkpoints,
-        _operator_keys(settings, args.key or []),
+        checkpoint_keys(settings.directory_path, args.key or []),
         progress=progress("verifying"),
     )
     if sys.stderr.isatty():
@@ -126,7 +84,9 @@ def cmd_trail(args: argparse.Namespace, settings: Settings) -> int:
     if not records:
         print(f"hub: no audit records about {args.message_id}", file=sys.stderr)
         return 1
-    steps = build_trail(records, store.predecessor_hash, _message_keys(settings, store))
+    steps = build_trail(
+        records, store.predecessor_hash, message_keys(settings.directory_path, store)
+    )
     if args.json:
         print(json.dumps([s.to_json() for s in steps], ensure_ascii=False))
     else:
@@ -204,7 +164,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     store = _open(settings)
     keys = {
         k.key_id: {"address": str(OPERATORS), "public_key": k.public_key}
-        for k in _operator_entries(settings)
+        for k in operator_entries(settings.directory_path)
     }
     out = Path(args.out)
     manifest = export(store, out, checkpoint_keys=keys, progress=progress("exporting"))
@@ -243,7 +203,7 @@ def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.audit.store import migrate
+    from hub.audit.schema import migrate
     from hub.storage.store import make_engine
 
     engine = make_engine(settings.effective_audit_url)

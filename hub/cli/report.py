@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hub.audit.store import AuditStore, default_audit_url
+from hub.audit.schema import default_audit_url
+from hub.audit.store import AuditStore
 from hub.core.config import Settings
 from hub.report.render import to_csv, to_html, to_text
 from hub.report.rules import check_region, week_bounds

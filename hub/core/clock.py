@@ -59,6 +59,15 @@ def parse_iso(text: str) -> datetime:
     return as_utc(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
 
 
+def parse_when(text_value: str) -> datetime:
+    """A date (YYYY-MM-DD, taken as midnight Beijing time) or an ISO-8601 instant, as UTC."""
+    text_value = text_value.strip()
+    if len(text_value) == 10:
+        d = datetime.fromisoformat(text_value)
+        return d.replace(tzinfo=BEIJING).astimezone(UTC)
+    return parse_iso(text_value)
+
+
 def beijing_time(value: datetime | str | None) -> str:
     """``YYYY-MM-DD HH:MM:SS`` in Beijing time, for tables; empty for nothing."""
     if not value:

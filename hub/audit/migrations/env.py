@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from hub.audit.store import VERSION_TABLE, metadata
+from hub.audit.schema import VERSION_TABLE, metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
