@@ -177,20 +177,22 @@ def verify_chain(
     """
     v = Verdict()
     by_seq: dict[int, Checkpoint] = {}
-    for cp in sorted(checkpoints, key=lambda c: c.seq):
-        key = public_key(cp.key_id)
+    for signed in sorted(checkpoints, key=lambda c: c.seq):
+        key = public_key(signed.key_id)
         if key is None:
             v.problem = Problem(
-                cp.seq, None, f"checkpoint signed by unknown or untrusted key {cp.key_id}"
+                signed.seq, None, f"checkpoint signed by unknown or untrusted key {signed.key_id}"
             )
             return v
-        if not verify(key, cp.signature, cp.signing_bytes()):
-            v.problem = Problem(cp.seq, None, f"checkpoint signature does not verify ({cp.key_id})")
+        if not verify(key, signed.signature, signed.signing_bytes()):
+            v.problem = Problem(
+                signed.seq, None, f"checkpoint signature does not verify ({signed.key_id})"
+            )
             return v
-        if cp.seq in by_seq and by_seq[cp.seq].head_hash != cp.head_hash:
-            v.problem = Problem(cp.seq, None, "two validly signed checkpoints disagree")
+        if signed.seq in by_seq and by_seq[signed.seq].head_hash != signed.head_hash:
+            v.problem = Problem(signed.seq, None, "two validly signed checkpoints disagree")
             return v
-        by_seq[cp.seq] = cp
+        by_seq[signed.seq] = signed
 
     prev = GENESIS
     recent: list[str] = [GENESIS]  # hashes of the last few good records, to diagnose insertions
@@ -246,11 +248,11 @@ def verify_chain(
             progress(v.records)
     beyond = [cp for seq, cp in sorted(by_seq.items()) if seq > v.head_seq]
     if beyond:
-        cp = beyond[0]
+        first_beyond = beyond[0]
         v.problem = Problem(
             v.head_seq + 1,
             None,
-            f"records #{v.head_seq + 1}..#{cp.seq} are gone: the checkpoint signed at "
-            f"{cp.signed_at} covered them",
+            f"records #{v.head_seq + 1}..#{first_beyond.seq} are gone: the checkpoint signed at "
+            f"{first_beyond.signed_at} covered them",
         )
     return v

@@ -25,7 +25,7 @@ def open_obligation_counts(engine: Engine) -> list[tuple[str, str, str, int]]:
         .group_by(obligations.c.debtor, obligations.c.family, obligations.c.stage)
     )
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(stmt).all()]  # type: ignore[misc]
+        return [tuple(r) for r in conn.execute(stmt).all()]
 
 
 def board(engine: Engine, now: datetime) -> list[dict[str, Any]]:
@@ -69,7 +69,7 @@ def board(engine: Engine, now: datetime) -> list[dict[str, Any]]:
             if r["state"] not in terminal:
                 b["open"] += 1
             if r["received_at"] is not None:
-                delta = as_utc(r["received_at"]) - as_utc(r["delivered_at"])  # type: ignore[operator]
+                delta = as_utc(r["received_at"]) - as_utc(r["delivered_at"])
                 b["_receipts"].append(delta.total_seconds())
         for r in conn.execute(
             select(obligations).where(obligations.c.fulfilled_at.is_(None))

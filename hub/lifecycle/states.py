@@ -38,6 +38,8 @@ TERMINAL = frozenset({State.RETURNED, State.CLOSED})
 class IllegalTransition(HubError):
     """A reply the conversation's state or parties do not allow (dead-lettered with ``reason``)."""
 
+    reason: Reason
+
     def __init__(self, reason: Reason, detail: str) -> None:
         super().__init__(detail, reason=reason.value)
         self.reason = reason

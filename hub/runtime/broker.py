@@ -82,7 +82,7 @@ class EmbeddedBroker:
         self.process = subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
         )
-        if out is not subprocess.DEVNULL:
+        if not isinstance(out, int):
             out.close()
         try:
             wait_until_answers(self.bootstrap, timeout_s)

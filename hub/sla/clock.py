@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from hub.lifecycle.ledger import Ledger
@@ -133,9 +134,7 @@ class SlaClock:
         for kind in KINDS:
             while True:
                 due = self.ledger.due(kind, now, self.batch)
-                fired = self.ledger.fire(
-                    kind, now, due, lambda ob, k=kind: self._events(ob, k, now)
-                )
+                fired = self.ledger.fire(kind, now, due, partial(self._events, kind=kind, now=now))
                 report.fired.extend(fired)
                 report.lost_races += len(due) - len({e.obligation_id for e in fired})
                 for ev in fired:

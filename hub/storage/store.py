@@ -123,6 +123,7 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> boo
     ``INSERT … ON CONFLICT DO NOTHING`` under SQLAlchemy 2.1.
     """
     dialect = conn.dialect.name
+    stmt: Any
     if dialect == "postgresql":
         stmt = postgresql.insert(table).values(values).on_conflict_do_nothing()
     elif dialect == "sqlite":

@@ -83,6 +83,8 @@ def decode(
         raise CodecError(
             "undecodable", f"{len(body) - stream.tell()} trailing bytes after {writer.label} body"
         )
+    if not isinstance(record, dict):
+        raise CodecError("undecodable", f"{writer.label} body is not a record")
     return writer, record
 
 

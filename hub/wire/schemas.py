@@ -34,7 +34,9 @@ class SchemaVersion:
 
     @cached_property
     def parsed(self) -> dict[str, Any]:
-        return parse_schema(self.raw, named_schemas={})
+        parsed = parse_schema(self.raw, named_schemas={})
+        assert isinstance(parsed, dict), f"{self.path}: a schema file holds one named type"
+        return parsed
 
     @cached_property
     def canonical(self) -> str:

@@ -1,0 +1,97 @@
+"""The wheel is the product: built from the checkout, installed elsewhere, it runs on its own.
+
+Builds the wheel, installs it (without dependencies) into a fresh virtualenv whose dependencies
+come from the development environment's site-packages (so no download is needed), and runs
+``hub`` from a directory far from the checkout: the Avro contract, policy, SLA rules and
+calendars must all come from inside the installed package.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--wheel-dir", str(work / "dist"), str(ROOT)],
+        check=True, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    wheels = list((work / "dist").glob("medfund_hub-*.whl"))
+    assert len(wheels) == 1, wheels
+    env_dir = work / "venv"
+    venv.create(env_dir, with_pip=False)
+    python = env_dir / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    # Dependencies from the development environment, as a plain path: its .pth files (the
+    # editable install of the checkout among them) are not processed, so `hub` is the wheel's.
+    (Path(site) / "dev-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+         str(wheels[0])],
+        check=True, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    return env_dir
+
+
+def run(env_dir: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(env_dir / "bin" / "hub"), *args],
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(cwd)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_installed_hub_lists_its_families_from_another_directory(
+    installed: Path, tmp_path: Path
+) -> None:
+    result = run(installed, tmp_path, "families")
+    assert result.returncode == 0, result.stderr
+    assert "clue_transfer" in result.stdout and "corruption_clue_handoff" in result.stdout
+    assert "v1, v2" in result.stdout  # both published versions of clue_transfer travel along
+
+
+def test_the_installed_hub_reads_its_contract_policy_and_sla_from_the_package(
+    installed: Path, tmp_path: Path
+) -> None:
+    probe = (
+        "import hub, hub.core.paths as p, hub.sla.workdays as w;"
+        "from hub.sla.policy import load_sla_policy;"
+        "print(hub.__file__); print(p.schemas_dir()); print(p.POLICY_FILE);"
+        "load_sla_policy(); w.default_calendar()"
+    )
+    result = subprocess.run(
+        [str(installed / "bin" / "python"), "-c", probe],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    module, schemas, policy = result.stdout.split()
+    for path in (module, schemas, policy):
+        assert path.startswith(str(installed)), path
+    assert schemas.endswith("hub/wire/avro")
+    assert run(installed, tmp_path, "policy").returncode == 0
+
+
+def test_the_installed_hub_reports_errors_without_a_traceback(
+    installed: Path, tmp_path: Path
+) -> None:
+    result = run(installed, tmp_path, "send", "no_such_family", "--from", "MIB@350582",
+                 "--to", "PSB@350582", "--payload", "missing.json")  # fmt: skip
+    assert result.returncode == 2
+    assert "unknown family" in result.stderr and "Traceback" not in result.stderr
