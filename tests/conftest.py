@@ -65,3 +65,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     metadata.drop_all(engine)  # each test starts from empty tables
     engine.dispose()
     yield url
+
+
+#: Markers are given here, from what a test uses, so they are always consistent:
+#: ``broker`` for tests under tests/e2e (a real `hub run` on the embedded Tansu broker),
+#: ``postgres`` for tests that use a PostgreSQL database, ``packaging`` for the wheel tests.
+#: ``./dev test -m "not broker and not packaging"`` is the quick run.
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.parts
+        if "e2e" in parts:
+            item.add_marker(pytest.mark.broker)
+        if "packaging" in parts:
+            item.add_marker(pytest.mark.packaging)
+        fixtures = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and "postgresql" in callspec.params.values()
+        if fixtures & {"pg_server", "pg_hub"} or on_postgres or "postgres" in item.name:
+            item.add_marker(pytest.mark.postgres)

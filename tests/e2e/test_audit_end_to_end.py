@@ -216,7 +216,7 @@ def test_export_is_reverified_without_the_hub(
 ) -> None:
     out = tmp_path / "export"
     pg_hub.cli("audit", "export", "--out", str(out))
-    verifier = Path(__file__).resolve().parent.parent / "ops" / "audit" / "verify_export.py"
+    verifier = Path(__file__).resolve().parents[2] / "ops" / "audit" / "verify_export.py"
     done = subprocess.run(
         ["python3", "-I", str(verifier), str(out)], capture_output=True, text=True
     )

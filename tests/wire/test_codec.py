@@ -14,7 +14,7 @@ from hub.wire.codec import HEADER_LEN, MAGIC, AvroDeserializer, AvroSerializer, 
 from hub.wire.jsonpayload import from_json
 from hub.wire.schemas import SchemaError, SchemaRegistry, SchemaVersion
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas" / "avro"
 PAYLOADS = ROOT / "examples" / "payloads"
 

@@ -26,7 +26,7 @@ from hub.wire import codec
 from hub.wire.jsonpayload import PayloadError, from_json, to_json
 from hub.wire.schemas import SchemaRegistry
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAYLOADS = ROOT / "examples" / "payloads"
 MIB = Address("MIB", "350582")
 PSB = Address("PSB", "350582")

@@ -21,7 +21,7 @@ from hub.trust.directory import Directory
 from hub.trust.keys import SigningKey
 from hub.trust.operators import OPERATORS
 
-SHORT = load_sla_policy(Path(__file__).parent / "data" / "sla-short.yaml")
+SHORT = load_sla_policy(Path(__file__).parents[1] / "data" / "sla-short.yaml")
 T0 = datetime(2025, 9, 29, 2, 0, tzinfo=UTC)
 GRACE = timedelta(minutes=30)
 

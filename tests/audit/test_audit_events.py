@@ -21,7 +21,7 @@ from hub.wire.envelope import seal
 from hub.wire.schemas import SchemaRegistry
 from tests.hubproc import load_example
 
-REGISTRY = SchemaRegistry.load(Path(__file__).resolve().parent.parent / "schemas" / "avro")
+REGISTRY = SchemaRegistry.load(Path(__file__).resolve().parents[2] / "schemas" / "avro")
 T0 = datetime(2024, 6, 18, 2, 0, tzinfo=UTC)
 NAME = "王秀英"
 ID_NUMBER = "11010519491231002X"
@@ -230,7 +230,7 @@ def test_checkpointer_signs_after_enough_records_or_enough_time(tmp_path: Path) 
     key = SigningKey.generate()
     now = [0.0]
     cp = Checkpointer(store, lambda: key, every=10, interval_s=60, clock=lambda: now[0])
-    from tests.test_audit_store import events
+    from tests.audit.test_audit_store import events
 
     store.append(events(4))
     cp.note(4)

@@ -25,7 +25,7 @@ from hub.wire.families import FAMILIES
 from hub.wire.jsonpayload import from_json
 from hub.wire.schemas import SchemaRegistry
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAYLOADS = ROOT / "examples" / "payloads"
 CREATED = datetime(2024, 6, 3, 1, 2, 3, 456000, tzinfo=UTC)
 

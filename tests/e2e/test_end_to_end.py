@@ -27,8 +27,6 @@ from tests.hubproc import (
     wait_until,
 )
 
-pytestmark = pytest.mark.broker
-
 
 def payload(conn, family: str, **changes) -> dict:
     schema = conn.registry.latest(family)

@@ -24,7 +24,7 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
 from fastavro.utils import generate_many
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas" / "avro"
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas" / "avro"
 _FILE = re.compile(r"^(?P<stem>[a-z0-9_]+)\.v(?P<version>[1-9][0-9]*)\.avsc$")
 RECORDS = 30
 

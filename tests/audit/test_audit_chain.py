@@ -22,7 +22,7 @@ from hub.audit.chain import (
 from hub.core.clock import iso_ms
 from hub.trust.keys import SigningKey
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2024, 6, 18, 2, 0, tzinfo=UTC)
 
 

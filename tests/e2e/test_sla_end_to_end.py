@@ -17,12 +17,10 @@ from hub.storage.store import Store
 from hub.wire import codec
 from hub.wire.envelope import read_envelope
 from hub.wire.topics import SLA_EVENTS, inbox_topic
+from tests.e2e.test_end_to_end import dead_letter_of, metric_value, metrics_text, payload
 from tests.hubproc import HubProcess, raw_inbox_records, start_hub, wait_for_messages, wait_until
-from tests.test_end_to_end import dead_letter_of, metric_value, metrics_text, payload
 
-pytestmark = pytest.mark.broker
-
-SHORT_SLA = Path(__file__).parent / "data" / "sla-short.yaml"
+SHORT_SLA = Path(__file__).parents[1] / "data" / "sla-short.yaml"
 MINUTE = 60.0
 
 
@@ -163,7 +161,7 @@ def test_no_receipt_warns_breaches_and_escalates_each_exactly_once(sla_hub: HubP
 
 def _clue_file(hub: HubProcess) -> Path:
     data = json.loads(
-        (Path(__file__).parent.parent / "examples/payloads/clue_transfer.json").read_text("utf-8")
+        (Path(__file__).parents[2] / "examples/payloads/clue_transfer.json").read_text("utf-8")
     )
     data.pop("requested_deadline")
     data["risk_level"] = "LOW"
