@@ -66,7 +66,7 @@ from hub.audit.schema import audit_log, default_audit_url
 from hub.audit.store import AppendResult, AuditStore
 from hub.core.paths import PROJECT_ROOT
 from hub.lifecycle.tables import sla_events
-from hub.storage.store import make_engine
+from hub.storage.engine import make_engine
 from hub.trust.address import Address
 from hub.trust.keys import SigningKey
 from hub.wire.envelope import seal

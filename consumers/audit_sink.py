@@ -27,7 +27,7 @@ from hub.audit import events as ev
 from hub.audit.events import AuditEvent, event_id
 from hub.audit.store import AppendResult, AuditStore
 from hub.core.config import Settings
-from hub.storage.store import safe_url
+from hub.storage.engine import safe_url
 from hub.trust.keys import SigningKey
 from hub.wire.codec import AvroDeserializer, CodecError
 from hub.wire.schemas import SchemaRegistry

@@ -58,7 +58,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         return
     from sqlalchemy import create_engine
 
-    from hub.storage.store import metadata
+    from hub.storage.engine import metadata
 
     url = request.getfixturevalue("pg_server")
     engine = create_engine(url)

@@ -46,7 +46,7 @@ from hub.audit.schema import (
     migrate,
 )
 from hub.core.clock import as_utc, iso_ms, truncate_ms
-from hub.storage.store import make_engine
+from hub.storage.engine import make_engine
 from hub.trust import regions
 from hub.trust.keys import SigningKey
 

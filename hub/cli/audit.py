@@ -204,7 +204,7 @@ def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from hub.audit.schema import migrate
-    from hub.storage.store import make_engine
+    from hub.storage.engine import make_engine
 
     engine = make_engine(settings.effective_audit_url)
     before = schema_revision(engine)

@@ -29,7 +29,8 @@ from hub.lifecycle.tables import (
     ledger_events,
     obligations,
 )
-from hub.storage.store import DeliveryRow, deliveries, insert_ignore
+from hub.storage.engine import insert_ignore
+from hub.storage.store import DeliveryRow, deliveries
 
 
 class Ledger(ObligationStore):

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 
 from hub.lifecycle.states import State
-from hub.storage.store import metadata
+from hub.storage.engine import metadata
 
 ledger = Table(
     "ledger",

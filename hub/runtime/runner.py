@@ -15,7 +15,7 @@ from hub.core.config import Settings
 from hub.runtime.admin import ensure_topics
 from hub.runtime.broker import EmbeddedBroker, free_port
 from hub.runtime.state import HubState, clear_state, read_state, write_state
-from hub.storage.store import safe_url
+from hub.storage.engine import safe_url
 from hub.trust.directory import DEV_CONNECTORS, Directory, create_dev_directory
 from hub.trust.operators import OPERATORS
 from hub.wire.topics import core_topics, inbox_spec

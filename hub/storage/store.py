@@ -9,32 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Column,
-    Connection,
     DateTime,
-    Engine,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
-    create_engine,
-    event,
     func,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
+from hub.core.clock import as_utc
+from hub.storage.engine import insert_ignore, make_engine, metadata
 from hub.wire.deadletter import DeadLetter
-
-metadata = MetaData()
 
 deliveries = Table(
     "deliveries",
@@ -84,56 +78,6 @@ class DeliveryRow:
     routed_at: datetime
 
 
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # WAL lets the CLI read while the router writes; NORMAL sync is durable in WAL mode
-            # up to the last checkpointed transaction, which is what at-least-once needs.
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-def safe_url(url: str) -> str:
-    """A database URL fit for logs: the password masked."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite gives back naive datetimes; everything the store hands out is UTC-aware.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
-    """Insert unless the primary key exists; True when a row was written.
-
-    Asks for the key back rather than trusting ``rowcount``, which psycopg reports as -1 for
-    ``INSERT … ON CONFLICT DO NOTHING`` under SQLAlchemy 2.1.
-    """
-    dialect = conn.dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table).values(values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
-    else:  # pragma: no cover - other databases are not supported yet
-        raise NotImplementedError(f"store does not support {dialect}")
-    key = next(iter(table.primary_key.columns))
-    return conn.execute(stmt.returning(key)).first() is not None
-
-
 class Store:
     def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
@@ -167,7 +111,7 @@ class Store:
         if r is None:
             return None
         return DeliveryRow(
-            **{**r, "created_at": _utc(r["created_at"]), "routed_at": _utc(r["routed_at"])}
+            **{**r, "created_at": as_utc(r["created_at"]), "routed_at": as_utc(r["routed_at"])}
         )
 
     def record_delivery(self, row: DeliveryRow) -> bool:
@@ -180,7 +124,11 @@ class Store:
             ).mappings()
             return [
                 DeliveryRow(
-                    **{**r, "created_at": _utc(r["created_at"]), "routed_at": _utc(r["routed_at"])}
+                    **{
+                        **r,
+                        "created_at": as_utc(r["created_at"]),
+                        "routed_at": as_utc(r["routed_at"]),
+                    }
                 )
                 for r in rows
             ]
@@ -248,6 +196,6 @@ class Store:
     def _dl_row(row: Any) -> dict[str, Any]:
         out = dict(row)
         out["original"] = bytes(out["original"])
-        out["dead_lettered_at"] = _utc(out["dead_lettered_at"])
-        out["last_replayed_at"] = _utc(out["last_replayed_at"])
+        out["dead_lettered_at"] = as_utc(out["dead_lettered_at"])
+        out["last_replayed_at"] = as_utc(out["last_replayed_at"])
         return out

@@ -75,7 +75,7 @@ def test_migrations_up_down_and_match_the_model(audit_url: str) -> None:
     from alembic.runtime.migration import MigrationContext
 
     from hub.audit.schema import VERSION_TABLE, metadata
-    from hub.storage.store import make_engine
+    from hub.storage.engine import make_engine
 
     engine = make_engine(audit_url)
     migrate(engine)

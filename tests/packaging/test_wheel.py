@@ -8,6 +8,7 @@ calendars must all come from inside the installed package.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,9 +23,15 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("wheel")
+    # A copy of what the sdist holds, so the build leaves nothing behind in the checkout.
+    source = work / "source"
+    for name in ("hub", "connectors", "consumers", "schemas"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(work / "dist"), str(ROOT)],
+         "--wheel-dir", str(work / "dist"), str(source)],
         check=True, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     wheels = list((work / "dist").glob("medfund_hub-*.whl"))
