@@ -271,23 +271,6 @@ class AuditStore:
         with self.engine.connect() as conn:
             return [_row_to_record(r) for r in conn.execute(stmt).all()]
 
-    def latest_status(self, conversation_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """Per conversation, the last recorded lifecycle status and when (ISO)."""
-        out: dict[str, tuple[str, str]] = {}
-        ids = list(conversation_ids)
-        with self.engine.connect() as conn:
-            for i in range(0, len(ids), 500):
-                rows = conn.execute(
-                    select(audit_log.c.conversation_id, audit_log.c.status, audit_log.c.occurred_at)
-                    .where(audit_log.c.conversation_id.in_(ids[i : i + 500]))
-                    .where(audit_log.c.status.is_not(None))
-                    .where(audit_log.c.kind.not_like("sla_%"))
-                    .order_by(audit_log.c.seq)
-                ).all()
-                for r in rows:
-                    out[r.conversation_id] = (r.status, iso_ms(r.occurred_at))
-        return out
-
     def events_of_kinds(self, kinds: Sequence[str]) -> Iterator[dict[str, Any]]:
         """All records of the given kinds, oldest first (the weekly report's input)."""
         with self.engine.connect() as conn:

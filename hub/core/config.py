@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +120,6 @@ class Settings:
         if self.audit_secret_file:
             return Path(self.audit_secret_file)
         return self.keys_dir / "audit-subject.secret"
-
-    def with_bootstrap(self, bootstrap: str) -> Settings:
-        return replace(self, kafka_bootstrap=bootstrap)
 
     def kafka_python_security(self) -> dict[str, Any]:
         """Security keyword arguments for kafka-python clients."""

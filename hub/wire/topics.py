@@ -51,10 +51,6 @@ def core_topics() -> list[TopicSpec]:
     return [INGRESS, DEAD_LETTER, SLA_EVENTS, AUDIT]
 
 
-def router_group(app_id: str) -> str:
-    return app_id
-
-
 def audit_sink_group(app_id: str) -> str:
     return f"{app_id}.audit-sink"
 

@@ -70,10 +70,3 @@ def check_sha256(value: str) -> str | None:
     if not _SHA256.fullmatch(value):
         return "sha256 must be 64 lowercase hex digits"
     return None
-
-
-def mask(identifier: str) -> str:
-    """Keep only enough of an identifier to tell records apart in logs: 3501**********123X."""
-    if len(identifier) <= 8:
-        return "*" * len(identifier)
-    return identifier[:4] + "*" * (len(identifier) - 8) + identifier[-4:]

@@ -11,7 +11,6 @@ from hub.wire.validators import (
     check_id_number,
     check_sha256,
     id_check_char,
-    mask,
     uscc_check_char,
 )
 
@@ -163,26 +162,6 @@ def test_sha256_format() -> None:
     assert check_sha256("0" * 64) is None
     for bad in (good.upper(), good[:-1], good + "0", good[:-1] + "g", "", f" {good[1:]}"):
         assert check_sha256(bad) == "sha256 must be 64 lowercase hex digits", bad
-
-
-@pytest.mark.parametrize(
-    ("identifier", "masked"),
-    [
-        ("11010519491231002X", "1101**********002X"),
-        ("91350100M000100Y43", "9135**********0Y43"),
-        ("123456789", "1234*6789"),
-        ("12345678", "********"),
-        ("abc", "***"),
-        ("", ""),
-    ],
-)
-def test_mask(identifier: str, masked: str) -> None:
-    assert mask(identifier) == masked
-    assert len(mask(identifier)) == len(identifier)
-
-
-def test_mask_hides_the_birth_date_of_an_id_number() -> None:
-    assert "19491231" not in mask("11010519491231002X")
 
 
 # -- GB/T 2260 regions ---------------------------------------------------------------------------

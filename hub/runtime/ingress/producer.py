@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-Headers = Sequence[tuple[str, bytes]]
 
 
 class RecordMetadata(Protocol):
