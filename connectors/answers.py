@@ -6,17 +6,22 @@ Each answer goes back to the original's sender, correlated to the original's id.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime
 from typing import Any
 
+from connectors.dedup import HandledIds
 from connectors.messages import Answerable, original_ref
 from hub.trust.address import Address
+from hub.trust.keys import SigningKey
 from hub.wire.envelope import now_utc
 
 
 class Answering:
     address: Address
+    key: SigningKey | None
+    handled: HandledIds | None
 
     def send(
         self,
@@ -47,12 +52,31 @@ class Answering:
     def receipt(
         self, original: Answerable, *, received_by: str | None = None, note: str | None = None
     ) -> str:
-        """Sign for a message.  The id is derived from the original's, so signing twice (a
-        handler re-run after a crash) sends one receipt as far as the hub is concerned."""
+        """Sign for a message, once: signing again (a handler re-run after a crash) returns the
+        first receipt's id and sends nothing.
+
+        The id is derived from the original's with this connector's private key (an Ed25519
+        signature is deterministic), so the same connector always derives the same id while no
+        one else can predict it and answer first.
+        """
         ref = original_ref(original)
-        mid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"hub:receipt:{ref.message_id}:{self.address}"))
+        if self.handled is not None:
+            sent = self.handled.answer_sent(ref.message_id, "receipt")
+            if sent is not None:
+                return sent
+        mid = self.answer_id(ref.message_id, "receipt")
         payload = {"received_at": now_utc(), "received_by": received_by, "note": note}
-        return self.reply(ref, "receipt", payload, message_id=mid)
+        mid = self.reply(ref, "receipt", payload, message_id=mid)
+        if self.handled is not None:
+            self.handled.remember_answer(ref.message_id, "receipt", mid)
+        return mid
+
+    def answer_id(self, original_id: str, family: str) -> str:
+        """An id for this connector's ``family`` answer to ``original_id``: stable, unguessable."""
+        if self.key is None:
+            return str(uuid.uuid4())
+        mark = self.key.sign(f"hub-answer-id\n{family}\n{original_id}\n{self.address}".encode())
+        return str(uuid.UUID(bytes=hashlib.sha256(mark).digest()[:16], version=4))
 
     def accept(self, original: Answerable, *, case_number: str | None = None) -> str:
         payload = {

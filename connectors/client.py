@@ -220,14 +220,15 @@ class Connector(Answering):
         handled = 0
         try:
             for msg in self._poll_loop(consumer, None, follow, idle_timeout_s, None, consumer):
-                if self.handled is not None and self.handled.seen(msg.message_id):
+                key = (msg.message_id, str(msg.envelope.sender), msg.envelope.content_digest())
+                if self.handled is not None and self.handled.seen(*key):
                     log.info("skipping %s: already handled", msg.message_id)
                 else:
                     handler(msg)
                     if auto_receipt and self._wants_receipt(msg):
                         self.receipt(msg)
                     if self.handled is not None:
-                        self.handled.remember(msg.message_id)
+                        self.handled.remember(*key)
                     handled += 1
                 tp = TopicPartition(msg.topic, msg.partition)
                 consumer.commit({tp: OffsetAndMetadata(msg.offset + 1, "", -1)})

@@ -15,6 +15,7 @@ from typing import Any
 
 from hub.core.errors import ConfigError
 from hub.core.paths import POLICY_FILE, SLA_FILE, schemas_dir
+from hub.core.text import masked_url
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,14 @@ class Settings:
     #: Secret that keys the hashes standing in for subjects' codes in the audit log; every
     #: worker of one hub must share it.  Empty: <home>/keys/audit-subject.secret (created).
     audit_secret_file: str = ""
+    #: Largest ingress record the hub handles whole; a larger one is dead-lettered as too_large
+    #: with its SHA-256 and first bytes.  Below the producers' 1 MiB request limit, so a dead
+    #: letter carrying a record of this size can itself be written.
+    max_record_bytes: int = 900_000
+    #: An envelope created longer ago than this before it reached the hub is stale.
+    freshness_max_age_s: float = 86400.0
+    #: An envelope created more than this after it reached the hub is from the future.
+    freshness_max_ahead_s: float = 300.0
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # -- derived paths -------------------------------------------------------------------------
@@ -206,9 +215,11 @@ def describe(settings: Settings) -> dict[str, Any]:
         value = getattr(settings, f.name)
         if f.name == "kafka_sasl_password" and value:
             value = "******"
+        elif f.name.endswith("_url") and value:
+            value = masked_url(value)
         out[f.name] = str(value) if isinstance(value, Path) else value
-    out["store_url (effective)"] = settings.effective_store_url
-    out["audit_url (effective)"] = settings.effective_audit_url
+    out["store_url (effective)"] = masked_url(settings.effective_store_url)
+    out["audit_url (effective)"] = masked_url(settings.effective_audit_url)
     out["directory (effective)"] = str(settings.directory_path)
     out["policy (effective)"] = str(settings.policy_path)
     out["sla (effective)"] = str(settings.sla_path)

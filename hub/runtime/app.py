@@ -78,7 +78,7 @@ def create_app(settings: Settings, bootstrap: str, web_port: int) -> faust.App:
     @app.agent(ingress, name="router")
     async def route(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            await pipeline.handle(IngressRecord.from_message(event.message))
+            await pipeline.process(IngressRecord.from_message(event.message))
 
     @app.timer(interval=settings.sla_tick_s, name="sla-clock")
     async def sla_clock() -> None:

@@ -22,6 +22,11 @@ DUPLICATES = Counter(
 REPLAYS = Counter(
     "hub_dead_letter_replays_total", "Dead letters re-submitted by `hub dlq replay`", []
 )
+TRANSIENT_FAILURES = Counter(
+    "hub_ingress_transient_failures_total",
+    "Failures of the broker or the database the router waited out and retried (nothing committed)",
+    ["error"],
+)
 ROUTE_SECONDS = Histogram(
     "hub_route_seconds",
     "Time from reading an ingress record to its delivery or dead letter being stored",

@@ -14,6 +14,7 @@ from hub.audit.events import SubjectRef
 from hub.core.clock import Clock, clock_from_settings
 from hub.core.config import Settings
 from hub.lifecycle.ledger import Ledger
+from hub.routing.freshness import Freshness
 from hub.routing.policy import Policy, load_policy
 from hub.routing.router import Router
 from hub.sla.policy import SlaPolicy, load_sla_policy
@@ -46,7 +47,15 @@ class HubServices:
         store = Store(settings.effective_store_url)
         ledger = Ledger(store.engine)
         router = Router(
-            registry, lambda: directory.current, policy, ledger.conversation, ledger.reply_applied
+            registry,
+            lambda: directory.current,
+            policy,
+            ledger.conversation,
+            ledger.reply_applied,
+            Freshness(
+                timedelta(seconds=settings.freshness_max_age_s),
+                timedelta(seconds=settings.freshness_max_ahead_s),
+            ),
         )
         return cls(
             settings=settings,

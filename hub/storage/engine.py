@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
+
+from hub.core.text import masked_url
 
 #: The hub store's tables (deliveries, dead letters, the ledger) all live in this metadata.
 metadata = MetaData()
@@ -17,7 +19,9 @@ metadata = MetaData()
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # hide_parameters: an error message must not carry row values (free text, names) into
+        # logs or a dead letter's detail.
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -30,14 +34,34 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def safe_url(url: str) -> str:
     """A database URL fit for logs: the password masked."""
-    from sqlalchemy.engine import make_url
+    return masked_url(url)
 
-    return make_url(url).render_as_string(hide_password=True)
+
+def add_missing_columns(engine: Engine, meta: MetaData) -> list[str]:
+    """Add nullable columns a newer hub declares to tables an older one created.
+
+    The hub store is created with ``create_all``, which never alters an existing table; a column
+    added later (always nullable, so old rows stay valid) is added here.  Returns what was added.
+    """
+    added: list[str] = []
+    found = inspect(engine)
+    for table in meta.sorted_tables:
+        if not found.has_table(table.name):
+            continue
+        present = {c["name"] for c in found.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+            added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:

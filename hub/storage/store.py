@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 from hub.core.clock import as_utc
-from hub.storage.engine import insert_ignore, make_engine, metadata
+from hub.storage.engine import add_missing_columns, insert_ignore, make_engine, metadata
 from hub.wire.deadletter import DeadLetter
 
 deliveries = Table(
@@ -42,6 +42,8 @@ deliveries = Table(
     Column("fallback", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("routed_at", DateTime(timezone=True), nullable=False),
+    # Envelope.content_digest: a reused id is a repeat only with the same sender and content.
+    Column("content_sha256", String(64)),
 )
 
 dead_letters = Table(
@@ -76,6 +78,7 @@ class DeliveryRow:
     fallback: bool
     created_at: datetime
     routed_at: datetime
+    content_sha256: str | None = None
 
 
 class Store:
@@ -84,6 +87,7 @@ class Store:
         self.engine = make_engine(url)
         if create:
             metadata.create_all(self.engine)
+            add_missing_columns(self.engine, metadata)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -19,6 +19,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.core.errors import TrustError
+from hub.core.text import shown
 from hub.trust.address import Address
 from hub.trust.agencies import AGENCIES, is_agency
 from hub.trust.keys import SigningKey, load_public
@@ -61,10 +62,12 @@ class Connector:
 def check_address(address: Address) -> None:
     if not is_agency(address.agency):
         raise DirectoryError(
-            f"unknown agency {address.agency!r}; known: {', '.join(sorted(AGENCIES))}"
+            f"unknown agency '{shown(address.agency, 16)}'; known: {', '.join(sorted(AGENCIES))}"
         )
     if not is_region(address.region):
-        raise DirectoryError(f"region {address.region!r} is not a 6-digit GB/T 2260 code")
+        raise DirectoryError(
+            f"region '{shown(address.region, 16)}' is not a 6-digit GB/T 2260 code"
+        )
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,24 @@ class Reason(StrEnum):
     ROUTER_ERROR = "router_error"  # the router failed on this record (a bug): kept, not lost
     UNKNOWN_CONVERSATION = "unknown_conversation"  # a reply to no message the hub delivered
     ILLEGAL_TRANSITION = "illegal_transition"  # a reply out of order, from/to the wrong party
+    INVALID_ID = "invalid_id"  # a message, correlation or causation id off the id alphabet
+    ID_CONFLICT = "id_conflict"  # an id already delivered from another sender or with other content
+    STALE = "stale"  # created longer ago than the freshness window allows
+    FROM_FUTURE = "from_future"  # created later than now plus the allowed clock skew
+    TOO_LARGE = "too_large"  # the record exceeds the hub's maximum ingress record size
+
+
+#: A dead letter's detail names fields, codes and limits, never payload values, and is bounded.
+MAX_DETAIL = 4096
+#: Of an oversized record, the dead letter keeps this many leading bytes (and its SHA-256).
+KEPT_HEAD = 1024
+
+
+def bounded(detail: str, limit: int = MAX_DETAIL) -> str:
+    """``detail`` cut to ``limit`` characters, saying so."""
+    if len(detail) <= limit:
+        return detail
+    return detail[: limit - 20] + f"… ({len(detail)} chars)"
 
 
 @dataclass(frozen=True)
@@ -73,4 +91,4 @@ def dead_letter_id(
     h = hashlib.sha256()
     h.update(f"{topic}\0{partition}\0{offset}\0{record_timestamp_ms}\0".encode())
     h.update(original)
-    return "dl-" + h.hexdigest()[:20]
+    return "dl-" + h.hexdigest()[:20]  # keep in step with hub.runtime.ingress.record.DEAD_LETTER_ID

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -18,6 +19,10 @@ from hub.wire import codec
 from hub.wire.schemas import SchemaRegistry, SchemaVersion
 
 ENVELOPE_STEM = "envelope"
+#: Message, correlation and causation ids: 1 to 64 ASCII characters of a small alphabet, so they
+#: fit every column, log line and header that carries them, and cannot smuggle control text.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+ID_RULE = "1-64 characters of A-Z a-z 0-9 . _ : - (starting with a letter or digit)"
 SIGNATURE_SCHEME = b"hub-sig-v1"
 
 
@@ -73,6 +78,42 @@ class Envelope:
             causation_id=r.get("causation_id"),
             encryption=r.get("encryption"),
         )
+
+    def id_problems(self) -> list[str]:
+        """Ids off the id alphabet, named without echoing them (they are unauthenticated)."""
+        out = []
+        for name in ("message_id", "correlation_id", "causation_id"):
+            value = getattr(self, name)
+            if value is None and name != "message_id":
+                continue
+            if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+                size = len(value) if isinstance(value, str) else 0
+                out.append(f"{name} must be {ID_RULE}; it has {size} characters")
+        return out
+
+    def content_digest(self) -> str:
+        """What makes two submissions the same message: all the sender decided, not when it signed.
+
+        SHA-256 over the length-prefixed id, family, schema version, parties, correlation,
+        causation and payload digest.  A connector retrying a send with the same id re-signs at a
+        new instant, so ``created_at`` and the signature stay out; anything else that differs makes
+        a reused id a conflict, not a repeat.
+        """
+        h = hashlib.sha256()
+        for part in (
+            "hub-content-v1",
+            self.message_id,
+            self.family,
+            str(self.schema_version),
+            str(self.sender),
+            str(self.recipient),
+            self.correlation_id or "",
+            self.causation_id or "",
+            hashlib.sha256(self.payload).hexdigest(),
+        ):
+            data = part.encode()
+            h.update(len(data).to_bytes(4, "big") + data)
+        return h.hexdigest()
 
     def signing_bytes(self) -> bytes:
         """The exact bytes the sender signs (documented in the README as hub-sig-v1).

@@ -35,12 +35,12 @@ def check_credit_code(code: str) -> str | None:
         return f"credit code must have 18 characters, has {len(code)}"
     bad = sorted({c for c in code if c not in USCC_CHARSET})
     if bad:
-        return f"credit code has characters outside GB 32100: {''.join(bad)}"
+        return "credit code has characters outside GB 32100"
     if not is_ascii_digits(code[2:8]):
         return "credit code characters 3-8 must be the region code digits"
     expected = uscc_check_char(code[:17])
     if code[17] != expected:
-        return f"credit code check character is {code[17]}, expected {expected}"
+        return "credit code check character does not match (GB 32100)"
     return None
 
 
@@ -62,7 +62,7 @@ def check_id_number(number: str) -> str | None:
         return "ID number has an impossible birth date"
     expected = id_check_char(number[:17])
     if number[17] != expected:
-        return f"ID number check character is {number[17]}, expected {expected}"
+        return "ID number check character does not match (GB 11643)"
     return None
 
 

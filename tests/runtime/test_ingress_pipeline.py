@@ -9,14 +9,17 @@ the caller, which does not commit; handling the same record again then completes
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hub.audit.events import AuditEvent
-from hub.core.clock import now_utc
+from hub.core.clock import now_utc, truncate_ms
 from hub.core.config import Settings
 from hub.routing.router import Router
 from hub.runtime.ingress.build import build_pipeline
@@ -35,7 +38,7 @@ from hub.wire.jsonpayload import from_json
 from hub.wire.topics import AUDIT, DEAD_LETTER, inbox_topic
 from tests.hubproc import load_example
 
-CONNECTORS = ["MIB@350582", "PSB@350582", "PSB@350500", "HEALTH@350582", "HUB@100000"]
+CONNECTORS = ["MIB@350582", "PSB@350582", "PSB@350500", "HEALTH@350582", "CDI@350582", "HUB@100000"]
 
 
 class Rig:
@@ -77,9 +80,8 @@ class Rig:
     def record(self, raw: bytes, *, offset: int | None = None, **kwargs: Any) -> IngressRecord:
         if offset is None:
             offset, self.offset = self.offset, self.offset + 1
-        return IngressRecord(
-            "hub.ingress", 0, offset, raw, timestamp_ms=1_700_000_000_000, **kwargs
-        )
+        kwargs.setdefault("timestamp_ms", int(time.time() * 1000))
+        return IngressRecord("hub.ingress", 0, offset, raw, **kwargs)
 
     def handle(self, record: IngressRecord) -> Any:
         return asyncio.run(self.pipeline.handle(record))
@@ -208,7 +210,7 @@ def test_a_forged_signature_is_dead_lettered_as_bad_signature(rig: Rig) -> None:
 def test_a_router_bug_dead_letters_the_record_instead_of_dropping_it(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def explode(self: Router, raw: bytes) -> Any:
+    def explode(self: Router, raw: bytes, at: Any = None) -> Any:
         raise KeyError("surprise")
 
     monkeypatch.setattr(Router, "decide", explode)
@@ -241,12 +243,13 @@ def test_a_receipt_moves_the_ledger_and_logs_the_step(rig: Rig) -> None:
 
 
 def test_a_replayed_dead_letter_is_marked_as_a_replay_in_the_log(rig: Rig) -> None:
-    record = rig.record(b"junk", headers=((headers.REPLAY_OF, b"dl-0123"),))
+    record = rig.record(b"junk", headers=((headers.REPLAY_OF, b"dl-0123456789abcdef0123"),))
     outcome = rig.handle(record)
     assert outcome.kind == DEAD_LETTERED
     assert rig.audit_kinds()[0] == "dlq_replayed"
     assert (
-        rig.read_dead_letter(rig.producer.on(DEAD_LETTER.name)[0].value)["replay_of"] == "dl-0123"
+        rig.read_dead_letter(rig.producer.on(DEAD_LETTER.name)[0].value)["replay_of"]
+        == "dl-0123456789abcdef0123"
     )
 
 
@@ -319,3 +322,181 @@ def test_every_audit_event_of_one_hand_off_is_keyed_by_its_conversation(rig: Rig
     outcome = rig.handle(rig.record(raw))
     assert all(isinstance(e, AuditEvent) for e in outcome.events)
     assert {s.key for s in rig.producer.on(AUDIT.name)} == {mid.encode()}
+
+
+# -- process(): exactly one outcome per record, whatever fails ------------------------------------
+
+
+def process(rig: Rig, record: IngressRecord) -> Any:
+    return asyncio.run(rig.pipeline.process(record))
+
+
+@pytest.fixture
+def no_wait(rig: Rig) -> list[float]:
+    """Backoff sleeps are recorded instead of slept."""
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    rig.pipeline.sleep = sleep
+    return slept
+
+
+def test_a_broker_that_is_down_is_waited_out_with_backoff_and_nothing_is_lost(
+    rig: Rig, no_wait: list[float]
+) -> None:
+    mid, raw = rig.message()
+    rig.producer.fail("hub.inbox.", ConnectionError("broker gone"), times=3)
+    outcome = process(rig, rig.record(raw))
+    assert outcome.kind == DELIVERED and rig.delivered(mid)
+    assert no_wait == [0.2, 0.4, 0.8]
+    assert len(rig.producer.on("hub.inbox.")) == 1
+
+
+def test_a_database_that_is_down_is_waited_out(rig: Rig, no_wait: list[float]) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    mid, raw = rig.message()
+    ledger = rig.services.ledger
+    real = ledger.record_original
+    calls = [0]
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] <= 2:
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return real(*args, **kwargs)
+
+    ledger.record_original = flaky  # type: ignore[method-assign]
+    assert process(rig, rig.record(raw)).kind == DELIVERED
+    assert len(no_wait) == 2 and rig.delivered(mid)
+
+
+def test_a_failure_that_would_repeat_dead_letters_the_record_instead_of_skipping_it(
+    rig: Rig, no_wait: list[float]
+) -> None:
+    from sqlalchemy.exc import DataError
+
+    mid, raw = rig.message()
+    ledger = rig.services.ledger
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise DataError("INSERT", {}, Exception("value too long for type character varying(64)"))
+
+    ledger.record_original = refuse  # type: ignore[method-assign]
+    outcome = process(rig, rig.record(raw))
+    assert (outcome.kind, outcome.reason) == (DEAD_LETTERED, "router_error")
+    row = rig.services.store.dead_letter(outcome.dead_letter_id)
+    assert row["original"] == raw and row["message_id"] == mid
+    assert "DataError" in row["detail"] and "varying" not in row["detail"]
+    assert "dead_lettered" in rig.audit_kinds()
+    assert no_wait == []
+
+
+def test_a_dead_letter_the_broker_refuses_whole_keeps_the_head_and_the_hash(
+    rig: Rig, no_wait: list[float]
+) -> None:
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    rig.producer.fail(DEAD_LETTER.name, MessageSizeTooLargeError(), times=2)
+    raw = b"\x00" + bytes(range(256)) * 20
+    outcome = process(rig, rig.record(raw))
+    assert (outcome.kind, outcome.reason) == (DEAD_LETTERED, "router_error")
+    row = rig.services.store.dead_letter(outcome.dead_letter_id)
+    assert row["original"] == raw[:1024]
+    assert hashlib.sha256(raw).hexdigest() in row["detail"]
+
+
+def test_a_record_over_the_size_limit_is_dead_lettered_by_hash_and_head(rig: Rig) -> None:
+    rig.pipeline.max_record_bytes = 10_000
+    raw = rig.message()[1] + b"x" * 20_000
+    outcome = process(rig, rig.record(raw))
+    assert (outcome.kind, outcome.reason) == (DEAD_LETTERED, "too_large")
+    sent = rig.read_dead_letter(rig.producer.on(DEAD_LETTER.name)[0].value)
+    assert sent["original"] == raw[:1024]
+    assert hashlib.sha256(raw).hexdigest() in sent["detail"] and len(sent["detail"]) <= 4096
+
+
+@pytest.mark.parametrize(
+    ("shift", "reason"),
+    [(timedelta(hours=-25), "stale"), (timedelta(minutes=6), "from_future")],
+    ids=["a day and an hour old", "six minutes ahead"],
+)
+def test_an_envelope_outside_the_freshness_window_is_dead_lettered(
+    rig: Rig, shift: timedelta, reason: str
+) -> None:
+    _, raw = rig.message(created_at=truncate_ms(datetime.now(UTC) + shift))
+    assert process(rig, rig.record(raw)).reason == reason
+
+
+def test_freshness_is_judged_by_when_the_record_reached_the_broker(rig: Rig) -> None:
+    created = truncate_ms(datetime.now(UTC) - timedelta(hours=30))
+    _, raw = rig.message(created_at=created)
+    arrived = int((created + timedelta(minutes=1)).timestamp() * 1000)  # the hub was down
+    assert process(rig, rig.record(raw, timestamp_ms=arrived)).kind == DELIVERED
+
+
+def test_the_same_id_from_another_sender_is_a_conflict_not_a_repeat(rig: Rig) -> None:
+    mid, raw = rig.message("corruption_clue_handoff", to="CDI@350582")
+    assert process(rig, rig.record(raw)).kind == DELIVERED
+    _, hijack = rig.message(
+        "corruption_clue_handoff", sender="HEALTH@350582", to="CDI@350582", message_id=mid
+    )
+    outcome = process(rig, rig.record(hijack))
+    assert (outcome.kind, outcome.reason) == (DEAD_LETTERED, "id_conflict")
+    assert "another sender" in rig.services.store.dead_letter(outcome.dead_letter_id)["detail"]
+    assert len(rig.producer.on("hub.inbox.CDI")) == 1
+
+
+def test_the_same_id_with_other_content_is_a_conflict(rig: Rig) -> None:
+    mid, raw = rig.message()
+    process(rig, rig.record(raw))
+    payload = from_json(
+        rig.services.registry.latest("clue_transfer").raw,
+        {**load_example("clue_transfer"), "amount_fen": 1},
+    )
+    _, other = rig.message(payload=payload, message_id=mid)
+    assert process(rig, rig.record(other)).reason == "id_conflict"
+
+
+def test_a_retried_send_with_the_same_id_and_content_is_a_repeat(rig: Rig) -> None:
+    mid, raw = rig.message()
+    process(rig, rig.record(raw))
+    _, resent = rig.message(message_id=mid)  # re-signed later: another created_at and signature
+    assert resent != raw
+    assert process(rig, rig.record(resent)).kind == DUPLICATE
+
+
+def test_an_applied_reply_id_reused_by_another_party_is_refused(rig: Rig) -> None:
+    mid, raw = rig.message()
+    process(rig, rig.record(raw))
+    receipt = {"received_at": now_utc(), "received_by": None, "note": None}
+    rid, reply = rig.message("receipt", sender="PSB@350582", to="MIB@350582",
+                             payload=receipt, correlation_id=mid)  # fmt: skip
+    assert process(rig, rig.record(reply)).kind == DELIVERED
+    _, forged = rig.message("receipt", sender="HEALTH@350582", to="MIB@350582",
+                            payload=receipt, correlation_id=mid, message_id=rid)  # fmt: skip
+    assert process(rig, rig.record(forged)).reason == "illegal_transition"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"\xff\xfe", b"not-a-dead-letter-id", b"dl-" + b"0" * 5000],
+    ids=["not UTF-8", "wrong shape", "huge"],
+)
+def test_a_malformed_replay_header_is_ignored_not_fatal(rig: Rig, value: bytes) -> None:
+    _, raw = rig.message()
+    outcome = process(rig, rig.record(raw, headers=((headers.REPLAY_OF, value),)))
+    assert outcome.kind == DELIVERED and "dlq_replayed" not in rig.audit_kinds()
+
+
+@pytest.mark.parametrize(
+    "bad_id", ["x" * 65, "line\nbreak", "空格 id", ""], ids=["65 chars", "newline", "cjk", "empty"]
+)
+def test_ids_off_the_alphabet_are_dead_lettered_without_echoing_them(rig: Rig, bad_id: str) -> None:
+    _, raw = rig.message(message_id=bad_id or None, correlation_id=bad_id)
+    outcome = process(rig, rig.record(raw))
+    assert outcome.reason == "invalid_id"
+    detail = rig.services.store.dead_letter(outcome.dead_letter_id)["detail"]
+    assert (bad_id not in detail) if bad_id else True

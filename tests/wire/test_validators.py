@@ -52,7 +52,9 @@ def test_every_other_check_character_fails(code: str) -> None:
     for c in wrong:
         problem = check_credit_code(code[:17] + c)
         assert problem is not None
-        assert f"check character is {c}, expected {code[17]}" in problem
+        assert "check character does not match" in problem
+        # A dead letter must not teach its reader the right check character.
+        assert code[17] not in problem.replace("GB 32100", "")
 
 
 def test_any_single_substitution_in_the_first_17_is_detected() -> None:
@@ -76,10 +78,10 @@ def test_check_char_agrees_with_the_reference_on_many_prefixes() -> None:
     [
         ("91350100M000100Y4", "18 characters, has 17"),
         ("91350100M000100Y433", "18 characters, has 19"),
-        ("91350100M000100I43", "outside GB 32100: I"),
-        ("91350100m000100Y43", "outside GB 32100: m"),
+        ("91350100M000100I43", "outside GB 32100"),
+        ("91350100m000100Y43", "outside GB 32100"),
         ("913501A0M000100Y43", "characters 3-8 must be the region code digits"),
-        ("91350100M000100Y44", "check character is 4, expected 3"),
+        ("91350100M000100Y44", "check character does not match"),
     ],
 )
 def test_bad_credit_codes_say_what_is_wrong(code: str, fragment: str) -> None:
@@ -124,7 +126,7 @@ def test_every_other_id_check_character_fails(number: str) -> None:
         if c != number[17]:
             problem = check_id_number(number[:17] + c)
             assert problem is not None
-            assert f"expected {number[17]}" in problem
+            assert "check character does not match" in problem
 
 
 @pytest.mark.parametrize(

@@ -27,4 +27,5 @@ def build_pipeline(
         recorder=Recorder(s.store, s.ledger, s.sla_policy, s.calendar, s.clock, s.escalation_grace),
         audit=IngressAudit(producer, s.registry, s.subject_ref, s.clock),
         clock=s.clock,
+        max_record_bytes=s.settings.max_record_bytes,
     )

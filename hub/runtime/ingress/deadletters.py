@@ -6,6 +6,7 @@ they were read; its id is stable across redeliveries of the same record.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from hub.routing.router import Rejected
@@ -13,20 +14,28 @@ from hub.runtime.ingress.producer import Producer
 from hub.runtime.ingress.record import IngressRecord
 from hub.wire import headers
 from hub.wire.codec import AvroSerializer
-from hub.wire.deadletter import DeadLetter, dead_letter_id
+from hub.wire.deadletter import KEPT_HEAD, DeadLetter, bounded, dead_letter_id
 from hub.wire.schemas import SchemaRegistry
 from hub.wire.topics import DEAD_LETTER
 
 
-def dead_letter_of(record: IngressRecord, r: Rejected) -> DeadLetter:
+def dead_letter_of(record: IngressRecord, r: Rejected, *, head_only: bool = False) -> DeadLetter:
+    """The dead letter of ``record``; ``head_only`` keeps its first bytes instead of all of it
+    (an oversized record, or one whose whole copy the broker refused), named by its SHA-256."""
     env = r.envelope
+    detail = r.detail
+    if head_only:
+        digest = hashlib.sha256(record.value).hexdigest()
+        detail = (
+            f"{detail}; original {len(record.value)} bytes, sha256 {digest}, first {KEPT_HEAD} kept"
+        )
     return DeadLetter(
         dead_letter_id=dead_letter_id(
             record.value, record.topic, record.partition, record.offset, record.timestamp_ms
         ),
         reason=r.reason.value,
-        detail=r.detail,
-        original=record.value,
+        detail=bounded(detail),
+        original=record.value[:KEPT_HEAD] if head_only else record.value,
         source_topic=record.topic,
         source_partition=record.partition,
         source_offset=record.offset,

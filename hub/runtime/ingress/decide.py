@@ -9,6 +9,7 @@ as ``router_error`` with the exception's type and message, to be replayed after 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from hub.routing.router import Decision, Rejected, Router
 from hub.trust.directory import DirectoryFile
@@ -24,19 +25,20 @@ class Decider:
         self.router = router
         self.directory = directory
 
-    def __call__(self, raw: bytes) -> Decision:
-        decision = self._decide(raw)
+    def __call__(self, raw: bytes, at: datetime | None = None) -> Decision:
+        decision = self._decide(raw, at)
         if (
             isinstance(decision, Rejected)
             and decision.reason in DIRECTORY_MISSES
             and self.directory.reload_if_changed()
         ):
-            decision = self._decide(raw)
+            decision = self._decide(raw, at)
         return decision
 
-    def _decide(self, raw: bytes) -> Decision:
+    def _decide(self, raw: bytes, at: datetime | None) -> Decision:
         try:
-            return self.router.decide(raw)
+            return self.router.decide(raw, at)
         except Exception as exc:
             log.exception("router failed on a record; dead-lettering it")
-            return Rejected(Reason.ROUTER_ERROR, f"{type(exc).__name__}: {exc}")
+            # The type only: an exception's message may quote the payload.
+            return Rejected(Reason.ROUTER_ERROR, f"{type(exc).__name__} in the router")

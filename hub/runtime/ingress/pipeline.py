@@ -2,6 +2,13 @@
 
     decide → deliver to the inbox, or dead-letter → record in the store → audit
 
+:meth:`IngressPipeline.process` is what the Faust agent calls: every record leaves it with
+exactly one outcome (delivered, dead-lettered, or a repeat of the same sender's same content).
+A transient failure (broker or database unavailable) is retried with backoff for as long as it
+lasts, without committing; any other failure dead-letters the record as ``router_error`` (its
+whole bytes, or only their head and SHA-256 when the broker will not take the whole).  Only if
+even that cannot be written does the exception escape, and then the offset is not committed.
+
 Order of effects, which is what at-least-once rests on: the inbox (or dead-letter) write is
 acknowledged before the store records it, and the store records it before the audit events are
 published; only after :meth:`IngressPipeline.handle` returns may the caller commit the record's
@@ -14,18 +21,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from hub.audit.events import AuditEvent
 from hub.core.clock import Clock
+from hub.core.text import shown
 from hub.routing.router import Decision, Delivered, Rejected
 from hub.runtime import metrics
 from hub.runtime.ingress.audit import IngressAudit
 from hub.runtime.ingress.deadletters import DeadLetterWriter, dead_letter_of
 from hub.runtime.ingress.decide import Decider
+from hub.runtime.ingress.failures import is_transient
 from hub.runtime.ingress.inbox import InboxWriter
 from hub.runtime.ingress.record import IngressRecord
 from hub.runtime.ingress.recorder import Recorder, delivery_row
+from hub.storage.store import DeliveryRow
+from hub.trust.address import Address
+from hub.wire import headers
+from hub.wire.deadletter import Reason
 
 log = logging.getLogger("hub.router")
 
@@ -45,6 +60,9 @@ class Outcome:
     events: list[AuditEvent] = field(default_factory=list)
 
 
+Sleep = Callable[[float], Awaitable[None]]
+
+
 class IngressPipeline:
     def __init__(
         self,
@@ -54,6 +72,10 @@ class IngressPipeline:
         recorder: Recorder,
         audit: IngressAudit,
         clock: Clock,
+        *,
+        max_record_bytes: int = 900_000,
+        backoff: tuple[float, float] = (0.2, 10.0),
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.decide = decide
         self.inbox = inbox
@@ -61,17 +83,72 @@ class IngressPipeline:
         self.recorder = recorder
         self.audit = audit
         self.clock = clock
+        self.max_record_bytes = max_record_bytes
+        self.backoff = backoff
+        self.sleep = sleep
+
+    async def process(self, record: IngressRecord) -> Outcome:
+        """One outcome for ``record``, whatever fails on the way (see the module doc)."""
+        delay = self.backoff[0]
+        failure: Exception | None = None
+        reduced = False
+        while True:
+            try:
+                if failure is None:
+                    return await self.handle(record)
+                return await self._unprocessable(record, failure, head_only=reduced)
+            except Exception as exc:
+                if is_transient(exc):
+                    metrics.TRANSIENT_FAILURES.labels(type(exc).__name__).inc()
+                    log.warning(
+                        "%s on %s: waiting %.1f s and trying again (nothing committed)",
+                        type(exc).__name__,
+                        record.source,
+                        delay,
+                    )
+                    await self.sleep(delay)
+                    delay = min(delay * 2, self.backoff[1])
+                    continue
+                if failure is None:
+                    log.error(
+                        "%s while handling %s; dead-lettering it as %s",
+                        type(exc).__name__,
+                        record.source,
+                        Reason.ROUTER_ERROR.value,
+                        exc_info=exc,
+                    )
+                    failure = exc
+                    continue
+                if not reduced:
+                    log.error(
+                        "the dead letter of %s was refused whole; keeping its head", record.source
+                    )
+                    reduced = True
+                    continue
+                raise
 
     async def handle(self, record: IngressRecord) -> Outcome:
+        """Steps 1-4 once; a failure raises (``process`` decides what then)."""
         started = time.perf_counter()
         if record.replay_of:
             metrics.REPLAYS.inc()
-        decision: Decision = self.decide(record.value)
+        if record.odd_replay_header:
+            log.warning("ignoring a malformed %s header on %s", headers.REPLAY_OF, record.source)
+        head_only = len(record.value) > self.max_record_bytes
+        decision: Decision
+        if head_only:
+            decision = Rejected(
+                Reason.TOO_LARGE,
+                f"record of {len(record.value)} bytes exceeds the limit of "
+                f"{self.max_record_bytes} (max_record_bytes)",
+            )
+        else:
+            decision = self.decide(record.value, await self._received_at(record))
         events = self.audit.submitted(record, decision)
         if isinstance(decision, Delivered):
             outcome = await self._deliver(record, decision)
         else:
-            outcome = await self._dead_letter(record, decision)
+            outcome = await self._dead_letter(record, decision, head_only=head_only)
         events += outcome.events
         await self.audit.publish(events)
         metrics.ROUTE_SECONDS.observe(time.perf_counter() - started)
@@ -79,13 +156,38 @@ class IngressPipeline:
             outcome.kind, outcome.message_id, outcome.reason, outcome.dead_letter_id, events
         )
 
+    async def _received_at(self, record: IngressRecord) -> datetime:
+        """The instant freshness is judged against: when the record reached the broker.
+
+        A record read late (the hub was down) is judged by its broker timestamp, not by now;
+        a replayed dead letter by when the hub first saw those bytes, so a replay can neither
+        rescue a stale message nor turn a fresh one stale.
+        """
+        now = self.clock()
+        if record.replay_of:
+            first = await asyncio.to_thread(
+                self.recorder.first_seen, record.replay_of, record.value
+            )
+            if first is not None:
+                return first
+        stamp = record.timestamp
+        return min(stamp, now) if stamp is not None else now
+
     async def _deliver(self, record: IngressRecord, d: Delivered) -> Outcome:
         env, route = d.envelope, d.route
         decided_at = self.clock()
-        if await asyncio.to_thread(self.recorder.was_delivered, env.message_id):
+        earlier = await asyncio.to_thread(self.recorder.earlier_delivery, env.message_id)
+        if earlier is not None:
+            if not _same_message(earlier, env.sender, env.content_digest()):
+                other = "another sender" if earlier.sender != str(env.sender) else "other content"
+                conflict = Rejected(
+                    Reason.ID_CONFLICT,
+                    f"message id already delivered from {other}; a new message needs a new id",
+                    env,
+                )
+                return await self._dead_letter(record, conflict)
             metrics.DUPLICATES.labels(env.family).inc()
             log.info("duplicate %s %s ignored (already delivered)", env.family, env.message_id)
-            earlier = await asyncio.to_thread(self.recorder.earlier_delivery, env.message_id)
             return Outcome(
                 DUPLICATE, env.message_id, events=self.audit.duplicate(d, record, earlier)
             )
@@ -106,9 +208,27 @@ class IngressPipeline:
             events=self.audit.delivered(d, written, decided_at, applied_at),
         )
 
-    async def _dead_letter(self, record: IngressRecord, r: Rejected) -> Outcome:
+    async def _unprocessable(
+        self, record: IngressRecord, failure: Exception, *, head_only: bool
+    ) -> Outcome:
+        try:  # the envelope, if there is one, names the message in the dead letter
+            env = self.decide(record.value).envelope
+        except Exception:
+            env = None
+        rejected = Rejected(
+            Reason.ROUTER_ERROR,
+            f"{type(failure).__name__} while handling the record; replay it after the fix",
+            env,
+        )
+        outcome = await self._dead_letter(record, rejected, head_only=head_only)
+        await self.audit.publish(self.audit.submitted(record, rejected) + outcome.events)
+        return outcome
+
+    async def _dead_letter(
+        self, record: IngressRecord, r: Rejected, *, head_only: bool = False
+    ) -> Outcome:
         env = r.envelope
-        dl = dead_letter_of(record, r)
+        dl = dead_letter_of(record, r, head_only=head_only)
         await self.dead_letters.write(dl)
         await asyncio.to_thread(self.recorder.record_dead_letter, dl)
         metrics.DEAD_LETTERED.labels(
@@ -120,10 +240,12 @@ class IngressPipeline:
         # The detail names fields and codes, never payload values, so it is safe to log.
         log.warning(
             "dead-lettered %s (%s) from %s: %s [%s]",
-            dl.message_id or f"{len(record.value)} bytes at {record.source}",
+            shown(dl.message_id)
+            if dl.message_id
+            else f"{len(record.value)} bytes at {record.source}",
             dl.reason,
             dl.sender or "unknown sender",
-            dl.detail,
+            shown(dl.detail, 300),
             dl.dead_letter_id,
         )
         return Outcome(
@@ -133,3 +255,10 @@ class IngressPipeline:
             dead_letter_id=dl.dead_letter_id,
             events=[self.audit.dead_lettered(dl, env)],
         )
+
+
+def _same_message(earlier: DeliveryRow, sender: Address, digest: str) -> bool:
+    """A repeat is the same sender's same content; rows from before digests count by sender."""
+    if earlier.sender != str(sender):
+        return False
+    return earlier.content_sha256 is None or earlier.content_sha256 == digest

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hub.core.clock import Clock
+from hub.core.clock import Clock, as_utc
 from hub.lifecycle.ledger import Ledger
 from hub.lifecycle.rows import Original
 from hub.lifecycle.states import State, fulfils
@@ -36,6 +36,7 @@ def delivery_row(d: Delivered) -> DeliveryRow:
         fallback=d.route.fallback,
         created_at=env.created_at,
         routed_at=datetime.now(UTC),
+        content_sha256=env.content_digest(),
     )
 
 
@@ -61,6 +62,13 @@ class Recorder:
 
     def earlier_delivery(self, message_id: str) -> DeliveryRow | None:
         return self.store.delivery(message_id)
+
+    def first_seen(self, dead_letter_id: str, value: bytes) -> datetime | None:
+        """When the hub first dead-lettered exactly these bytes under this id (for replays)."""
+        row = self.store.dead_letter(dead_letter_id)
+        if row is None or bytes(row["original"]) != value:
+            return None
+        return as_utc(row["dead_lettered_at"])
 
     def record_dead_letter(self, dl: DeadLetter) -> None:
         self.store.record_dead_letter(dl)
