@@ -62,6 +62,7 @@ from consumers.audit_sink import AuditSink, decode_event
 from hub.audit import emit
 from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SubjectRef
+from hub.audit.mac import AuditMac
 from hub.audit.schema import audit_log, default_audit_url
 from hub.audit.store import AppendResult, AuditStore
 from hub.core.paths import PROJECT_ROOT
@@ -69,6 +70,7 @@ from hub.lifecycle.tables import sla_events
 from hub.storage.engine import make_engine
 from hub.trust.address import Address
 from hub.trust.keys import SigningKey
+from hub.wire import headers
 from hub.wire.envelope import seal
 from hub.wire.jsonpayload import from_json
 from hub.wire.schemas import SchemaRegistry
@@ -93,11 +95,12 @@ class EventFactory:
     (submitted, routed, delivered, closed): 8 events on average, from real signed envelopes.
     """
 
-    def __init__(self, registry: SchemaRegistry) -> None:
+    def __init__(self, registry: SchemaRegistry, mac: AuditMac | None = None) -> None:
         self.registry = registry
+        self.mac = mac or AuditMac(secrets.token_bytes(32))
         self.keys = {MIB: SigningKey.generate(), PSB: SigningKey.generate()}
         self.subject_ref = SubjectRef(secrets.token_bytes(32))
-        self.publisher = emit.AuditPublisher(registry)
+        self.publisher = emit.AuditPublisher(registry, self.mac)
         self.clue_schema = registry.latest("clue_transfer")
         self.example = load_example("clue_transfer")
         self.at = datetime.now(UTC)
@@ -182,16 +185,17 @@ class EventFactory:
             i += 1
         return out[:n]
 
-    def encoded(self, events: list[AuditEvent]) -> list[tuple[bytes, bytes, bytes]]:
-        """(key, value, kind) as ``AuditPublisher.publish`` puts them on ``hub.audit``."""
-        return [
-            (
-                (e.conversation_id or e.message_id or e.event_id).encode(),
-                self.publisher.encode(e),
-                e.kind.encode(),
-            )
-            for e in events
-        ]
+    def encoded(self, events: list[AuditEvent]) -> list[tuple[bytes, bytes, list]]:
+        """(key, value, headers) as ``AuditPublisher.publish`` puts them on ``hub.audit``."""
+        out = []
+        for e in events:
+            value = self.publisher.encode(e)
+            marks = [
+                (headers.AUDIT_KIND, e.kind.encode()),
+                (headers.AUDIT_MAC, self.mac.tag(value)),
+            ]
+            out.append(((e.conversation_id or e.message_id or e.event_id).encode(), value, marks))
+        return out
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -424,6 +428,8 @@ def measure_sink(hub: HubProcess, url: str, factory: EventFactory, n: int, timeo
     # stays the hub's: the sink signs its checkpoints with the hub operators' key.
     settings = replace(hub.settings, app_id=f"bench-{uuid.uuid4().hex[:8]}", audit_url=url)
     events = factory.events(n)
+    # Tag the records with the hub's own audit key, or its sink would quarantine them all.
+    factory.mac = factory.publisher.mac = AuditMac.from_file(settings.audit_mac_path)
     payload = factory.encoded(events)
     hub_audit = AuditStore(default_audit_url(hub.home), migrate_schema=False)
     sink = AuditSink(settings, bootstrap)
@@ -441,8 +447,8 @@ def measure_sink(hub: HubProcess, url: str, factory: EventFactory, n: int, timeo
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
         try:
             started = time.perf_counter()
-            for key, value, kind in payload:
-                producer.send(AUDIT.name, key=key, value=value, headers=[("hub-audit-kind", kind)])
+            for key, value, marks in payload:
+                producer.send(AUDIT.name, key=key, value=value, headers=marks)
             producer.flush()
             flushed = time.perf_counter()
         finally:

@@ -25,10 +25,13 @@ from prometheus_client import Counter, Gauge
 
 from hub.audit import events as ev
 from hub.audit.events import AuditEvent, event_id
+from hub.audit.mac import AuditMac
 from hub.audit.store import AppendResult, AuditStore
 from hub.core.config import Settings
+from hub.runtime.ingress.failures import is_transient
 from hub.storage.engine import safe_url
 from hub.trust.keys import SigningKey
+from hub.wire import headers
 from hub.wire.codec import AvroDeserializer, CodecError
 from hub.wire.schemas import SchemaRegistry
 from hub.wire.topics import AUDIT, audit_sink_group
@@ -41,10 +44,40 @@ REPEATS = Counter(
 )
 HEAD = Gauge("hub_audit_head_seq", "Sequence number of the newest record of the audit log")
 CHECKPOINTS = Counter("hub_audit_checkpoints_total", "Checkpoints of the audit chain signed")
+QUARANTINE = Counter(
+    "hub_audit_quarantined_total",
+    "Records on hub.audit kept only as their hash: no valid tag, or refused by the database",
+    ["why"],
+)
+
+#: A record read from hub.audit: its bytes, where it was read, and its tag header if any.
+Item = tuple[bytes, str] | tuple[bytes, str, bytes | None]
 
 
-def decode_event(registry: SchemaRegistry, raw: bytes, where: str) -> AuditEvent:
-    """An audit record; bytes that do not decode become an event saying so (never dropped)."""
+def quarantined(raw: bytes, where: str, why: str) -> AuditEvent:
+    """Stands in for a record that is not to be believed or cannot be stored: its hash only.
+
+    Its id comes from the bytes and where they were read, never from what the record claims,
+    so a forged record cannot take a genuine event's id.
+    """
+    digest = hashlib.sha256(raw).hexdigest()
+    QUARANTINE.labels(why).inc()
+    log.error("audit record at %s quarantined (%s), sha256 %s", where, why, digest)
+    return AuditEvent(
+        event_id(ev.QUARANTINED, digest, where),
+        ev.QUARANTINED,
+        datetime.now(UTC),
+        facts={"source": where, "bytes_sha256": digest, "size": str(len(raw)), "why": why},
+    )
+
+
+def decode_event(
+    registry: SchemaRegistry, raw: bytes, where: str, *, authentic: bool = True
+) -> AuditEvent:
+    """An audit record; bytes that do not decode become an event saying so (never dropped),
+    and a record without a valid tag is quarantined."""
+    if not authentic:
+        return quarantined(raw, where, "no valid tag")
     try:
         return AuditEvent.from_record(AvroDeserializer(registry, "audit_event")(raw))
     except (CodecError, KeyError, TypeError, ValueError) as exc:
@@ -130,6 +163,7 @@ class AuditSink:
             every=settings.audit_checkpoint_every,
             interval_s=settings.audit_checkpoint_interval_s,
         )
+        self.mac = AuditMac.from_file(settings.audit_mac_path)
         self.appended = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -144,10 +178,28 @@ class AuditSink:
         return self._key
 
     # -- one batch, no broker needed ------------------------------------------------------------
-    def append_batch(self, items: list[tuple[bytes, str]]) -> AppendResult:
-        """Decode and append ``(value, where)`` pairs; returns what the store did."""
-        events = [decode_event(self.registry, raw, where) for raw, where in items]
-        result = self.store.append(events)
+    def append_batch(self, items: list[Item]) -> AppendResult:
+        """Check, decode and append ``(value, where, tag)`` items; returns what the store did.
+
+        A record whose tag does not verify is quarantined.  If the database refuses the batch
+        for a lasting reason (a passing one raises, and the batch is tried again), each record is
+        appended alone and the one it refuses is quarantined: one record never stalls the log.
+        """
+        events = [
+            decode_event(
+                self.registry,
+                item[0],
+                item[1],
+                authentic=self.mac.verify(item[0], item[2] if len(item) > 2 else None),
+            )
+            for item in items
+        ]
+        try:
+            result = self.store.append(events)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            result = self._append_one_by_one(items, events)
         self.appended += result.appended
         if result.skipped:
             REPEATS.inc(result.skipped)
@@ -156,6 +208,18 @@ class AuditSink:
         HEAD.set(result.head_seq)
         self.checkpointer.note(result.appended)
         return result
+
+    def _append_one_by_one(self, items: list[Item], events: list[AuditEvent]) -> AppendResult:
+        total = AppendResult(0, 0, 0)
+        for item, event in zip(items, events, strict=True):
+            try:
+                one = self.store.append([event])
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                one = self.store.append([quarantined(item[0], item[1], type(exc).__name__)])
+            total = total.plus(one)
+        return total
 
     # -- the consumer loop ----------------------------------------------------------------------
     def _consumer(self) -> Any:
@@ -185,13 +249,17 @@ class AuditSink:
         try:
             while not self._stop.is_set():
                 polled = consumer.poll(timeout_ms=200, max_records=self.max_records)
-                items = [
-                    (rec.value or b"", f"{rec.topic}/{rec.partition}@{rec.offset}")
+                items: list[Item] = [
+                    (
+                        rec.value or b"",
+                        f"{rec.topic}/{rec.partition}@{rec.offset}",
+                        _header(rec.headers, headers.AUDIT_MAC),
+                    )
                     for records in polled.values()
                     for rec in records
                 ]
                 if items:
-                    result = self.append_batch(items)
+                    result = self._append_until_done(items)
                     consumer.commit()
                     log.debug(
                         "audit: %d appended, %d repeats, head #%d",
@@ -205,6 +273,20 @@ class AuditSink:
             # Bounded: with the broker already gone, leaving the group would retry for ever.
             consumer.close(autocommit=False, timeout_ms=5000)
             log.info("audit sink stopped after appending %d records", self.appended)
+
+    def _append_until_done(self, items: list[Item]) -> AppendResult:
+        """The batch appended, waiting out a database that is away (nothing committed meanwhile)."""
+        delay = 0.5
+        while True:
+            try:
+                return self.append_batch(items)
+            except Exception as exc:
+                if not is_transient(exc) or self._stop.is_set():
+                    raise
+                name = type(exc).__name__
+                log.warning("audit store unavailable (%s); retrying in %.1f s", name, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 10.0)
 
     def _checkpoint_quietly(self, *, force: bool = False) -> None:
         try:
@@ -235,3 +317,10 @@ class AuditSink:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+def _header(items: Any, name: str) -> bytes | None:
+    for key, value in items or ():
+        if key == name:
+            return bytes(value)
+    return None

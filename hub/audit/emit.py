@@ -18,6 +18,7 @@ from typing import Any
 
 from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SignedFields, SubjectRef, event_id, facts_of
+from hub.audit.mac import AuditMac
 from hub.trust.address import Address
 from hub.wire import headers
 from hub.wire.codec import AvroSerializer
@@ -198,8 +199,9 @@ def _with(event: AuditEvent, env: Envelope | None) -> AuditEvent:
 class AuditPublisher:
     """Sends audit events to ``hub.audit`` through a Faust/aiokafka producer."""
 
-    def __init__(self, registry: SchemaRegistry) -> None:
+    def __init__(self, registry: SchemaRegistry, mac: AuditMac) -> None:
         self.serialize = AvroSerializer(registry, AUDIT_STEM)
+        self.mac = mac
 
     def encode(self, event: AuditEvent) -> bytes:
         return self.serialize(event.to_record())
@@ -209,14 +211,18 @@ class AuditPublisher:
         for event in events:
             # Keyed by hand-off, so one hand-off's events stay in order on one partition.
             key = (event.conversation_id or event.message_id or event.event_id).encode()
+            value = self.encode(event)
             pending.append(
                 await producer.send(
                     AUDIT.name,
                     key=key,
-                    value=self.encode(event),
+                    value=value,
                     partition=None,
                     timestamp=None,
-                    headers=[(headers.AUDIT_KIND, event.kind.encode())],
+                    headers=[
+                        (headers.AUDIT_KIND, event.kind.encode()),
+                        (headers.AUDIT_MAC, self.mac.tag(value)),
+                    ],
                 )
             )
         if pending:

@@ -38,6 +38,9 @@ FEEDBACK = "feedback"
 CLOSED = "closed"
 KEY_REGISTERED = "key_registered"
 UNREADABLE = "unreadable_audit_record"
+#: A record on hub.audit without a valid tag from the hub, or one the database refused: kept as
+#: its hash and where it was read, never as the facts it claims (hub.audit.mac).
+QUARANTINED = "quarantined_audit_record"
 SLA_KINDS = {
     "WARNING": "sla_warning",
     "BREACH": "sla_breach",
@@ -61,6 +64,7 @@ KINDS = (
     *SLA_KINDS.values(),
     KEY_REGISTERED,
     UNREADABLE,
+    QUARANTINED,
 )
 
 

@@ -71,6 +71,17 @@ class AppendResult:
     head_seq: int
     kinds: dict[str, int] = field(default_factory=dict)  # what was appended, by kind
 
+    def plus(self, other: AppendResult) -> AppendResult:
+        kinds = dict(self.kinds)
+        for kind, n in other.kinds.items():
+            kinds[kind] = kinds.get(kind, 0) + n
+        return AppendResult(
+            self.appended + other.appended,
+            self.skipped + other.skipped,
+            max(self.head_seq, other.head_seq),
+            kinds,
+        )
+
 
 class AuditStore:
     def __init__(self, url: str, *, migrate_schema: bool = True) -> None:

@@ -77,6 +77,9 @@ class Settings:
     #: Secret that keys the hashes standing in for subjects' codes in the audit log; every
     #: worker of one hub must share it.  Empty: <home>/keys/audit-subject.secret (created).
     audit_secret_file: str = ""
+    #: Key of the tags that authenticate audit records (hub.audit.mac); shared by the router,
+    #: the SLA publisher and the audit sink.  Empty: <home>/keys/audit-mac.secret (created).
+    audit_mac_file: str = ""
     #: Largest ingress record the hub handles whole; a larger one is dead-lettered as too_large
     #: with its SHA-256 and first bytes.  Below the producers' 1 MiB request limit, so a dead
     #: letter carrying a record of this size can itself be written.
@@ -129,6 +132,12 @@ class Settings:
         if self.audit_secret_file:
             return Path(self.audit_secret_file)
         return self.keys_dir / "audit-subject.secret"
+
+    @property
+    def audit_mac_path(self) -> Path:
+        return (
+            Path(self.audit_mac_file) if self.audit_mac_file else self.keys_dir / "audit-mac.secret"
+        )
 
     def kafka_python_security(self) -> dict[str, Any]:
         """Security keyword arguments for kafka-python clients."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from hub.audit.events import SubjectRef
+from hub.audit.mac import AuditMac
 from hub.core.clock import Clock, clock_from_settings
 from hub.core.config import Settings
 from hub.lifecycle.ledger import Ledger
@@ -38,6 +39,7 @@ class HubServices:
     calendar: WorkCalendar
     clock: Clock
     subject_ref: SubjectRef
+    audit_mac: AuditMac
 
     @classmethod
     def create(cls, settings: Settings) -> HubServices:
@@ -69,6 +71,7 @@ class HubServices:
             calendar=default_calendar(),
             clock=clock_from_settings(settings),
             subject_ref=SubjectRef.from_file(settings.audit_secret_path),
+            audit_mac=AuditMac.from_file(settings.audit_mac_path),
         )
 
     @property

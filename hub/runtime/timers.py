@@ -42,7 +42,7 @@ class SlaTicker:
             lambda: directory.current,
             self.operators_key,
             ensure_inbox,
-            audit=emit.AuditPublisher(services.registry),
+            audit=emit.AuditPublisher(services.registry, services.audit_mac),
         )
 
     def operators_key(self) -> SigningKey:
@@ -64,7 +64,7 @@ class KeyRecorder:
     def __init__(self, services: HubServices, producer: Producer) -> None:
         self.services = services
         self.producer = producer
-        self.publisher = emit.AuditPublisher(services.registry)
+        self.publisher = emit.AuditPublisher(services.registry, services.audit_mac)
         self._recorded: set[str] = set()
 
     async def __call__(self) -> int:

@@ -9,4 +9,5 @@ ROUTED_TO = "hub-routed-to"  # on an inbox: the connector the router delivered t
 VIA = "hub-via"  # on an inbox: "direct" or "fallback"
 REASON = "hub-reason"  # on hub.dead-letter: the reason code
 AUDIT_KIND = "hub-audit-kind"  # on hub.audit: the event kind
+AUDIT_MAC = "hub-audit-mac"  # on hub.audit: hex HMAC-SHA256 of the value (hub.audit.mac)
 SLA_KIND = "hub-sla-kind"  # on hub.sla-events: WARNING, BREACH, ESCALATION, FLIGHT_INSPECTION

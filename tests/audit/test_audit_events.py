@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from consumers.audit_sink import AuditSink, Checkpointer
 from hub.audit import emit
 from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SubjectRef, facts_of
+from hub.audit.mac import AuditMac
 from hub.audit.store import AuditStore
 from hub.audit.trail import build_trail, signature_check
 from hub.core.config import Settings
@@ -208,12 +211,12 @@ def test_sink_batches_are_idempotent_and_unreadable_bytes_are_kept(tmp_path: Pat
     key = SigningKey.generate()
     sink = AuditSink(settings, "unused:9092", store=store, key=lambda: key)
     env, raw, _ = sealed(load_example("clue_transfer"))
-    publisher = emit.AuditPublisher(REGISTRY)
-    batch = [
-        (publisher.encode(e), f"hub.audit/0@{i}")
+    publisher = emit.AuditPublisher(REGISTRY, sink.mac)
+    batch: list = [
+        (value := publisher.encode(e), f"hub.audit/0@{i}", sink.mac.tag(value))
         for i, e in enumerate(emit.submitted(raw, env, source="hub.ingress/0@1", at=T0))
     ]
-    batch.append((b"not avro", "hub.audit/0@9"))
+    batch.append((b"not avro", "hub.audit/0@9", sink.mac.tag(b"not avro")))
     first = sink.append_batch(batch)
     assert first.appended == 2 and first.kinds == {"submitted": 1, ev.UNREADABLE: 1}
     again = sink.append_batch(batch)  # redelivered after a crash before the commit
@@ -241,3 +244,82 @@ def test_checkpointer_signs_after_enough_records_or_enough_time(tmp_path: Path) 
     cp.note(10)
     assert cp.maybe_sign() and store.last_checkpoint_seq() == 14
     assert not cp.maybe_sign()
+
+
+def _sink(tmp_path: Path) -> tuple[AuditSink, AuditStore]:
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    key = SigningKey.generate()
+    return AuditSink(Settings(home=tmp_path), "unused:9092", store=store, key=lambda: key), store
+
+
+def test_a_forged_event_cannot_take_a_genuine_events_id(tmp_path: Path) -> None:
+    sink, store = _sink(tmp_path)
+    env, raw, _ = sealed(load_example("clue_transfer"))
+    genuine = emit.submitted(raw, env, source="hub.ingress/0@1", at=T0)[0]
+    # A forger writes to hub.audit first, claiming the genuine event's id, with made-up facts.
+    forged = replace(genuine, facts={**genuine.facts, "size": "1"})
+    publisher = emit.AuditPublisher(REGISTRY, sink.mac)
+    forged_bytes = publisher.encode(forged)
+    first = sink.append_batch([(forged_bytes, "hub.audit/0@0", None)])
+    assert first.kinds == {ev.QUARANTINED: 1}
+    wrong = AuditMac(b"k" * 32).tag(forged_bytes)
+    assert sink.append_batch([(forged_bytes, "hub.audit/0@1", wrong)]).kinds == {ev.QUARANTINED: 1}
+    value = publisher.encode(genuine)
+    real = sink.append_batch([(value, "hub.audit/0@2", sink.mac.tag(value))])
+    assert real.kinds == {"submitted": 1}
+    records = list(store.records())
+    assert [r["kind"] for r in records] == [ev.QUARANTINED, ev.QUARANTINED, "submitted"]
+    assert records[2]["event_id"] == genuine.event_id
+    assert json.loads(records[2]["facts"])["size"] == genuine.facts["size"]
+    assert (
+        json.loads(records[0]["facts"])["bytes_sha256"] == hashlib.sha256(forged_bytes).hexdigest()
+    )
+
+
+def test_one_record_the_database_refuses_is_quarantined_and_the_rest_appended(
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy.exc import DataError
+
+    sink, store = _sink(tmp_path)
+    env, raw, _ = sealed(load_example("clue_transfer"))
+    publisher = emit.AuditPublisher(REGISTRY, sink.mac)
+    evs = emit.submitted(
+        raw, env, source="hub.ingress/0@1", at=T0, replay_of="dl-0123456789abcdef0123"
+    )
+    batch: list = [
+        (v := publisher.encode(e), f"hub.audit/0@{i}", sink.mac.tag(v)) for i, e in enumerate(evs)
+    ]
+    poison = evs[0].event_id
+    real_append = store.append
+
+    def refusing(events: list, **kwargs: object) -> object:
+        if any(e.event_id == poison for e in events):
+            raise DataError("INSERT", {}, Exception("value too long"))
+        return real_append(events, **kwargs)
+
+    store.append = refusing  # type: ignore[method-assign]
+    result = sink.append_batch(batch)
+    assert result.appended == 2 and result.kinds == {ev.QUARANTINED: 1, "submitted": 1}
+
+
+def test_a_database_that_is_away_makes_the_sink_wait_not_skip(tmp_path: Path) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    sink, store = _sink(tmp_path)
+    env, raw, _ = sealed(load_example("clue_transfer"))
+    publisher = emit.AuditPublisher(REGISTRY, sink.mac)
+    value = publisher.encode(emit.submitted(raw, env, source="hub.ingress/0@1", at=T0)[0])
+    real_append = store.append
+    calls = [0]
+
+    def away(events: list, **kwargs: object) -> object:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+        return real_append(events, **kwargs)
+
+    store.append = away  # type: ignore[method-assign]
+    sink._stop.wait = lambda _s: False  # type: ignore[method-assign]
+    result = sink._append_until_done([(value, "hub.audit/0@0", sink.mac.tag(value))])
+    assert result.kinds == {"submitted": 1} and calls[0] == 2

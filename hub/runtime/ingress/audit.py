@@ -20,17 +20,20 @@ from hub.storage.store import DeliveryRow
 from hub.trust.address import Address
 from hub.wire.deadletter import DeadLetter
 from hub.wire.envelope import Envelope
-from hub.wire.schemas import SchemaRegistry
 
 REPEATED = "unknown (repeated after a redelivery)"
 
 
 class IngressAudit:
     def __init__(
-        self, producer: Producer, registry: SchemaRegistry, subject_ref: SubjectRef, clock: Clock
+        self,
+        producer: Producer,
+        publisher: emit.AuditPublisher,
+        subject_ref: SubjectRef,
+        clock: Clock,
     ) -> None:
         self.producer = producer
-        self.publisher = emit.AuditPublisher(registry)
+        self.publisher = publisher
         self.subject_ref = subject_ref
         self.clock = clock
 

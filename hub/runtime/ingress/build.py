@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hub.audit.emit import AuditPublisher
 from hub.runtime.ingress.audit import IngressAudit
 from hub.runtime.ingress.deadletters import DeadLetterWriter
 from hub.runtime.ingress.decide import Decider
@@ -25,7 +26,9 @@ def build_pipeline(
         inbox=InboxWriter(producer, ensure_inbox),
         dead_letters=DeadLetterWriter(producer, s.registry),
         recorder=Recorder(s.store, s.ledger, s.sla_policy, s.calendar, s.clock, s.escalation_grace),
-        audit=IngressAudit(producer, s.registry, s.subject_ref, s.clock),
+        audit=IngressAudit(
+            producer, AuditPublisher(s.registry, s.audit_mac), s.subject_ref, s.clock
+        ),
         clock=s.clock,
         max_record_bytes=s.settings.max_record_bytes,
     )
