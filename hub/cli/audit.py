@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.audit.chain import Checkpoint, verify_chain
+from hub.audit.downgrade import downgrade_journal, is_downgrade, record_downgrade
 from hub.audit.events import KINDS
 from hub.audit.keys import checkpoint_keys, message_keys, operator_entries
 from hub.audit.schema import schema_revision
@@ -208,6 +209,17 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = make_engine(settings.effective_audit_url)
     before = schema_revision(engine)
+    if before and is_downgrade(before, args.revision):
+        records = AuditStore(settings.effective_audit_url, migrate_schema=False).count()
+        if records and not args.force:
+            raise UsageError(
+                f"refusing to move the audit schema down from {before} to {args.revision}: the "
+                f"log holds {records} records and a downgrade may drop them.  Export it first "
+                "(hub audit export), then repeat with --force; the downgrade is recorded in "
+                f"{downgrade_journal(settings)}"
+            )
+        if records:
+            record_downgrade(settings, before, args.revision, records)
     migrate(engine, args.revision)
     after = schema_revision(engine)
     print(f"audit store schema: {before or 'empty'} → {after or 'empty'}")
@@ -343,6 +355,11 @@ def add_parsers(sub: Any, fmt: Any) -> None:
         "this does it explicitly, or moves to --revision (e.g. base, to drop the tables).",
     )
     s.add_argument("--revision", default="head")
+    s.add_argument(
+        "--force",
+        action="store_true",
+        help="allow a downgrade of a log that holds records (it is journalled outside the log)",
+    )
     s.set_defaults(func=cmd_migrate)
 
     s = asub.add_parser(

@@ -19,6 +19,7 @@ from typing import overload
 from zoneinfo import ZoneInfo
 
 from hub.core.config import Settings
+from hub.core.errors import ConfigError
 
 Clock = Callable[[], datetime]
 
@@ -95,6 +96,11 @@ class OffsetClock:
 
 
 def clock_from_settings(settings: Settings) -> Clock:
+    if settings.clock_file and not settings.allow_clock_file:
+        raise ConfigError(
+            "clock_file moves the hub's clock (and fires deadlines); it is a test setting: "
+            "set allow_clock_file = true (HUB_ALLOW_CLOCK_FILE=true) to use it"
+        )
     return OffsetClock(
         settings.clock_offset_s, Path(settings.clock_file) if settings.clock_file else None
     )

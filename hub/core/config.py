@@ -64,6 +64,9 @@ class Settings:
     #: A file holding extra seconds added to the clock, re-read at every tick; tests write it
     #: to jump the running hub past a deadline.  Empty: not used.
     clock_file: str = ""
+    #: The clock file lets whoever can write it fire every deadline at once; it is honoured
+    #: only when this test setting is true.
+    allow_clock_file: bool = False
     #: SQLAlchemy URL of the audit store (the transfer log); empty means SQLite in ``home``.
     audit_url: str = ""
     #: Run the audit sink inside `hub run` (false when it runs as its own `hub audit sink`).

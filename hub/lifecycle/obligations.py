@@ -93,8 +93,9 @@ class ObligationStore:
         with self.engine.connect() as conn:
             return [SlaEventRow.from_row(r) for r in conn.execute(stmt).mappings()]
 
-    def lease(self, event_id: str, now: datetime, lease_s: float = 30.0) -> bool:
-        """Take the right to publish one event for ``lease_s``; one worker at a time gets it."""
+    def lease(self, event_id: str, now: datetime, lease_s: float = 30.0, owner: str = "") -> bool:
+        """Take the right to publish one event for ``lease_s`` from ``now`` (pass the current
+        time, not a tick's start); one worker at a time gets it, named by ``owner``."""
         with self.engine.begin() as conn:
             return (
                 conn.execute(
@@ -107,17 +108,26 @@ class ObligationStore:
                             sla_events.c.lease_until < as_utc(now),
                         ),
                     )
-                    .values(lease_until=as_utc(now + timedelta(seconds=lease_s)))
+                    .values(lease_until=as_utc(now + timedelta(seconds=lease_s)), lease_owner=owner)
                 ).rowcount
                 == 1
             )
 
-    def mark_published(self, event_id: str, at: datetime) -> None:
+    def mark_published(self, event_id: str, at: datetime, owner: str = "") -> bool:
+        """Mark it published, if ``owner`` still holds the lease; False if another took it over
+        (its lease ran out meanwhile), who then publishes (again) and marks it."""
         with self.engine.begin() as conn:
-            conn.execute(
-                update(sla_events)
-                .where(sla_events.c.event_id == event_id)
-                .values(published_at=as_utc(at))
+            return (
+                conn.execute(
+                    update(sla_events)
+                    .where(
+                        sla_events.c.event_id == event_id,
+                        sla_events.c.published_at.is_(None),
+                        sla_events.c.lease_owner == owner,
+                    )
+                    .values(published_at=as_utc(at))
+                ).rowcount
+                == 1
             )
 
     def events(self, message_id: str | None = None) -> list[SlaEventRow]:

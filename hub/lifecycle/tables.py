@@ -116,6 +116,8 @@ sla_events = Table(
     Column("risk_level", String(16)),
     Column("published_at", DateTime(timezone=True)),
     Column("lease_until", DateTime(timezone=True)),
+    # Who holds the lease: only that holder may mark the event published (a fencing token).
+    Column("lease_owner", String(64)),
 )
 Index(
     "ix_sla_events_unpublished",

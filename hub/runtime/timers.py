@@ -43,6 +43,7 @@ class SlaTicker:
             self.operators_key,
             ensure_inbox,
             audit=emit.AuditPublisher(services.registry, services.audit_mac),
+            clock=services.clock,
         )
 
     def operators_key(self) -> SigningKey:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.audit.emit import sla_event
@@ -45,7 +46,9 @@ class SlaPublisher:
         *,
         lease_s: float = 30.0,
         audit: Any = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.registry = registry
         self.ledger = ledger
         self.directory = directory
@@ -57,16 +60,34 @@ class SlaPublisher:
         self.serialize = AvroSerializer(registry, SLA_EVENT)
 
     async def publish_pending(self, producer: Any, now: datetime) -> int:
+        """Publish what is due and not leased; returns how many were marked published.
+
+        Each lease runs from the moment it is taken (a long tick must not hand out leases that
+        are already half spent), and only the lease holder may mark the event published.  An
+        event with a recipient that has no connector yet is left unpublished and tried again
+        when its lease runs out, rather than marked done with that copy lost.
+        """
         published = 0
         for ev in await asyncio.to_thread(self.ledger.unpublished, now):
-            if not await asyncio.to_thread(self.ledger.lease, ev.event_id, now, self.lease_s):
+            owner = uuid.uuid4().hex
+            taken = await asyncio.to_thread(
+                self.ledger.lease, ev.event_id, self.clock(), self.lease_s, owner
+            )
+            if not taken:
                 continue  # another worker has it
-            await self._publish(producer, ev)
-            await asyncio.to_thread(self.ledger.mark_published, ev.event_id, now)
-            published += 1
+            if not await self._publish(producer, ev):
+                continue
+            marked = await asyncio.to_thread(
+                self.ledger.mark_published, ev.event_id, self.clock(), owner
+            )
+            if marked:
+                published += 1
+            else:
+                log.warning("SLA event %s: lease lost while publishing", ev.event_id)
         return published
 
-    async def _publish(self, producer: Any, ev: SlaEventRow) -> None:
+    async def _publish(self, producer: Any, ev: SlaEventRow) -> bool:
+        """Publish ``ev`` and its copies; False when a recipient had no route (retry later)."""
         record = ev.to_record()
         await producer.send_and_wait(
             SLA_EVENTS.name,
@@ -78,10 +99,12 @@ class SlaPublisher:
         )
         directory = self.directory()
         creditor_copy = None
+        missing = False
         for address in recipients_of(ev):
             route = resolve(directory, address)
             if route is None:
-                log.error("SLA event %s: no connector for %s, not copied", ev.event_id, address)
+                log.error("SLA event %s: no connector for %s yet; will retry", ev.event_id, address)
+                missing = True
                 continue
             copy, raw = seal(
                 self.registry,
@@ -109,3 +132,4 @@ class SlaPublisher:
             # Published before the event is marked published: a crash in between repeats it,
             # with the same id.
             await self.audit.publish(producer, [sla_event(ev, creditor_copy)])
+        return not missing

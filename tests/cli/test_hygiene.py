@@ -48,3 +48,28 @@ def test_hub_config_masks_passwords(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "s3cret" not in out.stdout + out.stderr
     assert "postgresql+psycopg://hub:***@db/hub" in out.stdout
+
+
+def test_migrate_refuses_to_drop_a_log_with_records_unless_forced_and_journals_it(
+    tmp_path: Path,
+) -> None:
+    from hub.audit.store import AuditStore
+    from tests.audit.test_audit_store import events
+
+    home = tmp_path / "home"
+    url = f"sqlite:///{home / 'audit.db'}"
+    home.mkdir()
+    store = AuditStore(url)
+    store.append(events(3))
+    store.close()
+    env = {"HUB_AUDIT_URL": url}
+    refused = hub(home, "audit", "migrate", "--revision", "base", env=env)
+    assert refused.returncode == 2 and "refusing" in refused.stderr
+    assert AuditStore(url, migrate_schema=False).count() == 3  # nothing dropped
+    forced = hub(home, "audit", "migrate", "--revision", "base", "--force", env=env)
+    assert forced.returncode == 0, forced.stderr
+    journal = (home / "audit-downgrades.log").read_text(encoding="utf-8")
+    assert "downgrade 0001 -> base" in journal and "3 records, head #3" in journal
+    # An empty log may be moved freely (nothing to lose).
+    assert hub(home, "audit", "migrate", env=env).returncode == 0
+    assert hub(home, "audit", "migrate", "--revision", "base", env=env).returncode == 0

@@ -28,6 +28,7 @@ def sla_env(home: Path) -> dict[str, str]:
     return {
         "HUB_SLA_FILE": str(SHORT_SLA),
         "HUB_CLOCK_FILE": str(home / "clock-offset"),
+        "HUB_ALLOW_CLOCK_FILE": "true",
         "HUB_SLA_TICK_S": "0.2",
         "HUB_SLA_ESCALATION_GRACE_S": str(30 * MINUTE),
     }

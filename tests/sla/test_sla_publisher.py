@@ -1,0 +1,103 @@
+"""The SLA publisher's fencing, with an in-memory producer: leases from the current time, only
+the lease holder marks an event published, and a copy with no route is retried, not lost."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from hub.lifecycle.ledger import Ledger
+from hub.runtime.ingress.producer import InMemoryProducer
+from hub.sla.clock import SlaClock
+from hub.sla.publisher import SlaPublisher
+from hub.storage.store import Store
+from hub.trust.keys import SigningKey
+from hub.wire.schemas import SchemaRegistry
+from hub.wire.topics import SLA_EVENTS
+from tests.lifecycle.test_ledger import T0, deliver, directory
+
+ROOT = Path(__file__).resolve().parents[2]
+REGISTRY = SchemaRegistry.load(ROOT / "schemas" / "avro")
+KEY = SigningKey.generate()
+
+
+async def _no_topic(topic: str, agency: str, region: str) -> None:
+    return None
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(Store(f"sqlite:///{tmp_path / 'hub.db'}").engine)
+
+
+def one_event(ledger: Ledger, where: list[str]) -> datetime:
+    deliver(ledger, "m1")
+    now = T0 + timedelta(minutes=31)
+    SlaClock(ledger, lambda: directory(*where)).tick(now)
+    return now
+
+
+def publisher(ledger: Ledger, where: list[str], clock: list[datetime]) -> SlaPublisher:
+    return SlaPublisher(
+        REGISTRY, ledger, lambda: directory(*where), lambda: KEY, _no_topic, lease_s=30,
+        clock=lambda: clock[0],
+    )  # fmt: skip
+
+
+def test_a_lease_runs_from_when_it_is_taken_not_from_the_tick(ledger: Ledger) -> None:
+    where = ["MIB@350582", "PSB@350582", "HUB@100000"]
+    tick = one_event(ledger, where)
+    late = [tick + timedelta(seconds=25)]  # a long tick: this event is reached 25 s in
+    pub = publisher(ledger, where, late)
+    producer = InMemoryProducer()
+    ledger.mark_published = lambda *a, **k: False  # type: ignore[method-assign]  # never done
+    asyncio.run(pub.publish_pending(producer, tick))
+    # Leased at tick + 25 s for 30 s: still held at tick + 50 s, free at tick + 56 s.
+    assert ledger.unpublished(tick + timedelta(seconds=50)) == []
+    assert len(ledger.unpublished(tick + timedelta(seconds=56))) == 1
+
+
+def test_only_the_lease_holder_marks_an_event_published(ledger: Ledger) -> None:
+    tick = one_event(ledger, ["MIB@350582", "PSB@350582", "HUB@100000"])
+    [ev] = ledger.unpublished(tick)
+    assert ledger.lease(ev.event_id, tick, 30, owner="worker-a")
+    # worker-a stalls past its lease; worker-b takes the event over.
+    assert ledger.lease(ev.event_id, tick + timedelta(seconds=31), 30, owner="worker-b")
+    assert not ledger.mark_published(ev.event_id, tick + timedelta(seconds=40), owner="worker-a")
+    assert ledger.unpublished(tick + timedelta(seconds=62)) != []
+    assert ledger.mark_published(ev.event_id, tick + timedelta(seconds=41), owner="worker-b")
+    assert ledger.unpublished(tick + timedelta(hours=1)) == []
+
+
+def test_an_event_whose_recipient_has_no_route_is_retried_not_lost(ledger: Ledger) -> None:
+    # The creditor MIB@350582 has no connector at all yet (nor any level above it).
+    where = ["PSB@350582", "HUB@100000"]
+    tick = one_event(ledger, where)
+    clock = [tick]
+    producer = InMemoryProducer()
+    assert asyncio.run(publisher(ledger, where, clock).publish_pending(producer, tick)) == 0
+    assert len(producer.on(SLA_EVENTS.name)) == 1
+    # The connector registers; once the lease has run out the event is published and marked.
+    where.append("MIB@350582")
+    later = tick + timedelta(seconds=31)
+    clock[0] = later
+    assert asyncio.run(publisher(ledger, where, clock).publish_pending(producer, later)) == 1
+    assert producer.on("hub.inbox.MIB.350582")
+    assert ledger.unpublished(later + timedelta(hours=1)) == []
+
+
+def test_the_clock_file_is_a_test_setting(tmp_path: Path) -> None:
+    from hub.core.clock import clock_from_settings
+    from hub.core.config import Settings
+    from hub.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="allow_clock_file"):
+        clock_from_settings(Settings(home=tmp_path, clock_file=str(tmp_path / "clock")))
+    (tmp_path / "clock").write_text("3600\n")
+    clock = clock_from_settings(
+        Settings(home=tmp_path, clock_file=str(tmp_path / "clock"), allow_clock_file=True)
+    )
+    assert clock() > datetime.now(UTC) + timedelta(minutes=59)
