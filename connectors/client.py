@@ -22,10 +22,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
+from prometheus_client import Counter
 
 from connectors.answers import Answering
 from connectors.dedup import HandledIds
@@ -33,11 +35,14 @@ from connectors.messages import (
     Answerable,
     InboxMessage,
     OriginalRef,
+    RejectedRecord,
     VerificationError,
     open_record,
 )
 from hub.core.config import Settings
 from hub.core.errors import NotFound
+from hub.core.text import shown
+from hub.routing.freshness import Freshness
 from hub.runtime.state import resolve_bootstrap
 from hub.trust.address import Address
 from hub.trust.directory import Directory, DirectoryFile, load_signing_key
@@ -50,7 +55,20 @@ from hub.wire.topics import INGRESS, connector_group, inbox_topic
 log = logging.getLogger("connectors")
 
 
-__all__ = ["Answerable", "Connector", "InboxMessage", "OriginalRef", "VerificationError"]
+__all__ = [
+    "Answerable",
+    "Connector",
+    "InboxMessage",
+    "OriginalRef",
+    "RejectedRecord",
+    "VerificationError",
+]
+
+REJECTED = Counter(
+    "hub_connector_rejected_total",
+    "Inbox records that failed the connector's checks (skipped, never handled)",
+    ["reason"],
+)
 
 
 class Connector(Answering):
@@ -67,6 +85,7 @@ class Connector(Answering):
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 1000,
         fetch_max_wait_ms: int = 100,
+        freshness: Freshness | None = None,
     ) -> None:
         self.address = Address.parse(address) if isinstance(address, str) else address
         self.bootstrap = bootstrap
@@ -82,6 +101,9 @@ class Connector(Answering):
         }
         self._producer: KafkaProducer | None = None
         self.rejected = 0
+        self.freshness = freshness
+        #: Told of every inbox record that fails the checks (it is skipped, never handled).
+        self.on_rejected: Callable[[RejectedRecord], None] | None = None
 
     @classmethod
     def from_settings(
@@ -106,6 +128,10 @@ class Connector(Answering):
             session_timeout_ms=int(settings.session_timeout_s * 1000),
             heartbeat_interval_ms=int(settings.heartbeat_interval_s * 1000),
             fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            freshness=Freshness(
+                timedelta(seconds=settings.freshness_max_age_s),
+                timedelta(seconds=settings.freshness_max_ahead_s),
+            ),
         )
 
     # -- sending -------------------------------------------------------------------------------
@@ -179,7 +205,9 @@ class Connector(Answering):
     # -- receiving -----------------------------------------------------------------------------
     def open_message(self, record: Any) -> InboxMessage:
         """Verify and decode one inbox record; raises VerificationError."""
-        return open_record(self.registry, self.directory(), record)
+        return open_record(
+            self.registry, self.directory(), record, me=self.address, freshness=self.freshness
+        )
 
     def messages(
         self, *, follow: bool = False, idle_timeout_s: float = 3.0, max_wait_s: float | None = None
@@ -268,22 +296,7 @@ class Connector(Answering):
                     try:
                         msg = self.open_message(record)
                     except VerificationError as exc:
-                        self.rejected += 1
-                        log.error(
-                            "inbox record %s/%d@%d rejected: %s",
-                            record.topic,
-                            record.partition,
-                            record.offset,
-                            exc,
-                        )
-                        if committer is not None:  # nothing will ever make it valid
-                            committer.commit(
-                                {
-                                    TopicPartition(
-                                        record.topic, record.partition
-                                    ): OffsetAndMetadata(record.offset + 1, "", -1)
-                                }
-                            )
+                        self._reject(record, exc, committer)
                         continue
                     if seen is not None:
                         if msg.message_id in seen:
@@ -294,6 +307,19 @@ class Connector(Answering):
                 return
             if not follow and now - last > idle_timeout_s:
                 return
+
+    def _reject(self, record: Any, exc: Exception, committer: KafkaConsumer | None) -> None:
+        """Report a record that failed the checks and step past it: it must not block the inbox."""
+        self.rejected += 1
+        reason = shown(str(exc), 300)
+        REJECTED.labels(reason.split(":")[0][:40]).inc()
+        where = RejectedRecord(record.topic, record.partition, record.offset, reason)
+        log.error("inbox record %s/%d@%d rejected: %s", *where.to_tuple())
+        if self.on_rejected is not None:
+            self.on_rejected(where)
+        if committer is not None:  # nothing will ever make it valid
+            tp = TopicPartition(record.topic, record.partition)
+            committer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)})
 
     def _consumer(self, *, group: bool) -> KafkaConsumer:
         return KafkaConsumer(

@@ -6,13 +6,17 @@ is a key of its sender in the directory, the signature verifies and the payload 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.core.errors import TrustError
+from hub.core.text import shown
+from hub.routing.freshness import Freshness
 from hub.trust.address import Address
 from hub.trust.directory import Directory
 from hub.trust.keys import verify
+from hub.trust.regions import ancestors
 from hub.wire import codec, headers
 from hub.wire.envelope import Envelope, read_envelope
 from hub.wire.jsonpayload import to_json
@@ -73,24 +77,89 @@ def original_ref(original: Answerable) -> OriginalRef:
     return original
 
 
-def open_record(registry: SchemaRegistry, directory: Directory, record: Any) -> InboxMessage:
-    """Verify and decode one inbox record; raises VerificationError."""
+@dataclass(frozen=True)
+class RejectedRecord:
+    """An inbox record that failed the connector's checks: skipped, reported, never handled."""
+
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rejected": f"{self.topic}/{self.partition}@{self.offset}", "reason": self.reason}
+
+    def to_tuple(self) -> tuple[str, int, int, str]:
+        return (self.topic, self.partition, self.offset, self.reason)
+
+
+def open_record(
+    registry: SchemaRegistry,
+    directory: Directory,
+    record: Any,
+    *,
+    me: Address | None = None,
+    freshness: Freshness | None = None,
+) -> InboxMessage:
+    """Verify and decode one inbox record, with the router's own checks; raises
+    VerificationError (and nothing else) for a record that fails them.
+
+    The checks: the bytes decode to an envelope with well-formed ids; its key belongs to its
+    sender and is not revoked; the signature verifies; the envelope is addressed to ``me`` or,
+    delivered by fallback, to a region below it of the same agency; it was created within the
+    freshness window of the moment the record reached this inbox (with one window more, for the
+    time it may have waited in hub.ingress); the payload decodes.
+    """
+    try:
+        return _open(registry, directory, record, me, freshness)
+    except VerificationError:
+        raise
+    except Exception as exc:  # whatever the bytes did to a decoder: a rejection, not a crash
+        raise VerificationError(f"unreadable record ({type(exc).__name__})") from exc
+
+
+def _open(
+    registry: SchemaRegistry,
+    directory: Directory,
+    record: Any,
+    me: Address | None,
+    freshness: Freshness | None,
+) -> InboxMessage:
     try:
         env = read_envelope(registry, record.value)
     except codec.CodecError as exc:
         raise VerificationError(f"{exc.reason}: {exc.detail}") from exc
+    problems = env.id_problems()
+    if problems:
+        raise VerificationError("invalid_id: " + "; ".join(problems))
     owner = directory.key_owner(env.signing_key_id)
     public = directory.public_key(env.signing_key_id)
     if owner is None or owner[0] != env.sender or public is None:
-        raise VerificationError(f"key {env.signing_key_id} is not a key of {env.sender}")
+        raise VerificationError(f"key {shown(env.signing_key_id)} is not a key of {env.sender}")
+    if owner[1].status == "revoked":
+        raise VerificationError(f"key {env.signing_key_id} of {env.sender} is revoked")
     if not verify(public, env.signature, env.signing_bytes()):
         raise VerificationError(f"signature of {env.message_id} does not verify")
+    if me is not None and not _for_me(env.recipient, me):
+        raise VerificationError(f"{env.message_id} is addressed to {env.recipient}, not {me}")
+    arrived = getattr(record, "timestamp", None)
+    if freshness is not None and isinstance(arrived, int) and arrived > 0:
+        at = datetime.fromtimestamp(arrived / 1000, UTC)
+        late = replace(freshness, max_age=freshness.max_age * 2).problem(env.created_at, at)
+        if late is not None:
+            raise VerificationError(f"{late[0].value}: {late[1]}")
     try:
         _, payload = codec.decode(registry, env.payload)
     except codec.CodecError as exc:
         raise VerificationError(f"payload of {env.message_id}: {exc.detail}") from exc
     via = "direct"
     for k, v in record.headers or ():
-        if k == headers.VIA:
-            via = v.decode()
+        if k == headers.VIA and bytes(v) == b"fallback":
+            via = "fallback"
     return InboxMessage(env, payload, record.topic, record.partition, record.offset, via)
+
+
+def _for_me(recipient: Address, me: Address) -> bool:
+    if recipient == me:
+        return True
+    return recipient.agency == me.agency and me.region in ancestors(recipient.region)

@@ -79,6 +79,15 @@ def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
     # Consuming signs for each original taken (签收), which needs the connector's key.
     signing = args.consume and not args.no_receipt
     with Connector.from_settings(settings, args.address, signing=signing) as conn:
+        # A record that fails the connector's checks is shown, skipped, and never blocks the
+        # inbox; in --json it is one object with "rejected" and "reason".
+        conn.on_rejected = (
+            (lambda r: print_json(r.to_json()))
+            if args.json
+            else (
+                lambda r: print(f"rejected {r.to_json()['rejected']}: {r.reason}", file=sys.stderr)
+            )
+        )
         if args.consume:
             n = conn.consume(
                 show, follow=args.follow, idle_timeout_s=args.idle, auto_receipt=signing
