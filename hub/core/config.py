@@ -83,6 +83,11 @@ class Settings:
     #: Key of the tags that authenticate audit records (hub.audit.mac); shared by the router,
     #: the SLA publisher and the audit sink.  Empty: <home>/keys/audit-mac.secret (created).
     audit_mac_file: str = ""
+    #: Dead letters (with the bytes that were refused) are deleted after this many days.
+    dead_letter_retention_days: float = 90.0
+    #: Delivered ids are remembered for de-duplication this many days (several freshness
+    #: windows; past the window a repeat is refused as stale anyway), then pruned.
+    dedup_retention_days: float = 30.0
     #: Largest ingress record the hub handles whole; a larger one is dead-lettered as too_large
     #: with its SHA-256 and first bytes.  Below the producers' 1 MiB request limit, so a dead
     #: letter carrying a record of this size can itself be written.
@@ -215,6 +220,14 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         raise ConfigError("audit_checkpoint_every must be >= 1")
     if settings.sla_escalation_grace_s < 0:
         raise ConfigError("sla_escalation_grace_s must be >= 0")
+    window_days = (settings.freshness_max_age_s + settings.freshness_max_ahead_s) / 86400
+    if settings.dedup_retention_days < 2 * window_days:
+        raise ConfigError(
+            "dedup_retention_days must be at least twice the freshness window "
+            f"({2 * window_days:g} days): a repeat inside the window must still be recognised"
+        )
+    if settings.max_record_bytes < 1024:
+        raise ConfigError("max_record_bytes must be at least 1024")
     return settings
 
 

@@ -21,7 +21,7 @@ from hub.runtime.ingress.build import build_pipeline
 from hub.runtime.ingress.record import IngressRecord
 from hub.runtime.kafka_security import faust_credentials
 from hub.runtime.services import HubServices
-from hub.runtime.timers import InboxTopics, KeyRecorder, SlaTicker
+from hub.runtime.timers import InboxTopics, KeyRecorder, Pruner, SlaTicker
 from hub.wire.topics import INGRESS
 
 log = logging.getLogger("hub.router")
@@ -94,6 +94,15 @@ def create_app(settings: Settings, bootstrap: str, web_port: int) -> faust.App:
             await record_keys()
         except Exception:
             log.exception("recording new keys in the audit log failed; retrying")
+
+    prune = Pruner(services)
+
+    @app.timer(interval=3600.0, name="prune", on_leader=True)
+    async def prune_old_rows() -> None:
+        try:
+            await prune()
+        except Exception:
+            log.exception("pruning failed; retrying in an hour")
 
     # Keys present at start are recorded first; the timer notices keys registered later.
     app.task(record_new_keys)

@@ -7,6 +7,8 @@ sink drops repeated key records, so two workers never double an effect.
 from __future__ import annotations
 
 import asyncio
+import logging
+from datetime import timedelta
 
 from hub.audit import emit
 from hub.lifecycle.rows import SlaEventRow
@@ -16,9 +18,12 @@ from hub.runtime.ingress.producer import Producer
 from hub.runtime.services import HubServices
 from hub.sla.clock import SlaClock
 from hub.sla.publisher import SlaPublisher
+from hub.storage.store import Pruned
 from hub.trust.directory import load_signing_key
 from hub.trust.keys import SigningKey
 from hub.trust.operators import OPERATORS
+
+log = logging.getLogger("hub.run")
 
 
 def count_sla_event(ev: SlaEventRow) -> None:
@@ -104,3 +109,25 @@ class InboxTopics:
             replication=self.settings.topic_replication,
         )
         self._ready.add(topic)
+
+
+class Pruner:
+    """Deletes dead letters past their retention and delivered ids past the de-dup window."""
+
+    def __init__(self, services: HubServices) -> None:
+        self.services = services
+
+    async def __call__(self) -> Pruned:
+        s, now = self.services.settings, self.services.clock()
+        pruned = await asyncio.to_thread(
+            self.services.store.prune,
+            dead_letters_before=now - timedelta(days=s.dead_letter_retention_days),
+            deliveries_before=now - timedelta(days=s.dedup_retention_days),
+        )
+        if pruned.dead_letters or pruned.deliveries:
+            log.info(
+                "pruned %d dead letters and %d delivered ids past retention",
+                pruned.dead_letters,
+                pruned.deliveries,
+            )
+        return pruned

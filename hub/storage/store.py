@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     func,
     select,
     update,
@@ -79,6 +80,12 @@ class DeliveryRow:
     created_at: datetime
     routed_at: datetime
     content_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Pruned:
+    dead_letters: int
+    deliveries: int
 
 
 class Store:
@@ -188,6 +195,25 @@ class Store:
                 .where(dead_letters.c.dead_letter_id == dead_letter_id)
                 .values(replay_count=dead_letters.c.replay_count + 1, last_replayed_at=at)
             )
+
+    def prune(self, *, dead_letters_before: datetime, deliveries_before: datetime) -> Pruned:
+        """Delete dead letters and delivery rows older than the given instants.
+
+        Dead letters keep the original bytes of what was refused, so they are kept only for the
+        retention period.  Delivery rows are the de-duplication memory: the caller keeps them
+        well past the freshness window, after which a repeat would be refused as stale anyway.
+        The ledger (the hand-offs themselves) is not touched.
+        """
+        with self.engine.begin() as conn:
+            dl = conn.execute(
+                delete(dead_letters).where(
+                    dead_letters.c.dead_lettered_at < as_utc(dead_letters_before)
+                )
+            ).rowcount
+            dv = conn.execute(
+                delete(deliveries).where(deliveries.c.routed_at < as_utc(deliveries_before))
+            ).rowcount
+        return Pruned(dead_letters=dl or 0, deliveries=dv or 0)
 
     def count_dead_letters(self) -> dict[str, int]:
         with self.engine.connect() as conn:

@@ -99,3 +99,25 @@ def test_dead_letter_ids_tell_submissions_apart() -> None:
     # The in-memory broker reuses offsets after a restart; the record timestamp differs.
     assert same != dead_letter_id(b"x", "hub.ingress", 0, 5, 2000)
     assert same != dead_letter_id(b"y", "hub.ingress", 0, 5, 1000)
+
+
+def test_old_dead_letters_and_delivered_ids_are_pruned_the_rest_kept(store: Store) -> None:
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    store.record_delivery(delivery("old", routed_at=now - timedelta(days=40)))
+    store.record_delivery(delivery("new", routed_at=now - timedelta(days=2)))
+    store.record_dead_letter(letter(b"old", 1, dead_lettered_at=now - timedelta(days=91)))
+    store.record_dead_letter(letter(b"new", 2, dead_lettered_at=now - timedelta(days=89)))
+    pruned = store.prune(
+        dead_letters_before=now - timedelta(days=90), deliveries_before=now - timedelta(days=30)
+    )
+    assert (pruned.dead_letters, pruned.deliveries) == (1, 1)
+    assert not store.was_delivered("old") and store.was_delivered("new")
+    assert [r["original"] for r in store.dead_letters()] == [b"new"]
+
+
+def test_the_dedup_memory_must_outlive_the_freshness_window(tmp_path: Path) -> None:
+    from hub.core.config import load_settings
+    from hub.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="dedup_retention_days"):
+        load_settings(None, home=tmp_path, dedup_retention_days=1.0)
