@@ -82,6 +82,10 @@ def start_hub(
 ) -> HubProcess:
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "hub-run.log"
+    # A restarted hub appends to the same log: wait for a "Ready" the earlier runs did not write.
+    ready_before = (
+        log_path.read_text(errors="replace").count("Worker]: Ready") if log_path.exists() else 0
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update({"HUB_HOME": str(home), "HUB_DEV_DIRECTORY": "always", **(extra_env or {})})
     with open(log_path, "ab") as log:
@@ -95,7 +99,7 @@ def start_hub(
         )
     hub = HubProcess(home, proc, log_path, dict(extra_env or {}))
     deadline = time.monotonic() + timeout
-    while "Worker]: Ready" not in hub.log():
+    while hub.log().count("Worker]: Ready") <= ready_before:
         if proc.poll() is not None:
             raise RuntimeError(f"hub run exited with {proc.returncode}:\n{hub.log()[-3000:]}")
         if time.monotonic() > deadline:

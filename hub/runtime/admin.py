@@ -63,3 +63,22 @@ def _wait_for_metadata(admin: Any, names: set[str], timeout_s: float) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"topics not visible after {timeout_s}s: {sorted(missing)}")
         time.sleep(0.1)
+
+
+def broker_epoch(bootstrap: str, *, security: dict[str, Any] | None = None) -> str:
+    """The identity of the broker's data: its cluster id (a recreated cluster gets a new one).
+
+    The embedded broker is given a fresh epoch by the runner instead, since each start of it
+    begins empty.  See ``hub.storage.redelivery``.
+    """
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-admin", **(security or {}))
+    try:
+        cluster = admin.describe_cluster()
+        return f"cluster:{cluster.get('cluster_id') or 'unknown'}"
+    except Exception as exc:  # an old broker without DescribeCluster: metadata has the id too
+        log.warning("cluster id not available (%s); redelivery after a loss is off", exc)
+        return "cluster:unknown"
+    finally:
+        admin.close()

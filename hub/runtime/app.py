@@ -21,7 +21,7 @@ from hub.runtime.ingress.build import build_pipeline
 from hub.runtime.ingress.record import IngressRecord
 from hub.runtime.kafka_security import faust_credentials
 from hub.runtime.services import HubServices
-from hub.runtime.timers import InboxTopics, KeyRecorder, Pruner, SlaTicker
+from hub.runtime.timers import InboxTopics, KeyRecorder, Pruner, Redeliverer, SlaTicker
 from hub.wire.topics import INGRESS
 
 log = logging.getLogger("hub.router")
@@ -44,7 +44,9 @@ class FaustProducer:
         )
 
 
-def create_app(settings: Settings, bootstrap: str, web_port: int) -> faust.App:
+def create_app(
+    settings: Settings, bootstrap: str, web_port: int, *, broker_epoch: str = ""
+) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=f"hubkafka://{bootstrap}",
@@ -68,7 +70,8 @@ def create_app(settings: Settings, bootstrap: str, web_port: int) -> faust.App:
     services = HubServices.create(settings)
     producer = FaustProducer(app)
     inboxes = InboxTopics(bootstrap, services)
-    pipeline = build_pipeline(services, producer, inboxes)
+    pipeline = build_pipeline(services, producer, inboxes, broker_epoch)
+    redeliver = Redeliverer(services, producer, inboxes, broker_epoch)
     ticker = SlaTicker(services, producer, inboxes)
     record_keys = KeyRecorder(services, producer)
     ingress = app.topic(
@@ -103,6 +106,13 @@ def create_app(settings: Settings, bootstrap: str, web_port: int) -> faust.App:
             await prune()
         except Exception:
             log.exception("pruning failed; retrying in an hour")
+
+    @app.task
+    async def redeliver_lost() -> None:
+        try:
+            await redeliver()
+        except Exception:
+            log.exception("re-publishing what the broker lost failed; it is tried at next start")
 
     # Keys present at start are recorded first; the timer notices keys registered later.
     app.task(record_new_keys)

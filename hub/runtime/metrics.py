@@ -22,6 +22,10 @@ DUPLICATES = Counter(
 REPLAYS = Counter(
     "hub_dead_letter_replays_total", "Dead letters re-submitted by `hub dlq replay`", []
 )
+REDELIVERED = Counter(
+    "hub_messages_redelivered_total",
+    "Delivered, unreceived messages published again because the broker had lost them",
+)
 TRANSIENT_FAILURES = Counter(
     "hub_ingress_transient_failures_total",
     "Failures of the broker or the database the router waited out and retried (nothing committed)",

@@ -18,6 +18,7 @@ from hub.runtime.ingress.producer import Producer
 from hub.runtime.services import HubServices
 from hub.sla.clock import SlaClock
 from hub.sla.publisher import SlaPublisher
+from hub.storage.redelivery import Redeliveries
 from hub.storage.store import Pruned
 from hub.trust.directory import load_signing_key
 from hub.trust.keys import SigningKey
@@ -124,6 +125,10 @@ class Pruner:
             dead_letters_before=now - timedelta(days=s.dead_letter_retention_days),
             deliveries_before=now - timedelta(days=s.dedup_retention_days),
         )
+        await asyncio.to_thread(
+            Redeliveries(self.services.store.engine).prune,
+            now - timedelta(days=s.dedup_retention_days),
+        )
         if pruned.dead_letters or pruned.deliveries:
             log.info(
                 "pruned %d dead letters and %d delivered ids past retention",
@@ -131,3 +136,46 @@ class Pruner:
                 pruned.deliveries,
             )
         return pruned
+
+
+class Redeliverer:
+    """At start: publish again every kept inbox record the broker may have lost (another epoch)."""
+
+    def __init__(
+        self, services: HubServices, producer: Producer, ensure_inbox: EnsureInbox, epoch: str
+    ) -> None:
+        self.kept = Redeliveries(services.store.engine)
+        self.producer = producer
+        self.ensure_inbox = ensure_inbox
+        self.epoch = epoch
+
+    async def __call__(self) -> int:
+        if not self.epoch:
+            return 0
+        done = 0
+        while True:
+            rows = await asyncio.to_thread(self.kept.from_other_epochs, self.epoch, 500)
+            if not rows:
+                break
+            for kept in rows:
+                _, _, agency, region = kept.topic.split(".", 3)
+                await self.ensure_inbox(kept.topic, agency, region)
+                await self.producer.send_and_wait(
+                    kept.topic,
+                    key=kept.record_key,
+                    value=kept.value,
+                    partition=None,
+                    timestamp=None,
+                    headers=kept.headers,
+                )
+                # Re-stamped after the write: a crash in between publishes it once more.
+                if await asyncio.to_thread(
+                    self.kept.restamp, kept.message_id, kept.broker_epoch, self.epoch
+                ):
+                    done += 1
+                    metrics.REDELIVERED.inc()
+        if done:
+            log.warning(
+                "re-published %d delivered but unreceived messages the broker no longer had", done
+            )
+        return done

@@ -18,14 +18,19 @@ async def _inbox_exists(topic: str, agency: str, region: str) -> None:
 
 
 def build_pipeline(
-    services: HubServices, producer: Producer, ensure_inbox: EnsureInbox = _inbox_exists
+    services: HubServices,
+    producer: Producer,
+    ensure_inbox: EnsureInbox = _inbox_exists,
+    broker_epoch: str = "",
 ) -> IngressPipeline:
     s = services
     return IngressPipeline(
         decide=Decider(s.router, s.directory),
         inbox=InboxWriter(producer, ensure_inbox),
         dead_letters=DeadLetterWriter(producer, s.registry),
-        recorder=Recorder(s.store, s.ledger, s.sla_policy, s.calendar, s.clock, s.escalation_grace),
+        recorder=Recorder(
+            s.store, s.ledger, s.sla_policy, s.calendar, s.clock, s.escalation_grace, broker_epoch
+        ),
         audit=IngressAudit(
             producer, AuditPublisher(s.registry, s.audit_mac), s.subject_ref, s.clock
         ),

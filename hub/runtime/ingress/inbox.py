@@ -8,10 +8,12 @@ carries where it was routed and whether by fallback.  Waits for the broker's ack
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.routing.router import Delivered
 from hub.runtime.ingress.producer import Producer
+from hub.storage.redelivery import Kept
 from hub.wire import headers
 
 #: Makes sure an inbox topic exists before the first write: (topic, agency, region).
@@ -27,14 +29,29 @@ class InboxWriter:
         """The acknowledged record's metadata (partition, offset)."""
         route = d.route
         await self.ensure_inbox(route.topic, route.inbox.agency, route.inbox.region)
+        record = inbox_record(d, raw)
         return await self.producer.send_and_wait(
-            route.topic,
-            key=d.envelope.conversation_id.encode(),
-            value=raw,
+            record.topic,
+            key=record.record_key,
+            value=record.value,
             partition=None,
             timestamp=None,
-            headers=[
-                (headers.ROUTED_TO, str(route.inbox).encode()),
-                (headers.VIA, route.via.encode()),
-            ],
+            headers=record.headers,
         )
+
+
+def inbox_record(d: Delivered, raw: bytes, epoch: str = "") -> Kept:
+    """The inbox record of a delivery, as written and as kept for a redelivery."""
+    route = d.route
+    return Kept(
+        message_id=d.envelope.message_id,
+        topic=route.topic,
+        record_key=d.envelope.conversation_id.encode(),
+        value=raw,
+        headers=[
+            (headers.ROUTED_TO, str(route.inbox).encode()),
+            (headers.VIA, route.via.encode()),
+        ],
+        broker_epoch=epoch,
+        kept_at=datetime.now(UTC),
+    )

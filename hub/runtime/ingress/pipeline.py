@@ -193,6 +193,7 @@ class IngressPipeline:
             )
         written = await self.inbox.write(d, record.value)
         applied_at = await asyncio.to_thread(self.recorder.record_delivery, d, delivery_row(d))
+        await asyncio.to_thread(self.recorder.keep_for_redelivery, d, record.value)
         metrics.ROUTED.labels(env.family, env.sender.agency, env.recipient.agency, route.via).inc()
         log.info(
             "routed %s %s %s → %s%s",

@@ -16,9 +16,11 @@ from hub.lifecycle.rows import Original
 from hub.lifecycle.states import State, fulfils
 from hub.routing.router import Delivered
 from hub.runtime import metrics
+from hub.runtime.ingress.inbox import inbox_record
 from hub.sla.clock import plan_obligations
 from hub.sla.policy import SlaPolicy
 from hub.sla.workdays import WorkCalendar
+from hub.storage.redelivery import Redeliveries
 from hub.storage.store import DeliveryRow, Store
 from hub.wire.deadletter import DeadLetter
 from hub.wire.families import family
@@ -49,7 +51,10 @@ class Recorder:
         calendar: WorkCalendar,
         clock: Clock,
         escalation_grace: timedelta,
+        broker_epoch: str = "",
     ) -> None:
+        self.redeliveries = Redeliveries(store.engine)
+        self.broker_epoch = broker_epoch
         self.store = store
         self.ledger = ledger
         self.sla_policy = sla_policy
@@ -72,6 +77,10 @@ class Recorder:
 
     def record_dead_letter(self, dl: DeadLetter) -> None:
         self.store.record_dead_letter(dl)
+
+    def keep_for_redelivery(self, d: Delivered, raw: bytes) -> None:
+        """Keep the inbox record until the recipient has it (see ``hub.storage.redelivery``)."""
+        self.redeliveries.keep(inbox_record(d, raw, self.broker_epoch))
 
     def record_delivery(self, d: Delivered, row: DeliveryRow) -> datetime | None:
         """The delivery and its ledger effect, in one transaction.
@@ -108,6 +117,8 @@ class Recorder:
         )
         if applied:
             self._observe(d, now)
+            # The conversation moved past DELIVERED: its recipient has the original.
+            self.redeliveries.forget(d.conversation.message_id)
         # Even when the ledger had it (a redelivery), the audit event is repeated with the same
         # id, in case the first copy never reached the log.
         return now
