@@ -13,7 +13,7 @@ from datetime import timedelta
 from hub.audit import emit
 from hub.lifecycle.rows import SlaEventRow
 from hub.runtime import metrics
-from hub.runtime.ingress.inbox import EnsureInbox
+from hub.runtime.ingress.inbox import EnsureInbox, publish
 from hub.runtime.ingress.producer import Producer
 from hub.runtime.services import HubServices
 from hub.sla.clock import SlaClock
@@ -160,14 +160,7 @@ class Redeliverer:
             for kept in rows:
                 _, _, agency, region = kept.topic.split(".", 3)
                 await self.ensure_inbox(kept.topic, agency, region)
-                await self.producer.send_and_wait(
-                    kept.topic,
-                    key=kept.record_key,
-                    value=kept.value,
-                    partition=None,
-                    timestamp=None,
-                    headers=kept.headers,
-                )
+                await publish(self.producer, kept)
                 # Re-stamped after the write: a crash in between publishes it once more.
                 if await asyncio.to_thread(
                     self.kept.restamp, kept.message_id, kept.broker_epoch, self.epoch

@@ -29,15 +29,19 @@ class InboxWriter:
         """The acknowledged record's metadata (partition, offset)."""
         route = d.route
         await self.ensure_inbox(route.topic, route.inbox.agency, route.inbox.region)
-        record = inbox_record(d, raw)
-        return await self.producer.send_and_wait(
-            record.topic,
-            key=record.record_key,
-            value=record.value,
-            partition=None,
-            timestamp=None,
-            headers=record.headers,
-        )
+        return await publish(self.producer, inbox_record(d, raw))
+
+
+async def publish(producer: Producer, record: Kept) -> Any:
+    """Write one inbox record and wait for the broker's acknowledgement."""
+    return await producer.send_and_wait(
+        record.topic,
+        key=record.record_key,
+        value=record.value,
+        partition=None,
+        timestamp=None,
+        headers=record.headers,
+    )
 
 
 def inbox_record(d: Delivered, raw: bytes, epoch: str = "") -> Kept:
