@@ -1,0 +1,19 @@
+-- Roles for a hub whose stores live in PostgreSQL (docs/threat-model.md, "the hub's own tools").
+--
+-- hub_owner owns the tables and runs the migrations (`hub audit migrate`, and the first start of
+-- a hub, which creates its store); nobody runs the hub as hub_owner.  The hub runs as {app}: it
+-- may read and write its working tables, may only read and append to the audit log, and has no
+-- DDL, no TRUNCATE and no DELETE on the log.  Replace {app} with the role the hub connects as
+-- (tests/storage/test_postgres_roles.py applies this very file).
+
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {app};
+
+-- The hub's working store: deliveries, dead letters, the ledger, SLA outbox, redelivery.
+GRANT SELECT, INSERT, UPDATE, DELETE ON
+    deliveries, dead_letters, ledger, obligations, ledger_events, sla_events, redeliverable
+    TO {app};
+
+-- The transfer log: read and append, nothing else (its triggers refuse UPDATE and DELETE too).
+GRANT SELECT, INSERT ON audit_log, audit_checkpoints TO {app};
+GRANT SELECT ON audit_schema_version TO {app};
