@@ -21,7 +21,13 @@ class TopicSpec:
 
 #: Connectors publish here; the router consumes it.  Keyed by conversation id (the original
 #: message id), so every later message about one hand-off lands on the same partition, in order.
-INGRESS = TopicSpec("hub.ingress", 6, {"retention.ms": str(4 * WEEK_MS)})
+#: The broker stamps each record when it arrives (LogAppendTime): freshness is judged against that
+#: instant, which a client must not be able to back-date.  (Tansu accepts and ignores it.)
+INGRESS = TopicSpec(
+    "hub.ingress",
+    6,
+    {"retention.ms": str(4 * WEEK_MS), "message.timestamp.type": "LogAppendTime"},
+)
 #: What the router could not deliver, with the reason and the original bytes.
 DEAD_LETTER = TopicSpec("hub.dead-letter", 1, {"retention.ms": str(52 * WEEK_MS)})
 
