@@ -1,7 +1,8 @@
 """The router's decision for one ingress record, as a pure function of bytes, directory, policy
 and the ledger's view of conversations.
 
-ingress bytes → decode envelope → agencies and sender known → signature → known family →
+ingress bytes → decode envelope → ids → known family → agencies and sender known → signature →
+freshness →
 policy (originals) → decode payload → payload rules → lifecycle (replies) → route.  The first
 failing step names the dead-letter reason.  The Faust agent in ``hub.runtime.app`` only moves bytes
 according to this decision.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from hub.core.text import shown
 from hub.lifecycle.states import Conversation, IllegalTransition, State, check_parties, transition
 from hub.routing.freshness import Freshness
 from hub.routing.policy import Policy
@@ -88,6 +90,13 @@ class Router:
         problems = env.id_problems()
         if problems:
             return Rejected(Reason.INVALID_ID, "; ".join(problems))
+        fam = family(env.family)
+        if fam is None:
+            # No envelope attached: an unknown family name must not become a column value, a
+            # log field or a metric label.  Checked before the signature for the same reason.
+            return Rejected(
+                Reason.UNKNOWN_FAMILY, f"unknown message family '{shown(env.family, 40)}'"
+            )
         directory = self.directory()
         rejected = self._check_addresses(env, directory) or self._check_signature(env, directory)
         if rejected:
@@ -96,9 +105,6 @@ class Router:
             late = self.freshness.problem(env.created_at, at)
             if late is not None:
                 return Rejected(late[0], late[1], env)
-        fam = family(env.family)
-        if fam is None:
-            return Rejected(Reason.UNKNOWN_FAMILY, f"unknown message family {env.family!r}", env)
         if fam.hub_only:
             return Rejected(
                 Reason.POLICY_VIOLATION, f"{fam.name} is raised by the hub, not by connectors", env
@@ -173,7 +179,8 @@ class Router:
             try:
                 check_address(address)
             except DirectoryError as exc:
-                return Rejected(Reason.UNKNOWN_AGENCY, f"{role}: {exc}", env)
+                # No envelope attached: its addresses are not fit to be stored, logged or labelled.
+                return Rejected(Reason.UNKNOWN_AGENCY, f"{role}: {exc}")
         if not directory.has(env.sender):
             return Rejected(Reason.UNKNOWN_SENDER, f"sender {env.sender} is not registered", env)
         return None

@@ -500,3 +500,35 @@ def test_ids_off_the_alphabet_are_dead_lettered_without_echoing_them(rig: Rig, b
     assert outcome.reason == "invalid_id"
     detail = rig.services.store.dead_letter(outcome.dead_letter_id)["detail"]
     assert (bad_id not in detail) if bad_id else True
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("sender", "X" * 5000 + "@350582"),
+        ("recipient", "PSB@" + "9" * 5000),
+        ("family", "f" * 5000),
+    ],
+    ids=["huge sender agency", "huge recipient region", "huge family"],
+)
+def test_hostile_names_never_become_columns_labels_or_log_lines(
+    rig: Rig, field: str, value: str
+) -> None:
+    from dataclasses import replace as swap
+
+    from hub.wire.envelope import encode_envelope, read_envelope
+
+    env = read_envelope(rig.services.registry, rig.message()[1])
+    env = swap(env, **{field: Address.parse(value) if field != "family" else value})
+    raw = encode_envelope(rig.services.registry, env)
+    outcome = process(rig, rig.record(raw))
+    assert outcome.kind == DEAD_LETTERED
+    row = rig.services.store.dead_letter(outcome.dead_letter_id)
+    assert row["sender"] is None and row["recipient"] is None and row["family"] is None
+    assert len(row["detail"]) < 300
+    for event in rig.audit_events():
+        assert all(
+            len(str(v or "")) < 100
+            for k, v in event.items()
+            if k in {"sender", "recipient", "family"}
+        )
