@@ -65,20 +65,39 @@ def _wait_for_metadata(admin: Any, names: set[str], timeout_s: float) -> None:
         time.sleep(0.1)
 
 
-def broker_epoch(bootstrap: str, *, security: dict[str, Any] | None = None) -> str:
-    """The identity of the broker's data: its cluster id (a recreated cluster gets a new one).
+class TopicEpochs:
+    """The identity of an inbox topic's data, for ``hub.storage.redelivery``.
 
-    The embedded broker is given a fresh epoch by the runner instead, since each start of it
-    begins empty.  See ``hub.storage.redelivery``.
+    A record kept for redelivery is stamped with the epoch of its topic; when the epoch differs
+    at the next start, the broker no longer has what was written and the record is published
+    again.  An embedded broker starts empty every time, so all its topics share one epoch, new
+    for each run.  On a real cluster the epoch is the topic's id (Kafka >= 2.8): a topic deleted
+    and created again, or a new cluster, has a new one.
     """
-    from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="hub-admin", **(security or {}))
-    try:
-        cluster = admin.describe_cluster()
-        return f"cluster:{cluster.get('cluster_id') or 'unknown'}"
-    except Exception as exc:  # an old broker without DescribeCluster: metadata has the id too
-        log.warning("cluster id not available (%s); redelivery after a loss is off", exc)
-        return "cluster:unknown"
-    finally:
-        admin.close()
+    def __init__(
+        self, bootstrap: str, *, embedded_run: str = "", security: dict[str, Any] | None = None
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.embedded_run = embedded_run
+        self.security = security or {}
+        self._ids: dict[str, str] = {}
+
+    def __call__(self, topic: str) -> str:
+        if self.embedded_run:
+            return self.embedded_run
+        if topic not in self._ids:
+            self._ids[topic] = "topic:" + self._topic_id(topic)
+        return self._ids[topic]
+
+    def _topic_id(self, topic: str) -> str:
+        from kafka import KafkaAdminClient
+
+        admin = KafkaAdminClient(
+            bootstrap_servers=self.bootstrap, client_id="hub-admin", **self.security
+        )
+        try:
+            [described] = admin.describe_topics([topic])
+            return str(described.get("topic_id") or "unknown")
+        finally:
+            admin.close()

@@ -17,8 +17,10 @@ from aiohttp.web import Response
 
 from hub.core.config import Settings
 from hub.runtime import metrics
+from hub.runtime.admin import TopicEpochs
 from hub.runtime.ingress.build import build_pipeline
 from hub.runtime.ingress.record import IngressRecord
+from hub.runtime.ingress.recorder import Epochs
 from hub.runtime.kafka_security import faust_credentials
 from hub.runtime.services import HubServices
 from hub.runtime.timers import InboxTopics, KeyRecorder, Pruner, Redeliverer, SlaTicker
@@ -45,7 +47,7 @@ class FaustProducer:
 
 
 def create_app(
-    settings: Settings, bootstrap: str, web_port: int, *, broker_epoch: str = ""
+    settings: Settings, bootstrap: str, web_port: int, *, epochs: Epochs | None = None
 ) -> faust.App:
     app = faust.App(
         settings.app_id,
@@ -70,8 +72,9 @@ def create_app(
     services = HubServices.create(settings)
     producer = FaustProducer(app)
     inboxes = InboxTopics(bootstrap, services)
-    pipeline = build_pipeline(services, producer, inboxes, broker_epoch)
-    redeliver = Redeliverer(services, producer, inboxes, broker_epoch)
+    epochs = epochs or TopicEpochs(bootstrap, security=settings.kafka_python_security())
+    pipeline = build_pipeline(services, producer, inboxes, epochs)
+    redeliver = Redeliverer(services, producer, inboxes, epochs)
     ticker = SlaTicker(services, producer, inboxes)
     record_keys = KeyRecorder(services, producer)
     ingress = app.topic(

@@ -13,7 +13,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 
 from hub.core.config import Settings
-from hub.runtime.admin import broker_epoch, ensure_topics
+from hub.runtime.admin import TopicEpochs, ensure_topics
 from hub.runtime.broker import EmbeddedBroker, free_port
 from hub.runtime.state import HubState, clear_state, read_state, write_state
 from hub.storage.engine import safe_url
@@ -106,14 +106,14 @@ def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
             )
         else:
             log.info("audit sink not started here (audit_sink = false): run `hub audit sink`")
-        # Each embedded broker starts empty: its epoch is new every time, so what was delivered
-        # but not yet received is published again (hub.storage.redelivery).
-        epoch = (
-            f"embedded:{uuid.uuid4().hex}"
-            if settings.embedded
-            else broker_epoch(bootstrap, security=settings.kafka_python_security())
+        # Each embedded broker starts empty: its epoch is new every run, so what was delivered but
+        # not yet received is published again (hub.storage.redelivery); on a cluster, topic ids.
+        epochs = TopicEpochs(
+            bootstrap,
+            embedded_run=f"embedded:{uuid.uuid4().hex}" if settings.embedded else "",
+            security=settings.kafka_python_security(),
         )
-        app = create_app(settings, bootstrap, web_port, broker_epoch=epoch)
+        app = create_app(settings, bootstrap, web_port, epochs=epochs)
         worker = faust.Worker(app, loglevel=worker_loglevel, quiet=True, redirect_stdouts=False)
         try:
             worker.execute_from_commandline()

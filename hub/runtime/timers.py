@@ -15,6 +15,7 @@ from hub.lifecycle.rows import SlaEventRow
 from hub.runtime import metrics
 from hub.runtime.ingress.inbox import EnsureInbox, publish
 from hub.runtime.ingress.producer import Producer
+from hub.runtime.ingress.recorder import Epochs
 from hub.runtime.services import HubServices
 from hub.sla.clock import SlaClock
 from hub.sla.publisher import SlaPublisher
@@ -139,34 +140,32 @@ class Pruner:
 
 
 class Redeliverer:
-    """At start: publish again every kept inbox record the broker may have lost (another epoch)."""
+    """At start: publish again every kept inbox record whose topic's epoch has changed, i.e.
+    whose broker (or topic) no longer has what was written (``hub.storage.redelivery``)."""
 
     def __init__(
-        self, services: HubServices, producer: Producer, ensure_inbox: EnsureInbox, epoch: str
+        self, services: HubServices, producer: Producer, ensure_inbox: EnsureInbox, epochs: Epochs
     ) -> None:
         self.kept = Redeliveries(services.store.engine)
         self.producer = producer
         self.ensure_inbox = ensure_inbox
-        self.epoch = epoch
+        self.epochs = epochs
 
     async def __call__(self) -> int:
-        if not self.epoch:
-            return 0
         done = 0
-        while True:
-            rows = await asyncio.to_thread(self.kept.from_other_epochs, self.epoch, 500)
-            if not rows:
-                break
-            for kept in rows:
-                _, _, agency, region = kept.topic.split(".", 3)
-                await self.ensure_inbox(kept.topic, agency, region)
-                await publish(self.producer, kept)
-                # Re-stamped after the write: a crash in between publishes it once more.
-                if await asyncio.to_thread(
-                    self.kept.restamp, kept.message_id, kept.broker_epoch, self.epoch
-                ):
-                    done += 1
-                    metrics.REDELIVERED.inc()
+        for kept in await asyncio.to_thread(self.kept.all):
+            _, _, agency, region = kept.topic.split(".", 3)
+            await self.ensure_inbox(kept.topic, agency, region)
+            current = await asyncio.to_thread(self.epochs, kept.topic)
+            if current == kept.broker_epoch:
+                continue
+            await publish(self.producer, kept)
+            # Re-stamped after the write: a crash in between publishes it once more.
+            if await asyncio.to_thread(
+                self.kept.restamp, kept.message_id, kept.broker_epoch, current
+            ):
+                done += 1
+                metrics.REDELIVERED.inc()
         if done:
             log.warning(
                 "re-published %d delivered but unreceived messages the broker no longer had", done

@@ -3,9 +3,10 @@
 The embedded broker keeps everything in memory: restarting ``hub run`` empties every inbox,
 while the ledger still says DELIVERED and the SLA clock would go on to breach a recipient for a
 message it never saw.  A recreated cluster does the same.  So every delivery keeps its inbox
-record (topic, key, bytes, headers) here, stamped with the *broker epoch* it was written in
-(a fresh id per embedded broker, the cluster id of a real one).  At start a worker re-publishes
-every kept record of another epoch and re-stamps it; the connector's de-duplication makes a
+record (topic, key, bytes, headers) here, stamped with the *epoch* of its topic (a fresh id
+per run of an embedded broker, the topic id on a real cluster: a recreated topic or cluster has
+a new one).  At start a worker re-publishes every kept record whose topic's epoch changed and
+re-stamps it; the connector's de-duplication makes a
 second copy harmless.  An original's row goes when its receipt (签收) arrives; what is never
 answered goes with the de-duplication memory (``dedup_retention_days``).
 """
@@ -81,13 +82,9 @@ class Redeliveries:
         with self.engine.begin() as conn:
             conn.execute(delete(redeliverable).where(redeliverable.c.message_id == message_id))
 
-    def from_other_epochs(self, epoch: str, limit: int = 1000) -> list[Kept]:
-        stmt = (
-            select(redeliverable)
-            .where(redeliverable.c.broker_epoch != epoch)
-            .order_by(redeliverable.c.kept_at)
-            .limit(limit)
-        )
+    def all(self) -> list[Kept]:
+        """Every kept record, oldest first (as many as there are unreceived messages)."""
+        stmt = select(redeliverable).order_by(redeliverable.c.kept_at)
         with self.engine.connect() as conn:
             return [
                 Kept(

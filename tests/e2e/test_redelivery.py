@@ -36,3 +36,36 @@ def test_an_unread_message_survives_a_restart_and_arrives_once(
         wait_until(lambda: mid not in kept.ids() and receipt in kept.ids(), 30)
     finally:
         hub.stop()
+
+
+def test_an_inbox_topic_deleted_and_recreated_on_a_cluster_gets_its_unread_messages_again(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from kafka import KafkaAdminClient
+
+    from connectors.client import Connector
+    from hub.core.config import load_settings
+    from hub.runtime.broker import EmbeddedBroker
+    from ops.drills.crash import Hub
+
+    work = tmp_path_factory.mktemp("recreated")
+    broker = EmbeddedBroker(log_file=work / "broker.log").start()  # outlives the hub: a cluster
+    hub = Hub(work / "home", broker.bootstrap)
+    try:
+        hub.start()
+        settings = load_settings(home=work / "home")
+        with Connector.from_settings(settings, "MIB@350582", bootstrap=broker.bootstrap) as mib:
+            mid = mib.send("clue_transfer", "PSB@350582", payload(mib, "clue_transfer"))
+        wait_until(lambda: Store(settings.effective_store_url).was_delivered(mid), 30)
+        hub.stop()
+        admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        admin.delete_topics(["hub.inbox.PSB.350582"])  # an operator's mistake
+        admin.close()
+        hub.start()  # creates the inbox again: a new topic id
+        with Connector.from_settings(
+            settings, "PSB@350582", bootstrap=broker.bootstrap, signing=False
+        ) as psb:
+            assert mid in wait_for_messages(psb, {mid}, timeout=60)
+    finally:
+        hub.stop()
+        broker.stop()

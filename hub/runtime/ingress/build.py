@@ -9,7 +9,7 @@ from hub.runtime.ingress.decide import Decider
 from hub.runtime.ingress.inbox import EnsureInbox, InboxWriter
 from hub.runtime.ingress.pipeline import IngressPipeline
 from hub.runtime.ingress.producer import Producer
-from hub.runtime.ingress.recorder import Recorder
+from hub.runtime.ingress.recorder import Epochs, Recorder, no_epochs
 from hub.runtime.services import HubServices
 
 
@@ -21,7 +21,7 @@ def build_pipeline(
     services: HubServices,
     producer: Producer,
     ensure_inbox: EnsureInbox = _inbox_exists,
-    broker_epoch: str = "",
+    epochs: Epochs = no_epochs,
 ) -> IngressPipeline:
     s = services
     return IngressPipeline(
@@ -29,7 +29,7 @@ def build_pipeline(
         inbox=InboxWriter(producer, ensure_inbox),
         dead_letters=DeadLetterWriter(producer, s.registry),
         recorder=Recorder(
-            s.store, s.ledger, s.sla_policy, s.calendar, s.clock, s.escalation_grace, broker_epoch
+            s.store, s.ledger, s.sla_policy, s.calendar, s.clock, s.escalation_grace, epochs
         ),
         audit=IngressAudit(
             producer, AuditPublisher(s.registry, s.audit_mac), s.subject_ref, s.clock

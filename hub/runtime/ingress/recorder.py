@@ -8,6 +8,7 @@ changes nothing.  Synchronous: the pipeline runs it in a worker thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from hub.core.clock import Clock, as_utc
@@ -24,6 +25,14 @@ from hub.storage.redelivery import Redeliveries
 from hub.storage.store import DeliveryRow, Store
 from hub.wire.deadletter import DeadLetter
 from hub.wire.families import family
+
+#: The epoch of an inbox topic's data (``hub.runtime.admin.TopicEpochs``).
+Epochs = Callable[[str], str]
+
+
+def no_epochs(topic: str) -> str:
+    """No broker to ask (tests): every topic in one unchanging epoch."""
+    return "static"
 
 
 def delivery_row(d: Delivered) -> DeliveryRow:
@@ -51,10 +60,10 @@ class Recorder:
         calendar: WorkCalendar,
         clock: Clock,
         escalation_grace: timedelta,
-        broker_epoch: str = "",
+        epochs: Epochs | None = None,
     ) -> None:
         self.redeliveries = Redeliveries(store.engine)
-        self.broker_epoch = broker_epoch
+        self.epochs = epochs or no_epochs
         self.store = store
         self.ledger = ledger
         self.sla_policy = sla_policy
@@ -80,7 +89,7 @@ class Recorder:
 
     def keep_for_redelivery(self, d: Delivered, raw: bytes) -> None:
         """Keep the inbox record until the recipient has it (see ``hub.storage.redelivery``)."""
-        self.redeliveries.keep(inbox_record(d, raw, self.broker_epoch))
+        self.redeliveries.keep(inbox_record(d, raw, self.epochs(d.route.topic)))
 
     def record_delivery(self, d: Delivered, row: DeliveryRow) -> datetime | None:
         """The delivery and its ledger effect, in one transaction.
