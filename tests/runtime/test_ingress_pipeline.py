@@ -532,3 +532,16 @@ def test_hostile_names_never_become_columns_labels_or_log_lines(
             for k, v in event.items()
             if k in {"sender", "recipient", "family"}
         )
+
+
+def test_a_dead_letter_that_cannot_be_written_at_all_pauses_instead_of_escaping(
+    rig: Rig, no_wait: list[float]
+) -> None:
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    rig.producer.fail(DEAD_LETTER.name, MessageSizeTooLargeError(), times=5)
+    outcome = process(rig, rig.record(b"junk"))
+    # undecodable refused, router_error refused whole, then its head three times, then written
+    assert (outcome.kind, outcome.reason) == (DEAD_LETTERED, "router_error")
+    assert len(no_wait) == 3
+    assert sum(rig.services.store.count_dead_letters().values()) == 1

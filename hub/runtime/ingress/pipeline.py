@@ -6,8 +6,9 @@
 exactly one outcome (delivered, dead-lettered, or a repeat of the same sender's same content).
 A transient failure (broker or database unavailable) is retried with backoff for as long as it
 lasts, without committing; any other failure dead-letters the record as ``router_error`` (its
-whole bytes, or only their head and SHA-256 when the broker will not take the whole).  Only if
-even that cannot be written does the exception escape, and then the offset is not committed.
+whole bytes, or only their head and SHA-256 when the broker will not take the whole).  If even
+that cannot be written, it keeps trying with backoff (the partition pauses, the log says why):
+no exception leaves ``process``, so Faust never commits past a record without an outcome.
 
 Order of effects, which is what at-least-once rests on: the inbox (or dead-letter) write is
 acknowledged before the store records it, and the store records it before the audit events are
@@ -125,7 +126,18 @@ class IngressPipeline:
                     )
                     reduced = True
                     continue
-                raise
+                # Not even the head of it can be written: never let the record go without an
+                # outcome (Faust might commit past an agent that raised).  Pause, say so loudly,
+                # and try again; the partition waits until an operator sees why.
+                metrics.TRANSIENT_FAILURES.labels(type(exc).__name__).inc()
+                log.error(
+                    "%s: cannot dead-letter %s either; retrying in %.1f s (partition paused)",
+                    type(exc).__name__,
+                    record.source,
+                    delay,
+                )
+                await self.sleep(delay)
+                delay = min(delay * 2, self.backoff[1])
 
     async def handle(self, record: IngressRecord) -> Outcome:
         """Steps 1-4 once; a failure raises (``process`` decides what then)."""
