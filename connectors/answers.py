@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -22,19 +23,8 @@ class Answering:
     address: Address
     key: SigningKey | None
     handled: HandledIds | None
-
-    def send(
-        self,
-        family: str,
-        recipient: Address | str,
-        payload: dict[str, Any],
-        *,
-        correlation_id: str | None = None,
-        causation_id: str | None = None,
-        schema_version: int | None = None,
-        message_id: str | None = None,
-    ) -> str:
-        raise NotImplementedError
+    #: Connector.send: signs and publishes, returns the message id.
+    send: Callable[..., str]
 
     def reply(
         self,

@@ -28,7 +28,7 @@ from hub.audit.events import AuditEvent, event_id
 from hub.audit.mac import AuditMac
 from hub.audit.store import AppendResult, AuditStore
 from hub.core.config import Settings
-from hub.runtime.ingress.failures import is_transient
+from hub.runtime.failures import is_transient
 from hub.storage.engine import safe_url
 from hub.trust.keys import SigningKey
 from hub.wire import headers

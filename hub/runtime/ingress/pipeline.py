@@ -31,10 +31,10 @@ from hub.core.clock import Clock
 from hub.core.text import shown
 from hub.routing.router import Decision, Delivered, Rejected
 from hub.runtime import metrics
+from hub.runtime.failures import is_transient
 from hub.runtime.ingress.audit import IngressAudit
 from hub.runtime.ingress.deadletters import DeadLetterWriter, dead_letter_of
 from hub.runtime.ingress.decide import Decider
-from hub.runtime.ingress.failures import is_transient
 from hub.runtime.ingress.inbox import InboxWriter
 from hub.runtime.ingress.record import IngressRecord
 from hub.runtime.ingress.recorder import Recorder, delivery_row
