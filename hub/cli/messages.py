@@ -24,6 +24,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return run_hub(settings, worker_loglevel=args.log_level or settings.log_level)
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.runtime.worker import run_worker
+
+    return run_worker(settings, metrics_port=args.metrics_port)
+
+
 def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.client import Connector
     from hub.wire.families import FAMILIES
@@ -121,6 +127,22 @@ def add_parsers(sub: Any, fmt: Any) -> None:
         help="worker log level (default: the log_level setting, info)",
     )
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser(
+        "worker",
+        formatter_class=fmt,
+        help="run one more router worker beside a running hub",
+        description="Join the router workers' consumer group and route a share of hub.ingress "
+        "(the group splits its partitions among the workers and moves them back when one "
+        "stops).  Routing only: the SLA timer and redelivery stay with `hub run`.  Reaches the "
+        "broker and store of the hub running from this directory, or those configured; two "
+        "processes on one SQLite file take turns to write, so use PostgreSQL to gain from it.  "
+        "Stop with Ctrl-C.",
+    )
+    s.add_argument(
+        "--metrics-port", type=int, default=0, help="serve /metrics on this port (default: none)"
+    )
+    s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser(
         "send",

@@ -39,6 +39,9 @@ class Settings:
     heartbeat_interval_s: float = 1.0
     #: Consumer group of the router workers; two workers with the same id share the work.
     app_id: str = "hub-router"
+    #: The router completes up to this many ingress records together (one transaction, one
+    #: wait for the broker's acknowledgements); 1 routes record by record.
+    ingress_batch_records: int = 500
     #: SQLAlchemy URL of the hub's durable store; empty means SQLite in ``home``.
     store_url: str = ""
     directory_file: str = ""  # empty: <home>/directory.json
@@ -226,6 +229,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
             "dedup_retention_days must be at least twice the freshness window "
             f"({2 * window_days:g} days): a repeat inside the window must still be recognised"
         )
+    if settings.ingress_batch_records < 1:
+        raise ConfigError("ingress_batch_records must be >= 1")
     if settings.max_record_bytes < 1024:
         raise ConfigError("max_record_bytes must be at least 1024")
     return settings

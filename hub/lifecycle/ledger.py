@@ -8,11 +8,11 @@ tables are in :mod:`hub.lifecycle.tables`, the SLA outbox operations in
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Engine,
     select,
     update,
@@ -29,7 +29,7 @@ from hub.lifecycle.tables import (
     ledger_events,
     obligations,
 )
-from hub.storage.engine import insert_ignore
+from hub.storage.engine import insert_ignore, insert_many_ignore, transaction
 from hub.storage.store import DeliveryRow, deliveries
 
 
@@ -40,13 +40,30 @@ class Ledger(ObligationStore):
     # -- originals and replies (called by the router after the inbox acknowledged) -------------
     def record_original(self, original: Original, planned: Iterable[Obligation]) -> bool:
         """Record a delivered original with its obligations, atomically; False if already done."""
-        d = original.delivery
         with self.engine.begin() as conn:
-            if not insert_ignore(conn, deliveries, d.__dict__):
+            if not insert_ignore(conn, deliveries, original.delivery.__dict__):
                 return False
-            insert_ignore(
-                conn,
-                ledger,
+            self._open(conn, [(original, list(planned))])
+        return True
+
+    def record_originals(
+        self, conn: Connection, originals: Sequence[tuple[Original, Sequence[Obligation]]]
+    ) -> None:
+        """A batch of new originals with their obligations, inside the caller's transaction.
+
+        The caller has checked that none was delivered before; should another worker have
+        recorded one meanwhile, every insert here is a no-op on its key, so nothing doubles.
+        """
+        insert_many_ignore(conn, deliveries, [o.delivery.__dict__ for o, _ in originals])
+        self._open(conn, originals)
+
+    @staticmethod
+    def _open(conn: Connection, originals: Sequence[tuple[Original, Sequence[Obligation]]]) -> None:
+        entries = []
+        owed = []
+        for original, planned in originals:
+            d = original.delivery
+            entries.append(
                 {
                     "message_id": d.message_id,
                     "family": d.family,
@@ -56,15 +73,18 @@ class Ledger(ObligationStore):
                     "risk_level": original.risk_level,
                     "state": State.DELIVERED.value,
                     "delivered_at": as_utc(original.delivered_at),
-                },
+                }
             )
             for ob in planned:
-                values = asdict(ob)
+                # A shallow copy: asdict() deep-copies every value, which cost more than the
+                # insert itself in a batch.
+                values = dict(vars(ob))
                 for k, v in values.items():
                     if isinstance(v, datetime):
                         values[k] = as_utc(v)
-                insert_ignore(conn, obligations, values)
-        return True
+                owed.append(values)
+        insert_many_ignore(conn, ledger, entries)
+        insert_many_ignore(conn, obligations, owed)
 
     def apply_reply(
         self,
@@ -74,12 +94,13 @@ class Ledger(ObligationStore):
         at: datetime,
         fulfils: Sequence[str],
         result: dict[str, Any] | None = None,
+        conn: Connection | None = None,
     ) -> bool:
         """Apply a delivered reply to its conversation, atomically; False if already applied."""
         conversation_id = delivery.conversation_id
-        with self.engine.begin() as conn:
+        with transaction(self.engine, conn) as tx:
             if not insert_ignore(
-                conn,
+                tx,
                 ledger_events,
                 {
                     "message_id": delivery.message_id,
@@ -89,7 +110,7 @@ class Ledger(ObligationStore):
                 },
             ):
                 return False
-            insert_ignore(conn, deliveries, delivery.__dict__)
+            insert_ignore(tx, deliveries, delivery.__dict__)
             values: dict[str, Any] = {
                 "state": new_state.value,
                 "last_event_id": delivery.message_id,
@@ -98,11 +119,9 @@ class Ledger(ObligationStore):
             column = STATE_COLUMNS.get(new_state)
             if column:
                 values[column] = as_utc(at)
-            conn.execute(
-                update(ledger).where(ledger.c.message_id == conversation_id).values(values)
-            )
+            tx.execute(update(ledger).where(ledger.c.message_id == conversation_id).values(values))
             if fulfils:
-                conn.execute(
+                tx.execute(
                     update(obligations)
                     .where(
                         obligations.c.message_id == conversation_id,

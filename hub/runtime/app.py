@@ -1,9 +1,10 @@
 """The Faust app: a thin adapter from Faust's agents and timers to the hub's own objects.
 
-The router agent hands each ingress record to the ingress pipeline (``hub.runtime.ingress``) and
-returns only when the pipeline has given it an outcome; Faust commits the offset after that
-(at-least-once).  The timers run the SLA clock and record new keys (``hub.runtime.timers``).
-Nothing here decides anything.
+The router is a task running the ingress loop (``hub.runtime.ingress.loop``): its own consumer
+group on ``hub.ingress``, batches, and offsets committed by hand once every record of a batch
+has its outcome.  (Not a Faust agent: Faust's batch API acks a batch in a ``finally``, so a
+cancelled batch would be committed without its outcomes.)  The timers run the SLA clock and
+record new keys (``hub.runtime.timers``).  Nothing here decides anything.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from aiohttp.web import Response
 from hub.core.config import Settings
 from hub.runtime import metrics
 from hub.runtime.admin import TopicEpochs
-from hub.runtime.ingress.build import build_pipeline
-from hub.runtime.ingress.record import IngressRecord
+from hub.runtime.ingress.build import build_router
 from hub.runtime.ingress.recorder import Epochs
+from hub.runtime.kafka_clients import KafkaProducer
 from hub.runtime.kafka_security import faust_credentials
 from hub.runtime.services import HubServices
 from hub.runtime.timers import InboxTopics, KeyRecorder, Pruner, Redeliverer, SlaTicker
@@ -73,18 +74,15 @@ def create_app(
     producer = FaustProducer(app)
     inboxes = InboxTopics(bootstrap, services)
     epochs = epochs or TopicEpochs(bootstrap, security=settings.kafka_python_security())
-    pipeline = build_pipeline(services, producer, inboxes, epochs)
+    router_producer = KafkaProducer(bootstrap, settings)
+    router = build_router(services, router_producer, inboxes, epochs, bootstrap)
     redeliver = Redeliverer(services, producer, inboxes, epochs)
     ticker = SlaTicker(services, producer, inboxes)
     record_keys = KeyRecorder(services, producer)
-    ingress = app.topic(
-        INGRESS.name, key_serializer="raw", value_serializer="raw", partitions=INGRESS.partitions
-    )
 
-    @app.agent(ingress, name="router")
-    async def route(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            await pipeline.process(IngressRecord.from_message(event.message))
+    @app.task
+    async def route() -> None:
+        await router.run_restarting(router_producer)
 
     @app.timer(interval=settings.sla_tick_s, name="sla-clock")
     async def sla_clock() -> None:
@@ -125,35 +123,8 @@ def create_app(
     async def metrics_page(web: Any, request: Any) -> Response:
         rows = await asyncio.to_thread(services.ledger.open_obligation_counts)
         metrics.set_open_obligations(rows)
-        _update_consumer_lag(app)
+        metrics.set_consumer_lag(router.lag())
         body, content_type = metrics.render()
         return Response(body=body, headers={"Content-Type": content_type})
 
     return app
-
-
-def _update_consumer_lag(app: faust.App) -> None:
-    """Lag of the router's ingress partitions on this worker.
-
-    The high watermark is the one fetch responses carry (Tansu's ListOffsets "latest" is wrong,
-    fetch responses are not), so it is only as fresh as the last fetch of that partition; the
-    committed offset is Faust's own record of what it committed.
-    """
-    consumer = getattr(app, "_consumer", None)
-    if consumer is None:
-        return
-    committed = getattr(consumer, "_committed_offset", {})
-    metrics.CONSUMER_LAG.clear()
-    for tp in consumer.assignment():
-        if tp.topic != INGRESS.name:
-            continue
-        try:
-            high = consumer.highwater(tp)
-        except Exception:  # not fetched yet
-            continue
-        if high is None:
-            continue
-        done = committed.get(tp)
-        # Faust records the offset of the last processed record; the next to read is one more.
-        next_offset = 0 if done is None else done + 1
-        metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - next_offset))

@@ -25,6 +25,19 @@ def faust_credentials(settings: Settings) -> Any:
     )
 
 
+def aiokafka_security(settings: Settings) -> dict[str, Any]:
+    """Security keyword arguments for aiokafka's consumer and producer."""
+    protocol = settings.kafka_security_protocol
+    out: dict[str, Any] = {"security_protocol": protocol}
+    if protocol in {"SSL", "SASL_SSL"}:
+        out["ssl_context"] = ssl_context(settings)
+    if protocol.startswith("SASL"):
+        out["sasl_mechanism"] = settings.kafka_sasl_mechanism or "PLAIN"
+        out["sasl_plain_username"] = settings.kafka_sasl_username
+        out["sasl_plain_password"] = settings.kafka_sasl_password
+    return out
+
+
 def ssl_context(settings: Settings) -> ssl.SSLContext:
     ctx = ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
     if settings.kafka_ssl_certfile:

@@ -104,3 +104,9 @@ def set_open_obligations(rows: list[tuple[str, str, str, int]]) -> None:
 
 def render() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def set_consumer_lag(lags: dict[tuple[str, int], int]) -> None:
+    CONSUMER_LAG.clear()
+    for (topic, partition), lag in lags.items():
+        CONSUMER_LAG.labels(topic, str(partition)).set(lag)

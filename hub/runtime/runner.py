@@ -67,6 +67,12 @@ def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
             security=settings.kafka_python_security(),
             replication=settings.topic_replication,
         )
+        # Each embedded broker starts empty: its epoch is new every run, so what was delivered but
+        # not yet received is published again (hub.storage.redelivery); on a cluster, topic ids.
+        embedded_run = f"embedded:{uuid.uuid4().hex}" if settings.embedded else ""
+        epochs = TopicEpochs(
+            bootstrap, embedded_run=embedded_run, security=settings.kafka_python_security()
+        )
         web_port = settings.web_port or free_port(settings.web_host)
         web_url = f"http://{settings.web_host}:{web_port}"
         audit_port = settings.audit_metrics_port or free_port(settings.web_host)
@@ -80,6 +86,7 @@ def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
                 web_url=web_url,
                 started_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 audit_metrics_url=audit_metrics if settings.audit_sink else "",
+                embedded_run=embedded_run,
             ),
         )
         stack.callback(clear_state, settings.state_file, os.getpid())
@@ -106,13 +113,6 @@ def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
             )
         else:
             log.info("audit sink not started here (audit_sink = false): run `hub audit sink`")
-        # Each embedded broker starts empty: its epoch is new every run, so what was delivered but
-        # not yet received is published again (hub.storage.redelivery); on a cluster, topic ids.
-        epochs = TopicEpochs(
-            bootstrap,
-            embedded_run=f"embedded:{uuid.uuid4().hex}" if settings.embedded else "",
-            security=settings.kafka_python_security(),
-        )
         app = create_app(settings, bootstrap, web_port, epochs=epochs)
         worker = faust.Worker(app, loglevel=worker_loglevel, quiet=True, redirect_stdouts=False)
         try:

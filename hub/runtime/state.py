@@ -24,6 +24,9 @@ class HubState:
     web_url: str
     started_at: str
     audit_metrics_url: str = ""  # the audit sink's /metrics, when `hub run` started it
+    #: The embedded broker's run id, the epoch of its topics (``hub.runtime.admin.TopicEpochs``);
+    #: a second router worker (``hub worker``) stamps its deliveries with the same.
+    embedded_run: str = ""
 
 
 def write_state(path: Path, state: HubState) -> None:

@@ -106,13 +106,7 @@ class WorkCalendar:
         require_aware(start, "start")
         if n < 1:
             raise ValueError(f"n must be a positive number of working days, got {n}")
-        day = local_date(start)
-        remaining = n
-        while remaining:
-            day += timedelta(days=1)
-            if self.is_workday(day):
-                remaining -= 1
-        return end_of_local_day(day)
+        return end_of_local_day(_nth_workday_after(self, local_date(start), n))
 
     def workdays_between(self, a: date, b: date) -> int:
         """Working days in the half-open range (a, b]; negative when ``b`` precedes ``a``.
@@ -125,6 +119,18 @@ class WorkCalendar:
         if b < a:
             return -self.workdays_between(b, a)
         return sum(1 for i in range(1, (b - a).days + 1) if self.is_workday(a + timedelta(days=i)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _nth_workday_after(calendar: WorkCalendar, day: date, n: int) -> date:
+    """Cached: a batch of messages received on one day asks the same question thousands of
+    times (the calendar is frozen, so the answer never changes)."""
+    remaining = n
+    while remaining:
+        day += timedelta(days=1)
+        if calendar.is_workday(day):
+            remaining -= 1
+    return day
 
 
 # -- loading ----------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ tested; every write the hub makes is an insert that is a no-op when its key exis
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, inspect, text
@@ -70,13 +72,31 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> boo
     Asks for the key back rather than trusting ``rowcount``, which psycopg reports as -1 for
     ``INSERT … ON CONFLICT DO NOTHING`` under SQLAlchemy 2.1.
     """
-    dialect = conn.dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table).values(values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
-    else:  # pragma: no cover - other databases are not supported yet
-        raise NotImplementedError(f"store does not support {dialect}")
+    stmt = _insert_stmt(conn, table).values(values)
     key = next(iter(table.primary_key.columns))
     return conn.execute(stmt.returning(key)).first() is not None
+
+
+def _insert_stmt(conn: Connection, table: Table) -> Any:
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"store does not support {dialect}")  # pragma: no cover
+
+
+def insert_many_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert every row whose primary key is new, in one executemany (a batch's rows)."""
+    if rows:
+        conn.execute(_insert_stmt(conn, table), list(rows))
+
+
+@contextmanager
+def transaction(engine: Engine, conn: Connection | None = None) -> Iterator[Connection]:
+    """``conn`` when the caller already holds a transaction (a batch), else a new one."""
+    if conn is not None:
+        yield conn
+        return
+    with engine.begin() as own:
+        yield own

@@ -14,11 +14,13 @@ answered goes with the de-duplication memory (``dedup_retention_days``).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     LargeBinary,
@@ -31,7 +33,7 @@ from sqlalchemy import (
 )
 
 from hub.core.clock import as_utc
-from hub.storage.engine import insert_ignore, metadata
+from hub.storage.engine import insert_many_ignore, metadata, transaction
 
 redeliverable = Table(
     "redeliverable",
@@ -62,25 +64,29 @@ class Redeliveries:
         self.engine = engine
 
     def keep(self, kept: Kept) -> None:
-        with self.engine.begin() as conn:
-            insert_ignore(
-                conn,
-                redeliverable,
-                {
-                    "message_id": kept.message_id,
-                    "topic": kept.topic,
-                    "record_key": kept.record_key,
-                    "value": kept.value,
-                    "headers": json.dumps([[k, v.decode("latin-1")] for k, v in kept.headers]),
-                    "broker_epoch": kept.broker_epoch,
-                    "kept_at": as_utc(kept.kept_at),
-                },
-            )
+        self.keep_many([kept])
 
-    def forget(self, message_id: str) -> None:
+    def keep_many(self, kept: Sequence[Kept], conn: Connection | None = None) -> None:
+        """Keep these records (a batch's, inside its transaction when ``conn`` is given)."""
+        rows = [
+            {
+                "message_id": k.message_id,
+                "topic": k.topic,
+                "record_key": k.record_key,
+                "value": k.value,
+                "headers": json.dumps([[name, v.decode("latin-1")] for name, v in k.headers]),
+                "broker_epoch": k.broker_epoch,
+                "kept_at": as_utc(k.kept_at),
+            }
+            for k in kept
+        ]
+        with transaction(self.engine, conn) as tx:
+            insert_many_ignore(tx, redeliverable, rows)
+
+    def forget(self, message_id: str, conn: Connection | None = None) -> None:
         """The recipient has it (its receipt arrived): nothing to deliver again."""
-        with self.engine.begin() as conn:
-            conn.execute(delete(redeliverable).where(redeliverable.c.message_id == message_id))
+        with transaction(self.engine, conn) as tx:
+            tx.execute(delete(redeliverable).where(redeliverable.c.message_id == message_id))
 
     def all(self) -> list[Kept]:
         """Every kept record, oldest first (as many as there are unreceived messages)."""

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    Connection,
     DateTime,
     Integer,
     LargeBinary,
@@ -29,7 +30,13 @@ from sqlalchemy import (
 
 from hub.core.clock import as_utc
 from hub.storage import redelivery  # noqa: F401  (its table is created with the others)
-from hub.storage.engine import add_missing_columns, insert_ignore, make_engine, metadata
+from hub.storage.engine import (
+    add_missing_columns,
+    insert_ignore,
+    insert_many_ignore,
+    make_engine,
+    metadata,
+)
 from hub.wire.deadletter import DeadLetter
 
 deliveries = Table(
@@ -114,17 +121,19 @@ class Store:
         return row is not None
 
     def delivery(self, message_id: str) -> DeliveryRow | None:
+        return self.deliveries_by_id([message_id]).get(message_id)
+
+    def deliveries_by_id(self, message_ids: Sequence[str]) -> dict[str, DeliveryRow]:
+        """The earlier deliveries of any of ``message_ids`` (one query for a batch)."""
+        found: dict[str, DeliveryRow] = {}
+        ids = sorted(set(message_ids))
         with self.engine.connect() as conn:
-            r = (
-                conn.execute(select(deliveries).where(deliveries.c.message_id == message_id))
-                .mappings()
-                .first()
-            )
-        if r is None:
-            return None
-        return DeliveryRow(
-            **{**r, "created_at": as_utc(r["created_at"]), "routed_at": as_utc(r["routed_at"])}
-        )
+            for start in range(0, len(ids), ID_CHUNK):
+                chunk = ids[start : start + ID_CHUNK]
+                stmt = select(deliveries).where(deliveries.c.message_id.in_(chunk))
+                for r in conn.execute(stmt).mappings():
+                    found[r["message_id"]] = _delivery_row(r)
+        return found
 
     def record_delivery(self, row: DeliveryRow) -> bool:
         return self._insert_ignore(deliveries, row.__dict__)
@@ -134,16 +143,7 @@ class Store:
             rows = conn.execute(
                 select(deliveries).order_by(deliveries.c.routed_at).limit(limit)
             ).mappings()
-            return [
-                DeliveryRow(
-                    **{
-                        **r,
-                        "created_at": as_utc(r["created_at"]),
-                        "routed_at": as_utc(r["routed_at"]),
-                    }
-                )
-                for r in rows
-            ]
+            return [_delivery_row(r) for r in rows]
 
     def count_deliveries(self) -> int:
         with self.engine.connect() as conn:
@@ -151,9 +151,11 @@ class Store:
 
     # -- dead letters --------------------------------------------------------------------------
     def record_dead_letter(self, dl: DeadLetter) -> bool:
-        values = dl.to_record()
-        values["replay_count"] = 0
-        return self._insert_ignore(dead_letters, values)
+        return self._insert_ignore(dead_letters, _dead_letter_values(dl))
+
+    def record_dead_letters(self, conn: Connection, dls: Sequence[DeadLetter]) -> None:
+        """A batch's dead letters, inside the caller's transaction (repeats ignored)."""
+        insert_many_ignore(conn, dead_letters, [_dead_letter_values(dl) for dl in dls])
 
     def dead_letters(
         self, *, reason: str | None = None, limit: int = 100, include_replayed: bool = True
@@ -230,3 +232,19 @@ class Store:
         out["dead_lettered_at"] = as_utc(out["dead_lettered_at"])
         out["last_replayed_at"] = as_utc(out["last_replayed_at"])
         return out
+
+
+#: Ids per ``IN (…)`` query: well under SQLite's and PostgreSQL's bound-parameter limits.
+ID_CHUNK = 500
+
+
+def _delivery_row(r: Any) -> DeliveryRow:
+    return DeliveryRow(
+        **{**r, "created_at": as_utc(r["created_at"]), "routed_at": as_utc(r["routed_at"])}
+    )
+
+
+def _dead_letter_values(dl: DeadLetter) -> dict[str, Any]:
+    values = dl.to_record()
+    values["replay_count"] = 0
+    return values

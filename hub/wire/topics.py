@@ -57,6 +57,11 @@ def core_topics() -> list[TopicSpec]:
     return [INGRESS, DEAD_LETTER, SLA_EVENTS, AUDIT]
 
 
+def router_group(app_id: str) -> str:
+    """The router workers' group on ``hub.ingress``; workers with one app id share it."""
+    return f"{app_id}.ingress"
+
+
 def audit_sink_group(app_id: str) -> str:
     return f"{app_id}.audit-sink"
 

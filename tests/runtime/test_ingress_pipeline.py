@@ -96,11 +96,6 @@ class Rig:
         return self.services.store.was_delivered(message_id)
 
 
-@pytest.fixture
-def rig(tmp_path: Path) -> Rig:
-    return Rig(tmp_path / "hub")
-
-
 def fail_store(rig: Rig, method: str, times: int = 1) -> None:
     """The next ``times`` calls of ``Store.<method>`` raise, as a database that went away."""
     store = rig.services.store
@@ -329,18 +324,6 @@ def test_every_audit_event_of_one_hand_off_is_keyed_by_its_conversation(rig: Rig
 
 def process(rig: Rig, record: IngressRecord) -> Any:
     return asyncio.run(rig.pipeline.process(record))
-
-
-@pytest.fixture
-def no_wait(rig: Rig) -> list[float]:
-    """Backoff sleeps are recorded instead of slept."""
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    rig.pipeline.sleep = sleep
-    return slept
 
 
 def test_a_broker_that_is_down_is_waited_out_with_backoff_and_nothing_is_lost(

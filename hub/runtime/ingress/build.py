@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from hub.audit.emit import AuditPublisher
 from hub.runtime.ingress.audit import IngressAudit
+from hub.runtime.ingress.batch import BatchPipeline
 from hub.runtime.ingress.deadletters import DeadLetterWriter
 from hub.runtime.ingress.decide import Decider
 from hub.runtime.ingress.inbox import EnsureInbox, InboxWriter
+from hub.runtime.ingress.loop import IngressLoop
 from hub.runtime.ingress.pipeline import IngressPipeline
 from hub.runtime.ingress.producer import Producer
 from hub.runtime.ingress.recorder import Epochs, Recorder, no_epochs
@@ -36,4 +38,22 @@ def build_pipeline(
         ),
         clock=s.clock,
         max_record_bytes=s.settings.max_record_bytes,
+    )
+
+
+def build_router(
+    services: HubServices,
+    producer: Producer,
+    ensure_inbox: EnsureInbox,
+    epochs: Epochs,
+    bootstrap: str,
+) -> IngressLoop:
+    """A router worker: the ingress loop over the batched pipeline, on its own consumer."""
+    from hub.runtime.kafka_clients import ingress_consumer
+
+    settings = services.settings
+    return IngressLoop(
+        BatchPipeline(build_pipeline(services, producer, ensure_inbox, epochs)),
+        lambda listener: ingress_consumer(bootstrap, settings, listener),
+        max_records=settings.ingress_batch_records,
     )

@@ -7,7 +7,9 @@ they were read; its id is stable across redeliveries of the same record.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable
 from datetime import UTC, datetime
+from typing import Any
 
 from hub.routing.router import Rejected
 from hub.runtime.ingress.producer import Producer
@@ -54,11 +56,18 @@ class DeadLetterWriter:
         self.serialize = AvroSerializer(registry, "dead_letter")
 
     async def write(self, dl: DeadLetter) -> None:
-        await self.producer.send_and_wait(
-            DEAD_LETTER.name,
-            key=dl.dead_letter_id.encode(),
-            value=self.serialize(dl.to_record()),
-            partition=None,
-            timestamp=None,
-            headers=[(headers.REASON, dl.reason.encode())],
+        await self.producer.send_and_wait(DEAD_LETTER.name, *self._record(dl))
+
+    async def send(self, dl: DeadLetter) -> Awaitable[Any]:
+        """Queue the write; the awaitable resolves once the broker acknowledged it."""
+        return await self.producer.send(DEAD_LETTER.name, *self._record(dl))
+
+    def _record(self, dl: DeadLetter) -> tuple[bytes, bytes, None, None, list[tuple[str, bytes]]]:
+        """key, value, partition, timestamp, headers"""
+        return (
+            dl.dead_letter_id.encode(),
+            self.serialize(dl.to_record()),
+            None,
+            None,
+            [(headers.REASON, dl.reason.encode())],
         )

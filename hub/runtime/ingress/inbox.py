@@ -31,6 +31,15 @@ class InboxWriter:
         await self.ensure_inbox(route.topic, route.inbox.agency, route.inbox.region)
         return await publish(self.producer, inbox_record(d, raw))
 
+    async def send(self, d: Delivered, raw: bytes) -> Awaitable[Any]:
+        """Queue the write; the awaitable resolves to the metadata once acknowledged."""
+        route = d.route
+        await self.ensure_inbox(route.topic, route.inbox.agency, route.inbox.region)
+        record = inbox_record(d, raw)
+        return await self.producer.send(
+            record.topic, record.record_key, record.value, None, None, record.headers
+        )
+
 
 async def publish(producer: Producer, record: Kept) -> Any:
     """Write one inbox record and wait for the broker's acknowledgement."""

@@ -28,10 +28,10 @@ from datetime import datetime
 
 from hub.audit.events import AuditEvent
 from hub.core.clock import Clock
-from hub.core.text import shown
 from hub.routing.router import Decision, Delivered, Rejected
 from hub.runtime import metrics
 from hub.runtime.failures import is_transient
+from hub.runtime.ingress import tally
 from hub.runtime.ingress.audit import IngressAudit
 from hub.runtime.ingress.deadletters import DeadLetterWriter, dead_letter_of
 from hub.runtime.ingress.decide import Decider
@@ -142,20 +142,7 @@ class IngressPipeline:
     async def handle(self, record: IngressRecord) -> Outcome:
         """Steps 1-4 once; a failure raises (``process`` decides what then)."""
         started = time.perf_counter()
-        if record.replay_of:
-            metrics.REPLAYS.inc()
-        if record.odd_replay_header:
-            log.warning("ignoring a malformed %s header on %s", headers.REPLAY_OF, record.source)
-        head_only = len(record.value) > self.max_record_bytes
-        decision: Decision
-        if head_only:
-            decision = Rejected(
-                Reason.TOO_LARGE,
-                f"record of {len(record.value)} bytes exceeds the limit of "
-                f"{self.max_record_bytes} (max_record_bytes)",
-            )
-        else:
-            decision = self.decide(record.value, await self._received_at(record))
+        decision, head_only = await self.decide_record(record)
         events = self.audit.submitted(record, decision)
         if isinstance(decision, Delivered):
             outcome = await self._deliver(record, decision)
@@ -167,6 +154,21 @@ class IngressPipeline:
         return Outcome(
             outcome.kind, outcome.message_id, outcome.reason, outcome.dead_letter_id, events
         )
+
+    async def decide_record(self, record: IngressRecord) -> tuple[Decision, bool]:
+        """The decision for ``record``, and whether only its head can be kept (too large)."""
+        if record.replay_of:
+            metrics.REPLAYS.inc()
+        if record.odd_replay_header:
+            log.warning("ignoring a malformed %s header on %s", headers.REPLAY_OF, record.source)
+        if len(record.value) > self.max_record_bytes:
+            too_large = Rejected(
+                Reason.TOO_LARGE,
+                f"record of {len(record.value)} bytes exceeds the limit of "
+                f"{self.max_record_bytes} (max_record_bytes)",
+            )
+            return too_large, True
+        return self.decide(record.value, await self._received_at(record)), False
 
     async def _received_at(self, record: IngressRecord) -> datetime:
         """The instant freshness is judged against: when the record reached the broker.
@@ -186,11 +188,11 @@ class IngressPipeline:
         return min(stamp, now) if stamp is not None else now
 
     async def _deliver(self, record: IngressRecord, d: Delivered) -> Outcome:
-        env, route = d.envelope, d.route
+        env = d.envelope
         decided_at = self.clock()
         earlier = await asyncio.to_thread(self.recorder.earlier_delivery, env.message_id)
         if earlier is not None:
-            if not _same_message(earlier, env.sender, env.content_digest()):
+            if not same_message(earlier, env.sender, env.content_digest()):
                 other = "another sender" if earlier.sender != str(env.sender) else "other content"
                 conflict = Rejected(
                     Reason.ID_CONFLICT,
@@ -198,23 +200,14 @@ class IngressPipeline:
                     env,
                 )
                 return await self._dead_letter(record, conflict)
-            metrics.DUPLICATES.labels(env.family).inc()
-            log.info("duplicate %s %s ignored (already delivered)", env.family, env.message_id)
+            tally.duplicate(env)
             return Outcome(
                 DUPLICATE, env.message_id, events=self.audit.duplicate(d, record, earlier)
             )
         written = await self.inbox.write(d, record.value)
         applied_at = await asyncio.to_thread(self.recorder.record_delivery, d, delivery_row(d))
         await asyncio.to_thread(self.recorder.keep_for_redelivery, d, record.value)
-        metrics.ROUTED.labels(env.family, env.sender.agency, env.recipient.agency, route.via).inc()
-        log.info(
-            "routed %s %s %s → %s%s",
-            env.family,
-            env.message_id,
-            env.sender,
-            route.inbox,
-            f" (fallback for {env.recipient})" if route.fallback else "",
-        )
+        tally.delivered(d)
         return Outcome(
             DELIVERED,
             env.message_id,
@@ -244,23 +237,7 @@ class IngressPipeline:
         dl = dead_letter_of(record, r, head_only=head_only)
         await self.dead_letters.write(dl)
         await asyncio.to_thread(self.recorder.record_dead_letter, dl)
-        metrics.DEAD_LETTERED.labels(
-            dl.reason,
-            dl.family or "unknown",
-            env.sender.agency if env else "unknown",
-            env.recipient.agency if env else "unknown",
-        ).inc()
-        # The detail names fields and codes, never payload values, so it is safe to log.
-        log.warning(
-            "dead-lettered %s (%s) from %s: %s [%s]",
-            shown(dl.message_id)
-            if dl.message_id
-            else f"{len(record.value)} bytes at {record.source}",
-            dl.reason,
-            dl.sender or "unknown sender",
-            shown(dl.detail, 300),
-            dl.dead_letter_id,
-        )
+        tally.dead_lettered(dl, env, record)
         return Outcome(
             DEAD_LETTERED,
             dl.message_id,
@@ -270,7 +247,7 @@ class IngressPipeline:
         )
 
 
-def _same_message(earlier: DeliveryRow, sender: Address, digest: str) -> bool:
+def same_message(earlier: DeliveryRow, sender: Address, digest: str) -> bool:
     """A repeat is the same sender's same content; rows from before digests count by sender."""
     if earlier.sender != str(sender):
         return False

@@ -56,13 +56,13 @@ class IngressRecord:
         return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
 
     @classmethod
-    def from_message(cls, message: Any) -> IngressRecord:
-        """From a Faust ``Message`` (its timestamp is in seconds)."""
+    def from_consumer_record(cls, r: Any) -> IngressRecord:
+        """From an aiokafka ``ConsumerRecord`` (its timestamp is in milliseconds)."""
         return cls(
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            value=message.value or b"",
-            timestamp_ms=int((message.timestamp or 0) * 1000),
-            headers=tuple(message.headers or ()),
+            topic=r.topic,
+            partition=r.partition,
+            offset=r.offset,
+            value=r.value or b"",
+            timestamp_ms=int(r.timestamp or 0),
+            headers=tuple(r.headers or ()),
         )

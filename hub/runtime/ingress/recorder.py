@@ -8,12 +8,14 @@ changes nothing.  Synchronous: the pipeline runs it in a worker thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection
 
 from hub.core.clock import Clock, as_utc
 from hub.lifecycle.ledger import Ledger
-from hub.lifecycle.rows import Original
+from hub.lifecycle.rows import Obligation, Original
 from hub.lifecycle.states import State, fulfils
 from hub.routing.router import Delivered
 from hub.runtime import metrics
@@ -21,8 +23,9 @@ from hub.runtime.ingress.inbox import inbox_record
 from hub.sla.clock import plan_obligations
 from hub.sla.policy import SlaPolicy
 from hub.sla.workdays import WorkCalendar
+from hub.storage.engine import insert_many_ignore
 from hub.storage.redelivery import Redeliveries
-from hub.storage.store import DeliveryRow, Store
+from hub.storage.store import DeliveryRow, Store, deliveries
 from hub.wire.deadletter import DeadLetter
 from hub.wire.families import family
 
@@ -77,6 +80,9 @@ class Recorder:
     def earlier_delivery(self, message_id: str) -> DeliveryRow | None:
         return self.store.delivery(message_id)
 
+    def earlier_deliveries(self, message_ids: Sequence[str]) -> dict[str, DeliveryRow]:
+        return self.store.deliveries_by_id(message_ids)
+
     def first_seen(self, dead_letter_id: str, value: bytes) -> datetime | None:
         """When the hub first dead-lettered exactly these bytes under this id (for replays)."""
         row = self.store.dead_letter(dead_letter_id)
@@ -91,6 +97,40 @@ class Recorder:
         """Keep the inbox record until the recipient has it (see ``hub.storage.redelivery``)."""
         self.redeliveries.keep(inbox_record(d, raw, self.epochs(d.route.topic)))
 
+    def record_batch(
+        self, delivered: Sequence[tuple[Delivered, bytes]], dead: Sequence[DeadLetter]
+    ) -> list[datetime | None]:
+        """A batch's deliveries (with their bytes) and dead letters in one transaction.
+
+        The caller guarantees that no two entries concern the same message or conversation and
+        that none of ``delivered`` was delivered before (``hub.runtime.ingress.batch``), so the
+        originals go in with a few multi-row inserts.  Returns, per delivery, what
+        :meth:`record_delivery` returns.
+        """
+        now = self.clock()
+        applied: list[datetime | None] = []
+        originals: list[tuple[Original, list[Obligation]]] = []
+        observed: list[Delivered] = []
+        with self.store.engine.begin() as conn:
+            self.store.record_dead_letters(conn, dead)
+            for d, _ in delivered:
+                row = delivery_row(d)
+                if d.conversation is None:
+                    originals.append(self._original(d, row, now))
+                    applied.append(now)
+                else:
+                    at, moved = self._reply(d, row, now, conn)
+                    applied.append(at)
+                    if moved:
+                        observed.append(d)
+            self.ledger.record_originals(conn, originals)
+            self.redeliveries.keep_many(
+                [inbox_record(d, raw, self.epochs(d.route.topic)) for d, raw in delivered], conn
+            )
+        for d in observed:
+            self._observe(d, now)
+        return applied
+
     def record_delivery(self, d: Delivered, row: DeliveryRow) -> datetime | None:
         """The delivery and its ledger effect, in one transaction.
 
@@ -99,23 +139,38 @@ class Recorder:
         """
         now = self.clock()
         if d.conversation is None:
-            planned = plan_obligations(
-                self.sla_policy,
-                self.calendar,
-                message_id=row.message_id,
-                family=row.family,
-                sender=row.sender,
-                debtor=row.routed_to,
-                payload=d.payload,
-                delivered_at=now,
-                escalation_grace=self.escalation_grace,
-            )
-            risk = (d.payload or {}).get("risk_level")
-            self.ledger.record_original(Original(row, now, risk), planned)
+            self.ledger.record_original(*self._original(d, row, now))
             return now
+        with self.store.engine.begin() as conn:
+            at, moved = self._reply(d, row, now, conn)
+        if moved:
+            self._observe(d, now)
+        return at
+
+    def _original(
+        self, d: Delivered, row: DeliveryRow, now: datetime
+    ) -> tuple[Original, list[Obligation]]:
+        planned = plan_obligations(
+            self.sla_policy,
+            self.calendar,
+            message_id=row.message_id,
+            family=row.family,
+            sender=row.sender,
+            debtor=row.routed_to,
+            payload=d.payload,
+            delivered_at=now,
+            escalation_grace=self.escalation_grace,
+        )
+        risk = (d.payload or {}).get("risk_level")
+        return Original(row, now, risk), list(planned)
+
+    def _reply(
+        self, d: Delivered, row: DeliveryRow, now: datetime, conn: Connection
+    ) -> tuple[datetime | None, bool]:
+        """(what ``record_delivery`` returns, whether the conversation moved on just now)."""
         if d.new_state is None:  # the ledger had applied it; the delivery row was written too
-            self.store.record_delivery(row)
-            return None
+            insert_many_ignore(conn, deliveries, [row.__dict__])
+            return None, False
         fam = family(row.family)
         applied = self.ledger.apply_reply(
             row,
@@ -123,14 +178,15 @@ class Recorder:
             at=now,
             fulfils=fulfils(row.family, d.payload),
             result=fam.ledger_result(d.payload or {}) if fam is not None else {},
+            conn=conn,
         )
         if applied:
-            self._observe(d, now)
             # The conversation moved past DELIVERED: its recipient has the original.
-            self.redeliveries.forget(d.conversation.message_id)
+            assert d.conversation is not None
+            self.redeliveries.forget(d.conversation.message_id, conn)
         # Even when the ledger had it (a redelivery), the audit event is repeated with the same
         # id, in case the first copy never reached the log.
-        return now
+        return now, applied
 
     def _observe(self, d: Delivered, now: datetime) -> None:
         assert d.conversation is not None

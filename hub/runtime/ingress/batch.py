@@ -1,0 +1,240 @@
+"""The batched ingress path: many records in, one outcome each, at a fraction of the round trips.
+
+    decide every record → queue every inbox and dead-letter write → await all acknowledgements
+    → record the batch in one transaction → publish all its audit events → return
+
+The outcomes, the events and the order of effects are those of
+:meth:`IngressPipeline.handle <hub.runtime.ingress.pipeline.IngressPipeline.handle>`, applied to
+a *segment* of the batch at once instead of one record: each record's write is acknowledged
+before the store records it, and the store records it before its audit events are published.
+
+**Segments.**  A record is decided against what the store knows; so a record that concerns a
+message or conversation an earlier record of the same batch touched (a receipt right behind its
+original, a repeat of an id) closes the segment before it: the segment is completed, then the
+record is decided again, against the store that now holds its predecessor.  Within a segment no
+two records concern the same id, which is what lets the store take the segment in a few
+multi-row inserts.  Order per conversation holds: a conversation's records share a partition,
+are read in offset order and queued to the producer in that order (aiokafka keeps one request in
+flight per partition, so a retry cannot reorder them).
+
+**Failures.**  A transient failure (broker or database unavailable) repeats the whole segment
+after a backoff, for as long as it lasts; every step is idempotent, so a repeat completes what
+the first attempt left half done (a recipient may get a second copy of an inbox record, which
+its connector recognises).  Any other failure hands the segment's records, one at a time, to
+:meth:`IngressPipeline.process`, which dead-letters the one at fault as ``router_error``.  Either
+way :meth:`BatchPipeline.process` returns only when every record has its outcome, and the caller
+commits the batch's offsets only after that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hub.audit.events import AuditEvent
+from hub.routing.router import Decision, Delivered, Rejected
+from hub.runtime import metrics
+from hub.runtime.failures import is_transient
+from hub.runtime.ingress import tally
+from hub.runtime.ingress.deadletters import dead_letter_of
+from hub.runtime.ingress.pipeline import (
+    DEAD_LETTERED,
+    DELIVERED,
+    DUPLICATE,
+    IngressPipeline,
+    Outcome,
+    same_message,
+)
+from hub.runtime.ingress.record import IngressRecord
+from hub.storage.store import DeliveryRow
+from hub.wire.deadletter import DeadLetter, Reason
+
+log = logging.getLogger("hub.router")
+
+
+@dataclass
+class _Item:
+    """One record of a segment, from its decision to its outcome."""
+
+    record: IngressRecord
+    decision: Decision
+    head_only: bool = False
+    earlier: DeliveryRow | None = None  # a repeat: the delivery it repeats
+    dead_letter: DeadLetter | None = None
+    ack: Any = None  # the inbox write's metadata (partition, offset)
+
+
+def _concerns(decision: Decision) -> set[str]:
+    """The ids whose store rows the decision depended on: a rejection too (a reply refused as
+    ``unknown_conversation`` may answer an original just ahead of it in the segment)."""
+    env = decision.envelope
+    if env is None:
+        return set()
+    ids = {env.message_id, env.conversation_id}
+    if env.correlation_id:
+        ids.add(env.correlation_id)
+    return ids
+
+
+def _changes(decision: Decision) -> set[str]:
+    """The ids whose store rows completing the decision writes (a dead letter changes none)."""
+    return _concerns(decision) if isinstance(decision, Delivered) else set()
+
+
+class BatchPipeline:
+    """Completes batches with the collaborators of one :class:`IngressPipeline`."""
+
+    def __init__(self, single: IngressPipeline) -> None:
+        self.single = single
+
+    async def process(self, records: Sequence[IngressRecord]) -> list[Outcome]:
+        """One outcome per record, in order, whatever fails on the way (see the module doc)."""
+        outcomes: list[Outcome] = []
+        segment: list[_Item] = []
+        touched: set[str] = set()
+        for record in records:
+            try:
+                item = await self._decide(record)
+                if _concerns(item.decision) & touched:
+                    outcomes += await self._complete(segment)
+                    segment, touched = [], set()
+                    item = await self._decide(record)
+            except Exception:
+                # Deciding needed the store (a replay's first sighting) and it failed: finish
+                # what is pending, then let the single path retry or dead-letter this record.
+                outcomes += await self._complete(segment)
+                segment, touched = [], set()
+                outcomes.append(await self.single.process(record))
+                continue
+            segment.append(item)
+            touched |= _changes(item.decision)
+        outcomes += await self._complete(segment)
+        return outcomes
+
+    async def _decide(self, record: IngressRecord) -> _Item:
+        decision, head_only = await self.single.decide_record(record)
+        return _Item(record, decision, head_only)
+
+    async def _complete(self, segment: list[_Item]) -> list[Outcome]:
+        if not segment:
+            return []
+        low, high = self.single.backoff
+        delay = low
+        while True:
+            try:
+                return await self._effects(segment)
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.error(
+                        "%s while completing a batch of %d; handling them one by one",
+                        type(exc).__name__,
+                        len(segment),
+                        exc_info=exc,
+                    )
+                    return [await self.single.process(item.record) for item in segment]
+                metrics.TRANSIENT_FAILURES.labels(type(exc).__name__).inc()
+                log.warning(
+                    "%s while completing a batch of %d from %s: waiting %.1f s and repeating it "
+                    "(nothing committed)",
+                    type(exc).__name__,
+                    len(segment),
+                    segment[0].record.source,
+                    delay,
+                )
+                await self.single.sleep(delay)
+                delay = min(delay * 2, high)
+
+    async def _effects(self, segment: list[_Item]) -> list[Outcome]:
+        p = self.single
+        started = time.perf_counter()
+        decided_at = p.clock()
+        for item in segment:  # a fresh attempt starts from the decisions alone
+            item.earlier = item.dead_letter = item.ack = None
+        await self._find_repeats(segment)
+        deliveries = [i for i in segment if isinstance(i.decision, Delivered) and i.earlier is None]
+        for item in segment:
+            if isinstance(item.decision, Rejected):
+                item.dead_letter = dead_letter_of(
+                    item.record, item.decision, head_only=item.head_only
+                )
+        # 1. every write queued, then every acknowledgement awaited
+        pending: list[tuple[_Item, Awaitable[Any]]] = []
+        for item in segment:
+            if item.dead_letter is not None:
+                pending.append((item, await p.dead_letters.send(item.dead_letter)))
+            elif item.earlier is None and isinstance(item.decision, Delivered):
+                pending.append((item, await p.inbox.send(item.decision, item.record.value)))
+        acks = await asyncio.gather(*(f for _, f in pending))
+        for (item, _), ack in zip(pending, acks, strict=True):
+            item.ack = ack
+        # 2. one transaction
+        applied = await asyncio.to_thread(
+            p.recorder.record_batch,
+            [(i.decision, i.record.value) for i in deliveries],  # type: ignore[misc]
+            [i.dead_letter for i in segment if i.dead_letter is not None],
+        )
+        applied_at = dict(zip(map(id, deliveries), applied, strict=True))
+        # 3. the audit events, all together
+        outcomes = [self._outcome(i, decided_at, applied_at.get(id(i))) for i in segment]
+        await p.audit.publish([e for o in outcomes for e in o.events])
+        elapsed = time.perf_counter() - started
+        for _ in segment:
+            metrics.ROUTE_SECONDS.observe(elapsed / len(segment))
+        kinds = [o.kind for o in outcomes]
+        log.info(
+            "batch from %s: %d delivered, %d dead-lettered, %d repeats in %.0f ms",
+            segment[0].record.source,
+            kinds.count(DELIVERED),
+            kinds.count(DEAD_LETTERED),
+            kinds.count(DUPLICATE),
+            elapsed * 1000,
+        )
+        return outcomes
+
+    async def _find_repeats(self, segment: list[_Item]) -> None:
+        """Mark repeats of earlier deliveries; an id taken by another sender or other content
+        becomes an ``id_conflict`` dead letter (as on the single path)."""
+        ids = [i.decision.envelope.message_id for i in segment if isinstance(i.decision, Delivered)]
+        if not ids:
+            return
+        earlier = await asyncio.to_thread(self.single.recorder.earlier_deliveries, ids)
+        for item in segment:
+            d = item.decision
+            if not isinstance(d, Delivered) or d.envelope.message_id not in earlier:
+                continue
+            row = earlier[d.envelope.message_id]
+            env = d.envelope
+            if same_message(row, env.sender, env.content_digest()):
+                item.earlier = row
+                continue
+            other = "another sender" if row.sender != str(env.sender) else "other content"
+            item.dead_letter = dead_letter_of(
+                item.record,
+                Rejected(
+                    Reason.ID_CONFLICT,
+                    f"message id already delivered from {other}; a new message needs a new id",
+                    env,
+                ),
+            )
+
+    def _outcome(self, item: _Item, decided_at: Any, applied_at: Any) -> Outcome:
+        audit = self.single.audit
+        events: list[AuditEvent] = audit.submitted(item.record, item.decision)
+        d = item.decision
+        if item.dead_letter is not None:
+            dl = item.dead_letter
+            tally.dead_lettered(dl, d.envelope, item.record)
+            events.append(audit.dead_lettered(dl, d.envelope))
+            return Outcome(DEAD_LETTERED, dl.message_id, dl.reason, dl.dead_letter_id, events)
+        assert isinstance(d, Delivered)
+        if item.earlier is not None:
+            tally.duplicate(d.envelope, level=logging.DEBUG)
+            events += audit.duplicate(d, item.record, item.earlier)
+            return Outcome(DUPLICATE, d.envelope.message_id, events=events)
+        tally.delivered(d, level=logging.DEBUG)
+        events += audit.delivered(d, item.ack, decided_at, applied_at)
+        return Outcome(DELIVERED, d.envelope.message_id, events=events)

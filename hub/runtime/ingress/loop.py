@@ -1,0 +1,130 @@
+"""A router worker's read loop on ``hub.ingress``: fetch a batch, give every record its outcome,
+then commit — never the other way round.
+
+Workers with the same ``app_id`` form one consumer group and share the ingress partitions; a
+partition is read by one worker at a time, in offset order, which keeps each conversation's
+order.  Offsets are committed by hand, after :meth:`BatchPipeline.process` returned, so a crash
+or a kill anywhere before repeats the batch (the pipeline recognises what it had done).  When the
+group rebalances, a worker finishes and commits the batch in hand before it lets its partitions
+go; if it could not (it was too slow and the group moved on), the commit fails, the new owner
+reads the batch again, and the repeats are recognised there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+
+from hub.runtime.ingress.batch import BatchPipeline
+from hub.runtime.ingress.record import IngressRecord
+
+log = logging.getLogger("hub.router")
+
+
+class Startable(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+#: Builds the consumer, subscribed with the given listener (``hub.runtime.kafka_clients``).
+ConsumerFactory = Callable[[ConsumerRebalanceListener], Any]
+
+
+class _Handover(ConsumerRebalanceListener):
+    def __init__(self, loop: IngressLoop) -> None:
+        self.loop = loop
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        # Waits for the batch in hand to be completed and committed.
+        async with self.loop.lock:
+            if revoked:
+                log.info("handing over %s", _names(revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("reading %s", _names(assigned) or "no ingress partition (other workers have them)")
+        consumer = self.loop.consumer
+        for tp in assigned:
+            self.loop.committed[tp] = await consumer.committed(tp) or 0
+
+
+def _names(tps: Any) -> str:
+    return ", ".join(f"{tp.topic}/{tp.partition}" for tp in sorted(tps))
+
+
+class IngressLoop:
+    def __init__(
+        self, batch: BatchPipeline, make_consumer: ConsumerFactory, *, max_records: int = 500
+    ) -> None:
+        self.batch = batch
+        self.make_consumer = make_consumer
+        self.max_records = max_records
+        self.lock = asyncio.Lock()
+        self.consumer: Any = None
+        #: The next offset to read per partition, as committed (for the lag metric).
+        self.committed: dict[Any, int] = {}
+
+    async def run(self) -> None:
+        """Read and route until cancelled; the batch in hand at cancellation is not committed."""
+        self.consumer = self.make_consumer(_Handover(self))
+        await self.consumer.start()
+        try:
+            while True:
+                polled = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_records)
+                if polled:
+                    async with self.lock:
+                        await self._route(polled)
+        finally:
+            await self.consumer.stop()
+
+    async def run_restarting(self, producer: Startable, pause: float = 5.0) -> None:
+        """:meth:`run` with ``producer`` started, for as long as the worker runs; started again
+        after ``pause`` if a client fails (nothing was committed past what has an outcome)."""
+        while True:
+            try:
+                await producer.start()
+                try:
+                    await self.run()
+                finally:
+                    await producer.stop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("the ingress loop stopped; starting it again in %.0f s", pause)
+                await asyncio.sleep(pause)
+
+    async def _route(self, polled: dict[Any, list[Any]]) -> None:
+        records = [IngressRecord.from_consumer_record(r) for rs in polled.values() for r in rs]
+        await self.batch.process(records)
+        offsets = {tp: rs[-1].offset + 1 for tp, rs in polled.items() if rs}
+        try:
+            await self.consumer.commit(offsets)
+        except KafkaError as exc:
+            log.warning(
+                "could not commit %d routed records (%s): the group moved their partitions on; "
+                "the next reader recognises them as repeats",
+                len(records),
+                type(exc).__name__,
+            )
+            return
+        self.committed.update(offsets)
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Records not yet routed per assigned partition, by the high watermark of the last fetch
+        (Tansu's ListOffsets "latest" is wrong; fetch responses are not)."""
+        consumer = self.consumer
+        if consumer is None:
+            return {}
+        out: dict[tuple[str, int], int] = {}
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            done = self.committed.get(tp)
+            if done is not None:
+                out[(tp.topic, tp.partition)] = max(0, high - done)
+        return out

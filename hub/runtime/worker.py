@@ -1,0 +1,76 @@
+"""``hub worker``: one more router worker beside a running hub, sharing ``hub.ingress``.
+
+Workers with the same ``app_id`` form one consumer group, so a second worker takes half of the
+ingress partitions (a third, a third of them...) and the group moves them back when it stops.
+A worker routes only: the SLA timer, the redelivery at start and the key records stay with
+``hub run``.  It must share the hub's store (PostgreSQL for real work; SQLite serialises the
+writers of two processes) and, on the embedded broker, the hub's run id, read from its state
+file, so its deliveries carry the right epoch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from hub.core.config import Settings
+from hub.runtime import metrics
+from hub.runtime.admin import TopicEpochs
+from hub.runtime.ingress.build import build_router
+from hub.runtime.ingress.loop import IngressLoop
+from hub.runtime.kafka_clients import KafkaProducer
+from hub.runtime.services import HubServices
+from hub.runtime.state import read_state, resolve_bootstrap
+from hub.runtime.timers import InboxTopics
+
+log = logging.getLogger("hub.worker")
+
+
+def run_worker(settings: Settings, *, metrics_port: int = 0) -> int:
+    bootstrap = resolve_bootstrap(settings)
+    state = read_state(settings.state_file)
+    embedded_run = state.embedded_run if state is not None and state.embedded else ""
+    epochs = TopicEpochs(
+        bootstrap, embedded_run=embedded_run, security=settings.kafka_python_security()
+    )
+    services = HubServices.create(settings)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=settings.web_host)
+    log.info(
+        "router worker on %s (group %s.ingress)%s",
+        bootstrap,
+        settings.app_id,
+        f", metrics http://{settings.web_host}:{metrics_port}/metrics" if metrics_port else "",
+    )
+    asyncio.run(_work(services, bootstrap, epochs))
+    log.info("router worker stopped")
+    return 0
+
+
+async def _work(services: HubServices, bootstrap: str, epochs: TopicEpochs) -> None:
+    producer = KafkaProducer(bootstrap, services.settings, client_id="hub-worker")
+    router = build_router(services, producer, InboxTopics(bootstrap, services), epochs, bootstrap)
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    lag = asyncio.create_task(_report_lag(router))
+    try:
+        await router.run_restarting(producer)
+    except asyncio.CancelledError:
+        pass  # a signal: the batch in hand is not committed and will be read again
+    finally:
+        lag.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lag
+
+
+async def _report_lag(router: IngressLoop) -> None:
+    while True:
+        await asyncio.sleep(5)
+        metrics.set_consumer_lag(router.lag())
