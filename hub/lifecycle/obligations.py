@@ -96,39 +96,53 @@ class ObligationStore:
     def lease(self, event_id: str, now: datetime, lease_s: float = 30.0, owner: str = "") -> bool:
         """Take the right to publish one event for ``lease_s`` from ``now`` (pass the current
         time, not a tick's start); one worker at a time gets it, named by ``owner``."""
+        return event_id in self.lease_many([event_id], now, lease_s, owner)
+
+    def lease_many(
+        self, event_ids: Sequence[str], now: datetime, lease_s: float = 30.0, owner: str = ""
+    ) -> set[str]:
+        """:meth:`lease` for many events in one transaction; returns the ids taken."""
+        if not event_ids:
+            return set()
+        ids = list(event_ids)
         with self.engine.begin() as conn:
-            return (
-                conn.execute(
-                    update(sla_events)
-                    .where(
-                        sla_events.c.event_id == event_id,
-                        sla_events.c.published_at.is_(None),
-                        or_(
-                            sla_events.c.lease_until.is_(None),
-                            sla_events.c.lease_until < as_utc(now),
-                        ),
-                    )
-                    .values(lease_until=as_utc(now + timedelta(seconds=lease_s)), lease_owner=owner)
-                ).rowcount
-                == 1
-            )
+            taken = conn.execute(
+                update(sla_events)
+                .where(
+                    sla_events.c.event_id.in_(ids),
+                    sla_events.c.published_at.is_(None),
+                    or_(
+                        sla_events.c.lease_until.is_(None),
+                        sla_events.c.lease_until < as_utc(now),
+                    ),
+                )
+                .values(lease_until=as_utc(now + timedelta(seconds=lease_s)), lease_owner=owner)
+                .returning(sla_events.c.event_id)
+            ).scalars()
+            return set(taken)
 
     def mark_published(self, event_id: str, at: datetime, owner: str = "") -> bool:
         """Mark it published, if ``owner`` still holds the lease; False if another took it over
         (its lease ran out meanwhile), who then publishes (again) and marks it."""
+        return event_id in self.mark_published_many([event_id], at, owner)
+
+    def mark_published_many(self, event_ids: Sequence[str], at: datetime, owner: str) -> set[str]:
+        """:meth:`mark_published` for many events in one transaction; returns the ids marked."""
+        if not event_ids:
+            return set()
+        ids = list(event_ids)
         with self.engine.begin() as conn:
-            return (
-                conn.execute(
-                    update(sla_events)
-                    .where(
-                        sla_events.c.event_id == event_id,
-                        sla_events.c.published_at.is_(None),
-                        sla_events.c.lease_owner == owner,
-                    )
-                    .values(published_at=as_utc(at))
-                ).rowcount
-                == 1
-            )
+            marked = conn.execute(
+                update(sla_events)
+                .where(
+                    sla_events.c.event_id.in_(ids),
+                    sla_events.c.published_at.is_(None),
+                    sla_events.c.lease_owner == owner,
+                )
+                .values(published_at=as_utc(at))
+                .returning(sla_events.c.event_id)
+            ).scalars()
+            return set(marked)
 
     def events(self, message_id: str | None = None) -> list[SlaEventRow]:
         stmt = select(sla_events).order_by(sla_events.c.fired_at, sla_events.c.event_id)

@@ -45,6 +45,7 @@ class SlaPublisher:
         ensure_inbox: EnsureInbox,
         *,
         lease_s: float = 30.0,
+        batch: int = 500,
         audit: Any = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
@@ -55,47 +56,78 @@ class SlaPublisher:
         self.key = key
         self.ensure_inbox = ensure_inbox
         self.lease_s = lease_s
+        self.batch = batch
         self.audit = audit  # hub.audit.emit.AuditPublisher, or None
         self.schema = registry.latest(SLA_EVENT)
         self.serialize = AvroSerializer(registry, SLA_EVENT)
 
     async def publish_pending(self, producer: Any, now: datetime) -> int:
-        """Publish what is due and not leased; returns how many were marked published.
+        """Publish what is due and not leased, a batch at a time; returns how many were marked
+        published.
 
-        Each lease runs from the moment it is taken (a long tick must not hand out leases that
-        are already half spent), and only the lease holder may mark the event published.  An
-        event with a recipient that has no connector yet is left unpublished and tried again
-        when its lease runs out, rather than marked done with that copy lost.
+        A batch is leased in one transaction, its records all queued before their
+        acknowledgements are awaited together, its audit events published together, and then
+        it is marked published in one transaction.  Each lease runs from the moment it is taken
+        (a long tick must not hand out leases that are already half spent), and only the lease
+        holder may mark an event published.  An event with a recipient that has no connector
+        yet is left unpublished and tried again when its lease runs out, rather than marked done
+        with that copy lost.
         """
         published = 0
-        for ev in await asyncio.to_thread(self.ledger.unpublished, now):
+        while True:
+            due = await asyncio.to_thread(self.ledger.unpublished, now, self.batch)
             owner = uuid.uuid4().hex
             taken = await asyncio.to_thread(
-                self.ledger.lease, ev.event_id, self.clock(), self.lease_s, owner
+                self.ledger.lease_many,
+                [ev.event_id for ev in due],
+                self.clock(),
+                self.lease_s,
+                owner,
             )
-            if not taken:
-                continue  # another worker has it
-            if not await self._publish(producer, ev):
-                continue
+            batch = [ev for ev in due if ev.event_id in taken]  # others: another worker has them
+            done = await self._publish_batch(producer, batch)
             marked = await asyncio.to_thread(
-                self.ledger.mark_published, ev.event_id, self.clock(), owner
+                self.ledger.mark_published_many, [ev.event_id for ev in done], self.clock(), owner
             )
-            if marked:
-                published += 1
-            else:
-                log.warning("SLA event %s: lease lost while publishing", ev.event_id)
-        return published
+            for ev in done:
+                if ev.event_id not in marked:
+                    log.warning("SLA event %s: lease lost while publishing", ev.event_id)
+            published += len(marked)
+            if len(due) < self.batch or not batch:
+                return published
 
-    async def _publish(self, producer: Any, ev: SlaEventRow) -> bool:
-        """Publish ``ev`` and its copies; False when a recipient had no route (retry later)."""
+    async def _publish_batch(self, producer: Any, batch: list[SlaEventRow]) -> list[SlaEventRow]:
+        """Publish every event of ``batch`` with its copies; returns those fully routed."""
+        pending: list[Awaitable[Any]] = []
+        done: list[SlaEventRow] = []
+        audit = []
+        for ev in batch:
+            routed, creditor_copy = await self._queue(producer, ev, pending)
+            if routed:
+                done.append(ev)
+            audit.append(sla_event(ev, creditor_copy))
+        await asyncio.gather(*pending)
+        if self.audit is not None and audit:
+            # Published before the events are marked published: a crash in between repeats
+            # them, with the same ids.
+            await self.audit.publish(producer, audit)
+        return done
+
+    async def _queue(
+        self, producer: Any, ev: SlaEventRow, pending: list[Awaitable[Any]]
+    ) -> tuple[bool, Any]:
+        """Queue ``ev`` and its copies; (False when a recipient had no route, the creditor's
+        copy or None)."""
         record = ev.to_record()
-        await producer.send_and_wait(
-            SLA_EVENTS.name,
-            key=ev.message_id.encode(),
-            value=self.serialize(record),
-            partition=None,
-            timestamp=None,
-            headers=[(headers.SLA_KIND, ev.kind.encode())],
+        pending.append(
+            await producer.send(
+                SLA_EVENTS.name,
+                key=ev.message_id.encode(),
+                value=self.serialize(record),
+                partition=None,
+                timestamp=None,
+                headers=[(headers.SLA_KIND, ev.kind.encode())],
+            )
         )
         directory = self.directory()
         creditor_copy = None
@@ -118,18 +150,19 @@ class SlaPublisher:
                 message_id=ev.event_id,
             )
             await self.ensure_inbox(route.topic, route.inbox.agency, route.inbox.region)
-            await producer.send_and_wait(
-                route.topic,
-                key=ev.message_id.encode(),
-                value=raw,
-                partition=None,
-                timestamp=None,
-                headers=[(headers.ROUTED_TO, str(route.inbox).encode()), (headers.VIA, b"direct")],
+            pending.append(
+                await producer.send(
+                    route.topic,
+                    key=ev.message_id.encode(),
+                    value=raw,
+                    partition=None,
+                    timestamp=None,
+                    headers=[
+                        (headers.ROUTED_TO, str(route.inbox).encode()),
+                        (headers.VIA, b"direct"),
+                    ],
+                )
             )
             if creditor_copy is None or str(address) == ev.creditor:
                 creditor_copy = copy
-        if self.audit is not None:
-            # Published before the event is marked published: a crash in between repeats it,
-            # with the same id.
-            await self.audit.publish(producer, [sla_event(ev, creditor_copy)])
-        return not missing
+        return not missing, creditor_copy

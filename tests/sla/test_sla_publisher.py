@@ -53,7 +53,7 @@ def test_a_lease_runs_from_when_it_is_taken_not_from_the_tick(ledger: Ledger) ->
     late = [tick + timedelta(seconds=25)]  # a long tick: this event is reached 25 s in
     pub = publisher(ledger, where, late)
     producer = InMemoryProducer()
-    ledger.mark_published = lambda *a, **k: False  # type: ignore[method-assign]  # never done
+    ledger.mark_published_many = lambda *a, **k: set()  # type: ignore[method-assign]  # never done
     asyncio.run(pub.publish_pending(producer, tick))
     # Leased at tick + 25 s for 30 s: still held at tick + 50 s, free at tick + 56 s.
     assert ledger.unpublished(tick + timedelta(seconds=50)) == []
@@ -87,6 +87,42 @@ def test_an_event_whose_recipient_has_no_route_is_retried_not_lost(ledger: Ledge
     assert asyncio.run(publisher(ledger, where, clock).publish_pending(producer, later)) == 1
     assert producer.on("hub.inbox.MIB.350582")
     assert ledger.unpublished(later + timedelta(hours=1)) == []
+
+
+def test_a_tick_publishes_its_events_a_batch_at_a_time_audit_after_the_records(
+    ledger: Ledger,
+) -> None:
+    from hub.audit.emit import AuditPublisher
+    from hub.audit.mac import AuditMac
+    from hub.wire.topics import AUDIT
+
+    where = ["MIB@350582", "PSB@350582", "HUB@100000"]
+    for mid in ("m1", "m2", "m3"):
+        deliver(ledger, mid)
+    tick = T0 + timedelta(minutes=31)
+    SlaClock(ledger, lambda: directory(*where)).tick(tick)
+    assert len(ledger.unpublished(tick)) == 3
+    pub = SlaPublisher(
+        REGISTRY, ledger, lambda: directory(*where), lambda: KEY, _no_topic, batch=2,
+        audit=AuditPublisher(REGISTRY, AuditMac(b"k" * 32)), clock=lambda: tick,
+    )  # fmt: skip
+    leases: list[int] = []
+    real = ledger.lease_many
+
+    def counting(ids, *args, **kwargs):  # type: ignore[no-untyped-def]
+        leases.append(len(ids))
+        return real(ids, *args, **kwargs)
+
+    ledger.lease_many = counting  # type: ignore[method-assign]
+    producer = InMemoryProducer()
+    assert asyncio.run(pub.publish_pending(producer, tick)) == 3
+    assert leases == [2, 1]  # one transaction per batch, not one per event
+    assert ledger.unpublished(tick + timedelta(hours=1)) == []
+    topics = producer.topics()
+    # Within each batch, every record is written before any of its audit events.
+    first_batch = topics[: topics.index(AUDIT.name) + 2]
+    assert first_batch[-2:] == [AUDIT.name, AUDIT.name]
+    assert AUDIT.name not in first_batch[:-2] and len(producer.on(SLA_EVENTS.name)) == 3
 
 
 def test_the_clock_file_is_a_test_setting(tmp_path: Path) -> None:
