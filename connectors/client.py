@@ -214,8 +214,9 @@ class Connector(Answering):
     ) -> Iterator[InboxMessage]:
         """Every message in the inbox from the beginning, without consuming them.
 
-        Stops after ``idle_timeout_s`` without a new record unless ``follow``.  (End offsets are
-        not used to find the end: the embedded broker reports them wrongly.)
+        Unless ``follow``, stops at the end of the inbox: every partition read up to the high
+        watermark its last fetch response carried (not ListOffsets, which the embedded broker
+        answers wrongly), or after ``idle_timeout_s`` without a record, whichever comes first.
         """
         consumer = self._consumer(group=False)
         topic = inbox_topic(self.address.agency, self.address.region)
@@ -305,7 +306,7 @@ class Connector(Answering):
                     yield msg
             if max_wait_s is not None and now - started > max_wait_s:
                 return
-            if not follow and now - last > idle_timeout_s:
+            if not follow and (now - last > idle_timeout_s or _at_end(consumer)):
                 return
 
     def _reject(self, record: Any, exc: Exception, committer: KafkaConsumer | None) -> None:
@@ -355,3 +356,16 @@ class Connector(Answering):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _at_end(consumer: KafkaConsumer) -> bool:
+    """Whether every assigned partition has been read up to its high watermark, as the last
+    fetch response gave it (None until a partition was fetched at least once)."""
+    parts = consumer.assignment()
+    if not parts:
+        return False
+    for tp in parts:
+        high = consumer.highwater(tp)
+        if high is None or consumer.position(tp) < high:
+            return False
+    return True

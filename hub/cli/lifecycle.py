@@ -92,7 +92,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         for b in board
     ]
     headers = ["FROM", "TO", "FAMILY", "OPEN", "DUE<24H", "OVERDUE", "WARNED", "BREACHED"]
-    print(table(rows, [*headers, "ESCALATED", "MEDIAN RECEIPT"]))
+    print(table(rows, [*headers, "ESCALATED", "MEDIAN RECEIPT (30 D)"]))
     return 0
 
 

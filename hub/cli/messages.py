@@ -202,6 +202,7 @@ def add_parsers(sub: Any, fmt: Any) -> None:
         type=float,
         default=3.0,
         metavar="SECONDS",
-        help="without --follow, stop after this long with no new message (default 3)",
+        help="without --follow, stop at the end of the inbox (known from the fetch responses) "
+        "or after this long with no new message, whichever comes first (default 3)",
     )
     s.set_defaults(func=cmd_inbox)

@@ -1,20 +1,89 @@
-"""The SLA board (``hub status``) and the open-obligations gauge, read from the ledger."""
+"""The SLA board (``hub status``) and the open-obligations gauge, read from the ledger.
+
+Nothing here reads the whole ledger: the number of hand-offs and of finished ones per (sender,
+connector, family) are counters kept in ``board_totals`` by the transactions that change the
+ledger (:func:`count_delivered`, :func:`count_finished`); open obligations come from their
+partial index; the median time to receipt covers the receipts of the last
+``RECEIPT_WINDOW``, found by the index on ``received_at``.
+"""
 
 from __future__ import annotations
 
+import logging
 import statistics
+from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Engine,
-    func,
-    select,
-)
+from sqlalchemy import Connection, Engine, case, func, inspect, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.core.clock import as_utc
 from hub.lifecycle.states import State
-from hub.lifecycle.tables import ledger, obligations
+from hub.lifecycle.tables import board_totals, ledger, obligations
+
+log = logging.getLogger("hub.lifecycle")
+
+TERMINAL = frozenset({State.CLOSED.value, State.RETURNED.value})
+RECEIPT_WINDOW = timedelta(days=30)
+
+Key = tuple[str, str, str]  # sender, routed_to, family
+
+
+def count_delivered(conn: Connection, keys: Iterable[Key]) -> None:
+    """Add newly recorded originals to the totals (inside the transaction that recorded them)."""
+    _add(conn, Counter(keys), "messages")
+
+
+def count_finished(conn: Connection, key: Key) -> None:
+    """A hand-off reached a terminal state (inside the transaction that moved it)."""
+    _add(conn, Counter([key]), "closed")
+
+
+def _add(conn: Connection, counts: Counter[Key], column: str) -> None:
+    if not counts:
+        return
+    insert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    rows = [
+        {"sender": s, "routed_to": r, "family": f, "messages": 0, "closed": 0, column: n}
+        for (s, r, f), n in counts.items()
+    ]
+    stmt = insert(board_totals)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["sender", "routed_to", "family"],
+        set_={column: board_totals.c[column] + stmt.excluded[column]},
+    )
+    conn.execute(stmt, rows)
+
+
+def backfill_totals(engine: Engine) -> None:
+    """Count a ledger written before ``board_totals`` existed, once, and index receipt times.
+
+    Runs when the totals are empty and the ledger is not (the first start after an upgrade).
+    """
+    with engine.begin() as conn:
+        if inspect(conn).has_table(ledger.name):
+            for index in ledger.indexes:
+                index.create(conn, checkfirst=True)
+        if conn.execute(select(board_totals.c.sender).limit(1)).first() is not None:
+            return
+        if conn.execute(select(ledger.c.message_id).limit(1)).first() is None:
+            return
+        finished = func.sum(case((ledger.c.state.in_(list(TERMINAL)), 1), else_=0))
+        grouped = select(
+            ledger.c.sender,
+            ledger.c.routed_to,
+            ledger.c.family,
+            func.count(),
+            func.coalesce(finished, literal(0)),
+        ).group_by(ledger.c.sender, ledger.c.routed_to, ledger.c.family)
+        rows = [
+            {"sender": s, "routed_to": r, "family": f, "messages": n, "closed": c}
+            for s, r, f, n, c in conn.execute(grouped).all()
+        ]
+        conn.execute(board_totals.insert(), rows)
+        log.info("board totals counted from %d ledger groups", len(rows))
 
 
 def open_obligation_counts(engine: Engine) -> list[tuple[str, str, str, int]]:
@@ -31,7 +100,7 @@ def open_obligation_counts(engine: Engine) -> list[tuple[str, str, str, int]]:
 def board(engine: Engine, now: datetime) -> list[dict[str, Any]]:
     """The SLA board: per (sender, recipient connector, family) of every hand-off."""
     soon = now + timedelta(hours=24)
-    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    out: dict[Key, dict[str, Any]] = {}
 
     def row(sender: str, debtor: str, family: str) -> dict[str, Any]:
         return out.setdefault(
@@ -52,25 +121,21 @@ def board(engine: Engine, now: datetime) -> list[dict[str, Any]]:
             },
         )
 
-    terminal = [State.CLOSED.value, State.RETURNED.value]
     with engine.connect() as conn:
-        for r in conn.execute(
-            select(
-                ledger.c.sender,
-                ledger.c.routed_to,
-                ledger.c.family,
-                ledger.c.state,
-                ledger.c.delivered_at,
-                ledger.c.received_at,
-            )
-        ).mappings():
+        for r in conn.execute(select(board_totals)).mappings():
             b = row(r["sender"], r["routed_to"], r["family"])
-            b["messages"] += 1
-            if r["state"] not in terminal:
-                b["open"] += 1
-            if r["received_at"] is not None:
-                delta = as_utc(r["received_at"]) - as_utc(r["delivered_at"])
-                b["_receipts"].append(delta.total_seconds())
+            b["messages"] = r["messages"]
+            b["open"] = r["messages"] - r["closed"]
+        recent = select(
+            ledger.c.sender,
+            ledger.c.routed_to,
+            ledger.c.family,
+            ledger.c.delivered_at,
+            ledger.c.received_at,
+        ).where(ledger.c.received_at >= as_utc(now - RECEIPT_WINDOW))
+        for r in conn.execute(recent).mappings():
+            delta = as_utc(r["received_at"]) - as_utc(r["delivered_at"])
+            row(r["sender"], r["routed_to"], r["family"])["_receipts"].append(delta.total_seconds())
         for r in conn.execute(
             select(obligations).where(obligations.c.fulfilled_at.is_(None))
         ).mappings():

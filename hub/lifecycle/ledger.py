@@ -19,7 +19,13 @@ from sqlalchemy import (
 )
 
 from hub.core.clock import as_utc
-from hub.lifecycle.board import board, open_obligation_counts
+from hub.lifecycle.board import (
+    TERMINAL,
+    board,
+    count_delivered,
+    count_finished,
+    open_obligation_counts,
+)
 from hub.lifecycle.obligations import ObligationStore
 from hub.lifecycle.rows import Obligation, Original
 from hub.lifecycle.states import Conversation, State
@@ -83,7 +89,16 @@ class Ledger(ObligationStore):
                     if isinstance(v, datetime):
                         values[k] = as_utc(v)
                 owed.append(values)
-        insert_many_ignore(conn, ledger, entries)
+        new = insert_many_ignore(conn, ledger, entries, returning=ledger.c.message_id)
+        # Only rows this transaction inserted count (another worker may have had one).
+        count_delivered(
+            conn,
+            [
+                (o.delivery.sender, o.delivery.routed_to, o.delivery.family)
+                for o, _ in originals
+                if o.delivery.message_id in new
+            ],
+        )
         insert_many_ignore(conn, obligations, owed)
 
     def apply_reply(
@@ -111,6 +126,13 @@ class Ledger(ObligationStore):
             ):
                 return False
             insert_ignore(tx, deliveries, delivery.__dict__)
+            before = tx.execute(
+                select(ledger.c.state, ledger.c.sender, ledger.c.routed_to, ledger.c.family).where(
+                    ledger.c.message_id == conversation_id
+                )
+            ).first()
+            if before is not None and before.state not in TERMINAL and new_state.value in TERMINAL:
+                count_finished(tx, (before.sender, before.routed_to, before.family))
             values: dict[str, Any] = {
                 "state": new_state.value,
                 "last_event_id": delivery.message_id,

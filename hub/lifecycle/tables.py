@@ -4,6 +4,8 @@
 * ``obligations``: one row per (message, stage) the recipient owes, with due / warn / escalate
   instants.  Partial indexes on each instant, restricted to the rows still waiting for that
   event, are all the SLA timer reads: due work is found by index range, never by a scan.
+* ``board_totals``: hand-offs and finished hand-offs per (sender, connector, family), updated in
+  the same transaction as the ledger, for the board.
 * ``ledger_events``: the id of every reply applied, so a redelivered reply changes nothing.
 * ``sla_events``: every warning, breach, escalation and flight-inspection flag, written in the
   same transaction as the claim on its obligation (so each fires once), and published from
@@ -89,6 +91,21 @@ _partial("ix_obligations_due", "due_at", "breached_at IS NULL")
 _partial("ix_obligations_escalate", "escalate_at", "escalated_at IS NULL")
 # The SLA board and the open-obligations gauge read open rows only.
 _partial("ix_obligations_open", "debtor")
+
+# The board's receipt times read only the last weeks' receipts, by this index.
+Index("ix_ledger_received", ledger.c.received_at)
+
+#: Hand-offs per (sender, connector delivered to, family), kept up to date in the transaction
+#: that changes the ledger, so the board never aggregates the whole ledger.
+board_totals = Table(
+    "board_totals",
+    metadata,
+    Column("sender", String(32), primary_key=True),
+    Column("routed_to", String(32), primary_key=True),
+    Column("family", String(64), primary_key=True),
+    Column("messages", BigInteger, nullable=False),
+    Column("closed", BigInteger, nullable=False),  # in a terminal state (CLOSED or RETURNED)
+)
 
 ledger_events = Table(
     "ledger_events",

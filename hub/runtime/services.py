@@ -14,6 +14,7 @@ from hub.audit.events import SubjectRef
 from hub.audit.mac import AuditMac
 from hub.core.clock import Clock, clock_from_settings
 from hub.core.config import Settings
+from hub.lifecycle.board import backfill_totals
 from hub.lifecycle.ledger import Ledger
 from hub.routing.freshness import Freshness
 from hub.routing.policy import Policy, load_policy
@@ -47,6 +48,7 @@ class HubServices:
         directory = DirectoryFile(settings.directory_path)
         policy = load_policy(settings.policy_path, set(FAMILIES))
         store = Store(settings.effective_store_url)
+        backfill_totals(store.engine)
         ledger = Ledger(store.engine)
         router = Router(
             registry,

@@ -86,10 +86,20 @@ def _insert_stmt(conn: Connection, table: Table) -> Any:
     raise NotImplementedError(f"store does not support {dialect}")  # pragma: no cover
 
 
-def insert_many_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert every row whose primary key is new, in one executemany (a batch's rows)."""
-    if rows:
-        conn.execute(_insert_stmt(conn, table), list(rows))
+def insert_many_ignore(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, returning: Any = None
+) -> set[Any]:
+    """Insert every row whose primary key is new, in one executemany (a batch's rows).
+
+    With ``returning`` (a column), the values of that column in the rows actually inserted.
+    """
+    if not rows:
+        return set()
+    stmt = _insert_stmt(conn, table)
+    if returning is None:
+        conn.execute(stmt, list(rows))
+        return set()
+    return set(conn.execute(stmt.returning(returning), list(rows)).scalars())
 
 
 @contextmanager

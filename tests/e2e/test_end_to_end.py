@@ -401,3 +401,25 @@ def metric_value(hub: HubProcess, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 total += sample.value
     return total
+
+
+def test_reading_an_inbox_stops_at_its_end_not_after_the_idle_timeout(hub: HubProcess) -> None:
+    import threading
+
+    mib = hub.connector("MIB@350582")
+    ids = [
+        mib.send("clue_transfer", "HEALTH@350582", payload(mib, "clue_transfer")) for _ in range(3)
+    ]
+    health = hub.connector("HEALTH@350582", signing=False)
+    wait_for_messages(health, ids)
+    listed: list[str] = []
+    # An hour of idle time: only finding the end (the high watermark of each partition, from
+    # the fetch responses) lets this return.
+    reader = threading.Thread(
+        target=lambda: listed.extend(m.message_id for m in health.messages(idle_timeout_s=3600)),
+        daemon=True,
+    )
+    reader.start()
+    reader.join(60)
+    assert not reader.is_alive(), "the inbox reader did not find the end of the inbox"
+    assert set(ids) <= set(listed)

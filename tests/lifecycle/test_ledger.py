@@ -254,3 +254,40 @@ def test_the_board_counts_per_pair_and_family(ledger: Ledger) -> None:
     assert row["median_time_to_receipt_s"] == 1200
     counts = {(d, f, s): n for d, f, s, n in ledger.open_obligation_counts()}
     assert counts[("PSB@350582", "clue_transfer", "receipt")] == 1
+
+
+def test_the_board_totals_follow_the_ledger_without_reading_it_whole(ledger: Ledger) -> None:
+    from sqlalchemy import event
+
+    for mid in ("m1", "m2", "m3"):
+        deliver(ledger, mid)
+    assert not deliver(ledger, "m1")  # a redelivery is not counted twice
+    reply(ledger, "r1", "m1", "receipt", State.RECEIVED, T0 + timedelta(minutes=5))
+    reply(ledger, "r2", "m2", "closure", State.CLOSED, T0 + timedelta(minutes=6))
+    reply(ledger, "r2", "m2", "closure", State.CLOSED, T0 + timedelta(minutes=7))  # repeat
+    statements: list[str] = []
+    event.listen(
+        ledger.engine, "before_cursor_execute", lambda c, cur, stmt, *a: statements.append(stmt)
+    )
+    [row] = ledger.board(T0 + timedelta(minutes=10))
+    assert (row["messages"], row["open"]) == (3, 2)
+    assert row["median_time_to_receipt_s"] == 300
+    # Every query of the ledger table is narrowed by an indexed condition.
+    on_ledger = [s for s in statements if "FROM ledger" in s]
+    assert on_ledger and all("WHERE ledger.received_at >=" in s for s in on_ledger)
+
+
+def test_a_ledger_from_before_the_totals_is_counted_once_at_start(ledger: Ledger) -> None:
+    from hub.lifecycle.board import backfill_totals
+    from hub.lifecycle.tables import board_totals
+
+    for mid in ("m1", "m2"):
+        deliver(ledger, mid)
+    reply(ledger, "r1", "m1", "closure", State.CLOSED, T0 + timedelta(minutes=5))
+    with ledger.engine.begin() as conn:  # as an older hub left it
+        conn.execute(board_totals.delete())
+    assert ledger.board(T0)[0]["messages"] == 0
+    backfill_totals(ledger.engine)
+    backfill_totals(ledger.engine)  # only once
+    [row] = ledger.board(T0 + timedelta(minutes=10))
+    assert (row["messages"], row["open"]) == (2, 1)
