@@ -6,14 +6,12 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from tests.databases import postgres_database
-from tests.hubproc import ROOT, HubProcess
 
 
 def children(pid: int) -> list[tuple[int, str]]:
@@ -54,26 +52,6 @@ def postgres_urls() -> Iterator[dict[str, str]]:
         store = stack.enter_context(postgres_database())
         audit = stack.enter_context(postgres_database())
         yield {"HUB_STORE_URL": store, "HUB_AUDIT_URL": audit}
-
-
-def start_worker(hub: HubProcess, timeout: float = 60) -> subprocess.Popen:
-    """A `hub worker` beside ``hub``, returned once the group gave it ingress partitions."""
-    log_path = hub.home / "hub-worker.log"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "worker"],
-            env=hub.env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + timeout
-    while "reading hub.ingress/" not in log_path.read_text(errors="replace"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"hub worker did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.2)
-    return proc
 
 
 class Profiler:

@@ -41,14 +41,13 @@ from bench.procs import (
     cpu_seconds,
     peak_rss_mib,
     postgres_urls,
-    start_worker,
 )
 from hub.runtime.admin import ensure_topics
 from hub.trust.address import Address
 from hub.wire.envelope import seal
 from hub.wire.jsonpayload import from_json
 from hub.wire.topics import INGRESS, TopicSpec, inbox_topic
-from tests.hubproc import HubProcess, load_example, start_hub
+from tests.hubproc import HubProcess, load_example, start_hub, start_worker
 
 SENDER, RECIPIENT = "MIB@350582", "PSB@350582"
 

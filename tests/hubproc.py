@@ -109,6 +109,26 @@ def start_hub(
     return hub
 
 
+def start_worker(hub: HubProcess, timeout: float = 60) -> subprocess.Popen:
+    """A `hub worker` beside ``hub``, returned once the group gave it ingress partitions."""
+    log_path = hub.home / "hub-worker.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "worker"],
+            env=hub.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + timeout
+    while "reading hub.ingress/" not in log_path.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"hub worker did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.2)
+    return proc
+
+
 def wait_for_messages(
     conn: Connector, ids: Iterable[str], timeout: float = 30
 ) -> dict[str, InboxMessage]:
