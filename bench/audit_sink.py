@@ -6,7 +6,7 @@
 Three measurements, then one summary table:
 
 1. router: starts its own ``hub run`` (embedded Tansu broker) in a temporary home, routes
-   ``--messages`` signed clue transfers (``bench.router_throughput.run_hub``) and the same number
+   ``--messages`` signed clue transfers (``bench.loads.run_hub``) and the same number
    of raw records (``run_raw``).  The hub's own audit sink chains the router's events into
    ``<home>/audit.db``; the benchmark counts them per routed message (the router's own
    submitted/routed/delivered, plus any SLA events the ledger fired for those messages; the
@@ -57,7 +57,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from kafka import KafkaProducer
 from sqlalchemy import Engine, func, select, text
 
-from bench.router_throughput import percentile, rss_hwm_kib, run_hub, run_raw
+from bench.loads import percentile, run_hub, run_raw
+from bench.procs import peak_rss_mib
 from consumers.audit_sink import AuditSink, decode_event
 from hub.audit import emit
 from hub.audit import events as ev
@@ -341,7 +342,7 @@ def measure_router(hub: HubProcess, messages: int, timeout: float, settle_s: flo
         "size": size,
         "hub": hub_res,
         "raw": raw_res,
-        "router_rss_kib": rss_hwm_kib(hub.process.pid),
+        "router_rss_kib": peak_rss_mib(hub.process.pid) * 1024,
         "router_per_message": routed_events / n,
         "sla_per_message": fired / n,
         # Negative: the log had them before the benchmark's inbox reader returned.

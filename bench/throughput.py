@@ -35,6 +35,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from bench.loads import percentile
 from bench.procs import (
     Profiler,
     children,
@@ -50,11 +51,6 @@ from hub.wire.topics import INGRESS, TopicSpec, inbox_topic
 from tests.hubproc import HubProcess, load_example, start_hub, start_worker
 
 SENDER, RECIPIENT = "MIB@350582", "PSB@350582"
-
-
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
 class Watcher:
