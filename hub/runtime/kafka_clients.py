@@ -93,3 +93,22 @@ def ingress_consumer(
     )
     consumer.subscribe([INGRESS.name], listener=listener)
     return consumer
+
+
+async def group_offsets(
+    bootstrap: str, settings: Settings, group: str
+) -> dict[tuple[str, int], int]:
+    """The offsets ``group`` committed on ``hub.ingress`` (empty if it never did)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **aiokafka_security(settings))
+    await admin.start()
+    try:
+        found = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {
+        (tp.topic, tp.partition): meta.offset
+        for tp, meta in found.items()
+        if tp.topic == INGRESS.name and meta.offset >= 0
+    }

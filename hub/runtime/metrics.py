@@ -33,8 +33,19 @@ TRANSIENT_FAILURES = Counter(
 )
 ROUTE_SECONDS = Histogram(
     "hub_route_seconds",
-    "Time from reading an ingress record to its delivery or dead letter being stored",
+    "Router time per ingress record, from its decision to its audit events acknowledged (in a "
+    "batch: the segment's time divided by its records)",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+BATCH_RECORDS = Histogram(
+    "hub_ingress_batch_records",
+    "Records completed together (one segment of an ingress batch)",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+)
+BATCH_SECONDS = Histogram(
+    "hub_ingress_batch_seconds",
+    "Time to complete one segment: writes acknowledged, recorded, audited",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
 # Lifecycle durations run from delivery on the hub's clock (hub.core.clock), so a test that

@@ -42,6 +42,7 @@ class FakeConsumer:
         self.listener: Any = None
         self.fail_commits = 0
         self.stopped = False
+        self.commits: dict[TopicPartition, int] = {}
 
     async def start(self) -> None: ...
 
@@ -61,7 +62,10 @@ class FakeConsumer:
         self.log.append(("commit", dict(offsets)))
 
     async def committed(self, tp: TopicPartition) -> int | None:
-        return None
+        return self.commits.get(tp)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.log.append(("seek", tp.partition, offset))
 
     def assignment(self) -> set:
         return {T0, T1}
@@ -157,3 +161,24 @@ def test_partitions_are_handed_over_only_after_the_batch_in_hand_is_committed() 
 
     asyncio.run(scenario())
     assert log == [("routed", [(0, 0), (0, 1)]), ("commit", {T0: 2}), ("revoked",)]
+
+
+def test_a_partition_this_group_never_committed_starts_where_the_earlier_router_left_it() -> None:
+    log: list = []
+
+    async def earlier() -> dict[tuple[str, int], int]:
+        return {("hub.ingress", 0): 42, ("hub.ingress", 1): 7}
+
+    consumer = FakeConsumer([], log)
+    consumer.commits = {T1: 9}  # this group has its own commit on partition 1: that one counts
+    loop = IngressLoop(FakeBatch(log), lambda listener: consumer, inherit=earlier)  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        loop.consumer = consumer
+        from hub.runtime.ingress.loop import _Handover
+
+        await _Handover(loop).on_partitions_assigned({T0, T1})
+
+    asyncio.run(scenario())
+    assert log == [("seek", 0, 42)]
+    assert loop.committed == {T0: 42, T1: 9}

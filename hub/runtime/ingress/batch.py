@@ -182,6 +182,8 @@ class BatchPipeline:
         outcomes = [self._outcome(i, decided_at, applied_at.get(id(i))) for i in segment]
         await p.audit.publish([e for o in outcomes for e in o.events])
         elapsed = time.perf_counter() - started
+        metrics.BATCH_RECORDS.observe(len(segment))
+        metrics.BATCH_SECONDS.observe(elapsed)
         for _ in segment:
             metrics.ROUTE_SECONDS.observe(elapsed / len(segment))
         kinds = [o.kind for o in outcomes]

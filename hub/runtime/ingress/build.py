@@ -49,11 +49,13 @@ def build_router(
     bootstrap: str,
 ) -> IngressLoop:
     """A router worker: the ingress loop over the batched pipeline, on its own consumer."""
-    from hub.runtime.kafka_clients import ingress_consumer
+    from hub.runtime.kafka_clients import group_offsets, ingress_consumer
 
     settings = services.settings
     return IngressLoop(
         BatchPipeline(build_pipeline(services, producer, ensure_inbox, epochs)),
         lambda listener: ingress_consumer(bootstrap, settings, listener),
         max_records=settings.ingress_batch_records,
+        # Hubs before the batched router read hub.ingress as Faust's group, named app_id.
+        inherit=lambda: group_offsets(bootstrap, settings, settings.app_id),
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiokafka.abc import ConsumerRebalanceListener
@@ -33,6 +33,9 @@ class Startable(Protocol):
 
 #: Builds the consumer, subscribed with the given listener (``hub.runtime.kafka_clients``).
 ConsumerFactory = Callable[[ConsumerRebalanceListener], Any]
+#: The offsets a group that read ``hub.ingress`` before this one committed: (topic, partition) →
+#: next offset.
+Inherited = Callable[[], Awaitable[dict[tuple[str, int], int]]]
 
 
 class _Handover(ConsumerRebalanceListener):
@@ -48,8 +51,14 @@ class _Handover(ConsumerRebalanceListener):
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("reading %s", _names(assigned) or "no ingress partition (other workers have them)")
         consumer = self.loop.consumer
+        fresh = []
         for tp in assigned:
-            self.loop.committed[tp] = await consumer.committed(tp) or 0
+            done = await consumer.committed(tp)
+            if done is None:
+                fresh.append(tp)
+            self.loop.committed[tp] = done or 0
+        if fresh and self.loop.inherit is not None:
+            await self.loop.take_over(fresh)
 
 
 def _names(tps: Any) -> str:
@@ -58,9 +67,17 @@ def _names(tps: Any) -> str:
 
 class IngressLoop:
     def __init__(
-        self, batch: BatchPipeline, make_consumer: ConsumerFactory, *, max_records: int = 500
+        self,
+        batch: BatchPipeline,
+        make_consumer: ConsumerFactory,
+        *,
+        max_records: int = 500,
+        inherit: Inherited | None = None,
     ) -> None:
         self.batch = batch
+        #: Where a partition this group never committed starts: where the hub's earlier router
+        #: (a Faust agent, in the group ``app_id``) had got to, so an upgrade re-reads nothing.
+        self.inherit = inherit
         self.make_consumer = make_consumer
         self.max_records = max_records
         self.lock = asyncio.Lock()
@@ -112,6 +129,21 @@ class IngressLoop:
             )
             return
         self.committed.update(offsets)
+
+    async def take_over(self, partitions: list[Any]) -> None:
+        """Start ``partitions`` where the earlier group left them, if it read them."""
+        assert self.inherit is not None
+        try:
+            earlier = await self.inherit()
+        except Exception as exc:  # no such group, broker too old: read from the beginning
+            log.warning("could not read the earlier router group's offsets (%s)", exc)
+            return
+        for tp in partitions:
+            offset = earlier.get((tp.topic, tp.partition))
+            if offset is not None and offset > 0:
+                self.consumer.seek(tp, offset)
+                self.committed[tp] = offset
+                log.info("%s/%d starts at %d, where the earlier router left it", *tp, offset)
 
     def lag(self) -> dict[tuple[str, int], int]:
         """Records not yet routed per assigned partition, by the high watermark of the last fetch
