@@ -8,6 +8,7 @@ a write counts only once every in-sync replica has it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
@@ -98,15 +99,24 @@ def ingress_consumer(
 async def group_offsets(
     bootstrap: str, settings: Settings, group: str
 ) -> dict[tuple[str, int], int]:
-    """The offsets ``group`` committed on ``hub.ingress`` (empty if it never did)."""
-    from aiokafka.admin import AIOKafkaAdminClient
+    """The offsets ``group`` committed on ``hub.ingress`` (empty if it never did).
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **aiokafka_security(settings))
-    await admin.start()
+    kafka-python's admin client, in a thread: aiokafka's cannot decode the embedded broker's
+    OffsetFetch answer.
+    """
+    return await asyncio.to_thread(_group_offsets, bootstrap, settings, group)
+
+
+def _group_offsets(bootstrap: str, settings: Settings, group: str) -> dict[tuple[str, int], int]:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="hub-admin", **settings.kafka_python_security()
+    )
     try:
-        found = await admin.list_consumer_group_offsets(group)
+        found = admin.list_group_offsets({group: None}).get(group, {})
     finally:
-        await admin.close()
+        admin.close()
     return {
         (tp.topic, tp.partition): meta.offset
         for tp, meta in found.items()
