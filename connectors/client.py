@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +37,7 @@ from connectors.messages import (
     OriginalRef,
     RejectedRecord,
     VerificationError,
+    encryption_target,
     open_record,
 )
 from hub.core.config import Settings
@@ -45,7 +46,13 @@ from hub.core.text import shown
 from hub.routing.freshness import Freshness
 from hub.runtime.state import resolve_bootstrap
 from hub.trust.address import Address
-from hub.trust.directory import Directory, DirectoryFile, load_signing_key
+from hub.trust.directory import (
+    Directory,
+    DirectoryFile,
+    load_encryption_keys,
+    load_signing_key,
+)
+from hub.trust.e2e import EncryptionKey
 from hub.trust.keys import SigningKey
 from hub.wire.envelope import seal
 from hub.wire.families import FAMILIES
@@ -86,8 +93,11 @@ class Connector(Answering):
         heartbeat_interval_ms: int = 1000,
         fetch_max_wait_ms: int = 100,
         freshness: Freshness | None = None,
+        decryption_keys: Sequence[EncryptionKey] = (),
     ) -> None:
         self.address = Address.parse(address) if isinstance(address, str) else address
+        #: This connector's private encryption keys, newest first (retired ones included).
+        self.decryption_keys = list(decryption_keys)
         self.bootstrap = bootstrap
         self.registry = registry
         self.directory = directory
@@ -132,6 +142,7 @@ class Connector(Answering):
                 timedelta(seconds=settings.freshness_max_age_s),
                 timedelta(seconds=settings.freshness_max_ahead_s),
             ),
+            decryption_keys=load_encryption_keys(settings.keys_dir, address, directory.current),
         )
 
     # -- sending -------------------------------------------------------------------------------
@@ -158,9 +169,12 @@ class Connector(Answering):
         schema_version: int | None = None,
         message_id: str | None = None,
         timeout_s: float = 30.0,
+        encrypt: bool | None = None,
     ) -> str:
         """Sign and publish one message; returns its id once the broker acknowledged it.
 
+        ``encrypt`` (default: when the family requires it) encrypts the payload end to end to the
+        connector that will receive it, found in the directory as the router will find it.
         Safe to call again with the same ``message_id`` after an error: the hub delivers an id
         once.
         """
@@ -175,6 +189,8 @@ class Connector(Answering):
             else self.registry.latest(fam.schema_stem)
         )
         recipient = Address.parse(recipient) if isinstance(recipient, str) else recipient
+        if encrypt is None:
+            encrypt = fam.encryption_required and not fam.is_reply
         env, raw = seal(
             self.registry,
             family=family,
@@ -186,6 +202,7 @@ class Connector(Answering):
             correlation_id=correlation_id,
             causation_id=causation_id,
             message_id=message_id,
+            encrypt_to=encryption_target(self.directory(), recipient) if encrypt else None,
         )
         self.send_raw(raw, key=env.conversation_id.encode(), timeout_s=timeout_s)
         log.info("sent %s %s %s → %s", family, env.message_id, self.address, recipient)
@@ -206,7 +223,12 @@ class Connector(Answering):
     def open_message(self, record: Any) -> InboxMessage:
         """Verify and decode one inbox record; raises VerificationError."""
         return open_record(
-            self.registry, self.directory(), record, me=self.address, freshness=self.freshness
+            self.registry,
+            self.directory(),
+            record,
+            me=self.address,
+            freshness=self.freshness,
+            decryption_keys=self.decryption_keys,
         )
 
     def messages(

@@ -6,19 +6,26 @@ is a key of its sender in the directory, the signature verifies and the payload 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
 from hub.core.errors import TrustError
 from hub.core.text import shown
 from hub.routing.freshness import Freshness
+from hub.routing.resolve import resolve
+from hub.trust import e2e
 from hub.trust.address import Address
 from hub.trust.directory import Directory
+from hub.trust.e2e import EncryptionKey
 from hub.trust.keys import verify
 from hub.trust.regions import ancestors
 from hub.wire import codec, headers
 from hub.wire.envelope import Envelope, read_envelope
+from hub.wire.families import check_payload, family
 from hub.wire.jsonpayload import to_json
 from hub.wire.schemas import SchemaRegistry
 
@@ -100,6 +107,7 @@ def open_record(
     *,
     me: Address | None = None,
     freshness: Freshness | None = None,
+    decryption_keys: Sequence[EncryptionKey] = (),
 ) -> InboxMessage:
     """Verify and decode one inbox record, with the router's own checks; raises
     VerificationError (and nothing else) for a record that fails them.
@@ -108,10 +116,12 @@ def open_record(
     sender and is not revoked; the signature verifies; the envelope is addressed to ``me`` or,
     delivered by fallback, to a region below it of the same agency; it was created within the
     freshness window of the moment the record reached this inbox (with one window more, for the
-    time it may have waited in hub.ingress); the payload decodes.
+    time it may have waited in hub.ingress); the payload decodes — after decryption with one of
+    ``decryption_keys`` when it is encrypted, in which case the schema and field checks the
+    router could not make are made here.
     """
     try:
-        return _open(registry, directory, record, me, freshness)
+        return _open(registry, directory, record, me, freshness, decryption_keys)
     except VerificationError:
         raise
     except Exception as exc:  # whatever the bytes did to a decoder: a rejection, not a crash
@@ -124,6 +134,7 @@ def _open(
     record: Any,
     me: Address | None,
     freshness: Freshness | None,
+    decryption_keys: Sequence[EncryptionKey],
 ) -> InboxMessage:
     try:
         env = read_envelope(registry, record.value)
@@ -138,7 +149,11 @@ def _open(
         raise VerificationError(f"key {shown(env.signing_key_id)} is not a key of {env.sender}")
     if owner[1].status == "revoked":
         raise VerificationError(f"key {env.signing_key_id} of {env.sender} is revoked")
-    if not verify(public, env.signature, env.signing_bytes()):
+    try:
+        signed = env.signing_bytes()
+    except ValueError as exc:  # an unknown scheme, or hub-sig-v1 over an encryption header
+        raise VerificationError(f"signature of {env.message_id}: {exc}") from exc
+    if not verify(public, env.signature, signed):
         raise VerificationError(f"signature of {env.message_id} does not verify")
     if me is not None and not _for_me(env.recipient, me):
         raise VerificationError(f"{env.message_id} is addressed to {env.recipient}, not {me}")
@@ -148,15 +163,54 @@ def _open(
         late = replace(freshness, max_age=freshness.max_age * 2).problem(env.created_at, at)
         if late is not None:
             raise VerificationError(f"{late[0].value}: {late[1]}")
+    body = env.payload
+    if env.encryption is not None:
+        body = _decrypt(env, decryption_keys)
     try:
-        _, payload = codec.decode(registry, env.payload)
+        writer, payload = codec.decode(registry, body)
     except codec.CodecError as exc:
         raise VerificationError(f"payload of {env.message_id}: {exc.detail}") from exc
+    if env.encryption is not None:
+        # The router could not look inside: the schema and field checks happen here.
+        fam = family(env.family)
+        if fam is None or writer.stem != fam.schema_stem or writer.version != env.schema_version:
+            raise VerificationError(
+                f"schema_mismatch: {env.family} v{env.schema_version} carries {writer.label}"
+            )
+        problems = check_payload(fam, payload, env)
+        if problems:
+            raise VerificationError("invalid_payload: " + "; ".join(problems))
     via = "direct"
     for k, v in record.headers or ():
         if k == headers.VIA and bytes(v) == b"fallback":
             via = "fallback"
     return InboxMessage(env, payload, record.topic, record.partition, record.offset, via)
+
+
+def encryption_target(directory: Directory, recipient: Address) -> tuple[str, X25519PublicKey]:
+    """The key a payload for ``recipient`` is encrypted to: that of the connector the hub will
+    deliver it to (on a fallback, the supervising level's), found as the router finds it."""
+    route = resolve(directory, recipient)
+    if route is None:
+        raise ValueError(f"no connector for {recipient} nor at any level above it")
+    entry = directory.connectors[route.inbox].encryption_key()
+    if entry is None:
+        raise ValueError(f"{route.inbox} has no encryption key in the directory")
+    return entry.key_id, e2e.load_encryption_public(entry.public_key)
+
+
+def _decrypt(env: Envelope, keys: Sequence[EncryptionKey]) -> bytes:
+    wanted = str((env.encryption or {}).get("recipient_key_id", ""))
+    key = next((k for k in keys if k.key_id == wanted), None)
+    if key is None:
+        raise VerificationError(
+            f"{env.message_id} is encrypted for key {shown(wanted, 40)}, which this connector "
+            "does not hold"
+        )
+    try:
+        return e2e.decrypt(env.encryption or {}, env.payload, key, env.e2e_context())
+    except e2e.DecryptionError as exc:
+        raise VerificationError(f"{env.message_id}: {exc}") from exc
 
 
 def _for_me(recipient: Address, me: Address) -> bool:

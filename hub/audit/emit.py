@@ -88,7 +88,9 @@ def delivered(
         facts={"via": via, "fallback": str(fallback).lower()},
     ).with_envelope(env)
     facts = {"inbox": inbox}
-    if original:
+    if env.encryption is not None:
+        facts["encrypted"] = "true"  # the hub never saw the payload, so it has no facts of it
+    elif original:
         facts.update(facts_of(env.family, payload, subject_ref))
     done = AuditEvent(
         event_id(ev.DELIVERED, env.message_id),

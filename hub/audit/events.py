@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.core.clock import as_utc, iso_ms, parse_iso
-from hub.wire.envelope import Envelope
+from hub.wire.envelope import SIG_V1, Envelope, SignedStructure
 from hub.wire.families import family as family_of
 
 SUBMITTED = "submitted"
@@ -70,7 +70,7 @@ KINDS = (
 
 @dataclass(frozen=True)
 class SignedFields:
-    """The hub-sig-v1 fields not already in the event, enough to re-verify the signature."""
+    """The signed fields not already in the event, enough to re-verify the signature."""
 
     schema_version: int
     created_at: datetime
@@ -79,6 +79,8 @@ class SignedFields:
     signature: bytes
     correlation_id: str | None = None
     causation_id: str | None = None
+    scheme: str = SIG_V1
+    encryption_sha256: str | None = None
 
     @classmethod
     def of(cls, env: Envelope) -> SignedFields:
@@ -90,6 +92,8 @@ class SignedFields:
             signature=env.signature,
             correlation_id=env.correlation_id,
             causation_id=env.causation_id,
+            scheme=env.signature_scheme,
+            encryption_sha256=env.encryption_sha256(),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -101,6 +105,8 @@ class SignedFields:
             "signing_key_id": self.signing_key_id,
             "payload_sha256": self.payload_sha256,
             "signature": self.signature,
+            "scheme": self.scheme,
+            "encryption_sha256": self.encryption_sha256,
         }
 
     @classmethod
@@ -113,10 +119,12 @@ class SignedFields:
             signature=bytes(r["signature"]),
             correlation_id=r.get("correlation_id"),
             causation_id=r.get("causation_id"),
+            scheme=r.get("scheme") or SIG_V1,
+            encryption_sha256=r.get("encryption_sha256"),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "schema_version": self.schema_version,
             "created_at": iso_ms(self.created_at),
             "correlation_id": self.correlation_id,
@@ -125,6 +133,11 @@ class SignedFields:
             "payload_sha256": self.payload_sha256,
             "signature": self.signature.hex(),
         }
+        # A hub-sig-v1 record keeps exactly the form it was hashed in before v2 existed.
+        if self.scheme != SIG_V1:
+            out["scheme"] = self.scheme
+            out["encryption_sha256"] = self.encryption_sha256
+        return out
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> SignedFields:
@@ -136,7 +149,26 @@ class SignedFields:
             signature=bytes.fromhex(d["signature"]),
             correlation_id=d.get("correlation_id"),
             causation_id=d.get("causation_id"),
+            scheme=d.get("scheme") or SIG_V1,
+            encryption_sha256=d.get("encryption_sha256"),
         )
+
+    def structure(self, *, message_id: str, family: str, sender: str, recipient: str) -> bytes:
+        """The bytes the signature covers, rebuilt from these fields and the event's."""
+        return SignedStructure(
+            scheme=self.scheme,
+            message_id=message_id,
+            family=family,
+            schema_version=self.schema_version,
+            sender=sender,
+            recipient=recipient,
+            correlation_id=self.correlation_id,
+            causation_id=self.causation_id,
+            created_at=self.created_at,
+            signing_key_id=self.signing_key_id,
+            payload_sha256=self.payload_sha256,
+            encryption_sha256=self.encryption_sha256,
+        ).to_bytes()
 
 
 @dataclass(frozen=True)

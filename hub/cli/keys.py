@@ -34,17 +34,17 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
 
     directory = Directory.load(settings.directory_path)
     rows = [
-        [str(c.address), k.key_id, k.status, k.created_at, c.name]
+        [str(c.address), use, k.key_id, k.status, k.created_at, c.name]
         for c in directory.connectors.values()
-        for k in c.keys
+        for use, entries in (("signing", c.keys), ("encryption", c.encryption_keys))
+        for k in entries
     ]
+    names = ["address", "use", "key_id", "status", "created_at", "name"]
     if args.json:
         for r in rows:
-            print_json(
-                dict(zip(["address", "key_id", "status", "created_at", "name"], r, strict=True))
-            )
+            print_json(dict(zip(names, r, strict=True)))
     elif rows:
-        print(table(rows, ["CONNECTOR", "KEY ID", "STATUS", "CREATED", "NAME"]))
+        print(table(rows, ["CONNECTOR", "USE", "KEY ID", "STATUS", "CREATED", "NAME"]))
     else:
         print(
             f"no connectors in {settings.directory_path}; add one with `hub keys new AGENCY@REGION`"
@@ -55,8 +55,9 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
 def add_parsers(sub: Any, fmt: Any) -> None:
     keys = sub.add_parser(
         "keys",
-        help="connector signing keys",
-        description="Manage Ed25519 signing keys in the agency directory.",
+        help="connector signing and encryption keys",
+        description="Manage the Ed25519 signing keys and X25519 encryption keys of the agency "
+        "directory.",
     )
     ks = keys.add_subparsers(dest="keys_command", metavar="SUBCOMMAND", required=True)
     s = ks.add_parser(

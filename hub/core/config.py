@@ -39,6 +39,9 @@ class Settings:
     heartbeat_interval_s: float = 1.0
     #: Consumer group of the router workers; two workers with the same id share the work.
     app_id: str = "hub-router"
+    #: Accept new messages signed with hub-sig-v1 (which does not cover the encryption header):
+    #: only while the connectors of a deployment move to hub-sig-v2.
+    accept_hub_sig_v1: bool = False
     #: The router completes up to this many ingress records together (one transaction, one
     #: wait for the broker's acknowledgements); 1 routes record by record.
     ingress_batch_records: int = 500

@@ -1,4 +1,5 @@
-"""The agency directory: which connectors (AGENCY@REGION) exist and their public signing keys.
+"""The agency directory: which connectors (AGENCY@REGION) exist, their public signing keys and
+the public keys payloads are encrypted to.
 
 Kept in one JSON file that ``hub keys new`` writes and the router re-reads when it changes.
 Private keys never enter it; they stay in the connector's key folder.
@@ -22,6 +23,7 @@ from hub.core.errors import TrustError
 from hub.core.text import shown
 from hub.trust.address import Address
 from hub.trust.agencies import AGENCIES, is_agency
+from hub.trust.e2e import EncryptionKey
 from hub.trust.keys import SigningKey, load_public
 from hub.trust.regions import is_region
 
@@ -57,6 +59,13 @@ class Connector:
     address: Address
     name: str = ""
     keys: tuple[KeyEntry, ...] = ()
+    #: X25519 keys for payloads encrypted to this connector (``hub.trust.e2e``); the newest
+    #: active one is what senders encrypt to, retired ones stay so old messages name them.
+    encryption_keys: tuple[KeyEntry, ...] = ()
+
+    def encryption_key(self) -> KeyEntry | None:
+        active = [k for k in self.encryption_keys if k.status == "active"]
+        return active[-1] if active else None
 
 
 def check_address(address: Address) -> None:
@@ -76,10 +85,14 @@ class Directory:
 
     def __post_init__(self) -> None:
         index: dict[str, tuple[Address, KeyEntry]] = {}
+        enc_index: dict[str, tuple[Address, KeyEntry]] = {}
         for conn in self.connectors.values():
             for k in conn.keys:
                 index[k.key_id] = (conn.address, k)
+            for k in conn.encryption_keys:
+                enc_index[k.key_id] = (conn.address, k)
         object.__setattr__(self, "_keys", index)
+        object.__setattr__(self, "_enc_keys", enc_index)
         object.__setattr__(self, "_public_cache", {})
 
     def has(self, address: Address) -> bool:
@@ -91,6 +104,9 @@ class Directory:
     def key_owner(self, key_id: str) -> tuple[Address, KeyEntry] | None:
         return self._keys.get(key_id)  # type: ignore[attr-defined]
 
+    def encryption_key_owner(self, key_id: str) -> tuple[Address, KeyEntry] | None:
+        return self._enc_keys.get(key_id)  # type: ignore[attr-defined]
+
     def public_key(self, key_id: str) -> Ed25519PublicKey | None:
         cache: dict[str, Ed25519PublicKey] = self._public_cache  # type: ignore[attr-defined]
         if key_id not in cache:
@@ -99,6 +115,15 @@ class Directory:
                 return None
             cache[key_id] = load_public(owner[1].public_key)
         return cache[key_id]
+
+    def with_encryption_key(self, address: Address, key: EncryptionKey) -> Directory:
+        check_address(address)
+        entry = KeyEntry(
+            key.key_id, key.public_b64, datetime.now(UTC).isoformat(timespec="seconds")
+        )
+        conn = self.connectors.get(address, Connector(address))
+        conn = replace(conn, encryption_keys=(*conn.encryption_keys, entry))
+        return Directory({**self.connectors, address: conn})
 
     def with_key(self, address: Address, key: SigningKey, name: str = "") -> Directory:
         check_address(address)
@@ -118,6 +143,7 @@ class Directory:
                     "address": str(c.address),
                     "name": c.name,
                     "keys": [k.__dict__ for k in c.keys],
+                    "encryption_keys": [k.__dict__ for k in c.encryption_keys],
                 }
                 for c in sorted(self.connectors.values(), key=lambda c: c.address)
             ],
@@ -133,11 +159,12 @@ class Directory:
                 address = Address.parse(item["address"])
                 check_address(address)
                 keys = tuple(KeyEntry(**k) for k in item.get("keys", []))
+                enc = tuple(KeyEntry(**k) for k in item.get("encryption_keys", []))
             except (KeyError, TypeError, ValueError) as exc:
                 raise DirectoryError(f"{source}: connector #{i + 1}: {exc}") from exc
             if address in connectors:
                 raise DirectoryError(f"{source}: {address} is listed twice")
-            connectors[address] = Connector(address, item.get("name", ""), keys)
+            connectors[address] = Connector(address, item.get("name", ""), keys, enc)
         return cls(connectors)
 
     @classmethod
@@ -226,15 +253,33 @@ def load_signing_key(keys_dir: Path, address: Address, directory: Directory) -> 
     raise DirectoryError(f"no private key of {address} in {keys_dir / str(address)}")
 
 
+def load_encryption_keys(
+    keys_dir: Path, address: Address, directory: Directory
+) -> list[EncryptionKey]:
+    """Every private encryption key of ``address`` present here, retired ones included (old
+    messages name them), newest first."""
+    conn = directory.connectors.get(address)
+    found = []
+    for entry in reversed(conn.encryption_keys if conn else ()):
+        path = private_key_path(keys_dir, address, entry.key_id)
+        if path.exists():
+            found.append(EncryptionKey.load(path))
+    return found
+
+
 def create_key(
     directory_path: Path, keys_dir: Path, address: Address, name: str = ""
 ) -> SigningKey:
-    """Generate a key pair, keep the private half in ``keys_dir``, register the public half."""
+    """Generate a signing key pair and an encryption key pair, keep the private halves in
+    ``keys_dir``, register the public halves."""
     check_address(address)
     key = SigningKey.generate()
     key.save(private_key_path(keys_dir, address, key.key_id))
-    Directory.load(directory_path).with_key(address, key, name).save(directory_path)
-    log.info("registered key %s for %s", key.key_id, address)
+    enc = EncryptionKey.generate()
+    enc.save(private_key_path(keys_dir, address, enc.key_id))
+    directory = Directory.load(directory_path).with_key(address, key, name)
+    directory.with_encryption_key(address, enc).save(directory_path)
+    log.info("registered keys %s and %s for %s", key.key_id, enc.key_id, address)
     return key
 
 
@@ -242,14 +287,21 @@ def create_dev_directory(directory_path: Path, keys_dir: Path, addresses: Iterab
     """Give every listed connector that has no key yet a key pair; returns how many were made."""
     directory = Directory.load(directory_path)
     made = 0
+    changed = False
     for text in addresses:
         address = Address.parse(text)
-        if directory.has(address):
-            continue
-        key = SigningKey.generate()
-        key.save(private_key_path(keys_dir, address, key.key_id))
-        directory = directory.with_key(address, key, name=f"development connector {address}")
-        made += 1
-    if made:
+        if not directory.has(address):
+            key = SigningKey.generate()
+            key.save(private_key_path(keys_dir, address, key.key_id))
+            directory = directory.with_key(address, key, name=f"development connector {address}")
+            made += 1
+            changed = True
+        if directory.connectors[address].encryption_key() is None:
+            # Also for a development directory written before end-to-end encryption.
+            enc = EncryptionKey.generate()
+            enc.save(private_key_path(keys_dir, address, enc.key_id))
+            directory = directory.with_encryption_key(address, enc)
+            changed = True
+    if changed:
         directory.save(directory_path)
     return made

@@ -7,6 +7,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -40,24 +41,33 @@ class SigningKey:
         return self.private.sign(data)
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = self.private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        # Create with 0600 from the start rather than chmod afterwards: no window where it is
-        # readable by others.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
+        save_private(path, self.private)
 
     @classmethod
     def load(cls, path: Path) -> SigningKey:
-        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        private = load_private(path)
         if not isinstance(private, Ed25519PrivateKey):
             raise ValueError(f"{path} is not an Ed25519 private key")
         return cls(key_id_for(public_raw(private.public_key())), private)
+
+
+def save_private(path: Path, private: Any) -> None:
+    """A private key as unencrypted PKCS#8 PEM, 0600, in a folder made if missing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    # Create with 0600 from the start rather than chmod afterwards: no window where it is
+    # readable by others.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+
+
+def load_private(path: Path) -> Any:
+    return serialization.load_pem_private_key(path.read_bytes(), password=None)
 
 
 def load_public(b64: str) -> Ed25519PublicKey:

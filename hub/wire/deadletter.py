@@ -21,7 +21,8 @@ class Reason(StrEnum):
     BAD_SIGNATURE = "bad_signature"  # unknown key, key of another sender, or wrong signature
     POLICY_VIOLATION = "policy_violation"
     NO_ROUTE = "no_route"  # no connector for the recipient at any level
-    UNSUPPORTED_ENCRYPTION = "unsupported_encryption"  # encrypted payloads are not carried yet
+    UNSUPPORTED_ENCRYPTION = "unsupported_encryption"  # an unknown scheme, or an encrypted reply
+    ENCRYPTION_MISMATCH = "encryption_mismatch"  # not encrypted to the receiving connector's key
     ROUTER_ERROR = "router_error"  # the router failed on this record (a bug): kept, not lost
     UNKNOWN_CONVERSATION = "unknown_conversation"  # a reply to no message the hub delivered
     ILLEGAL_TRANSITION = "illegal_transition"  # a reply out of order, from/to the wrong party

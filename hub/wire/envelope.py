@@ -12,7 +12,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
 from hub.core.clock import now_utc
+from hub.trust import e2e
 from hub.trust.address import Address
 from hub.trust.keys import SigningKey
 from hub.wire import codec
@@ -23,7 +26,9 @@ ENVELOPE_STEM = "envelope"
 #: fit every column, log line and header that carries them, and cannot smuggle control text.
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 ID_RULE = "1-64 characters of A-Z a-z 0-9 . _ : - (starting with a letter or digit)"
-SIGNATURE_SCHEME = b"hub-sig-v1"
+SIG_V1 = "hub-sig-v1"
+SIG_V2 = "hub-sig-v2"
+SCHEMES = frozenset({SIG_V1, SIG_V2})
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,9 @@ class Envelope:
     correlation_id: str | None = None
     causation_id: str | None = None
     encryption: dict[str, Any] | None = None
+    #: What ``signature`` signs: hub-sig-v2 for everything sealed now; hub-sig-v1 is what an
+    #: envelope written before v2 decodes to, verifiable but refused on new ingress.
+    signature_scheme: str = SIG_V2
 
     @property
     def conversation_id(self) -> str:
@@ -60,6 +68,7 @@ class Envelope:
             "encryption": self.encryption,
             "signing_key_id": self.signing_key_id,
             "signature": self.signature,
+            "signature_scheme": self.signature_scheme,
         }
 
     @classmethod
@@ -77,6 +86,7 @@ class Envelope:
             correlation_id=r.get("correlation_id"),
             causation_id=r.get("causation_id"),
             encryption=r.get("encryption"),
+            signature_scheme=r.get("signature_scheme", SIG_V1),
         )
 
     def id_problems(self) -> list[str]:
@@ -115,13 +125,30 @@ class Envelope:
             h.update(len(data).to_bytes(4, "big") + data)
         return h.hexdigest()
 
-    def signing_bytes(self) -> bytes:
-        """The exact bytes the sender signs (documented in the README as hub-sig-v1).
+    def e2e_context(self) -> bytes:
+        """The HPKE ``info`` of this envelope's encrypted payload (``hub.trust.e2e.context``)."""
+        return e2e.context(
+            message_id=self.message_id,
+            family=self.family,
+            schema_version=self.schema_version,
+            sender=str(self.sender),
+            recipient=str(self.recipient),
+            key_id=str((self.encryption or {}).get("recipient_key_id", "")),
+        )
 
-        A line-oriented text form rather than the Avro body, so an agency can verify a signature
-        in any language without re-encoding, and a later envelope version cannot change it.
+    def encryption_sha256(self) -> str | None:
+        """SHA-256 of the encryption header in its canonical form; None when there is none."""
+        return encryption_digest(self.encryption)
+
+    def signing_bytes(self) -> bytes:
+        """The exact bytes the sender signs, by ``signature_scheme`` (README: hub-sig-v2).
+
+        Built from fields, never from the Avro body, so an agency can verify a signature in any
+        language without re-encoding, and a later envelope version cannot change it.  Raises
+        ``ValueError`` for a scheme this hub does not know.
         """
-        return signing_string(
+        fields = SignedStructure(
+            scheme=self.signature_scheme,
             message_id=self.message_id,
             family=self.family,
             schema_version=self.schema_version,
@@ -132,7 +159,92 @@ class Envelope:
             created_at=self.created_at,
             signing_key_id=self.signing_key_id,
             payload_sha256=hashlib.sha256(self.payload).hexdigest(),
+            encryption_sha256=self.encryption_sha256(),
         )
+        return fields.to_bytes()
+
+
+@dataclass(frozen=True)
+class SignedStructure:
+    """Every field a signature covers, the payload only as its digest, so a signature can be
+    re-verified from metadata alone (the audit log does)."""
+
+    scheme: str
+    message_id: str
+    family: str
+    schema_version: int
+    sender: str
+    recipient: str
+    correlation_id: str | None
+    causation_id: str | None
+    created_at: datetime
+    signing_key_id: str
+    payload_sha256: str
+    encryption_sha256: str | None = None
+
+    def to_bytes(self) -> bytes:
+        if self.scheme == SIG_V2:
+            return self._v2()
+        if self.scheme == SIG_V1:
+            if self.encryption_sha256 is not None:
+                raise ValueError("hub-sig-v1 cannot sign an encrypted envelope")
+            return signing_string(
+                message_id=self.message_id,
+                family=self.family,
+                schema_version=self.schema_version,
+                sender=self.sender,
+                recipient=self.recipient,
+                correlation_id=self.correlation_id,
+                causation_id=self.causation_id,
+                created_at=self.created_at,
+                signing_key_id=self.signing_key_id,
+                payload_sha256=self.payload_sha256,
+            )
+        raise ValueError(f"unknown signature scheme {self.scheme[:40]!r}")
+
+    def _v2(self) -> bytes:
+        """hub-sig-v2: each field as a 4-byte big-endian length and its UTF-8 bytes; an optional
+        field as one byte 0 (absent) or 1 followed by the field.  No text can move from one field
+        into another under the same signature, and an absent id differs from an empty one."""
+        out = bytearray()
+
+        def put(text: str) -> None:
+            data = text.encode()
+            out.extend(len(data).to_bytes(4, "big"))
+            out.extend(data)
+
+        def put_optional(text: str | None) -> None:
+            if text is None:
+                out.append(0)
+            else:
+                out.append(1)
+                put(text)
+
+        put(SIG_V2)
+        put(self.message_id)
+        put(self.family)
+        put(str(self.schema_version))
+        put(self.sender)
+        put(self.recipient)
+        put_optional(self.correlation_id)
+        put_optional(self.causation_id)
+        put(str(int(self.created_at.timestamp() * 1000)))
+        put(self.signing_key_id)
+        put(self.payload_sha256)
+        put_optional(self.encryption_sha256)
+        return bytes(out)
+
+
+def encryption_digest(header: dict[str, Any] | None) -> str | None:
+    """SHA-256 (hex) of an encryption header: its four fields length-prefixed in schema order."""
+    if header is None:
+        return None
+    h = hashlib.sha256()
+    for name in ("scheme", "recipient_key_id", "ephemeral_public_key", "nonce"):
+        value = header.get(name)
+        data = value if isinstance(value, bytes) else str(value or "").encode()
+        h.update(len(data).to_bytes(4, "big") + data)
+    return h.hexdigest()
 
 
 def signing_string(
@@ -148,11 +260,11 @@ def signing_string(
     signing_key_id: str,
     payload_sha256: str,
 ) -> bytes:
-    """hub-sig-v1 from its fields; the payload enters only as its SHA-256, so a signature can be
-    re-verified from metadata alone (the audit log does)."""
+    """hub-sig-v1 from its fields (envelopes written before hub-sig-v2): newline-joined, which is
+    unambiguous only because ids are restricted to a newline-free alphabet."""
     millis = int(created_at.timestamp() * 1000)
     lines = [
-        SIGNATURE_SCHEME,
+        SIG_V1.encode(),
         message_id.encode(),
         family.encode(),
         str(schema_version).encode(),
@@ -184,19 +296,40 @@ def seal(
     causation_id: str | None = None,
     message_id: str | None = None,
     created_at: datetime | None = None,
+    encrypt_to: tuple[str, X25519PublicKey] | None = None,
 ) -> tuple[Envelope, bytes]:
-    """Encode ``payload``, wrap it in a signed envelope; returns the envelope and its wire bytes."""
+    """Encode ``payload``, wrap it in a signed envelope; returns the envelope and its wire bytes.
+
+    With ``encrypt_to`` (the receiving connector's encryption key id and public key) the payload
+    travels as HPKE ciphertext bound to this envelope (``hub.trust.e2e``), and the signature
+    covers the encryption header and the ciphertext's digest.
+    """
+    message_id = message_id or str(uuid.uuid4())
+    encoded = codec.encode(payload_schema, payload)
+    header = None
+    if encrypt_to is not None:
+        key_id, public = encrypt_to
+        info = e2e.context(
+            message_id=message_id,
+            family=family,
+            schema_version=payload_schema.version,
+            sender=str(sender),
+            recipient=str(recipient),
+            key_id=key_id,
+        )
+        header, encoded = e2e.encrypt(encoded, public, key_id, info)
     env = Envelope(
-        message_id=message_id or str(uuid.uuid4()),
+        message_id=message_id,
         family=family,
         schema_version=payload_schema.version,
         sender=sender,
         recipient=recipient,
         created_at=created_at or now_utc(),
-        payload=codec.encode(payload_schema, payload),
+        payload=encoded,
         signing_key_id=key.key_id,
         correlation_id=correlation_id,
         causation_id=causation_id,
+        encryption=header,
     )
     env = replace(env, signature=key.sign(env.signing_bytes()))
     return env, encode_envelope(registry, env)

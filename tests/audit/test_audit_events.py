@@ -20,7 +20,7 @@ from hub.audit.trail import build_trail, signature_check
 from hub.core.config import Settings
 from hub.trust.address import Address
 from hub.trust.keys import SigningKey
-from hub.wire.envelope import seal
+from hub.wire.envelope import Envelope, seal
 from hub.wire.schemas import SchemaRegistry
 from tests.hubproc import load_example
 
@@ -135,17 +135,7 @@ def test_event_ids_are_deterministic_per_fact() -> None:
 
 def test_delivery_events_carry_a_verifiable_signature() -> None:
     env, _, key = sealed(person_clue())
-    routed, delivered = emit.delivered(
-        env,
-        routed_to=Address("PSB", "350582"),
-        via="direct",
-        fallback=False,
-        decided_at=T0,
-        delivered_at=T0,
-        inbox="hub.inbox.PSB.350582/0@3",
-        payload=person_clue(),
-        subject_ref=REF,
-    )
+    routed, delivered = delivered_events(env)
     assert delivered.status == "DELIVERED" and routed.status is None
     store_rec = _as_record(delivered)
     keys = {key.key_id: ("MIB@350582", key.private.public_key())}
@@ -157,6 +147,55 @@ def test_delivery_events_carry_a_verifiable_signature() -> None:
     tampered = {**store_rec, "signed": json.dumps(signed)}
     assert signature_check(tampered, keys.get)[0] == "INVALID"
     assert signature_check(store_rec, lambda _k: None)[0] == "unknown key"
+
+
+def delivered_event(env: Envelope) -> AuditEvent:
+    return delivered_events(env)[1]
+
+
+def delivered_events(env: Envelope) -> list[AuditEvent]:
+    return emit.delivered(
+        env,
+        routed_to=Address("PSB", "350582"),
+        via="direct",
+        fallback=False,
+        decided_at=T0,
+        delivered_at=T0,
+        inbox="hub.inbox.PSB.350582/0@3",
+        payload=person_clue(),
+        subject_ref=REF,
+    )
+
+
+def test_a_hub_sig_v1_record_keeps_its_old_form_and_still_verifies() -> None:
+    from dataclasses import replace
+
+    env, _, key = sealed(person_clue())
+    old = replace(env, signature_scheme="hub-sig-v1")
+    old = replace(old, signature=key.sign(old.signing_bytes()))
+    delivered = delivered_event(old)
+    store_rec = _as_record(delivered)
+    # Stored exactly as before hub-sig-v2 existed, so the hashes of old records do not move.
+    assert set(json.loads(store_rec["signed"])) == {
+        "schema_version", "created_at", "correlation_id", "causation_id",
+        "signing_key_id", "payload_sha256", "signature",
+    }  # fmt: skip
+    keys = {key.key_id: ("MIB@350582", key.private.public_key())}
+    assert signature_check(store_rec, keys.get) == ("valid", "MIB@350582")
+
+
+def test_a_hub_sig_v2_record_keeps_the_scheme_and_the_encryption_digest() -> None:
+    env, _, _ = sealed(person_clue())
+    delivered = delivered_event(env)
+    signed = json.loads(_as_record(delivered)["signed"])
+    assert signed["scheme"] == "hub-sig-v2" and signed["encryption_sha256"] is None
+    # And through Avro, the way the sink receives it.
+    from hub.audit.mac import AuditMac
+    from hub.wire.codec import AvroDeserializer
+
+    raw = emit.AuditPublisher(REGISTRY, AuditMac(b"m" * 32)).encode(delivered)
+    back = AuditEvent.from_record(AvroDeserializer(REGISTRY, "audit_event")(raw))
+    assert back.signed == delivered.signed
 
 
 def _as_record(event: AuditEvent) -> dict:

@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
+from connectors.messages import encryption_target
 from hub.core.paths import PACKAGE_DATA
 from hub.routing.policy import Policy, load_policy
 from hub.routing.router import Delivered, Rejected, Router
 from hub.trust.address import Address
 from hub.trust.directory import Directory
+from hub.trust.e2e import EncryptionKey
 from hub.trust.keys import SigningKey
 from hub.wire import codec
 from hub.wire.deadletter import DeadLetter, Reason
@@ -47,11 +49,14 @@ class World:
         self.registry = SchemaRegistry.load(ROOT / "schemas" / "avro")
         self.policy: Policy = load_policy(PACKAGE_DATA / "policy.yaml", set(FAMILIES))
         self.keys: dict[Address, SigningKey] = {}
+        self.decryption: dict[Address, EncryptionKey] = {}
         directory = Directory()
         for text in CONNECTORS:
             address = Address.parse(text)
             self.keys[address] = SigningKey.generate()
             directory = directory.with_key(address, self.keys[address], name=text)
+            self.decryption[address] = EncryptionKey.generate()
+            directory = directory.with_encryption_key(address, self.decryption[address])
         self.directory = directory
         self.router = Router(self.registry, lambda: self.directory, self.policy)
 
@@ -70,12 +75,17 @@ class World:
         *,
         key: SigningKey | None = None,
         schema_stem: str | None = None,
+        encrypt: bool | None = None,
         **kwargs: Any,
     ) -> tuple[Envelope, bytes]:
         stem = schema_stem or (FAMILIES[fam].schema_stem if fam in FAMILIES else "clue_transfer")
         schema = self.registry.latest(stem)
         if payload is None:
             payload = self.payload(stem)
+        if encrypt is None:  # as a connector does: when the family requires it
+            encrypt = fam in FAMILIES and FAMILIES[fam].encryption_required
+        if encrypt:
+            kwargs["encrypt_to"] = encryption_target(self.directory, Address.parse(recipient))
         return seal(
             self.registry,
             family=fam,
@@ -493,17 +503,94 @@ def test_envelope_survives_the_wire(world: World) -> None:
     assert back.signing_bytes() == env.signing_bytes()
 
 
+def fields_of(structure: bytes) -> list[bytes | None]:
+    """Split hub-sig-v2 as the README documents it: length-prefixed fields, optional ones
+    behind a presence byte (positions 6, 7 and 11)."""
+    out: list[bytes | None] = []
+    i = 0
+    for position in range(12):
+        if position in (6, 7, 11):
+            present = structure[i]
+            i += 1
+            if not present:
+                out.append(None)
+                continue
+        size = int.from_bytes(structure[i : i + 4], "big")
+        out.append(structure[i + 4 : i + 4 + size])
+        i += 4 + size
+    assert i == len(structure)
+    return out
+
+
 def test_signing_bytes_are_deterministic_and_documented(world: World) -> None:
     env, _ = world.seal("clue_transfer", "MIB@350582", "PSB@350582", message_id="m-1")
     again, _ = world.seal("clue_transfer", "MIB@350582", "PSB@350582", message_id="m-1")
+    assert env.signature_scheme == "hub-sig-v2"
     assert env.signing_bytes() == again.signing_bytes()
-    lines = env.signing_bytes().split(b"\n")
+    fields = fields_of(env.signing_bytes())
+    assert fields[0] == b"hub-sig-v2"
+    assert fields[1:6] == [b"m-1", b"clue_transfer", b"2", b"MIB@350582", b"PSB@350582"]
+    assert fields[6:8] == [None, None]
+    assert fields[8] == str(int(CREATED.timestamp()) * 1000 + 456).encode()
+    assert fields[9] == env.signing_key_id.encode()
+    assert fields[10] == hashlib.sha256(env.payload).hexdigest().encode()
+    assert fields[11] is None  # no encryption header
+
+
+def test_hub_sig_v1_is_still_the_documented_lines(world: World) -> None:
+    env, _ = world.seal("clue_transfer", "MIB@350582", "PSB@350582", message_id="m-1")
+    lines = replace(env, signature_scheme="hub-sig-v1").signing_bytes().split(b"\n")
     assert lines[0] == b"hub-sig-v1"
     assert lines[1:6] == [b"m-1", b"clue_transfer", b"2", b"MIB@350582", b"PSB@350582"]
-    assert lines[6:8] == [b"", b""]
-    assert lines[8] == str(int(CREATED.timestamp()) * 1000 + 456).encode()
-    assert lines[9] == env.signing_key_id.encode()
     assert lines[10] == hashlib.sha256(env.payload).hexdigest().encode()
+
+
+def test_hub_sig_v2_cannot_move_text_between_fields_or_confuse_absent_and_empty(
+    world: World,
+) -> None:
+    env, _ = world.seal("clue_transfer", "MIB@350582", "PSB@350582", message_id="m-1")
+    a = replace(env, correlation_id="ab", causation_id="c")
+    b = replace(env, correlation_id="a", causation_id="bc")
+    assert a.signing_bytes() != b.signing_bytes()
+    assert replace(env, correlation_id="").signing_bytes() != env.signing_bytes()
+
+
+ENCRYPTED = {
+    "scheme": "hpke-x25519-sha256-aes128gcm",
+    "recipient_key_id": "x25519:00",
+    "ephemeral_public_key": b"k" * 32,
+    "nonce": b"",
+}
+
+
+def test_hub_sig_v2_covers_the_encryption_header_and_v1_cannot_sign_one(world: World) -> None:
+    env, _ = world.seal("clue_transfer", "MIB@350582", "PSB@350582", message_id="m-1")
+    encrypted = replace(env, encryption=ENCRYPTED)
+    assert encrypted.signing_bytes() != env.signing_bytes()
+    swapped = replace(env, encryption={**ENCRYPTED, "recipient_key_id": "x25519:01"})
+    assert swapped.signing_bytes() != encrypted.signing_bytes()
+    with pytest.raises(ValueError, match="hub-sig-v1"):
+        replace(encrypted, signature_scheme="hub-sig-v1").signing_bytes()
+
+
+def test_a_new_message_signed_with_hub_sig_v1_is_refused_unless_allowed(world: World) -> None:
+    env, _ = world.seal("clue_transfer", "MIB@350582", "PSB@350582")
+    key = world.keys[Address.parse("MIB@350582")]
+    old = replace(env, signature_scheme="hub-sig-v1")
+    old = replace(old, signature=key.sign(old.signing_bytes()))
+    raw = encode_envelope(world.registry, old)
+    refused = world.router.decide(raw)
+    assert isinstance(refused, Rejected) and refused.reason is Reason.BAD_SIGNATURE
+    assert "hub-sig-v2" in refused.detail
+    lenient = Router(
+        world.registry,
+        lambda: world.directory,
+        world.policy,
+        schemes=frozenset({"hub-sig-v1", "hub-sig-v2"}),
+    )
+    assert isinstance(lenient.decide(raw), Delivered)
+    unknown = encode_envelope(world.registry, replace(old, signature_scheme="hub-sig-v9"))
+    assert isinstance(lenient.decide(unknown), Rejected)
 
 
 @pytest.mark.parametrize(
@@ -519,6 +606,7 @@ def test_signing_bytes_are_deterministic_and_documented(world: World) -> None:
         {"created_at": datetime(2024, 6, 3, 1, 2, 3, 457000, tzinfo=UTC)},
         {"signing_key_id": "ed25519:0000000000000000"},
         {"payload": b"other"},
+        {"encryption": ENCRYPTED},
     ],
     ids=lambda change: next(iter(change)),
 )

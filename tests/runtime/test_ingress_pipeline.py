@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from connectors.messages import encryption_target
 from hub.audit.events import AuditEvent
 from hub.core.clock import now_utc, truncate_ms
 from hub.core.config import Settings
@@ -61,10 +62,15 @@ class Rig:
 
     def message(
         self, family: str = "clue_transfer", sender: str = "MIB@350582", to: str = "PSB@350582",
-        payload: dict[str, Any] | None = None, **kwargs: Any,
+        payload: dict[str, Any] | None = None, encrypt: bool | None = None, **kwargs: Any,
     ) -> tuple[str, bytes]:  # fmt: skip
         registry = self.services.registry
         schema = registry.latest(FAMILIES[family].schema_stem)
+        wanted = encrypt if encrypt is not None else FAMILIES[family].encryption_required
+        if wanted and "encrypt_to" not in kwargs:
+            kwargs["encrypt_to"] = encryption_target(
+                self.services.directory.current, Address.parse(to)
+            )
         env, raw = seal(
             registry,
             family=family,

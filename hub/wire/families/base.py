@@ -79,6 +79,10 @@ class Family:
     audit_kind: Callable[[Payload], str] | None = None
     #: The ledger columns (台账 result) a reply fills in.
     ledger_result: Callable[[Payload], dict[str, Any]] = _no_result
+    #: Must travel encrypted to the receiving connector (``hub.trust.e2e``): the router refuses
+    #: it in clear.  Every original family may be encrypted; replies travel in clear, since
+    #: the ledger reads them.
+    encryption_required: bool = False
     #: The payload facts the audit log may keep.
     facts: Callable[[Payload, SubjectHasher], dict[str, str]] = _no_facts
 

@@ -42,4 +42,6 @@ FAMILY = Family(
     order=50,
     answered_by=FULL_LIFECYCLE,
     facts=facts,
+    # Corruption clues name officials: not even the hub's host may read them.
+    encryption_required=True,
 )

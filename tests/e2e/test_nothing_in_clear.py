@@ -1,0 +1,84 @@
+"""Nothing in clear: encrypted corruption clues carrying known names and ID numbers pass through a
+real hub, and those names and numbers are in no topic (read raw), no database file, no log, no
+dead letter and no audit export — while the recipient's connector reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+from kafka import KafkaAdminClient
+
+from connectors.messages import encryption_target
+from hub.trust.address import Address
+from tests.hubproc import HubProcess, load_example, raw_inbox_records, wait_for_messages
+
+
+def secret_handoff(name: str, id_number: str) -> dict:
+    p = load_example("corruption_clue_handoff")
+    p["handoff_id"] = f"CDI-HO-{uuid.uuid4().hex[:8]}"
+    p["officials"] = [{"name": name, "post": "科长", "unit": "晋江市医疗保障基金中心"}]
+    p["summary"] = f"{name}（身份证号 {id_number}）涉嫌收受好处。"
+    return p
+
+
+def test_encrypted_names_and_id_numbers_appear_nowhere_on_the_hub(
+    hub: HubProcess, tmp_path: Path
+) -> None:
+    name, id_number = f"欧阳{uuid.uuid4().hex[:4]}", "350582197001011234"
+    secrets = [name.encode(), id_number.encode()]
+    mib, health = hub.connector("MIB@350582"), hub.connector("HEALTH@350582")
+    from hub.wire.jsonpayload import from_json
+
+    schema = mib.registry.latest("corruption_clue_handoff")
+
+    def payload() -> dict:
+        return from_json(schema.raw, secret_handoff(name, id_number))
+
+    sent = [
+        mib.send("corruption_clue_handoff", "CDI@350582", payload()),
+        health.send("corruption_clue_handoff", "CDI@350582", payload()),
+    ]
+    # One encrypted for the wrong connector: dead-lettered, with its (unreadable) bytes kept.
+    wrong = encryption_target(mib.directory(), Address.parse("PSB@350582"))
+    from hub.wire.envelope import seal
+
+    _, raw = seal(
+        mib.registry,
+        family="corruption_clue_handoff",
+        payload_schema=schema,
+        payload=payload(),
+        sender=mib.address,
+        recipient=Address.parse("CDI@350582"),
+        key=mib.key,  # type: ignore[arg-type]
+        encrypt_to=wrong,
+    )
+    mib.send_raw(raw)
+    # The recipient reads them in clear.
+    cdi = hub.connector("CDI@350582", signing=False)
+    found = wait_for_messages(cdi, sent)
+    assert all(m.payload["officials"][0]["name"] == name for m in found.values())
+
+    # Every topic, read raw.
+    admin = KafkaAdminClient(bootstrap_servers=hub.state.bootstrap)
+    topics = [t for t in admin.list_topics() if t.startswith("hub.")]
+    admin.close()
+    for topic in topics:
+        for record in raw_inbox_records(hub.state.bootstrap, topic, idle_s=1.0):
+            blob = (record.value or b"") + b"".join(v for _, v in record.headers or [])
+            assert not any(s in blob for s in secrets), f"a secret in clear on {topic}"
+    # Every database file, the logs, the dead letters, the audit export.
+    for path in hub.home.rglob("*"):
+        if path.is_file() and path.suffix in {".db", ".db-wal", ".log", ".json", ".jsonl"}:
+            data = path.read_bytes()
+            assert not any(s in data for s in secrets), f"a secret in clear in {path}"
+    letters = hub.cli("dlq", "list", "--json").stdout
+    assert "encryption_mismatch" in letters
+    assert not any(s.decode() in letters for s in secrets)
+    hub.cli("audit", "export", "--out", str(tmp_path / "export"))
+    for path in (tmp_path / "export").iterdir():
+        text = path.read_text(encoding="utf-8")
+        assert not any(s.decode() in text for s in secrets), f"a secret in {path.name}"
+    assert json.loads((tmp_path / "export" / "manifest.json").read_text())
