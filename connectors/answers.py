@@ -55,7 +55,13 @@ class Answering:
             if sent is not None:
                 return sent
         mid = self.answer_id(ref.message_id, "receipt")
-        payload = {"received_at": now_utc(), "received_by": received_by, "note": note}
+        payload = {
+            "received_at": now_utc(),
+            "received_by": received_by,
+            "note": note,
+            # The bytes signed for, when the caller holds the message (non-repudiation).
+            "original_sha256": getattr(original, "raw_sha256", None) or None,
+        }
         mid = self.reply(ref, "receipt", payload, message_id=mid)
         if self.handled is not None:
             self.handled.remember_answer(ref.message_id, "receipt", mid)

@@ -6,6 +6,7 @@ is a key of its sender in the directory, the signature verifies and the payload 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -42,6 +43,8 @@ class InboxMessage:
     partition: int
     offset: int
     via: str  # "direct" or "fallback"
+    #: SHA-256 (hex) of the envelope bytes as they arrived: what a receipt signs for.
+    raw_sha256: str = ""
 
     @property
     def message_id(self) -> str:
@@ -184,7 +187,15 @@ def _open(
     for k, v in record.headers or ():
         if k == headers.VIA and bytes(v) == b"fallback":
             via = "fallback"
-    return InboxMessage(env, payload, record.topic, record.partition, record.offset, via)
+    return InboxMessage(
+        env,
+        payload,
+        record.topic,
+        record.partition,
+        record.offset,
+        via,
+        hashlib.sha256(bytes(record.value or b"")).hexdigest(),
+    )
 
 
 def encryption_target(directory: Directory, recipient: Address) -> tuple[str, X25519PublicKey]:

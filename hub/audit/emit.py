@@ -47,6 +47,10 @@ def submitted(
     facts = {"source": source, "size": str(len(raw))}
     if env is None:
         facts["bytes_sha256"] = hashlib.sha256(raw).hexdigest()
+    else:
+        # What was sent, to compare with what a receipt says was received (the hub delivers
+        # these bytes unchanged).
+        facts["envelope_sha256"] = hashlib.sha256(raw).hexdigest()
     out = [
         _with(AuditEvent(event_id(ev.SUBMITTED, ident, source), ev.SUBMITTED, at, facts=facts), env)
     ]

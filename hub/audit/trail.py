@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -34,6 +34,9 @@ class Step:
     record_ok: bool
     signature: str  # "valid" | "INVALID" | "unknown key" | "wrong signer" | "" (nothing signed)
     signer: str
+    #: For a receipt naming the bytes it signs for: "matches" the bytes the hub logged as
+    #: submitted, "DIFFERS" from them, or "" (no digest in the receipt, or no original here).
+    receipt_check: str = ""
 
     @property
     def facts(self) -> dict[str, str]:
@@ -58,6 +61,9 @@ class Step:
             "record_intact": self.record_ok,
             "signature": self.signature or None,
             "signed_by": self.signer or None,
+            "receipt_matches_sent": (
+                None if not self.receipt_check else self.receipt_check == "matches"
+            ),
         }
 
 
@@ -104,7 +110,24 @@ def build_trail(
         verdict, signer = signature_check(r, keys)
         steps.append(Step(r, intact, verdict, signer))
         prev_seq, prev_hash = r["seq"], r["hash"]
-    return steps
+    return _check_receipts(steps)
+
+
+def _check_receipts(steps: list[Step]) -> list[Step]:
+    """Compare each receipt's digest with the bytes the hub logged as submitted for its original."""
+    sent: dict[str, set[str]] = {}
+    for s in steps:
+        digest = s.facts.get("envelope_sha256")
+        if s.record["kind"] == "submitted" and digest:
+            sent.setdefault(s.record["message_id"] or "", set()).add(digest)
+    out = []
+    for s in steps:
+        claimed = s.facts.get("original_sha256") if s.record["kind"] == "receipt" else None
+        original = s.record.get("conversation_id") or ""
+        if claimed and original in sent:
+            s = replace(s, receipt_check="matches" if claimed in sent[original] else "DIFFERS")
+        out.append(s)
+    return out
 
 
 def story(step: Step) -> str:
@@ -127,6 +150,12 @@ def story(step: Step) -> str:
             extra = f": {f['result']}"
             if f.get("recovered_fen"):
                 extra += f", recovered {int(f['recovered_fen']) / 100:.2f} yuan"
+        if step.receipt_check:
+            extra = (
+                ", for the exact bytes sent"
+                if step.receipt_check == "matches"
+                else ", for bytes that DIFFER from those sent"
+            )
         return f"{kind} signed by {r['sender']}{extra}"
     if kind.startswith("sla_"):
         due = parse_iso(f["due_at"]).strftime("%Y-%m-%d %H:%M") if f.get("due_at") else "?"

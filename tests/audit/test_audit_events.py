@@ -362,3 +362,34 @@ def test_a_database_that_is_away_makes_the_sink_wait_not_skip(tmp_path: Path) ->
     sink._stop.wait = lambda _s: False  # type: ignore[method-assign]
     result = sink._append_until_done([(value, "hub.audit/0@0", sink.mac.tag(value))])
     assert result.kinds == {"submitted": 1} and calls[0] == 2
+
+
+def test_the_trail_compares_a_receipt_with_the_bytes_that_were_sent(tmp_path: Path) -> None:
+    from hub.audit.store import AuditStore
+    from hub.audit.trail import story
+
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    env, raw, _ = sealed(load_example("clue_transfer"))
+    sent = hashlib.sha256(raw).hexdigest()
+    receipt_env, _, _ = sealed(
+        {"received_at": T0, "received_by": None, "note": None, "original_sha256": sent},
+        family="receipt",
+        correlation_id=env.message_id,
+    )
+    lying_env = replace(receipt_env, message_id="r-2")
+    events = [
+        *emit.submitted(raw, env, source="hub.ingress/0@1", at=T0),
+        emit.reply_applied(
+            receipt_env, new_state="RECEIVED", at=T0, subject_ref=REF,
+            payload={"received_at": T0, "original_sha256": sent},
+        ),
+        emit.reply_applied(
+            lying_env, new_state="RECEIVED", at=T0, subject_ref=REF,
+            payload={"received_at": T0, "original_sha256": "0" * 64},
+        ),
+    ]  # fmt: skip
+    store.append([e for e in events if e is not None])
+    steps = build_trail(store.trail(env.message_id), store.predecessor_hash, lambda _k: None)
+    checks = [s.receipt_check for s in steps if s.record["kind"] == "receipt"]
+    assert checks == ["matches", "DIFFERS"]
+    assert "DIFFER" in story(steps[-1]) and steps[-1].to_json()["receipt_matches_sent"] is False

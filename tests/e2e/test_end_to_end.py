@@ -423,3 +423,17 @@ def test_reading_an_inbox_stops_at_its_end_not_after_the_idle_timeout(hub: HubPr
     reader.join(60)
     assert not reader.is_alive(), "the inbox reader did not find the end of the inbox"
     assert set(ids) <= set(listed)
+
+
+def test_a_receipt_signs_for_the_exact_bytes_and_the_trail_says_so(hub: HubProcess) -> None:
+    mib, psb = hub.connector("MIB@350582"), hub.connector("PSB@350582")
+    mid = mib.send("clue_transfer", "PSB@350582", payload(mib, "clue_transfer"))
+    msg = wait_for_messages(psb, [mid])[mid]
+    assert len(msg.raw_sha256) == 64
+    psb.receipt(msg)
+    audit_kinds_until(hub, mid, lambda k: "receipt" in k)
+    steps = json.loads(hub.cli("audit", "trail", mid, "--json").stdout)
+    receipt = next(s for s in steps if s["kind"] == "receipt")
+    assert receipt["facts"]["original_sha256"] == msg.raw_sha256
+    assert receipt["receipt_matches_sent"] is True
+    assert "for the exact bytes sent" in hub.cli("audit", "trail", mid).stdout

@@ -35,6 +35,7 @@ def _returned(p: Payload) -> bool:
 def receipt_facts(p: Payload, ref: SubjectHasher) -> dict[str, str]:
     out = Facts()
     out.take(p, "received_at")
+    out.take(p, "original_sha256")  # a digest of the envelope bytes, never their content
     return dict(out)
 
 
