@@ -34,7 +34,14 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
 
     directory = Directory.load(settings.directory_path)
     rows = [
-        [str(c.address), use, k.key_id, k.status, k.created_at, c.name]
+        [
+            str(c.address),
+            use,
+            k.key_id,
+            k.status + (f" {k.revoked_at}" if k.revoked_at else ""),
+            k.created_at,
+            c.name,
+        ]
         for c in directory.connectors.values()
         for use, entries in (("signing", c.keys), ("encryption", c.encryption_keys))
         for k in entries
@@ -49,6 +56,48 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"no connectors in {settings.directory_path}; add one with `hub keys new AGENCY@REGION`"
         )
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.trust.address import Address
+    from hub.trust.directory import DirectoryError
+    from hub.trust.rotation import rotate_keys
+
+    both = not args.signing and not args.encryption
+    try:
+        made = rotate_keys(
+            settings.directory_path,
+            settings.keys_dir,
+            Address.parse(args.address),
+            signing=args.signing or both,
+            encryption=args.encryption or both,
+        )
+    except (ValueError, DirectoryError) as exc:
+        raise UsageError(str(exc)) from exc
+    for key_id in made:
+        print(key_id)
+    print(
+        f"{args.address}: new keys active; the keys they replace are retired (still accepted, "
+        "their private halves kept so older messages stay readable)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.core.clock import now_utc
+    from hub.trust.directory import DirectoryError
+    from hub.trust.rotation import revoke_key
+
+    try:
+        address = revoke_key(settings.directory_path, args.key_id, now_utc())
+    except DirectoryError as exc:
+        raise UsageError(str(exc)) from exc
+    print(
+        f"revoked {args.key_id} of {address}: refused for anything new from now on",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -77,3 +126,23 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     )
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_keys_list)
+    s = ks.add_parser(
+        "rotate",
+        help="replace a connector's keys",
+        description="Give AGENCY@REGION a new signing key and a new encryption key (or only one "
+        "of them) and retire the ones they replace: messages signed or encrypted with a retired "
+        "key are still accepted, and its private half stays so older messages remain readable.  "
+        "Prints the new key ids.",
+    )
+    s.add_argument("address", metavar="AGENCY@REGION")
+    s.add_argument("--signing", action="store_true", help="only the signing key")
+    s.add_argument("--encryption", action="store_true", help="only the encryption key")
+    s.set_defaults(func=cmd_keys_rotate)
+    s = ks.add_parser(
+        "revoke",
+        help="revoke a key",
+        description="Mark a key revoked from now on: the router refuses messages signed with it "
+        "or encrypted to it.  Records of the audit log made before stay as they are.",
+    )
+    s.add_argument("key_id", metavar="KEY_ID")
+    s.set_defaults(func=cmd_keys_revoke)

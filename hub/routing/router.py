@@ -180,7 +180,9 @@ class Router:
         key_id = str(header.get("recipient_key_id", ""))
         owner = directory.encryption_key_owner(key_id)
         receiving = directory.connectors[route.inbox].encryption_key()
-        if owner is None or owner[0] != route.inbox or owner[1].status != "active":
+        # A retired key is still accepted: a message may have been sealed just before a rotation,
+        # and the receiving connector keeps the private half.  A revoked one is not.
+        if owner is None or owner[0] != route.inbox or owner[1].status == "revoked":
             expected = receiving.key_id if receiving else "none registered"
             return Rejected(
                 Reason.ENCRYPTION_MISMATCH,

@@ -7,12 +7,14 @@ Private keys never enter it; they stay in the connector's key folder.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,8 +25,8 @@ from hub.core.errors import TrustError
 from hub.core.text import shown
 from hub.trust.address import Address
 from hub.trust.agencies import AGENCIES, is_agency
-from hub.trust.e2e import EncryptionKey
-from hub.trust.keys import SigningKey, load_public
+from hub.trust.e2e import EncryptionKey, encryption_key_id
+from hub.trust.keys import SigningKey, key_id_for, load_public
 from hub.trust.regions import is_region
 
 log = logging.getLogger(__name__)
@@ -46,12 +48,19 @@ class DirectoryError(TrustError):
     """The directory file is unreadable or inconsistent, or an address is not acceptable."""
 
 
+#: A key's life: ``active`` (used for new messages), ``retired`` (rotated out: what was signed
+#: or encrypted with it is still accepted and readable), ``revoked`` (compromised or withdrawn:
+#: refused for anything new; what the audit log recorded before ``revoked_at`` still verifies).
+STATUSES = ("active", "retired", "revoked")
+
+
 @dataclass(frozen=True)
 class KeyEntry:
     key_id: str
-    public_key: str  # base64 of the raw 32-byte Ed25519 public key
+    public_key: str  # base64 of the raw 32-byte public key (Ed25519, or X25519 for encryption)
     created_at: str
-    status: str = "active"  # active | retired (kept so old signatures still verify)
+    status: str = "active"
+    revoked_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,16 +163,21 @@ class Directory:
         if data.get("format") != FORMAT:
             raise DirectoryError(f"{source}: unsupported format {data.get('format')!r}")
         connectors: dict[Address, Connector] = {}
+        seen: set[str] = set()
         for i, item in enumerate(data.get("connectors", [])):
             try:
                 address = Address.parse(item["address"])
                 check_address(address)
-                keys = tuple(KeyEntry(**k) for k in item.get("keys", []))
-                enc = tuple(KeyEntry(**k) for k in item.get("encryption_keys", []))
+                keys = tuple(_entry(k, key_id_for) for k in item.get("keys", []))
+                enc = tuple(_entry(k, encryption_key_id) for k in item.get("encryption_keys", []))
             except (KeyError, TypeError, ValueError) as exc:
                 raise DirectoryError(f"{source}: connector #{i + 1}: {exc}") from exc
             if address in connectors:
                 raise DirectoryError(f"{source}: {address} is listed twice")
+            for k in (*keys, *enc):
+                if k.key_id in seen:
+                    raise DirectoryError(f"{source}: key {k.key_id} is registered twice")
+                seen.add(k.key_id)
             connectors[address] = Connector(address, item.get("name", ""), keys, enc)
         return cls(connectors)
 
@@ -185,6 +199,21 @@ class Directory:
             json.dump(self.to_json(), fh, ensure_ascii=False, indent=2)
             fh.write("\n")
         os.replace(tmp, path)
+
+
+def _entry(data: dict, key_id_of: Callable[[bytes], str]) -> KeyEntry:
+    """A key entry as the file has it, checked: its id is recomputed from its public key (an id
+    names one key only), its status is one of ``STATUSES``."""
+    entry = KeyEntry(**data)
+    if entry.status not in STATUSES:
+        raise ValueError(f"key {entry.key_id}: status {entry.status!r} is not one of {STATUSES}")
+    try:
+        raw = base64.b64decode(entry.public_key, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"key {entry.key_id}: public key is not base64") from exc
+    if len(raw) != 32 or key_id_of(raw) != entry.key_id:
+        raise ValueError(f"key {entry.key_id}: the id does not match its public key")
+    return entry
 
 
 class DirectoryFile:
