@@ -239,6 +239,15 @@ class AuditStore:
             ).all()
         return [_row_to_record(r) for r in rows]
 
+    def record_hashes(self, size: int | None = None) -> list[str]:
+        """The chain hashes of the first ``size`` records (all when None), in ``seq`` order: the
+        leaves of the transparency log's tree (``hub.audit.transparency``)."""
+        stmt = select(audit_log.c.hash).order_by(audit_log.c.seq)
+        if size is not None:
+            stmt = stmt.where(audit_log.c.seq <= size)
+        with self.engine.connect() as conn:
+            return list(conn.execute(stmt).scalars())
+
     def predecessor_hash(self, seq: int) -> str:
         if seq <= 1:
             return GENESIS

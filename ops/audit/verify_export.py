@@ -9,6 +9,12 @@ audit.csv holds the same records; each checkpoint's Ed25519 signature and that t
 passes through the signed hash at its sequence number.  Exit 0 when everything holds, 1 at
 the first failure, naming it.
 
+With ``--prove PROOF.json`` (from ``hub audit prove``) it also checks, per RFC 9162, that each
+record of the proof is in the Merkle tree over the export's first ``tree_size`` records (leaf =
+SHA-256(0x00 || record hash), node = SHA-256(0x01 || left || right)), that the tree's root is the
+proof's, and that its signed checkpoint (a C2SP signed note) names that root and verifies with a
+trusted key.
+
 Only the Python standard library is needed for the hashes; the signatures need the
 ``cryptography`` package (without it they are reported as not checked, and the exit is 2).
 Public keys for the signatures: ``--key`` (obtained from the hub operators out of band) or,
@@ -51,10 +57,95 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _leaf(record_hash: str) -> bytes:
+    return hashlib.sha256(b"\x00" + record_hash.encode()).digest()
+
+
+def _node(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return _node(merkle_root(leaves[:k]), merkle_root(leaves[k:]))
+
+
+def inclusion_holds(index: int, size: int, leaf: bytes, proof: list[bytes], root: bytes) -> bool:
+    """RFC 9162 section 2.1.3.2, restated."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn % 2 == 1 or fn == sn:
+            r = _node(p, r)
+            if fn % 2 == 0:
+                while fn % 2 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = _node(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def check_proof(path: Path, hashes: dict[int, str], trusted: dict[str, str]) -> int:
+    proof = json.loads(path.read_text(encoding="utf-8"))
+    size = int(proof["tree_size"])
+    if size > len(hashes):
+        return fail(f"the proof's tree has {size} records, the export {len(hashes)}")
+    root = merkle_root([_leaf(hashes[seq]) for seq in range(1, size + 1)])
+    if root.hex() != proof["root"]:
+        return fail("the export's first records do not give the proof's tree root")
+    for rec in proof["records"]:
+        seq = int(rec["seq"])
+        if hashes.get(seq) != rec["hash"]:
+            return fail(f"proof record #{seq} differs from the export's")
+        path_ = [bytes.fromhex(p) for p in rec["proof"]]
+        if not inclusion_holds(seq - 1, size, _leaf(rec["hash"]), path_, root):
+            return fail(f"record #{seq} is not included in the tree of {size}")
+    note = proof.get("checkpoint")
+    if not note:
+        print("proof: inclusion holds; the tree head is NOT signed")
+        return 2
+    body, _, signatures = note.partition("\n\n")
+    lines = body.split("\n")
+    if lines[1:3] != [str(size), base64.b64encode(root).decode()]:
+        return fail("the checkpoint names another tree")
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    for line in signatures.splitlines():
+        _, name, sig = line.split(" ", 2)
+        if name not in trusted:
+            continue
+        raw = base64.b64decode(trusted[name])
+        blob = base64.b64decode(sig)
+        if blob[:4] != hashlib.sha256(name.encode() + b"\n\x01" + raw).digest()[:4]:
+            return fail(f"checkpoint signature of {name}: wrong key hash")
+        try:
+            Ed25519PublicKey.from_public_bytes(raw).verify(blob[4:], (body + "\n").encode())
+        except InvalidSignature:
+            return fail(f"checkpoint signature of {name} does not verify")
+        print(f"proof: {len(proof['records'])} records included in the tree of {size}, "
+              f"root {root.hex()[:16]}…, checkpoint signed by {name}")  # fmt: skip
+        return 0
+    return fail("the checkpoint is not signed by a trusted key")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("export_dir", type=Path)
     ap.add_argument("--key", action="append", default=[], help="KEY_ID=BASE64 trusted public key")
+    ap.add_argument("--prove", type=Path, help="a proof from `hub audit prove` to check too")
     args = ap.parse_args(argv)
     d: Path = args.export_dir
     manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
@@ -135,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     last = max(checkpoints, default=0)
     if last < records:
         print(f"note: records #{last + 1}..#{records} are not yet covered by a checkpoint")
+    if args.prove is not None:
+        verdict = check_proof(args.prove, hashes, trusted)
+        if verdict:
+            return verdict
     print("OK")
     return 0
 

@@ -1,0 +1,92 @@
+"""The audit log as a transparency log: a Merkle tree over its records, signed tree heads in the
+C2SP checkpoint format, and inclusion proofs anyone can check without the hub.
+
+The tree's leaves are the records' chain hashes in ``seq`` order (``hub.audit.merkle``), so a
+proof ties one record to a tree head, and a signed tree head ties the whole log up to its size
+to the hub operators' key.  An agency that kept an earlier head can ask for a consistency proof
+and see that nothing recorded up to then was changed or removed.
+
+Checkpoint (c2sp.org/tlog-checkpoint) as a signed note (c2sp.org/signed-note)::
+
+    <origin>
+    <tree size>
+    <base64 root hash>
+
+    — <key name> <base64(4-byte key hash || Ed25519 signature of the three lines)>
+
+The key name is the operators' key id; its key hash is the first four bytes of
+SHA-256(name || "\\n" || 0x01 || raw public key), per the signed-note spec for Ed25519.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from hub.audit import merkle
+from hub.audit.store import AuditStore
+from hub.trust.keys import SigningKey, public_raw
+
+ORIGIN = "medfund-hub/audit"
+
+
+def note_key_hash(name: str, public: bytes) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n" + b"\x01" + public).digest()[:4]
+
+
+def checkpoint_body(origin: str, size: int, root: bytes) -> str:
+    return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+
+
+def signed_checkpoint(origin: str, size: int, root: bytes, key: SigningKey) -> str:
+    body = checkpoint_body(origin, size, root)
+    public = public_raw(key.private.public_key())
+    sig = note_key_hash(key.key_id, public) + key.sign(body.encode())
+    return f"{body}\n\u2014 {key.key_id} {base64.b64encode(sig).decode()}\n"
+
+
+def leaves(store: AuditStore, size: int | None = None) -> list[bytes]:
+    return [merkle.leaf_hash(h.encode()) for h in store.record_hashes(size)]
+
+
+def prove(store: AuditStore, message_id: str, *, key: SigningKey | None) -> dict[str, Any]:
+    """Inclusion proofs of every record about ``message_id`` in the current tree, with its signed
+    head (unsigned when no key is given)."""
+    tree = leaves(store)
+    size = len(tree)
+    root = merkle.root(tree)
+    records = []
+    for r in store.trail(message_id):
+        index = int(r["seq"]) - 1
+        records.append(
+            {
+                "seq": r["seq"],
+                "event_id": r["event_id"],
+                "kind": r["kind"],
+                "hash": r["hash"],
+                "leaf_index": index,
+                "proof": [p.hex() for p in merkle.inclusion_proof(index, tree)],
+            }
+        )
+    return {
+        "scheme": "rfc9162-sha256",
+        "tree_size": size,
+        "root": root.hex(),
+        "checkpoint": signed_checkpoint(ORIGIN, size, root, key) if key else None,
+        "message_id": message_id,
+        "records": records,
+    }
+
+
+def consistency(store: AuditStore, old_size: int) -> dict[str, Any]:
+    """A proof that the tree of ``old_size`` records is a prefix of the current one."""
+    tree = leaves(store)
+    return {
+        "scheme": "rfc9162-sha256",
+        "old_size": old_size,
+        "old_root": merkle.root(tree[:old_size]).hex(),
+        "tree_size": len(tree),
+        "root": merkle.root(tree).hex(),
+        "proof": [p.hex() for p in merkle.consistency_proof(old_size, tree)],
+    }

@@ -1,0 +1,71 @@
+"""``hub audit prove`` and ``hub audit consistency``: the transfer log's transparency proofs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from hub.core.config import Settings
+from hub.core.errors import NotFound, UsageError
+
+
+def cmd_prove(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.audit.store import AuditStore
+    from hub.audit.transparency import prove
+
+    proof = prove(
+        AuditStore(settings.effective_audit_url), args.message_id, key=_operators_key(settings)
+    )
+    if not proof["records"]:
+        raise NotFound(f"no audit records of {args.message_id}")
+    print(json.dumps(proof, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.audit.store import AuditStore
+    from hub.audit.transparency import consistency
+
+    store = AuditStore(settings.effective_audit_url)
+    size = store.count()
+    if not 0 < args.old_size <= size:
+        raise UsageError(f"--old-size must be between 1 and the log's {size} records")
+    print(json.dumps(consistency(store, args.old_size), indent=2))
+    return 0
+
+
+def _operators_key(settings: Settings) -> Any:
+    from hub.trust.directory import Directory, DirectoryError, load_signing_key
+    from hub.trust.operators import OPERATORS
+
+    try:
+        return load_signing_key(
+            settings.keys_dir, OPERATORS, Directory.load(settings.directory_path)
+        )
+    except DirectoryError:
+        return None  # the proof is still checkable; its head is then unsigned
+
+
+def add_parsers(audit: Any, fmt: Any) -> None:
+    s = audit.add_parser(
+        "prove",
+        formatter_class=fmt,
+        help="inclusion proofs of a message's records in the transparency log",
+        description="Print, as JSON, the RFC 9162 inclusion proof of every audit record of "
+        "MESSAGE_ID in the Merkle tree over the whole log, with the tree head signed by the hub "
+        "operators as a C2SP checkpoint.  ops/audit/verify_export.py --prove checks it against an "
+        "export, without the hub.",
+    )
+    s.add_argument("message_id", metavar="MESSAGE_ID")
+    s.set_defaults(func=cmd_prove)
+    s = audit.add_parser(
+        "consistency",
+        formatter_class=fmt,
+        help="prove an earlier tree head is a prefix of the current one",
+        description="Print, as JSON, the RFC 9162 consistency proof from the tree of the first "
+        "--old-size records to the current tree: nothing recorded up to then was changed or "
+        "removed.",
+    )
+    s.add_argument("--old-size", type=int, required=True)
+    s.set_defaults(func=cmd_consistency)
