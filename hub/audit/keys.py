@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from hub.audit.store import AuditStore
 from hub.audit.trail import KeyLookup
+from hub.core.clock import parse_iso
 from hub.core.errors import UsageError
 from hub.trust.directory import Directory
 from hub.trust.keys import load_public
@@ -52,3 +54,13 @@ def message_keys(directory_path: Path, store: AuditStore) -> KeyLookup:
         return None
 
     return lookup
+
+
+def revocations(directory_path: Path) -> Callable[[str], datetime | None]:
+    """When each revoked key of the directory was revoked (``hub keys revoke``)."""
+    at: dict[str, datetime] = {}
+    for conn in Directory.load(directory_path).connectors.values():
+        for k in conn.keys:
+            if k.status == "revoked" and k.revoked_at:
+                at[k.key_id] = parse_iso(k.revoked_at)
+    return at.get

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -67,7 +68,13 @@ class Step:
         }
 
 
-def signature_check(record: Mapping[str, Any], keys: KeyLookup) -> tuple[str, str]:
+#: When a key was revoked (None: never).  A signature made before that instant stays valid.
+Revocations = Callable[[str], datetime | None]
+
+
+def signature_check(
+    record: Mapping[str, Any], keys: KeyLookup, revoked: Revocations | None = None
+) -> tuple[str, str]:
     """(verdict, signer) for the message a record describes."""
     if not record.get("signed"):
         return "", ""
@@ -92,13 +99,19 @@ def signature_check(record: Mapping[str, Any], keys: KeyLookup) -> tuple[str, st
     except ValueError:  # a scheme this hub does not know
         return "INVALID", address
     ok = verify(public, signed.signature, message)
-    return ("valid" if ok else "INVALID"), address
+    if not ok:
+        return "INVALID", address
+    at = revoked(signed.signing_key_id) if revoked is not None else None
+    if at is not None and signed.created_at >= at:
+        return "signed after the key's revocation", address
+    return "valid", address
 
 
 def build_trail(
     records: list[dict[str, Any]],
     predecessor_hash: Callable[[int], str],
     keys: KeyLookup,
+    revoked: Revocations | None = None,
 ) -> list[Step]:
     steps = []
     prev_seq: int | None = None
@@ -107,7 +120,7 @@ def build_trail(
         # Consecutive records of the trail need no lookup: the previous one's hash is known.
         expected_prev = prev_hash if prev_seq == r["seq"] - 1 else predecessor_hash(r["seq"])
         intact = r["prev_hash"] == expected_prev and record_hash(r["prev_hash"], r) == r["hash"]
-        verdict, signer = signature_check(r, keys)
+        verdict, signer = signature_check(r, keys, revoked)
         steps.append(Step(r, intact, verdict, signer))
         prev_seq, prev_hash = r["seq"], r["hash"]
     return _check_receipts(steps)

@@ -1,4 +1,4 @@
-"""``hub audit``: verify, trail, search, export, checkpoint, migrate, sink.
+"""``hub audit``: verify, trail, prove, consistency, search, export, checkpoint, migrate, sink.
 
 For compliance officers: tables readable in a terminal (times in China Standard Time), and
 ``--json`` for machines.  Exit status of ``verify``: 0 intact, 1 tampered (naming the first bad
@@ -19,10 +19,11 @@ from typing import Any
 from hub.audit.chain import Checkpoint, verify_chain
 from hub.audit.downgrade import downgrade_journal, is_downgrade, record_downgrade
 from hub.audit.events import KINDS
-from hub.audit.keys import checkpoint_keys, message_keys, operator_entries
+from hub.audit.keys import checkpoint_keys, message_keys, operator_entries, revocations
 from hub.audit.schema import schema_revision
 from hub.audit.store import AuditStore
 from hub.audit.trail import build_trail, story
+from hub.cli import proofs
 from hub.cli.output import progress, table
 from hub.core.clock import beijing_time, parse_when
 from hub.core.config import Settings
@@ -86,7 +87,10 @@ def cmd_trail(args: argparse.Namespace, settings: Settings) -> int:
         print(f"hub: no audit records about {args.message_id}", file=sys.stderr)
         return 1
     steps = build_trail(
-        records, store.predecessor_hash, message_keys(settings.directory_path, store)
+        records,
+        store.predecessor_hash,
+        message_keys(settings.directory_path, store),
+        revocations(settings.directory_path),
     )
     if args.json:
         print(json.dumps([s.to_json() for s in steps], ensure_ascii=False))
@@ -300,6 +304,7 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     s.add_argument("message_id")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_trail)
+    proofs.add_parsers(asub, fmt)
 
     s = asub.add_parser(
         "search",

@@ -393,3 +393,14 @@ def test_the_trail_compares_a_receipt_with_the_bytes_that_were_sent(tmp_path: Pa
     checks = [s.receipt_check for s in steps if s.record["kind"] == "receipt"]
     assert checks == ["matches", "DIFFERS"]
     assert "DIFFER" in story(steps[-1]) and steps[-1].to_json()["receipt_matches_sent"] is False
+
+
+def test_a_signature_made_before_its_key_was_revoked_stays_valid_one_made_after_does_not() -> None:
+    env, _, key = sealed(person_clue(), created_at=T0)
+    rec = _as_record(delivered_event(env))
+    keys = {key.key_id: ("MIB@350582", key.private.public_key())}
+    later = {key.key_id: T0 + timedelta(hours=1)}
+    earlier = {key.key_id: T0 - timedelta(hours=1)}
+    assert signature_check(rec, keys.get, later.get)[0] == "valid"
+    assert signature_check(rec, keys.get, earlier.get)[0] == "signed after the key's revocation"
+    assert signature_check(rec, keys.get, {}.get)[0] == "valid"

@@ -156,3 +156,46 @@ def test_audit_records_of_an_encrypted_message_keep_the_encryption_digest(rig: R
     env = read_envelope(rig.services.registry, raw)
     assert delivered["signed"]["scheme"] == "hub-sig-v2"
     assert delivered["signed"]["encryption_sha256"] == env.encryption_sha256()
+
+
+def test_an_independent_reader_with_the_readme_the_schemas_and_the_key_reads_the_record(
+    rig: Rig, tmp_path: Path
+) -> None:
+    """ops/e2e/read_inbox_record.py imports nothing from the hub: fastavro, cryptography, and
+    what the README documents."""
+    import subprocess
+    import sys
+
+    from hub.trust.directory import private_key_path
+
+    _, raw = rig.message("corruption_clue_handoff", to="CDI@350582")
+    rig.handle(rig.record(raw))
+    [inbox] = rig.producer.on("hub.inbox.CDI")
+    (tmp_path / "record.bin").write_bytes(inbox.value)
+    key_id = rig.services.directory.current.connectors[CDI].encryption_key().key_id
+    root = Path(__file__).resolve().parents[2]
+    script = root / "ops" / "e2e" / "read_inbox_record.py"
+    assert "import hub" not in script.read_text() and "from hub" not in script.read_text()
+
+    def read(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(script), str(tmp_path / "record.bin"),
+             "--schemas", str(root / "schemas" / "avro"),
+             "--directory", str(rig.settings.directory_path), *extra],
+            capture_output=True, text=True, cwd=tmp_path,
+        )  # fmt: skip
+
+    done = read("--key", str(private_key_path(rig.settings.keys_dir, CDI, key_id)))
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = json.loads(done.stdout)
+    assert out["signature"] == "valid (hub-sig-v2)" and out["encrypted"] is True
+    assert out["payload"]["officials"][0]["name"] == OFFICIAL
+    assert read().returncode == 1  # without the key: the signature checks, the payload stays shut
+    other = private_key_path(
+        rig.settings.keys_dir,
+        Address.parse("PSB@350582"),
+        rig.services.directory.current.connectors[Address.parse("PSB@350582")]
+        .encryption_key()
+        .key_id,
+    )
+    assert read("--key", str(other)).returncode != 0

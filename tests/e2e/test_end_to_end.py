@@ -7,6 +7,7 @@ import os
 import urllib.request
 import uuid
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer
@@ -437,3 +438,31 @@ def test_a_receipt_signs_for_the_exact_bytes_and_the_trail_says_so(hub: HubProce
     assert receipt["facts"]["original_sha256"] == msg.raw_sha256
     assert receipt["receipt_matches_sent"] is True
     assert "for the exact bytes sent" in hub.cli("audit", "trail", mid).stdout
+
+
+def test_hub_audit_prove_gives_a_proof_an_outsider_checks_against_an_export(
+    hub: HubProcess, tmp_path
+) -> None:
+    import subprocess
+    import sys
+
+    mib = hub.connector("MIB@350582")
+    mid = mib.send("clue_transfer", "PSB@350582", payload(mib, "clue_transfer"))
+    audit_kinds_until(hub, mid, lambda k: "delivered" in k)
+    proof = json.loads(hub.cli("audit", "prove", mid).stdout)
+    assert proof["records"] and "\n\u2014 ed25519:" in proof["checkpoint"]
+    (tmp_path / "proof.json").write_text(json.dumps(proof))
+    hub.cli("audit", "export", "--out", str(tmp_path / "export"))
+    verifier = Path(__file__).resolve().parents[2] / "ops" / "audit" / "verify_export.py"
+    done = subprocess.run(
+        [sys.executable, str(verifier), str(tmp_path / "export"), "--prove",
+         str(tmp_path / "proof.json")],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "checkpoint signed by ed25519:" in done.stdout
+    consistency = json.loads(
+        hub.cli("audit", "consistency", "--old-size", str(proof["tree_size"])).stdout
+    )
+    assert consistency["old_root"] == proof["root"]
