@@ -215,3 +215,28 @@ def test_a_record_whose_decision_needs_the_store_while_it_is_down_still_gets_an_
     recorder.first_seen = down  # type: ignore[method-assign]
     outcomes = run_batch(rig, [rig.record(raw), replay])
     assert [o.kind for o in outcomes] == [DELIVERED, DEAD_LETTERED]
+
+
+def test_a_hijacked_id_in_a_batch_records_nothing_and_is_kept_for_no_redelivery(rig: Rig) -> None:
+    from hub.storage.redelivery import Redeliveries
+
+    mid, raw = rig.message("corruption_clue_handoff", to="CDI@350582")
+    run_batch(rig, [rig.record(raw)])
+    _, receipt = rig.message(
+        "receipt",
+        sender="CDI@350582",
+        to="MIB@350582",
+        payload={"received_at": now_utc(), "received_by": "信访室", "note": None},
+        correlation_id=mid,
+    )
+    run_batch(rig, [rig.record(receipt)])  # the original is received: its redelivery copy goes
+    kept = Redeliveries(rig.services.store.engine)
+    before = kept.ids()
+    assert mid not in before
+    _, hijack = rig.message(
+        "corruption_clue_handoff", sender="HEALTH@350582", to="CDI@350582", message_id=mid
+    )
+    [outcome] = run_batch(rig, [rig.record(hijack)])
+    assert (outcome.kind, outcome.reason) == (DEAD_LETTERED, "id_conflict")
+    assert kept.ids() == before  # the hijacker's bytes are not waiting to be re-published
+    assert rig.services.store.delivery(mid).sender == "MIB@350582"

@@ -155,7 +155,13 @@ class BatchPipeline:
         for item in segment:  # a fresh attempt starts from the decisions alone
             item.earlier = item.dead_letter = item.ack = None
         await self._find_repeats(segment)
-        deliveries = [i for i in segment if isinstance(i.decision, Delivered) and i.earlier is None]
+        # An id conflict found by _find_repeats is a Delivered decision turned dead letter: it
+        # must not be recorded (nor kept for redelivery) as a delivery.
+        deliveries = [
+            (i, i.decision)
+            for i in segment
+            if isinstance(i.decision, Delivered) and i.earlier is None and i.dead_letter is None
+        ]
         for item in segment:
             if isinstance(item.decision, Rejected):
                 item.dead_letter = dead_letter_of(
@@ -174,10 +180,10 @@ class BatchPipeline:
         # 2. one transaction
         applied = await asyncio.to_thread(
             p.recorder.record_batch,
-            [(i.decision, i.record.value) for i in deliveries],  # type: ignore[misc]
+            [(d, i.record.value) for i, d in deliveries],
             [i.dead_letter for i in segment if i.dead_letter is not None],
         )
-        applied_at = dict(zip(map(id, deliveries), applied, strict=True))
+        applied_at = {id(i): at for (i, _), at in zip(deliveries, applied, strict=True)}
         # 3. the audit events, all together
         outcomes = [self._outcome(i, decided_at, applied_at.get(id(i))) for i in segment]
         await p.audit.publish([e for o in outcomes for e in o.events])
