@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.dedup import HandledIds
-from connectors.messages import Answerable, original_ref
+from connectors.messages import Answerable, OriginalRef, original_ref
 from hub.trust.address import Address
 from hub.trust.keys import SigningKey
 from hub.wire.envelope import now_utc
@@ -91,6 +91,27 @@ class Answering:
             "decided_at": now_utc(),
         }
         return self.reply(original, "acceptance", payload)
+
+    def refuse(self, original: OriginalRef, problem: str) -> str:
+        """Answer an encrypted payload that fails this connector's checks: sign for it, then
+        return it (退回) with the problem (field names and rules, never values).  Ids derive
+        from the original's, so a repeat after a crash sends nothing new."""
+        self.receipt(original, note="refused: the payload fails the recipient's checks")
+        if self.handled is not None:
+            sent = self.handled.answer_sent(original.message_id, "refusal")
+            if sent is not None:
+                return sent
+        payload = {
+            "decision": "RETURNED",
+            "reason": f"the payload fails the recipient's checks: {problem}"[:1000],
+            "case_number": None,
+            "decided_at": now_utc(),
+        }
+        mid = self.answer_id(original.message_id, "refusal")
+        mid = self.reply(original, "acceptance", payload, message_id=mid)
+        if self.handled is not None:
+            self.handled.remember_answer(original.message_id, "refusal", mid)
+        return mid
 
     def feedback(self, original: Answerable, note: str, *, percent: int | None = None) -> str:
         payload = {"note": note, "percent": percent, "reported_at": now_utc()}

@@ -35,6 +35,7 @@ from connectors.messages import (
     Answerable,
     InboxMessage,
     OriginalRef,
+    RefusedPayload,
     RejectedRecord,
     VerificationError,
     encryption_target,
@@ -340,6 +341,8 @@ class Connector(Answering):
         log.error("inbox record %s/%d@%d rejected: %s", *where.to_tuple())
         if self.on_rejected is not None:
             self.on_rejected(where)
+        if committer is not None and isinstance(exc, RefusedPayload) and self.key is not None:
+            self.refuse(exc.original, str(exc))  # the sender and the ledger learn why
         if committer is not None:  # nothing will ever make it valid
             tp = TopicPartition(record.topic, record.partition)
             committer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)})

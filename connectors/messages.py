@@ -35,6 +35,15 @@ class VerificationError(TrustError):
     """An inbox record that fails end-to-end verification (should never pass the router)."""
 
 
+class RefusedPayload(VerificationError):
+    """An encrypted payload from a verified sender that fails the checks the router could not
+    make: the recipient answers it (``Answering.refuse``) so the sender and the ledger know."""
+
+    def __init__(self, message: str, original: OriginalRef) -> None:
+        super().__init__(message)
+        self.original = original
+
+
 @dataclass(frozen=True)
 class InboxMessage:
     envelope: Envelope
@@ -176,13 +185,14 @@ def _open(
     if env.encryption is not None:
         # The router could not look inside: the schema and field checks happen here.
         fam = family(env.family)
+        ref = OriginalRef(env.message_id, env.sender)
         if fam is None or writer.stem != fam.schema_stem or writer.version != env.schema_version:
-            raise VerificationError(
-                f"schema_mismatch: {env.family} v{env.schema_version} carries {writer.label}"
+            raise RefusedPayload(
+                f"schema_mismatch: {env.family} v{env.schema_version} carries {writer.label}", ref
             )
         problems = check_payload(fam, payload, env)
         if problems:
-            raise VerificationError("invalid_payload: " + "; ".join(problems))
+            raise RefusedPayload("invalid_payload: " + "; ".join(problems), ref)
     via = "direct"
     for k, v in record.headers or ():
         if k == headers.VIA and bytes(v) == b"fallback":

@@ -82,3 +82,33 @@ def test_encrypted_names_and_id_numbers_appear_nowhere_on_the_hub(
         text = path.read_text(encoding="utf-8")
         assert not any(s.decode() in text for s in secrets), f"a secret in {path.name}"
     assert json.loads((tmp_path / "export" / "manifest.json").read_text())
+
+
+def test_an_encrypted_payload_that_fails_the_recipients_checks_is_returned_to_its_sender(
+    hub: HubProcess,
+) -> None:
+    from hub.lifecycle.ledger import Ledger
+    from hub.storage.store import Store
+    from hub.wire.jsonpayload import from_json
+    from tests.hubproc import wait_until
+
+    mib = hub.connector("MIB@350582")
+    schema = mib.registry.latest("corruption_clue_handoff")
+    broken = {**secret_handoff("某", "350582197001011234"), "officials": []}
+    mid = mib.send("corruption_clue_handoff", "CDI@350582", from_json(schema.raw, broken))
+    cdi = hub.connector("CDI@350582")
+    refused: list = []
+    cdi.on_rejected = refused.append
+    cdi.consume(lambda msg: None, follow=False, idle_timeout_s=3)
+    assert any("invalid_payload" in r.reason for r in refused)
+    ledger = Ledger(Store(hub.settings.effective_store_url, create=False).engine)
+    wait_until(
+        lambda: (ledger.entry(mid) or {}).get("state") == "RETURNED",
+        what="the refused hand-off returned in the ledger",
+    )
+    answers = [
+        m for m in mib.messages(idle_timeout_s=2)
+        if m.envelope.correlation_id == mid and m.family == "acceptance"
+    ]  # fmt: skip
+    assert answers and answers[0].payload["decision"] == "RETURNED"
+    assert "officials" in answers[0].payload["reason"] or "official" in answers[0].payload["reason"]
