@@ -67,7 +67,8 @@ def run_raw(bootstrap: str, n: int, size: int, timeout: float) -> dict:
     return {"n": len(latencies), "seconds": last - start, "lat": latencies}
 
 
-def run_hub(bootstrap: str, hub, n: int, timeout: float) -> tuple[dict, int]:
+def clue_sealer(hub):
+    """A function sealing n fresh signed clues MIB@350582 → PSB@350582: [(envelope, bytes)]."""
     mib = hub.connector("MIB@350582")
     schema = mib.registry.latest("clue_transfer")
     example = load_example("clue_transfer")
@@ -76,18 +77,26 @@ def run_hub(bootstrap: str, hub, n: int, timeout: float) -> tuple[dict, int]:
     example["requested_deadline"] = None
     payload = from_json(schema.raw, example)
     recipient = Address.parse("PSB@350582")
-    envelopes = [
-        seal(
-            mib.registry,
-            family="clue_transfer",
-            payload_schema=schema,
-            payload=payload,
-            sender=mib.address,
-            recipient=recipient,
-            key=mib.key,
-        )
-        for _ in range(n)
-    ]
+
+    def make(n: int) -> list:
+        return [
+            seal(
+                mib.registry,
+                family="clue_transfer",
+                payload_schema=schema,
+                payload=payload,
+                sender=mib.address,
+                recipient=recipient,
+                key=mib.key,
+            )
+            for _ in range(n)
+        ]
+
+    return make
+
+
+def run_hub(bootstrap: str, hub, n: int, timeout: float) -> tuple[dict, int]:
+    envelopes = clue_sealer(hub)(n)
     size = len(envelopes[0][1])
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     sent_at: dict[bytes, float] = {}

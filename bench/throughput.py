@@ -35,7 +35,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.loads import percentile
+from bench.loads import clue_sealer, percentile
 from bench.procs import (
     Profiler,
     children,
@@ -44,11 +44,8 @@ from bench.procs import (
     postgres_urls,
 )
 from hub.runtime.admin import ensure_topics
-from hub.trust.address import Address
-from hub.wire.envelope import seal
-from hub.wire.jsonpayload import from_json
 from hub.wire.topics import INGRESS, TopicSpec, inbox_topic
-from tests.hubproc import HubProcess, load_example, start_hub, start_worker
+from tests.hubproc import HubProcess, start_hub, start_worker
 
 SENDER, RECIPIENT = "MIB@350582", "PSB@350582"
 
@@ -101,37 +98,9 @@ class Watcher:
 
     def rate(self, keys: list[bytes]) -> tuple[float, int]:
         times = sorted(self.seen[k] for k in keys if k in self.seen)
-        if len(times) < 2:
+        if len(times) < 2 or times[-1] == times[0]:  # too few, or all seen in one poll
             return float("nan"), len(times)
         return (len(times) - 1) / (times[-1] - times[0]), len(times)
-
-
-def sealer(hub: HubProcess):
-    mib = hub.connector(SENDER)
-    schema = mib.registry.latest("clue_transfer")
-    example = load_example("clue_transfer")
-    # A past requested deadline would fire four SLA events per clue at once and measure the
-    # SLA publisher instead of the router.
-    example["requested_deadline"] = None
-    payload = from_json(schema.raw, example)
-    recipient = Address.parse(RECIPIENT)
-
-    def make(n: int) -> list[tuple[bytes, bytes]]:
-        out = []
-        for _ in range(n):
-            env, raw = seal(
-                mib.registry,
-                family="clue_transfer",
-                payload_schema=schema,
-                payload=payload,
-                sender=mib.address,
-                recipient=recipient,
-                key=mib.key,
-            )
-            out.append((env.message_id.encode(), raw))
-        return out
-
-    return make
 
 
 async def relay_rate(bootstrap: str, n: int, size: int, timeout: float) -> tuple[float, int]:
@@ -181,7 +150,11 @@ async def send_all(bootstrap: str, messages: list[tuple[bytes, bytes]], rate: fl
 
 async def measure(args: argparse.Namespace, hub: HubProcess, profiler: Profiler | None) -> dict:
     bootstrap = hub.state.bootstrap
-    make = sealer(hub)
+    seal_clues = clue_sealer(hub)
+
+    def make(n: int) -> list[tuple[bytes, bytes]]:
+        return [(env.message_id.encode(), raw) for env, raw in seal_clues(n)]
+
     inbox = Watcher(bootstrap, inbox_topic(*RECIPIENT.split("@")))
     watching = asyncio.create_task(inbox.run())
     results: dict = {}

@@ -24,6 +24,7 @@ def partitions_read(log: str) -> set[int]:
 
 def test_two_workers_share_the_ingress_and_each_message_is_delivered_once(tmp_path: Path) -> None:
     hub = start_hub(tmp_path / "hub")
+    worker = None
     try:
         worker = start_worker(hub)
         worker_log = hub.home / "hub-worker.log"
@@ -64,4 +65,7 @@ def test_two_workers_share_the_ingress_and_each_message_is_delivered_once(tmp_pa
         routed_by_hub = hub.log().count("batch from hub.ingress/")
         assert routed_by_worker > 0 and routed_by_hub > 0
     finally:
+        if worker is not None and worker.poll() is None:
+            worker.kill()  # the test failed before stopping it: leave no process behind
+            worker.wait()
         hub.stop()
