@@ -80,7 +80,14 @@ class EmbeddedBroker:
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
         log.info("starting embedded Tansu broker on %s", self.bootstrap)
         self.process = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            # Out of the terminal's process group: Ctrl-C reaches the hub only, which stops its
+            # clients first and the broker last (a broker gone first left them retrying ~60 s).
+            start_new_session=True,
         )
         if not isinstance(out, int):
             out.close()
