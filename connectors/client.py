@@ -49,7 +49,7 @@ from hub.runtime.state import resolve_bootstrap
 from hub.trust.address import Address
 from hub.trust.directory import (
     Directory,
-    DirectoryFile,
+    directory_file,
     load_encryption_keys,
     load_signing_key,
 )
@@ -126,7 +126,7 @@ class Connector(Answering):
         signing: bool = True,
     ) -> Connector:
         address = Address.parse(address) if isinstance(address, str) else address
-        directory = DirectoryFile(settings.directory_path)
+        directory = directory_file(settings)
         key = load_signing_key(settings.keys_dir, address, directory.current) if signing else None
         return cls(
             address,

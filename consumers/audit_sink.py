@@ -169,11 +169,11 @@ class AuditSink:
         self._thread: threading.Thread | None = None
 
     def _operators_key(self) -> SigningKey:
-        from hub.trust.directory import Directory, load_signing_key
+        from hub.trust.directory import load_directory, load_signing_key
         from hub.trust.operators import OPERATORS
 
         if not hasattr(self, "_key"):
-            directory = Directory.load(self.settings.directory_path)
+            directory = load_directory(self.settings)
             self._key = load_signing_key(self.settings.keys_dir, OPERATORS, directory)
         return self._key
 

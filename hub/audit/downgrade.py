@@ -45,12 +45,10 @@ def record_downgrade(settings: Settings, before: str, target: str, records: int)
         fh.write(line)
     log.warning("audit schema downgrade forced: %s", line.strip())
     try:
-        from hub.trust.directory import Directory, load_signing_key
+        from hub.trust.directory import load_directory, load_signing_key
         from hub.trust.operators import OPERATORS
 
-        key = load_signing_key(
-            settings.keys_dir, OPERATORS, Directory.load(settings.directory_path)
-        )
+        key = load_signing_key(settings.keys_dir, OPERATORS, load_directory(settings))
         store.checkpoint(key)
     except Exception as exc:  # no key here: the journal line stands alone
         log.warning("no checkpoint signed before the downgrade (%s)", type(exc).__name__)

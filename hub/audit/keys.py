@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from hub.audit.store import AuditStore
@@ -19,15 +18,15 @@ from hub.trust.keys import load_public
 from hub.trust.operators import OPERATORS
 
 
-def operator_entries(directory_path: Path) -> list[Any]:
+def operator_entries(directory: Directory) -> list[Any]:
     """The hub operators' keys in the directory (``KeyEntry``): who signs checkpoints."""
-    conn = Directory.load(directory_path).connectors.get(OPERATORS)
+    conn = directory.connectors.get(OPERATORS)
     return list(conn.keys) if conn else []
 
 
-def checkpoint_keys(directory_path: Path, extra: list[str]) -> Callable[[str], Any]:
+def checkpoint_keys(directory: Directory, extra: list[str]) -> Callable[[str], Any]:
     """Keys trusted to sign checkpoints: the hub operators' keys in the directory, and --key."""
-    trusted = {e.key_id: load_public(e.public_key) for e in operator_entries(directory_path)}
+    trusted = {e.key_id: load_public(e.public_key) for e in operator_entries(directory)}
     for item in extra:
         key_id, sep, b64 = item.partition("=")
         if not sep:
@@ -36,9 +35,8 @@ def checkpoint_keys(directory_path: Path, extra: list[str]) -> Callable[[str], A
     return trusted.get
 
 
-def message_keys(directory_path: Path, store: AuditStore) -> KeyLookup:
+def message_keys(directory: Directory, store: AuditStore) -> KeyLookup:
     """Any connector's key: the directory first, then keys the log itself recorded."""
-    directory = Directory.load(directory_path)
     logged: dict[str, tuple[str, str]] = {}
     for r in store.search(kinds=["key_registered"], limit=1_000_000):
         facts = json.loads(r["facts"])
@@ -56,10 +54,10 @@ def message_keys(directory_path: Path, store: AuditStore) -> KeyLookup:
     return lookup
 
 
-def revocations(directory_path: Path) -> Callable[[str], datetime | None]:
+def revocations(directory: Directory) -> Callable[[str], datetime | None]:
     """When each revoked key of the directory was revoked (``hub keys revoke``)."""
     at: dict[str, datetime] = {}
-    for conn in Directory.load(directory_path).connectors.values():
+    for conn in directory.connectors.values():
         for k in conn.keys:
             if k.status == "revoked" and k.revoked_at:
                 at[k.key_id] = parse_iso(k.revoked_at)

@@ -51,7 +51,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     verdict = verify_chain(
         store.records(),
         checkpoints,
-        checkpoint_keys(settings.directory_path, args.key or []),
+        checkpoint_keys(_directory(settings), args.key or []),
         progress=progress("verifying"),
     )
     if sys.stderr.isatty():
@@ -89,8 +89,8 @@ def cmd_trail(args: argparse.Namespace, settings: Settings) -> int:
     steps = build_trail(
         records,
         store.predecessor_hash,
-        message_keys(settings.directory_path, store),
-        revocations(settings.directory_path),
+        message_keys(directory := _directory(settings), store),
+        revocations(directory),
     )
     if args.json:
         print(json.dumps([s.to_json() for s in steps], ensure_ascii=False))
@@ -169,7 +169,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     store = _open(settings)
     keys = {
         k.key_id: {"address": str(OPERATORS), "public_key": k.public_key}
-        for k in operator_entries(settings.directory_path)
+        for k in operator_entries(_directory(settings))
     }
     out = Path(args.out)
     manifest = export(store, out, checkpoint_keys=keys, progress=progress("exporting"))
@@ -185,14 +185,12 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.trust.directory import Directory, load_signing_key
+    from hub.trust.directory import load_directory, load_signing_key
     from hub.trust.operators import OPERATORS
 
     store = _open(settings)
     if not args.no_sign:
-        key = load_signing_key(
-            settings.keys_dir, OPERATORS, Directory.load(settings.directory_path)
-        )
+        key = load_signing_key(settings.keys_dir, OPERATORS, load_directory(settings))
         cp = store.checkpoint(key)
         if cp is None:
             print("nothing new to sign: the last checkpoint covers the head")
@@ -382,3 +380,15 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     )
     s.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_sink)
+
+
+def _directory(settings: Settings) -> Any:
+    """The signed directory for the keys it names; without one (no anchor here, say) an empty
+    directory, so checkpoints are reported untrusted rather than believed."""
+    from hub.trust.directory import Directory, DirectoryError, load_directory
+
+    try:
+        return load_directory(settings)
+    except DirectoryError as exc:
+        print(f"warning: no trusted directory ({exc}); give keys with --key", file=sys.stderr)
+        return Directory()

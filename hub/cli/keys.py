@@ -1,9 +1,16 @@
-"""``hub keys``: connectors and their signing keys in the agency directory."""
+"""``hub keys``: a connector's own keys, made on the agency's side, and the directory's view.
+
+``new`` and ``rotate`` make key pairs in this host's keys folder and, with ``--request FILE``,
+write the request the agency sends the operators (``hub directory apply``).  Without
+``--request`` they apply it at once, which works only where the directory key is (a
+development hub).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from hub.cli.output import print_json, table
@@ -11,28 +18,47 @@ from hub.core.config import Settings
 from hub.core.errors import UsageError
 
 
+def _requested(request: Any, path: Path) -> None:
+    request.save(path)
+    print(request.fingerprint)
+    print(
+        f"wrote the {request.kind} request of {request.body['address']} to {path}; the private "
+        "keys stay in this host's keys folder.  Send the file to the hub operators and confirm "
+        f"its fingerprint {request.fingerprint} with them by another channel; the new keys are "
+        "used once the directory they sign lists them.",
+        file=sys.stderr,
+    )
+
+
 def cmd_keys_new(args: argparse.Namespace, settings: Settings) -> int:
     from hub.trust.address import Address
-    from hub.trust.directory import DirectoryError, create_key
+    from hub.trust.authority import authority_for, create_key
+    from hub.trust.directory import DirectoryError
+    from hub.trust.requests import make_request
 
     try:
         address = Address.parse(args.address)
-        key = create_key(settings.directory_path, settings.keys_dir, address, args.name or "")
+        if args.request:
+            request = make_request("register", address, settings.keys_dir, name=args.name or "")
+            _requested(request, Path(args.request))
+            return 0
+        authority = authority_for(settings)
+        key = create_key(authority, settings.keys_dir, address, args.name or "")
     except (ValueError, DirectoryError) as exc:
         raise UsageError(str(exc)) from exc
     print(key.key_id)
     print(
-        f"registered {key.key_id} for {address} in {settings.directory_path}; "
-        f"private key kept in {settings.keys_dir / str(address)}",
+        f"registered {key.key_id} for {address} in {settings.directory_path} (signed with the "
+        f"directory key here); private key kept in {settings.keys_dir / str(address)}",
         file=sys.stderr,
     )
     return 0
 
 
 def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.trust.directory import Directory
+    from hub.trust.directory import load_directory
 
-    directory = Directory.load(settings.directory_path)
+    directory = load_directory(settings)
     rows = [
         [
             str(c.address),
@@ -52,6 +78,7 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
             print_json(dict(zip(names, r, strict=True)))
     elif rows:
         print(table(rows, ["CONNECTOR", "USE", "KEY ID", "STATUS", "CREATED", "NAME"]))
+        print(f"directory serial {directory.serial}, issued {directory.issued_at}")
     else:
         print(
             f"no connectors in {settings.directory_path}; add one with `hub keys new AGENCY@REGION`"
@@ -61,18 +88,22 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from hub.trust.address import Address
-    from hub.trust.directory import DirectoryError
-    from hub.trust.rotation import rotate_keys
+    from hub.trust.authority import authority_for
+    from hub.trust.directory import DirectoryError, load_directory
+    from hub.trust.rotation import rotate_keys, rotation_request
 
     both = not args.signing and not args.encryption
+    which = {"signing": args.signing or both, "encryption": args.encryption or both}
     try:
-        made = rotate_keys(
-            settings.directory_path,
-            settings.keys_dir,
-            Address.parse(args.address),
-            signing=args.signing or both,
-            encryption=args.encryption or both,
-        )
+        address = Address.parse(args.address)
+        if args.request:
+            request = rotation_request(
+                settings.keys_dir, address, load_directory(settings), **which
+            )
+            _requested(request, Path(args.request))
+            return 0
+        authority = authority_for(settings)
+        made = rotate_keys(authority, settings.keys_dir, address, **which)
     except (ValueError, DirectoryError) as exc:
         raise UsageError(str(exc)) from exc
     for key_id in made:
@@ -87,11 +118,12 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     from hub.core.clock import now_utc
+    from hub.trust.authority import authority_for
     from hub.trust.directory import DirectoryError
-    from hub.trust.rotation import revoke_key
 
     try:
-        address = revoke_key(settings.directory_path, args.key_id, now_utc())
+        authority = authority_for(settings, Path(args.key) if args.key else None)
+        address = authority.revoke(args.key_id, now_utc())
     except DirectoryError as exc:
         raise UsageError(str(exc)) from exc
     print(
@@ -105,44 +137,54 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     keys = sub.add_parser(
         "keys",
         help="connector signing and encryption keys",
-        description="Manage the Ed25519 signing keys and X25519 encryption keys of the agency "
-        "directory.",
+        description="A connector's Ed25519 signing keys and X25519 encryption keys: made on the "
+        "agency's side, registered by the operators in the signed directory.",
     )
     ks = keys.add_subparsers(dest="keys_command", metavar="SUBCOMMAND", required=True)
     s = ks.add_parser(
         "new",
-        help="create a key pair and register it",
-        description="Create an Ed25519 key pair for AGENCY@REGION, keep the private "
-        "key in the keys folder (mode 0600) and register the public key in the "
-        "directory.  Prints the key id.",
+        help="create a connector's key pairs (and a registration request)",
+        formatter_class=fmt,
+        description="Create an Ed25519 signing key pair and an X25519 encryption key pair for "
+        "AGENCY@REGION and keep the private halves in this host's keys folder (0600).\n\n"
+        "With --request FILE, write the registration request to send the hub operators and "
+        "print its fingerprint (confirm it with them by another channel).  Without, register "
+        "at once: only where the directory key is (a development hub); prints the key id.",
     )
     s.add_argument("address", metavar="AGENCY@REGION")
     s.add_argument("--name", help="a readable name for the connector")
+    s.add_argument("--request", metavar="FILE", help="write a registration request here")
     s.set_defaults(func=cmd_keys_new)
     s = ks.add_parser(
         "list",
         help="list connectors and keys",
-        description="List every connector in the directory with its keys.",
+        description="List every connector in the signed directory with its keys.",
     )
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_keys_list)
     s = ks.add_parser(
         "rotate",
         help="replace a connector's keys",
+        formatter_class=fmt,
         description="Give AGENCY@REGION a new signing key and a new encryption key (or only one "
-        "of them) and retire the ones they replace: messages signed or encrypted with a retired "
-        "key are still accepted, and its private half stays so older messages remain readable.  "
-        "Prints the new key ids.",
+        "of them); the ones they replace become retired: messages signed or encrypted with a "
+        "retired key are still accepted, and its private half stays so older messages remain "
+        "readable.\n\nWith --request FILE, write a rotation request authorised by the current "
+        "signing key, for the operators; without, apply it here (a development hub).  Prints "
+        "the new key ids.",
     )
     s.add_argument("address", metavar="AGENCY@REGION")
     s.add_argument("--signing", action="store_true", help="only the signing key")
     s.add_argument("--encryption", action="store_true", help="only the encryption key")
+    s.add_argument("--request", metavar="FILE", help="write a rotation request here")
     s.set_defaults(func=cmd_keys_rotate)
     s = ks.add_parser(
         "revoke",
-        help="revoke a key",
-        description="Mark a key revoked from now on: the router refuses messages signed with it "
-        "or encrypted to it.  Records of the audit log made before stay as they are.",
+        help="revoke a key (operators)",
+        description="Mark a key revoked from now on and sign the new directory: the router "
+        "refuses messages signed with it or encrypted to it.  Records of the audit log made "
+        "before stay as they are.  Needs the directory key.",
     )
     s.add_argument("key_id", metavar="KEY_ID")
+    s.add_argument("--key", metavar="FILE", help="the directory key (default: directory_key_file)")
     s.set_defaults(func=cmd_keys_revoke)

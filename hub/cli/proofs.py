@@ -36,13 +36,11 @@ def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _operators_key(settings: Settings) -> Any:
-    from hub.trust.directory import Directory, DirectoryError, load_signing_key
+    from hub.trust.directory import DirectoryError, load_directory, load_signing_key
     from hub.trust.operators import OPERATORS
 
     try:
-        return load_signing_key(
-            settings.keys_dir, OPERATORS, Directory.load(settings.directory_path)
-        )
+        return load_signing_key(settings.keys_dir, OPERATORS, load_directory(settings))
     except DirectoryError:
         return None  # the proof is still checkable; its head is then unsigned
 

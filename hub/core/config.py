@@ -48,6 +48,12 @@ class Settings:
     #: SQLAlchemy URL of the hub's durable store; empty means SQLite in ``home``.
     store_url: str = ""
     directory_file: str = ""  # empty: <home>/directory.json
+    #: The directory keys the directory must be signed with (hub.trust.signed); empty:
+    #: <home>/directory-anchor.json.  Routers and connectors load no directory without it.
+    directory_anchor_file: str = ""
+    #: The operators' directory key (private).  A production hub does not have it (it lives
+    #: offline); a development hub makes one.  Empty: <home>/keys/directory-operators.pem.
+    directory_key_file: str = ""
     policy_file: str = ""  # empty: the packaged hub/data/policy.yaml
     schemas_dir: str = ""  # empty: <project>/schemas/avro
     #: Port of the worker's HTTP server (/metrics); 0 picks a free port.
@@ -120,6 +126,18 @@ class Settings:
     @property
     def directory_path(self) -> Path:
         return Path(self.directory_file) if self.directory_file else self.home / "directory.json"
+
+    @property
+    def directory_anchor_path(self) -> Path:
+        if self.directory_anchor_file:
+            return Path(self.directory_anchor_file)
+        return self.home / "directory-anchor.json"
+
+    @property
+    def directory_key_path(self) -> Path:
+        if self.directory_key_file:
+            return Path(self.directory_key_file)
+        return self.keys_dir / "directory-operators.pem"
 
     @property
     def policy_path(self) -> Path:
@@ -254,6 +272,7 @@ def describe(settings: Settings) -> dict[str, Any]:
     out["store_url (effective)"] = masked_url(settings.effective_store_url)
     out["audit_url (effective)"] = masked_url(settings.effective_audit_url)
     out["directory (effective)"] = str(settings.directory_path)
+    out["directory anchor (effective)"] = str(settings.directory_anchor_path)
     out["policy (effective)"] = str(settings.policy_path)
     out["sla (effective)"] = str(settings.sla_path)
     out["schemas (effective)"] = str(settings.schemas_path)

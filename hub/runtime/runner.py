@@ -17,16 +17,57 @@ from hub.runtime.admin import TopicEpochs, ensure_topics
 from hub.runtime.broker import EmbeddedBroker, free_port
 from hub.runtime.state import HubState, clear_state, read_state, write_state
 from hub.storage.engine import safe_url
-from hub.trust.directory import DEV_CONNECTORS, Directory, create_dev_directory
+from hub.trust.authority import (
+    DirectoryAuthority,
+    create_dev_directory,
+    development_authority,
+    wants_dev_directory,
+)
+from hub.trust.directory import (
+    DEV_CONNECTORS,
+    Directory,
+    DirectoryError,
+    load_directory,
+    load_signing_key,
+)
 from hub.trust.operators import OPERATORS
 from hub.wire.topics import core_topics, inbox_spec
 
 log = logging.getLogger("hub.run")
 
 
-def wants_dev_directory(settings: Settings) -> bool:
-    mode = settings.dev_directory.lower()
-    return mode in {"1", "true", "yes", "always"} or (mode == "auto" and settings.embedded)
+def prepare_directory(settings: Settings) -> Directory:
+    """The signed directory the hub starts with.
+
+    A development hub signs its own (``development_authority``) and registers the demo
+    connectors; any hub that holds the directory key registers the operators' connector
+    ``HUB@100000`` when missing (it signs SLA events and checkpoints and receives escalations).
+    A hub without the key needs that connector in the signed directory already.
+    """
+    if wants_dev_directory(settings):
+        authority = development_authority(settings)
+        made = create_dev_directory(authority, settings.keys_dir, [*DEV_CONNECTORS, str(OPERATORS)])
+        if made:
+            log.info(
+                "development directory: created keys for %d connectors in %s (directory key %s)",
+                made,
+                settings.keys_dir,
+                settings.directory_key_path,
+            )
+    elif settings.directory_key_path.exists():
+        authority = DirectoryAuthority.from_settings(settings)
+        if create_dev_directory(authority, settings.keys_dir, [str(OPERATORS)]):
+            log.info("registered the hub operators' signing key for %s", OPERATORS)
+    directory = load_directory(settings)
+    try:
+        load_signing_key(settings.keys_dir, OPERATORS, directory)
+    except DirectoryError as exc:
+        raise DirectoryError(
+            f"{exc}.  The operators' connector must be registered: `hub keys new {OPERATORS} "
+            "--request hub.request.json` here, applied with `hub directory apply` where the "
+            "directory key is kept"
+        ) from exc
+    return directory
 
 
 def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
@@ -48,18 +89,7 @@ def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
             bootstrap = broker.bootstrap
         else:
             bootstrap = settings.kafka_bootstrap
-        if wants_dev_directory(settings):
-            made = create_dev_directory(settings.directory_path, settings.keys_dir, DEV_CONNECTORS)
-            if made:
-                log.info(
-                    "development directory: created keys for %d connectors in %s",
-                    made,
-                    settings.keys_dir,
-                )
-        # The operators' connector signs SLA events and receives escalations; it always exists.
-        if create_dev_directory(settings.directory_path, settings.keys_dir, [str(OPERATORS)]):
-            log.info("created the hub operators' signing key for %s", OPERATORS)
-        directory = Directory.load(settings.directory_path)
+        directory = prepare_directory(settings)
         specs = core_topics() + [inbox_spec(a.agency, a.region) for a in directory.addresses()]
         ensure_topics(
             bootstrap,

@@ -22,7 +22,7 @@ from hub.routing.router import Router
 from hub.sla.policy import SlaPolicy, load_sla_policy
 from hub.sla.workdays import WorkCalendar, default_calendar
 from hub.storage.store import Store
-from hub.trust.directory import DirectoryFile
+from hub.trust.directory import DirectoryFile, directory_file
 from hub.wire.envelope import SIG_V1, SIG_V2
 from hub.wire.families import FAMILIES
 from hub.wire.schemas import SchemaRegistry
@@ -46,7 +46,7 @@ class HubServices:
     @classmethod
     def create(cls, settings: Settings) -> HubServices:
         registry = SchemaRegistry.load(settings.schemas_path)
-        directory = DirectoryFile(settings.directory_path)
+        directory = directory_file(settings)
         policy = load_policy(settings.policy_path, set(FAMILIES))
         store = Store(settings.effective_store_url)
         backfill_totals(store.engine)

@@ -1,8 +1,11 @@
 """The agency directory: which connectors (AGENCY@REGION) exist, their public signing keys and
 the public keys payloads are encrypted to.
 
-Kept in one JSON file that ``hub keys new`` writes and the router re-reads when it changes.
-Private keys never enter it; they stay in the connector's key folder.
+Kept in one JSON file signed by the operators' directory key (``hub.trust.signed``); it is
+loaded only when that signature verifies against the reader's trust anchor, and the router and
+connectors re-read it when it changes, never going back to an older serial.  The operators
+write it (``hub.trust.authority``); private keys never enter it, they stay in the connector's
+key folder on the agency's side.
 """
 
 from __future__ import annotations
@@ -11,26 +14,27 @@ import base64
 import binascii
 import json
 import logging
-import os
-import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from hub.core.config import Settings
 from hub.core.errors import TrustError
+from hub.core.files import write_atomic
 from hub.core.text import shown
 from hub.trust.address import Address
 from hub.trust.agencies import AGENCIES, is_agency
 from hub.trust.e2e import EncryptionKey, encryption_key_id
 from hub.trust.keys import SigningKey, key_id_for, load_public
 from hub.trust.regions import is_region
+from hub.trust.signed import AnchorError, TrustAnchor, sign_document
 
 log = logging.getLogger(__name__)
-FORMAT = 1
+UNSIGNED_FORMAT = 1  # the directory before it was signed: read only to be signed
 
 #: Connectors the development directory creates: the county of Jinjiang with every agency, its
 #: city and province MIB (for batches and escalation) and the city PSB (for fallback).
@@ -91,6 +95,9 @@ def check_address(address: Address) -> None:
 @dataclass(frozen=True)
 class Directory:
     connectors: dict[Address, Connector] = field(default_factory=dict)
+    #: Version number of the signed document (0: never signed); readers never go back.
+    serial: int = 0
+    issued_at: str = ""
 
     def __post_init__(self) -> None:
         index: dict[str, tuple[Address, KeyEntry]] = {}
@@ -132,7 +139,10 @@ class Directory:
         )
         conn = self.connectors.get(address, Connector(address))
         conn = replace(conn, encryption_keys=(*conn.encryption_keys, entry))
-        return Directory({**self.connectors, address: conn})
+        return self.with_connector(conn)
+
+    def with_connector(self, conn: Connector) -> Directory:
+        return replace(self, connectors={**self.connectors, conn.address: conn})
 
     def with_key(self, address: Address, key: SigningKey, name: str = "") -> Directory:
         check_address(address)
@@ -141,18 +151,20 @@ class Directory:
         )
         conn = self.connectors.get(address, Connector(address, name))
         conn = replace(conn, name=name or conn.name, keys=(*conn.keys, entry))
-        return Directory({**self.connectors, address: conn})
+        return self.with_connector(conn)
 
     # -- file ----------------------------------------------------------------------------------
     def to_json(self) -> dict:
+        """The signed body: serial, issue time and connectors."""
         return {
-            "format": FORMAT,
+            "serial": self.serial,
+            "issued_at": self.issued_at,
             "connectors": [
                 {
                     "address": str(c.address),
                     "name": c.name,
-                    "keys": [k.__dict__ for k in c.keys],
-                    "encryption_keys": [k.__dict__ for k in c.encryption_keys],
+                    "keys": [_entry_json(k) for k in c.keys],
+                    "encryption_keys": [_entry_json(k) for k in c.encryption_keys],
                 }
                 for c in sorted(self.connectors.values(), key=lambda c: c.address)
             ],
@@ -160,8 +172,6 @@ class Directory:
 
     @classmethod
     def from_json(cls, data: dict, source: str = "directory") -> Directory:
-        if data.get("format") != FORMAT:
-            raise DirectoryError(f"{source}: unsupported format {data.get('format')!r}")
         connectors: dict[Address, Connector] = {}
         seen: set[str] = set()
         for i, item in enumerate(data.get("connectors", [])):
@@ -179,26 +189,60 @@ class Directory:
                     raise DirectoryError(f"{source}: key {k.key_id} is registered twice")
                 seen.add(k.key_id)
             connectors[address] = Connector(address, item.get("name", ""), keys, enc)
-        return cls(connectors)
+        serial = data.get("serial", 0)
+        if not isinstance(serial, int) or serial < 0:
+            raise DirectoryError(f"{source}: serial must be a whole number")
+        return cls(connectors, serial, str(data.get("issued_at", "")))
 
     @classmethod
-    def load(cls, path: Path) -> Directory:
-        if not path.exists():
+    def load(cls, path: Path, anchor: TrustAnchor) -> Directory:
+        """The directory in ``path`` once its signature verifies against ``anchor``; a missing
+        file is an empty directory."""
+        data = _read(path)
+        if data is None:
             return cls()
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DirectoryError(f"{path}: {exc}") from exc
+            body = anchor.verify(data, str(path))
+        except AnchorError as exc:
+            raise DirectoryError(str(exc)) from exc
+        return cls.from_json(body, str(path))
+
+    @classmethod
+    def read_unsigned(cls, path: Path) -> Directory:
+        """A format-1 (unsigned) directory, for the operators to check and sign once."""
+        data = _read(path)
+        if data is None:
+            return cls()
+        if data.get("format") != UNSIGNED_FORMAT:
+            raise DirectoryError(f"{path}: not an unsigned directory (format 1)")
         return cls.from_json(data, str(path))
 
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def signed(self, key: SigningKey) -> dict:
+        return sign_document(self.to_json(), key)
+
+    def write_signed(self, path: Path, key: SigningKey) -> None:
         # Write-then-rename: a router re-reading the file never sees half of it.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".directory-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(self.to_json(), fh, ensure_ascii=False, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
+        text = json.dumps(self.signed(key), ensure_ascii=False, indent=2) + "\n"
+        write_atomic(path, text.encode())
+
+
+def _read(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DirectoryError(f"{path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise DirectoryError(f"{path}: not a directory document")
+    return data
+
+
+def _entry_json(k: KeyEntry) -> dict:
+    out = dict(k.__dict__)
+    if out["revoked_at"] is None:
+        del out["revoked_at"]  # absent, not null: the canonical form has one spelling
+    return out
 
 
 def _entry(data: dict, key_id_of: Callable[[bytes], str]) -> KeyEntry:
@@ -217,14 +261,20 @@ def _entry(data: dict, key_id_of: Callable[[bytes], str]) -> KeyEntry:
 
 
 class DirectoryFile:
-    """A directory that re-reads its file when the file changes (checked at most once a second)."""
+    """A directory that re-reads its file when the file changes (checked at most once a second).
 
-    def __init__(self, path: Path, check_every_s: float = 1.0) -> None:
+    Each version must verify against the trust anchor and must not be older (by serial) than
+    the one in hand; a file that fails either is logged and ignored, the previous version kept.
+    """
+
+    def __init__(self, path: Path, anchor: TrustAnchor, check_every_s: float = 1.0) -> None:
         self.path = path
+        self.anchor = anchor
         self.check_every_s = check_every_s
         self._mtime: tuple[int, int, int] | None = None
         self._checked = 0.0
         self._current = Directory()
+        self.refused = 0
         self.refresh(force=True)
 
     def refresh(
@@ -236,18 +286,36 @@ class DirectoryFile:
         self._checked = now
         try:
             st = self.path.stat()
-            # save() replaces the file, so the inode changes even within one mtime tick.
+            # Writes replace the file, so the inode changes even within one mtime tick.
             mtime = (st.st_mtime_ns, st.st_ino, st.st_size)
         except FileNotFoundError:
             mtime = None
         if force or mtime != self._mtime:
-            try:
-                self._current = Directory.load(self.path)
-                if self._mtime is not None or not force:
-                    log.info("directory reloaded: %d connectors", len(self._current.connectors))
-            except DirectoryError as exc:
-                log.error("directory %s not reloaded, keeping the previous one: %s", self.path, exc)
             self._mtime = mtime
+            try:
+                loaded = Directory.load(self.path, self.anchor)
+            except DirectoryError as exc:
+                self.refused += 1
+                log.error("directory %s not loaded, keeping the previous one: %s", self.path, exc)
+                return self._current
+            if loaded.serial < self._current.serial:
+                self.refused += 1
+                log.error(
+                    "directory %s has serial %d, older than the %d in use: refused (a replayed "
+                    "directory could bring back revoked keys)",
+                    self.path,
+                    loaded.serial,
+                    self._current.serial,
+                )
+                return self._current
+            if loaded.serial != self._current.serial or loaded != self._current:
+                if self._current.serial:
+                    log.info(
+                        "directory reloaded: serial %d, %d connectors",
+                        loaded.serial,
+                        len(loaded.connectors),
+                    )
+                self._current = loaded
         return self._current
 
     @property
@@ -296,41 +364,21 @@ def load_encryption_keys(
     return found
 
 
-def create_key(
-    directory_path: Path, keys_dir: Path, address: Address, name: str = ""
-) -> SigningKey:
-    """Generate a signing key pair and an encryption key pair, keep the private halves in
-    ``keys_dir``, register the public halves."""
-    check_address(address)
-    key = SigningKey.generate()
-    key.save(private_key_path(keys_dir, address, key.key_id))
-    enc = EncryptionKey.generate()
-    enc.save(private_key_path(keys_dir, address, enc.key_id))
-    directory = Directory.load(directory_path).with_key(address, key, name)
-    directory.with_encryption_key(address, enc).save(directory_path)
-    log.info("registered keys %s and %s for %s", key.key_id, enc.key_id, address)
-    return key
+# -- readers --------------------------------------------------------------------------------------
 
 
-def create_dev_directory(directory_path: Path, keys_dir: Path, addresses: Iterable[str]) -> int:
-    """Give every listed connector that has no key yet a key pair; returns how many were made."""
-    directory = Directory.load(directory_path)
-    made = 0
-    changed = False
-    for text in addresses:
-        address = Address.parse(text)
-        if not directory.has(address):
-            key = SigningKey.generate()
-            key.save(private_key_path(keys_dir, address, key.key_id))
-            directory = directory.with_key(address, key, name=f"development connector {address}")
-            made += 1
-            changed = True
-        if directory.connectors[address].encryption_key() is None:
-            # Also for a development directory written before end-to-end encryption.
-            enc = EncryptionKey.generate()
-            enc.save(private_key_path(keys_dir, address, enc.key_id))
-            directory = directory.with_encryption_key(address, enc)
-            changed = True
-    if changed:
-        directory.save(directory_path)
-    return made
+def trust_anchor(settings: Settings) -> TrustAnchor:
+    try:
+        return TrustAnchor.load(settings.directory_anchor_path)
+    except AnchorError as exc:
+        raise DirectoryError(str(exc)) from exc
+
+
+def directory_file(settings: Settings) -> DirectoryFile:
+    """The configured directory, verified against the configured trust anchor and followed."""
+    return DirectoryFile(settings.directory_path, trust_anchor(settings))
+
+
+def load_directory(settings: Settings) -> Directory:
+    """The configured directory once, verified against the configured trust anchor."""
+    return Directory.load(settings.directory_path, trust_anchor(settings))

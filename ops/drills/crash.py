@@ -41,7 +41,7 @@ from hub.core.config import load_settings  # noqa: E402
 from hub.runtime.broker import EmbeddedBroker  # noqa: E402
 from hub.storage.store import Store  # noqa: E402
 from hub.trust.address import Address  # noqa: E402
-from hub.trust.directory import Directory, load_signing_key  # noqa: E402
+from hub.trust.directory import load_directory, load_signing_key  # noqa: E402
 from hub.wire.envelope import seal  # noqa: E402
 from hub.wire.jsonpayload import from_json  # noqa: E402
 from hub.wire.schemas import SchemaRegistry  # noqa: E402
@@ -147,7 +147,7 @@ def send_steadily(
 
     settings = load_settings(home=home)
     registry = SchemaRegistry.load(settings.schemas_path)
-    key = load_signing_key(settings.keys_dir, SENDER, Directory.load(settings.directory_path))
+    key = load_signing_key(settings.keys_dir, SENDER, load_directory(settings))
     schema = registry.latest("clue_transfer")
     example = json.loads((ROOT / "examples/payloads/clue_transfer.json").read_text("utf-8"))
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=10)

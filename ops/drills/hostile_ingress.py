@@ -215,7 +215,7 @@ def main() -> int:
     from hub.core.config import load_settings
     from hub.runtime.state import read_state
     from hub.storage.store import Store
-    from hub.trust.directory import Directory, load_signing_key
+    from hub.trust.directory import load_directory, load_signing_key
 
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -227,7 +227,7 @@ def main() -> int:
     settings = load_settings()
     state = read_state(settings.state_file)
     registry = SchemaRegistry.load(settings.schemas_path)
-    key = load_signing_key(settings.keys_dir, SENDER, Directory.load(settings.directory_path))
+    key = load_signing_key(settings.keys_dir, SENDER, load_directory(settings))
     example = json.loads((ROOT / "examples/payloads/clue_transfer.json").read_text("utf-8"))
     plan = build(registry, key, example, args.records, args.seed)
     store = Store(settings.effective_store_url)

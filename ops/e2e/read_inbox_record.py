@@ -2,11 +2,15 @@
 """Read one inbox record as an independent reader: no hub code, only what the README documents.
 
     python3 read_inbox_record.py RECORD.bin --schemas schemas/avro --directory directory.json \\
-        [--key RECIPIENT_X25519_PRIVATE.pem]
+        --anchor directory-anchor.json [--key RECIPIENT_X25519_PRIVATE.pem]
 
 RECORD.bin is the value of a record from a `hub.inbox.AGENCY.REGION` topic, as Kafka gives it.
 The reader:
 
+0. checks the directory's signature against the trust anchor (README, "The signed
+   directory"): Ed25519 over "hub-directory-v1\\n" and the RFC 8785 canonical JSON of its
+   `directory` object, which for its values (strings, whole numbers, no floats) is
+   json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) in UTF-8;
 1. decodes the Avro single-object encoding (C3 01, the 8-byte CRC-64-AVRO fingerprint of the
    writer schema's Parsing Canonical Form, the Avro body) with the `.avsc` files alone;
 2. rebuilds the hub-sig-v2 structure (README, "The wire format") and verifies the Ed25519
@@ -100,11 +104,34 @@ def signed_structure(env: dict) -> bytes:
     )
 
 
+def trusted_directory(path: Path, anchor_path: Path) -> dict | None:
+    """The signed directory's ``directory`` object when a signature verifies against a key of
+    the anchor, else None."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    anchor = json.loads(anchor_path.read_text(encoding="utf-8"))
+    trusted = {k["key_id"]: k["public_key"] for k in anchor["keys"]}
+    body = document.get("directory")
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    for sig in document.get("signatures", []):
+        if sig.get("key_id") not in trusted:
+            continue
+        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(trusted[sig["key_id"]]))
+        try:
+            public.verify(
+                base64.b64decode(sig["signature"]), b"hub-directory-v1\n" + canonical.encode()
+            )
+        except InvalidSignature:
+            continue
+        return body
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("record", type=Path)
     ap.add_argument("--schemas", type=Path, required=True)
     ap.add_argument("--directory", type=Path, required=True)
+    ap.add_argument("--anchor", type=Path, required=True, help="the directory's trust anchor")
     ap.add_argument("--key", type=Path, help="the recipient's X25519 private key (PEM)")
     args = ap.parse_args(argv)
     schemas = load_schemas(args.schemas)
@@ -113,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED: signature scheme {env.get('signature_scheme')!r}, not hub-sig-v2")
         return 1
     sender = address(env["sender"])
-    directory = json.loads(args.directory.read_text(encoding="utf-8"))
+    directory = trusted_directory(args.directory, args.anchor)
+    if directory is None:
+        print("FAILED: the directory's signature does not verify against the trust anchor")
+        return 1
     keys = {
         k["key_id"]: (c["address"], k["public_key"])
         for c in directory["connectors"]

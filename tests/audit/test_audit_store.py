@@ -20,8 +20,10 @@ from hub.audit.events import AuditEvent
 from hub.audit.schema import migrate, schema_revision
 from hub.audit.store import AuditStore
 from hub.cli.main import main
+from hub.core.config import Settings
 from hub.trust.address import Address
-from hub.trust.directory import Directory, create_dev_directory, load_signing_key
+from hub.trust.authority import create_dev_directory, development_authority
+from hub.trust.directory import load_directory, load_signing_key
 from hub.trust.keys import SigningKey
 from tests.databases import postgres_database
 
@@ -56,8 +58,9 @@ def events(n: int, start: int = 0) -> list[AuditEvent]:
 
 
 def ops_key(home: Path) -> SigningKey:
-    create_dev_directory(home / "directory.json", home / "keys", [str(OPS)])
-    return load_signing_key(home / "keys", OPS, Directory.load(home / "directory.json"))
+    settings = Settings(home=home)
+    create_dev_directory(development_authority(settings), settings.keys_dir, [str(OPS)])
+    return load_signing_key(settings.keys_dir, OPS, load_directory(settings))
 
 
 def verify_cli(home: Path, url: str, monkeypatch, capsys) -> tuple[int, dict]:

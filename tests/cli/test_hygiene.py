@@ -27,6 +27,7 @@ def test_files_the_hub_writes_are_private_to_its_user(tmp_path: Path) -> None:
     home = tmp_path / "home"
     old = os.umask(0o022)  # a permissive umask, as a desktop session has
     try:
+        assert hub(home, "directory", "init").returncode == 0
         assert hub(home, "keys", "new", "MIB@350582").returncode == 0
         assert hub(home, "dlq", "list").returncode == 0  # creates the SQLite store
     finally:

@@ -177,11 +177,14 @@ def test_an_independent_reader_with_the_readme_the_schemas_and_the_key_reads_the
     script = root / "ops" / "e2e" / "read_inbox_record.py"
     assert "import hub" not in script.read_text() and "from hub" not in script.read_text()
 
+    directory = rig.settings.directory_path
+
     def read(*extra: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, str(script), str(tmp_path / "record.bin"),
              "--schemas", str(root / "schemas" / "avro"),
-             "--directory", str(rig.settings.directory_path), *extra],
+             "--directory", str(directory),
+             "--anchor", str(rig.settings.directory_anchor_path), *extra],
             capture_output=True, text=True, cwd=tmp_path,
         )  # fmt: skip
 
@@ -199,3 +202,10 @@ def test_an_independent_reader_with_the_readme_the_schemas_and_the_key_reads_the
         .key_id,
     )
     assert read("--key", str(other)).returncode != 0
+    # A directory whose signature does not verify (a key swapped in on the hub host) is refused.
+    forged = json.loads(directory.read_text())
+    forged["directory"]["connectors"][0]["name"] = "someone else"
+    directory = tmp_path / "forged.json"
+    directory.write_text(json.dumps(forged))
+    refused = read("--key", str(private_key_path(rig.settings.keys_dir, CDI, key_id)))
+    assert refused.returncode == 1 and "trust anchor" in refused.stdout

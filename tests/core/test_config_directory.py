@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -13,15 +14,17 @@ import pytest
 
 from hub.core.config import ConfigError, Settings, load_settings
 from hub.trust.address import Address
+from hub.trust.authority import DirectoryAuthority, create_key, init_directory_key
 from hub.trust.directory import (
     Directory,
     DirectoryError,
     DirectoryFile,
-    create_key,
     load_signing_key,
     private_key_path,
 )
 from hub.trust.keys import SigningKey
+from hub.trust.rotation import rotate_keys
+from hub.trust.signed import TrustAnchor, sign_document
 from hub.wire import codec
 from hub.wire.jsonpayload import PayloadError, from_json, to_json
 from hub.wire.schemas import SchemaRegistry
@@ -173,16 +176,30 @@ def test_negative_fetch_wait(clean_env: Path) -> None:
 # -- directory and keys --------------------------------------------------------------------------
 
 
-def test_create_key_writes_a_private_pem_and_registers_the_public_half(tmp_path: Path) -> None:
-    dir_path, keys_dir = tmp_path / "directory.json", tmp_path / "keys"
-    key = create_key(dir_path, keys_dir, MIB, name="晋江市医保局")
+@pytest.fixture
+def authority(tmp_path: Path) -> DirectoryAuthority:
+    key = init_directory_key(tmp_path / "keys" / "directory.pem", tmp_path / "anchor.json")
+    return DirectoryAuthority(
+        tmp_path / "directory.json", TrustAnchor.load(tmp_path / "anchor.json"), key
+    )
+
+
+def signed(d: Directory, path: Path, authority: DirectoryAuthority, serial: int = 1) -> None:
+    replace(d, serial=serial).write_signed(path, authority.key)
+
+
+def test_create_key_writes_a_private_pem_and_registers_the_public_half(
+    authority: DirectoryAuthority, tmp_path: Path
+) -> None:
+    keys_dir = tmp_path / "keys"
+    key = create_key(authority, keys_dir, MIB, name="晋江市医保局")
     pem = private_key_path(keys_dir, MIB, key.key_id)
     assert pem == keys_dir / "MIB@350582" / (key.key_id.replace(":", "-") + ".pem")
     assert stat.S_IMODE(pem.stat().st_mode) == 0o600
     assert pem.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
     assert SigningKey.load(pem).key_id == key.key_id
 
-    directory = Directory.load(dir_path)
+    directory = Directory.load(authority.path, authority.anchor)
     assert directory.has(MIB)
     assert directory.connectors[MIB].name == "晋江市医保局"
     owner = directory.key_owner(key.key_id)
@@ -191,25 +208,27 @@ def test_create_key_writes_a_private_pem_and_registers_the_public_half(tmp_path:
     assert address == MIB
     assert entry.public_key == key.public_b64
     assert entry.status == "active"
-    assert b"PRIVATE" not in dir_path.read_bytes()
-    assert key.public_b64.encode() in dir_path.read_bytes()
+    assert b"PRIVATE" not in authority.path.read_bytes()
+    assert key.public_b64.encode() in authority.path.read_bytes()
 
 
-def test_create_key_rejects_an_unknown_agency(tmp_path: Path) -> None:
+def test_create_key_rejects_an_unknown_agency(
+    authority: DirectoryAuthority, tmp_path: Path
+) -> None:
     with pytest.raises(DirectoryError, match="unknown agency"):
-        create_key(tmp_path / "d.json", tmp_path / "keys", Address("NOPE", "350582"))
-    assert not (tmp_path / "d.json").exists()
-    assert not (tmp_path / "keys").exists()
+        create_key(authority, tmp_path / "agency-keys", Address("NOPE", "350582"))
+    assert not authority.path.exists()
+    assert not (tmp_path / "agency-keys").exists()
 
 
-def test_directory_save_load_round_trip(tmp_path: Path) -> None:
+def test_directory_sign_load_round_trip(authority: DirectoryAuthority, tmp_path: Path) -> None:
     k1, k2, k3 = SigningKey.generate(), SigningKey.generate(), SigningKey.generate()
     d = Directory().with_key(MIB, k1, "医保").with_key(MIB, k2).with_key(PSB, k3, "公安")
     path = tmp_path / "sub" / "directory.json"
-    d.save(path)
-    loaded = Directory.load(path)
-    assert loaded == d
-    assert loaded.to_json() == d.to_json()
+    signed(d, path, authority, serial=7)
+    loaded = Directory.load(path, authority.anchor)
+    assert loaded == replace(d, serial=7)
+    assert loaded.to_json() == replace(d, serial=7).to_json()
     assert loaded.addresses() == [MIB, PSB]
     assert [k.key_id for k in loaded.connectors[MIB].keys] == [k1.key_id, k2.key_id]
     assert loaded.connectors[MIB].name == "医保"
@@ -224,49 +243,54 @@ def test_directory_save_load_round_trip(tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["directory.json"]  # no temp file left
 
 
-def test_missing_directory_file_is_an_empty_directory(tmp_path: Path) -> None:
-    assert Directory.load(tmp_path / "none.json") == Directory()
+def test_missing_directory_file_is_an_empty_directory(authority: DirectoryAuthority) -> None:
+    assert Directory.load(authority.path, authority.anchor) == Directory()
 
 
 def directory_json(*addresses: str) -> dict[str, Any]:
-    return {"format": 1, "connectors": [{"address": a, "keys": []} for a in addresses]}
+    return {"serial": 1, "connectors": [{"address": a, "keys": []} for a in addresses]}
 
 
 @pytest.mark.parametrize(
     "addresses", [("MIB@350582", "MIB@350582"), ("MIB@350582", "PSB@350582", "mib@350582")]
 )
-def test_duplicate_address_in_the_file(tmp_path: Path, addresses: tuple[str, ...]) -> None:
-    path = tmp_path / "directory.json"
-    path.write_text(json.dumps(directory_json(*addresses)), encoding="utf-8")
+def test_duplicate_address_in_the_file(
+    authority: DirectoryAuthority, addresses: tuple[str, ...]
+) -> None:
+    write_body(authority, directory_json(*addresses))
     with pytest.raises(DirectoryError, match="MIB@350582 is listed twice"):
-        Directory.load(path)
+        Directory.load(authority.path, authority.anchor)
+
+
+def write_body(authority: DirectoryAuthority, body: dict[str, Any]) -> None:
+    authority.path.write_text(json.dumps(sign_document(body, authority.key)), encoding="utf-8")
 
 
 @pytest.mark.parametrize(
     ("data", "fragment"),
     [
-        ({"format": 2, "connectors": []}, "unsupported format 2"),
         (directory_json("MIB350582"), "connector #1"),
         (directory_json("MIB@350582", "NOPE@350582"), "connector #2: unknown agency"),
         (directory_json("MIB@3505"), "connector #1: region"),
         (
-            {"format": 1, "connectors": [{"address": "MIB@350582", "keys": [{"x": 1}]}]},
+            {"serial": 1, "connectors": [{"address": "MIB@350582", "keys": [{"x": 1}]}]},
             "connector #1",
         ),
+        ({"serial": -1, "connectors": []}, "serial"),
     ],
 )
-def test_bad_directory_files(tmp_path: Path, data: dict[str, Any], fragment: str) -> None:
-    path = tmp_path / "directory.json"
-    path.write_text(json.dumps(data), encoding="utf-8")
+def test_bad_directory_files(
+    authority: DirectoryAuthority, data: dict[str, Any], fragment: str
+) -> None:
+    write_body(authority, data)
     with pytest.raises(DirectoryError, match=fragment):
-        Directory.load(path)
+        Directory.load(authority.path, authority.anchor)
 
 
-def test_unparseable_directory_file(tmp_path: Path) -> None:
-    path = tmp_path / "directory.json"
-    path.write_text("{", encoding="utf-8")
+def test_unparseable_directory_file(authority: DirectoryAuthority) -> None:
+    authority.path.write_text("{", encoding="utf-8")
     with pytest.raises(DirectoryError, match=r"directory\.json"):
-        Directory.load(path)
+        Directory.load(authority.path, authority.anchor)
 
 
 def bump_mtime(path: Path, seconds: int) -> None:
@@ -275,13 +299,14 @@ def bump_mtime(path: Path, seconds: int) -> None:
     os.utime(path, ns=(ns, ns))
 
 
-def test_directory_file_reloads_after_the_file_changes(tmp_path: Path) -> None:
-    path = tmp_path / "directory.json"
-    Directory().with_key(MIB, SigningKey.generate()).save(path)
-    df = DirectoryFile(path, check_every_s=1.0)
+def test_directory_file_reloads_after_the_file_changes(authority: DirectoryAuthority) -> None:
+    path = authority.path
+    signed(Directory().with_key(MIB, SigningKey.generate()), path, authority, 1)
+    df = DirectoryFile(path, authority.anchor, check_every_s=1.0)
     assert df.refresh(force=True, now=1000.0).addresses() == [MIB]
 
-    Directory().with_key(MIB, SigningKey.generate()).with_key(PSB, SigningKey.generate()).save(path)
+    two = Directory().with_key(MIB, SigningKey.generate()).with_key(PSB, SigningKey.generate())
+    signed(two, path, authority, 2)
     bump_mtime(path, 10)
     assert df.refresh(now=1000.5).addresses() == [MIB]  # throttled: not looked at yet
     assert df.refresh(now=1001.5).addresses() == [MIB, PSB]  # looked at: reloaded
@@ -291,53 +316,67 @@ def test_directory_file_reloads_after_the_file_changes(tmp_path: Path) -> None:
 
 
 def test_directory_file_keeps_the_previous_directory_when_the_new_file_is_bad(
-    tmp_path: Path,
+    authority: DirectoryAuthority,
 ) -> None:
-    path = tmp_path / "directory.json"
-    Directory().with_key(MIB, SigningKey.generate()).save(path)
-    df = DirectoryFile(path)
+    path = authority.path
+    signed(Directory().with_key(MIB, SigningKey.generate()), path, authority, 1)
+    df = DirectoryFile(path, authority.anchor)
     good = df.refresh(force=True, now=1000.0)
     path.write_text("{ not json", encoding="utf-8")
     bump_mtime(path, 10)
     assert df.refresh(now=1002.0) is good
-    Directory().with_key(PSB, SigningKey.generate()).save(path)
+    signed(Directory().with_key(PSB, SigningKey.generate()), path, authority, 2)
     bump_mtime(path, 20)
     assert df.refresh(now=1004.0).addresses() == [PSB]
 
 
-def test_directory_file_starts_empty_and_picks_up_a_new_file(tmp_path: Path) -> None:
-    path = tmp_path / "directory.json"
-    df = DirectoryFile(path)
+def test_directory_file_starts_empty_and_picks_up_a_new_file(
+    authority: DirectoryAuthority,
+) -> None:
+    df = DirectoryFile(authority.path, authority.anchor)
     assert df.refresh(force=True, now=1000.0).addresses() == []
-    Directory().with_key(MIB, SigningKey.generate()).save(path)
+    signed(Directory().with_key(MIB, SigningKey.generate()), authority.path, authority)
     assert df.refresh(now=1002.0).addresses() == [MIB]
 
 
-def test_load_signing_key_picks_the_newest_active_key(tmp_path: Path) -> None:
-    dir_path, keys_dir = tmp_path / "directory.json", tmp_path / "keys"
-    first = create_key(dir_path, keys_dir, MIB)
-    second = create_key(dir_path, keys_dir, MIB)
-    create_key(dir_path, keys_dir, PSB)
-    assert load_signing_key(keys_dir, MIB, Directory.load(dir_path)).key_id == second.key_id
-
-    data = json.loads(dir_path.read_text(encoding="utf-8"))
-    mib = next(c for c in data["connectors"] if c["address"] == "MIB@350582")
-    assert [k["key_id"] for k in mib["keys"]] == [first.key_id, second.key_id]
-    mib["keys"][1]["status"] = "retired"
-    dir_path.write_text(json.dumps(data), encoding="utf-8")
-    assert load_signing_key(keys_dir, MIB, Directory.load(dir_path)).key_id == first.key_id
+def rotate(authority: DirectoryAuthority, keys_dir: Path, address: Address) -> SigningKey:
+    [new_id, _] = rotate_keys(authority, keys_dir, address, signing=True, encryption=True)
+    return SigningKey.load(private_key_path(keys_dir, address, new_id))
 
 
-def test_load_signing_key_skips_keys_whose_private_half_is_not_here(tmp_path: Path) -> None:
-    dir_path, keys_dir = tmp_path / "directory.json", tmp_path / "keys"
-    first = create_key(dir_path, keys_dir, MIB)
-    second = create_key(dir_path, keys_dir, MIB)
+def test_load_signing_key_picks_the_newest_active_key(
+    authority: DirectoryAuthority, tmp_path: Path
+) -> None:
+    keys_dir = tmp_path / "keys"
+    first = create_key(authority, keys_dir, MIB)
+    second = rotate(authority, keys_dir, MIB)
+    create_key(authority, keys_dir, PSB)
+    directory = authority.current()
+    assert load_signing_key(keys_dir, MIB, directory).key_id == second.key_id
+    assert [k.key_id for k in directory.connectors[MIB].keys] == [first.key_id, second.key_id]
+    # Were the new key revoked and the old one still active, the old one signs again.
+    conn = directory.connectors[MIB]
+    keys = (replace(conn.keys[0], status="active"), replace(conn.keys[1], status="revoked"))
+    back = directory.with_connector(replace(conn, keys=keys))
+    assert load_signing_key(keys_dir, MIB, back).key_id == first.key_id
+
+
+def test_load_signing_key_skips_keys_whose_private_half_is_not_here(
+    authority: DirectoryAuthority, tmp_path: Path
+) -> None:
+    keys_dir = tmp_path / "keys"
+    first = create_key(authority, keys_dir, MIB)
+    second = rotate(authority, keys_dir, MIB)
+    directory = authority.current()
+    conn = directory.connectors[MIB]
+    both_active = directory.with_connector(
+        replace(conn, keys=tuple(replace(k, status="active") for k in conn.keys))
+    )
     private_key_path(keys_dir, MIB, second.key_id).unlink()
-    directory = Directory.load(dir_path)
-    assert load_signing_key(keys_dir, MIB, directory).key_id == first.key_id
+    assert load_signing_key(keys_dir, MIB, both_active).key_id == first.key_id
     private_key_path(keys_dir, MIB, first.key_id).unlink()
     with pytest.raises(DirectoryError, match="no private key of MIB@350582"):
-        load_signing_key(keys_dir, MIB, directory)
+        load_signing_key(keys_dir, MIB, both_active)
 
 
 def test_load_signing_key_of_an_unregistered_connector(tmp_path: Path) -> None:

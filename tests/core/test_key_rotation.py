@@ -19,7 +19,8 @@ from hub.trust.directory import (
     load_encryption_keys,
     load_signing_key,
 )
-from hub.trust.rotation import revoke_key, rotate_keys
+from hub.trust.rotation import rotate_keys
+from hub.trust.signed import sign_document
 from tests.runtime.test_ingress_pipeline import Rig
 
 MIB, CDI = Address.parse("MIB@350582"), Address.parse("CDI@350582")
@@ -39,12 +40,8 @@ def test_after_a_rotation_new_keys_are_used_and_old_messages_still_pass_and_open
 ) -> None:
     old_signing = rig.key("MIB@350582").key_id
     _, before = rig.message("corruption_clue_handoff", to="CDI@350582")  # old keys
-    new_ids = rotate_keys(
-        rig.settings.directory_path, rig.settings.keys_dir, CDI, signing=False, encryption=True
-    )
-    rotate_keys(
-        rig.settings.directory_path, rig.settings.keys_dir, MIB, signing=True, encryption=False
-    )
+    new_ids = rotate_keys(rig.authority, rig.settings.keys_dir, CDI, signing=False, encryption=True)
+    rotate_keys(rig.authority, rig.settings.keys_dir, MIB, signing=True, encryption=False)
     directory = reload(rig)
     cdi = directory.connectors[CDI]
     assert [k.status for k in cdi.encryption_keys] == ["retired", "active"]
@@ -67,14 +64,14 @@ def test_after_a_rotation_new_keys_are_used_and_old_messages_still_pass_and_open
 def test_a_revoked_key_is_refused_for_anything_new(rig: Rig) -> None:
     signing = rig.key("MIB@350582").key_id
     _, signed_with_it = rig.message()
-    revoke_key(rig.settings.directory_path, signing, now_utc())
+    rig.authority.revoke(signing, now_utc())
     reload(rig)
     outcome = rig.handle(rig.record(signed_with_it))
     assert (outcome.kind, outcome.reason) == (DEAD_LETTERED, "bad_signature")
     enc = reload(rig).connectors[CDI].encryption_key()
     assert enc is not None
     _, for_cdi = rig.message("corruption_clue_handoff", sender="HEALTH@350582", to="CDI@350582")
-    revoke_key(rig.settings.directory_path, enc.key_id, now_utc())
+    rig.authority.revoke(enc.key_id, now_utc())
     reload(rig)
     outcome = rig.handle(rig.record(for_cdi))
     assert (outcome.kind, outcome.reason) == (DEAD_LETTERED, "encryption_mismatch")
@@ -95,26 +92,28 @@ def test_the_directory_refuses_a_key_entry_that_is_not_what_it_claims(
     rig: Rig, edit, message: str
 ) -> None:
     path = rig.settings.directory_path
-    data = json.loads(path.read_text())
-    data["connectors"][0]["keys"][0] = edit(data["connectors"][0]["keys"][0])
-    path.write_text(json.dumps(data))
+    body = json.loads(path.read_text())["directory"]
+    body["connectors"][0]["keys"][0] = edit(body["connectors"][0]["keys"][0])
+    # Signed with the right key: what is refused is the entry, not the signature.
+    path.write_text(json.dumps(sign_document(body, rig.authority.key)))
     with pytest.raises(DirectoryError, match=message):
-        Directory.load(path)
+        Directory.load(path, rig.authority.anchor)
 
 
 def test_the_directory_refuses_a_key_registered_twice(rig: Rig) -> None:
     path = rig.settings.directory_path
-    data = json.loads(path.read_text())
-    data["connectors"][1]["keys"].append(data["connectors"][0]["keys"][0])
-    path.write_text(json.dumps(data))
+    body = json.loads(path.read_text())["directory"]
+    body["connectors"][1]["keys"].append(body["connectors"][0]["keys"][0])
+    path.write_text(json.dumps(sign_document(body, rig.authority.key)))
     with pytest.raises(DirectoryError, match="registered twice"):
-        Directory.load(path)
+        Directory.load(path, rig.authority.anchor)
 
 
 def test_the_command_line_rotates_lists_and_revokes(tmp_path: Path) -> None:
     from tests.cli.test_hygiene import hub
 
     home = tmp_path / "home"
+    assert hub(home, "directory", "init").returncode == 0
     assert hub(home, "keys", "new", "MIB@350582").returncode == 0
     rotated = hub(home, "keys", "rotate", "MIB@350582")
     assert rotated.returncode == 0, rotated.stderr

@@ -15,7 +15,7 @@ from kafka import KafkaProducer
 from hub.audit.store import AuditStore
 from hub.storage.store import Store
 from hub.trust.address import Address
-from hub.trust.directory import Directory
+from hub.trust.directory import load_directory
 from hub.trust.keys import SigningKey
 from hub.wire.envelope import encode_envelope, seal
 from hub.wire.jsonpayload import from_json
@@ -275,7 +275,7 @@ def test_dead_letter_replayed_after_its_cause_is_fixed(hub: HubProcess) -> None:
     records = AuditStore(hub.settings.effective_audit_url).trail(mid)
     dead = next(r for r in records if r["kind"] == "dead_lettered")
     assert dead["status"] == "DEAD_LETTERED" and '"reason":"no_route"' in dead["facts"]
-    new_key = Directory.load(hub.settings.directory_path).connectors[Address("SAMR", "350500")]
+    new_key = load_directory(hub.settings).connectors[Address("SAMR", "350500")]
     key_id = new_key.keys[-1].key_id
 
     def key_recorded() -> bool:

@@ -29,7 +29,8 @@ from hub.runtime.ingress.producer import InMemoryProducer
 from hub.runtime.ingress.record import IngressRecord
 from hub.runtime.services import HubServices
 from hub.trust.address import Address
-from hub.trust.directory import create_dev_directory, create_key, load_signing_key
+from hub.trust.authority import create_dev_directory, create_key, development_authority
+from hub.trust.directory import load_signing_key
 from hub.trust.keys import SigningKey
 from hub.wire import headers
 from hub.wire.codec import AvroDeserializer
@@ -47,7 +48,8 @@ class Rig:
 
     def __init__(self, home: Path) -> None:
         self.settings = Settings(home=home, dev_directory="never")
-        create_dev_directory(self.settings.directory_path, self.settings.keys_dir, CONNECTORS)
+        self.authority = development_authority(self.settings)
+        create_dev_directory(self.authority, self.settings.keys_dir, CONNECTORS)
         self.services = HubServices.create(self.settings)
         self.producer = InMemoryProducer()
         self.pipeline: IngressPipeline = build_pipeline(self.services, self.producer)
@@ -222,7 +224,7 @@ def test_a_router_bug_dead_letters_the_record_instead_of_dropping_it(
 
 def test_a_connector_registered_after_the_start_is_found_on_a_directory_miss(rig: Rig) -> None:
     _mid, raw = rig.message(to="SAMR@350582")
-    create_key(rig.settings.directory_path, rig.settings.keys_dir, Address.parse("SAMR@350582"))
+    create_key(rig.authority, rig.settings.keys_dir, Address.parse("SAMR@350582"))
     assert rig.handle(rig.record(raw)).kind == DELIVERED
     assert rig.producer.on(inbox_topic("SAMR", "350582"))
 
