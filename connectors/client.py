@@ -31,6 +31,7 @@ from prometheus_client import Counter
 
 from connectors.answers import Answering
 from connectors.dedup import HandledIds
+from connectors.inbox_reading import at_end, partitions
 from connectors.messages import (
     Answerable,
     InboxMessage,
@@ -41,8 +42,8 @@ from connectors.messages import (
     encryption_target,
     open_record,
 )
+from connectors.witness import TreeHeadMismatch, TreeHeadWitness
 from hub.core.config import Settings
-from hub.core.errors import NotFound
 from hub.core.text import shown
 from hub.routing.freshness import Freshness
 from hub.runtime.state import resolve_bootstrap
@@ -59,6 +60,8 @@ from hub.wire.envelope import seal
 from hub.wire.families import FAMILIES
 from hub.wire.schemas import SchemaRegistry
 from hub.wire.topics import INGRESS, connector_group, inbox_topic
+
+TREE_HEAD = "tree_head"
 
 log = logging.getLogger("connectors")
 
@@ -95,6 +98,7 @@ class Connector(Answering):
         fetch_max_wait_ms: int = 100,
         freshness: Freshness | None = None,
         decryption_keys: Sequence[EncryptionKey] = (),
+        witness: TreeHeadWitness | None = None,
     ) -> None:
         self.address = Address.parse(address) if isinstance(address, str) else address
         #: This connector's private encryption keys, newest first (retired ones included).
@@ -104,6 +108,8 @@ class Connector(Answering):
         self.directory = directory
         self.key = key
         self.handled = handled
+        #: Keeps the audit log's last tree head and checks each new one (connectors.witness).
+        self.witness = witness
         self.security = security or {}
         self._consumer_conf = {
             "session_timeout_ms": session_timeout_ms,
@@ -127,6 +133,7 @@ class Connector(Answering):
     ) -> Connector:
         address = Address.parse(address) if isinstance(address, str) else address
         directory = directory_file(settings)
+        memory = settings.home / "connectors" / f"{address}.handled.db"
         key = load_signing_key(settings.keys_dir, address, directory.current) if signing else None
         return cls(
             address,
@@ -134,7 +141,8 @@ class Connector(Answering):
             registry=SchemaRegistry.load(settings.schemas_path),
             directory=lambda: directory.current,
             key=key,
-            handled=HandledIds(settings.home / "connectors" / f"{address}.handled.db"),
+            handled=HandledIds(memory),
+            witness=TreeHeadWitness(memory),
             security=settings.kafka_python_security(),
             session_timeout_ms=int(settings.session_timeout_s * 1000),
             heartbeat_interval_ms=int(settings.heartbeat_interval_s * 1000),
@@ -244,7 +252,7 @@ class Connector(Answering):
         consumer = self._consumer(group=False)
         topic = inbox_topic(self.address.agency, self.address.region)
         try:
-            parts = self._partitions(consumer, topic)
+            parts = partitions(consumer, topic)
             consumer.assign(parts)
             consumer.seek_to_beginning(*parts)
             seen: set[str] = set()
@@ -273,7 +281,9 @@ class Connector(Answering):
         try:
             for msg in self._poll_loop(consumer, None, follow, idle_timeout_s, None, consumer):
                 key = (msg.message_id, str(msg.envelope.sender), msg.envelope.content_digest())
-                if self.handled is not None and self.handled.seen(*key):
+                if msg.family == TREE_HEAD:
+                    self._witness(msg)  # the connector's own business, not the handler's
+                elif self.handled is not None and self.handled.seen(*key):
                     log.info("skipping %s: already handled", msg.message_id)
                 else:
                     handler(msg)
@@ -289,6 +299,19 @@ class Connector(Answering):
         finally:
             consumer.close()
         return handled
+
+    def _witness(self, msg: InboxMessage) -> None:
+        if self.witness is None:
+            return
+        try:
+            self.witness.observe(msg, self.directory())
+        except TreeHeadMismatch as exc:
+            self.rejected += 1
+            REJECTED.labels("tree_head_inconsistent").inc()
+            log.critical("audit log tree head %s refused: %s", msg.message_id, exc)
+            if self.on_rejected is not None:
+                where = (msg.topic, msg.partition, msg.offset, str(exc))
+                self.on_rejected(RejectedRecord(*where))
 
     def _wants_receipt(self, msg: InboxMessage) -> bool:
         fam = FAMILIES.get(msg.family)
@@ -329,7 +352,7 @@ class Connector(Answering):
                     yield msg
             if max_wait_s is not None and now - started > max_wait_s:
                 return
-            if not follow and (now - last > idle_timeout_s or _at_end(consumer)):
+            if not follow and (now - last > idle_timeout_s or at_end(consumer)):
                 return
 
     def _reject(self, record: Any, exc: Exception, committer: KafkaConsumer | None) -> None:
@@ -358,39 +381,17 @@ class Connector(Answering):
             **self.security,
         )
 
-    @staticmethod
-    def _partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
-        deadline = time.monotonic() + 10
-        while True:
-            parts = consumer.partitions_for_topic(topic)
-            if parts:
-                return [TopicPartition(topic, p) for p in sorted(parts)]
-            if time.monotonic() > deadline:
-                raise NotFound(f"inbox topic {topic} does not exist; is the connector registered?")
-            time.sleep(0.2)
-
     def close(self) -> None:
         if self._producer is not None:
             self._producer.close()
             self._producer = None
         if self.handled is not None:
             self.handled.close()
+        if self.witness is not None:
+            self.witness.close()
 
     def __enter__(self) -> Connector:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _at_end(consumer: KafkaConsumer) -> bool:
-    """Whether every assigned partition has been read up to its high watermark, as the last
-    fetch response gave it (None until a partition was fetched at least once)."""
-    parts = consumer.assignment()
-    if not parts:
-        return False
-    for tp in parts:
-        high = consumer.highwater(tp)
-        if high is None or consumer.position(tp) < high:
-            return False
-    return True

@@ -87,7 +87,9 @@ def start_hub(
         log_path.read_text(errors="replace").count("Worker]: Ready") if log_path.exists() else 0
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update({"HUB_HOME": str(home), "HUB_DEV_DIRECTORY": "always", **(extra_env or {})})
+    # Tree heads only where a test asks for them: inbox listings stay what the test sent.
+    env.update({"HUB_HOME": str(home), "HUB_DEV_DIRECTORY": "always",
+                "HUB_TREE_HEAD_INTERVAL_S": "3600", **(extra_env or {})})  # fmt: skip
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "hub.cli", "run"],

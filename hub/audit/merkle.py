@@ -129,3 +129,48 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     return fr == root_m and sr == root_n and sn == 0
+
+
+class Tree:
+    """The same tree with every subtree root computed once: a tree head, its inclusion proofs
+    and consistency proofs from several earlier sizes share their subtrees, so together they
+    cost about one pass over the leaves instead of one per proof."""
+
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self.leaves = leaves
+        self._roots: dict[tuple[int, int], bytes] = {}
+
+    @property
+    def size(self) -> int:
+        return len(self.leaves)
+
+    def root(self, lo: int = 0, hi: int | None = None) -> bytes:
+        """MTH of leaves[lo:hi]."""
+        hi = len(self.leaves) if hi is None else hi
+        n = hi - lo
+        if n == 0:
+            return hashlib.sha256(b"").digest()
+        if n == 1:
+            return self.leaves[lo]
+        cached = self._roots.get((lo, hi))
+        if cached is None:
+            k = _split(n)
+            cached = node_hash(self.root(lo, lo + k), self.root(lo + k, hi))
+            self._roots[(lo, hi)] = cached
+        return cached
+
+    def consistency(self, m: int, n: int | None = None) -> list[bytes]:
+        """PROOF(m, D[n]), 0 < m <= n (n: the whole tree)."""
+        n = len(self.leaves) if n is None else n
+        if not 0 < m <= n <= len(self.leaves):
+            raise ValueError(f"no consistency proof from {m} to {n}")
+        return self._subproof(m, 0, n, True)
+
+    def _subproof(self, m: int, lo: int, hi: int, complete: bool) -> list[bytes]:
+        n = hi - lo
+        if m == n:
+            return [] if complete else [self.root(lo, hi)]
+        k = _split(n)
+        if m <= k:
+            return [*self._subproof(m, lo, lo + k, complete), self.root(lo + k, hi)]
+        return [*self._subproof(m - k, lo + k, hi, False), self.root(lo, lo + k)]

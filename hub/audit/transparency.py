@@ -90,3 +90,40 @@ def consistency(store: AuditStore, old_size: int) -> dict[str, Any]:
         "root": merkle.root(tree).hex(),
         "proof": [p.hex() for p in merkle.consistency_proof(old_size, tree)],
     }
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is not a well-formed signed note of the expected key."""
+
+
+def open_checkpoint(note: str, name: str, public: bytes) -> tuple[str, int, bytes]:
+    """(origin, size, root) of a C2SP signed note once its signature by ``name`` (the raw
+    Ed25519 ``public`` key) verifies; raises CheckpointError otherwise."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    body, sep, signatures = note.partition("\n\n")
+    if not sep or body.count("\n") < 2:
+        raise CheckpointError("not a signed note")
+    body += "\n"
+    lines = body.split("\n")
+    try:
+        origin, size, root = lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True)
+    except (ValueError, IndexError) as exc:
+        raise CheckpointError("not a checkpoint body") from exc
+    for line in signatures.splitlines():
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != "\u2014" or parts[1] != name:
+            continue
+        try:
+            blob = base64.b64decode(parts[2], validate=True)
+        except ValueError:
+            continue
+        if blob[:4] != note_key_hash(name, public):
+            continue
+        try:
+            Ed25519PublicKey.from_public_bytes(public).verify(blob[4:], body.encode())
+        except InvalidSignature:
+            continue
+        return origin, size, root
+    raise CheckpointError(f"no valid signature by {name}")

@@ -35,6 +35,36 @@ def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_witness(args: argparse.Namespace, settings: Settings) -> int:
+    from connectors.witness import TreeHeadWitness
+    from hub.audit.transparency import ORIGIN
+    from hub.trust.address import Address
+
+    address = Address.parse(args.address)
+    memory = settings.home / "connectors" / f"{address}.handled.db"
+    if not memory.exists():
+        raise NotFound(f"{address} has no connector memory in {memory.parent}")
+    witness = TreeHeadWitness(memory)
+    kept, gaps = witness.kept(ORIGIN), witness.gaps()
+    witness.close()
+    out = {
+        "connector": str(address),
+        "tree_size": kept.tree_size if kept else None,
+        "root_hash": kept.root_hash if kept else None,
+        "checkpoint": kept.checkpoint if kept else None,
+        "gaps": [{"old_size": g[0], "old_root": g[1], "new_size": g[2], "new_root": g[3]}
+                 for g in gaps],
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+    elif kept is None:
+        print(f"{address} has checked no tree head yet")
+    else:
+        print(f"{address} keeps the audit log's head of {kept.tree_size} records, root "
+              f"{kept.root_hash}; {len(gaps)} gap(s) it could not check")  # fmt: skip
+    return 0
+
+
 def _operators_key(settings: Settings) -> Any:
     from hub.trust.directory import DirectoryError, load_directory, load_signing_key
     from hub.trust.operators import OPERATORS
@@ -67,3 +97,15 @@ def add_parsers(audit: Any, fmt: Any) -> None:
     )
     s.add_argument("--old-size", type=int, required=True)
     s.set_defaults(func=cmd_consistency)
+    s = audit.add_parser(
+        "witness",
+        formatter_class=fmt,
+        help="the tree head a connector keeps, and the gaps it could not check",
+        description="Print the last head of the audit log that AGENCY@REGION's connector on "
+        "this host checked and kept (each new head it receives must prove it extends this "
+        "one), and the gaps: heads it received without a proof from the head it held.  Check "
+        "a gap with `hub audit consistency --old-size N`.",
+    )
+    s.add_argument("address", metavar="AGENCY@REGION")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_witness)

@@ -95,6 +95,12 @@ class Settings:
     #: Key of the tags that authenticate audit records (hub.audit.mac); shared by the router,
     #: the SLA publisher and the audit sink.  Empty: <home>/keys/audit-mac.secret (created).
     audit_mac_file: str = ""
+    #: Seconds between two signed heads of the audit log sent to every connector (when the log
+    #: grew); each connector checks a new head is consistent with the last it kept.
+    tree_head_interval_s: float = 300.0
+    #: A head carries consistency proofs from this many earlier heads, so a connector that
+    #: missed some (a broker that lost them) can still check the next one.
+    tree_head_proofs: int = 16
     #: Dead letters (with the bytes that were refused) are deleted after this many days.
     dead_letter_retention_days: float = 90.0
     #: Delivered ids are remembered for de-duplication this many days (several freshness
@@ -250,6 +256,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
             "dedup_retention_days must be at least twice the freshness window "
             f"({2 * window_days:g} days): a repeat inside the window must still be recognised"
         )
+    if settings.tree_head_interval_s <= 0 or settings.tree_head_proofs < 1:
+        raise ConfigError("tree_head_interval_s must be > 0 and tree_head_proofs >= 1")
     if settings.ingress_batch_records < 1:
         raise ConfigError("ingress_batch_records must be >= 1")
     if settings.max_record_bytes < 1024:

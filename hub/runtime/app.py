@@ -25,6 +25,8 @@ from hub.runtime.kafka_clients import KafkaProducer
 from hub.runtime.kafka_security import faust_credentials
 from hub.runtime.services import HubServices
 from hub.runtime.timers import InboxTopics, KeyRecorder, Pruner, Redeliverer, SlaTicker
+from hub.runtime.tree_heads import TreeHeadPublisher
+from hub.storage.tree_heads import TreeHeads
 from hub.wire.topics import INGRESS
 
 log = logging.getLogger("hub.router")
@@ -45,6 +47,31 @@ class FaustProducer:
         return await self.app.producer.send_and_wait(
             topic, key, value, partition, timestamp, headers
         )
+
+
+def tree_head_publisher(
+    services: HubServices, ticker: SlaTicker, inboxes: InboxTopics
+) -> TreeHeadPublisher:
+    from hub.audit.store import AuditStore
+
+    opened: list[AuditStore] = []
+
+    def audit() -> AuditStore:  # opened when first needed: the sink creates its schema
+        if not opened:
+            opened.append(AuditStore(services.settings.effective_audit_url))
+        return opened[0]
+
+    directory = services.directory
+    return TreeHeadPublisher(
+        services.registry,
+        audit,
+        TreeHeads(services.store.engine),
+        lambda: directory.current,
+        ticker.operators_key,
+        inboxes,
+        proofs=services.settings.tree_head_proofs,
+        clock=services.clock,
+    )
 
 
 def create_app(
@@ -100,6 +127,14 @@ def create_app(
             log.exception("recording new keys in the audit log failed; retrying")
 
     prune = Pruner(services)
+    tree_heads = tree_head_publisher(services, ticker, inboxes)
+
+    @app.timer(interval=settings.tree_head_interval_s, name="tree-heads", on_leader=True)
+    async def publish_tree_heads() -> None:
+        try:
+            await tree_heads.tick(producer)
+        except Exception:
+            log.exception("publishing the audit log's tree head failed; retrying at the next tick")
 
     @app.timer(interval=3600.0, name="prune", on_leader=True)
     async def prune_old_rows() -> None:

@@ -18,14 +18,12 @@ from typing import Any
 from hub.audit.emit import sla_event
 from hub.lifecycle.ledger import Ledger
 from hub.lifecycle.rows import SlaEventRow
-from hub.routing.resolve import resolve
+from hub.routing.operators_mail import queue_from_operators
 from hub.sla.clock import recipients_of
 from hub.trust.directory import Directory
 from hub.trust.keys import SigningKey
-from hub.trust.operators import OPERATORS
 from hub.wire import headers
 from hub.wire.codec import AvroSerializer
-from hub.wire.envelope import seal
 from hub.wire.families import SLA_EVENT
 from hub.wire.schemas import SchemaRegistry
 from hub.wire.topics import SLA_EVENTS
@@ -133,36 +131,26 @@ class SlaPublisher:
         creditor_copy = None
         missing = False
         for address in recipients_of(ev):
-            route = resolve(directory, address)
-            if route is None:
+            queued = await queue_from_operators(
+                producer,
+                self.registry,
+                directory,
+                self.ensure_inbox,
+                family=SLA_EVENT,
+                schema=self.schema,
+                payload=record,
+                recipient=address,
+                key=self.key(),
+                message_id=ev.event_id,
+                record_key=ev.message_id.encode(),
+                correlation_id=ev.message_id,
+            )
+            if queued is None:
                 log.error("SLA event %s: no connector for %s yet; will retry", ev.event_id, address)
                 missing = True
                 continue
-            copy, raw = seal(
-                self.registry,
-                family=SLA_EVENT,
-                payload_schema=self.schema,
-                payload=record,
-                sender=OPERATORS,
-                recipient=address,
-                key=self.key(),
-                correlation_id=ev.message_id,
-                message_id=ev.event_id,
-            )
-            await self.ensure_inbox(route.topic, route.inbox.agency, route.inbox.region)
-            pending.append(
-                await producer.send(
-                    route.topic,
-                    key=ev.message_id.encode(),
-                    value=raw,
-                    partition=None,
-                    timestamp=None,
-                    headers=[
-                        (headers.ROUTED_TO, str(route.inbox).encode()),
-                        (headers.VIA, b"direct"),
-                    ],
-                )
-            )
+            copy, ack = queued
+            pending.append(ack)
             if creditor_copy is None or str(address) == ev.creditor:
                 creditor_copy = copy
         return not missing, creditor_copy

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 
 from hub.core.clock import as_utc
-from hub.storage import redelivery  # noqa: F401  (its table is created with the others)
+from hub.storage import redelivery, tree_heads  # noqa: F401  (tables created with the others)
 from hub.storage.engine import (
     add_missing_columns,
     insert_ignore,

@@ -267,3 +267,20 @@ def test_an_unsigned_directory_is_signed_once_by_the_operators(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     listed = hub(home, "keys", "list", "--json").stdout
     assert key.key_id in listed
+
+
+def test_a_development_hub_signs_the_unsigned_directory_an_older_hub_left(tmp_path: Path) -> None:
+    from hub.core.config import Settings
+    from hub.trust.authority import development_authority
+    from hub.trust.directory import load_directory
+
+    settings = Settings(home=tmp_path / "home")
+    key = SigningKey.generate()
+    old = {"format": 1, **Directory().with_key(MIB, key, "医保").to_json()}
+    settings.home.mkdir()
+    settings.directory_path.write_text(json.dumps(old))
+    development_authority(settings)
+    directory = load_directory(settings)
+    assert directory.serial == 1 and directory.key_owner(key.key_id) is not None
+    development_authority(settings)  # once: a second start changes nothing
+    assert load_directory(settings).serial == 1

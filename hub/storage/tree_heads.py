@@ -1,0 +1,100 @@
+"""The tree heads the hub has published to the agencies, so each new one can prove it extends
+them, and so one that was signed but not yet sent everywhere is sent again after a crash.
+
+A head is written (with the exact payload it carries) before it is published and marked
+published after every copy was acknowledged: a worker that dies in between publishes the same
+payload again, under the same message id, and connectors recognise it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Engine, String, Table, Text, select, update
+
+from hub.core.clock import as_utc
+from hub.storage.engine import insert_ignore, metadata
+
+tree_heads = Table(
+    "tree_heads",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("payload", Text, nullable=False),  # the TreeHead record as JSON (hub.wire.jsonpayload)
+    Column("signed_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True)),
+)
+
+
+@dataclass(frozen=True)
+class PublishedHead:
+    tree_size: int
+    root_hash: str
+    payload: dict[str, Any]
+    signed_at: datetime
+    published_at: datetime | None
+
+
+class TreeHeads:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(self, head: PublishedHead) -> bool:
+        with self.engine.begin() as conn:
+            return insert_ignore(
+                conn,
+                tree_heads,
+                {
+                    "tree_size": head.tree_size,
+                    "root_hash": head.root_hash,
+                    "payload": json.dumps(head.payload, ensure_ascii=False),
+                    "signed_at": as_utc(head.signed_at),
+                    "published_at": None,
+                },
+            )
+
+    def mark_published(self, tree_size: int, at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(tree_heads)
+                .where(tree_heads.c.tree_size == tree_size, tree_heads.c.published_at.is_(None))
+                .values(published_at=as_utc(at))
+            )
+
+    def latest(self) -> PublishedHead | None:
+        rows = self._select(select(tree_heads).order_by(tree_heads.c.tree_size.desc()).limit(1))
+        return rows[0] if rows else None
+
+    def recent_published(self, count: int) -> list[PublishedHead]:
+        """The ``count`` largest published heads, newest first."""
+        stmt = (
+            select(tree_heads)
+            .where(tree_heads.c.published_at.is_not(None))
+            .order_by(tree_heads.c.tree_size.desc())
+            .limit(count)
+        )
+        return self._select(stmt)
+
+    def unpublished(self) -> list[PublishedHead]:
+        stmt = (
+            select(tree_heads)
+            .where(tree_heads.c.published_at.is_(None))
+            .order_by(tree_heads.c.tree_size)
+        )
+        return self._select(stmt)
+
+    def _select(self, stmt: Any) -> list[PublishedHead]:
+        with self.engine.connect() as conn:
+            return [
+                PublishedHead(
+                    int(r["tree_size"]),
+                    r["root_hash"],
+                    json.loads(r["payload"]),
+                    as_utc(r["signed_at"]),
+                    as_utc(r["published_at"]) if r["published_at"] is not None else None,
+                )
+                for r in conn.execute(stmt).mappings()
+            ]
