@@ -19,6 +19,52 @@ from hub.trust.keys import SigningKey
 from hub.wire.envelope import now_utc
 
 
+def receipt_payload(
+    original_sha256: str | None, *, received_by: str | None = None, note: str | None = None
+) -> dict[str, Any]:
+    # original_sha256: the bytes signed for, when the caller holds the message (non-repudiation)
+    return {
+        "received_at": now_utc(),
+        "received_by": received_by,
+        "note": note,
+        "original_sha256": original_sha256,
+    }
+
+
+def acceptance_payload(
+    decision: str, reason: str | None = None, case_number: str | None = None
+) -> dict[str, Any]:
+    return {
+        "decision": decision,
+        "reason": reason,
+        "case_number": case_number,
+        "decided_at": now_utc(),
+    }
+
+
+def feedback_payload(note: str, percent: int | None = None) -> dict[str, Any]:
+    return {"note": note, "percent": percent, "reported_at": now_utc()}
+
+
+def closure_payload(
+    result: str,
+    *,
+    recovered_fen: int = 0,
+    penalties_fen: int = 0,
+    sanctions: dict[str, int] | None = None,
+    note: str | None = None,
+    closed_at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "result": result,
+        "recovered_fen": recovered_fen,
+        "penalties_fen": penalties_fen,
+        "sanctions": [{"kind": k, "count": n} for k, n in (sanctions or {}).items()],
+        "note": note,
+        "closed_at": closed_at or now_utc(),
+    }
+
+
 class Answering:
     address: Address
     key: SigningKey | None
@@ -55,13 +101,9 @@ class Answering:
             if sent is not None:
                 return sent
         mid = self.answer_id(ref.message_id, "receipt")
-        payload = {
-            "received_at": now_utc(),
-            "received_by": received_by,
-            "note": note,
-            # The bytes signed for, when the caller holds the message (non-repudiation).
-            "original_sha256": getattr(original, "raw_sha256", None) or None,
-        }
+        payload = receipt_payload(
+            getattr(original, "raw_sha256", None) or None, received_by=received_by, note=note
+        )
         mid = self.reply(ref, "receipt", payload, message_id=mid)
         if self.handled is not None:
             self.handled.remember_answer(ref.message_id, "receipt", mid)
@@ -75,22 +117,10 @@ class Answering:
         return str(uuid.UUID(bytes=hashlib.sha256(mark).digest()[:16], version=4))
 
     def accept(self, original: Answerable, *, case_number: str | None = None) -> str:
-        payload = {
-            "decision": "ACCEPTED",
-            "reason": None,
-            "case_number": case_number,
-            "decided_at": now_utc(),
-        }
-        return self.reply(original, "acceptance", payload)
+        return self.reply(original, "acceptance", acceptance_payload("ACCEPTED", None, case_number))
 
     def return_(self, original: Answerable, reason: str) -> str:
-        payload = {
-            "decision": "RETURNED",
-            "reason": reason,
-            "case_number": None,
-            "decided_at": now_utc(),
-        }
-        return self.reply(original, "acceptance", payload)
+        return self.reply(original, "acceptance", acceptance_payload("RETURNED", reason))
 
     def refuse(self, original: OriginalRef, problem: str) -> str:
         """Answer an encrypted payload that fails this connector's checks: sign for it, then
@@ -101,12 +131,9 @@ class Answering:
             sent = self.handled.answer_sent(original.message_id, "refusal")
             if sent is not None:
                 return sent
-        payload = {
-            "decision": "RETURNED",
-            "reason": f"the payload fails the recipient's checks: {problem}"[:1000],
-            "case_number": None,
-            "decided_at": now_utc(),
-        }
+        payload = acceptance_payload(
+            "RETURNED", f"the payload fails the recipient's checks: {problem}"[:1000]
+        )
         mid = self.answer_id(original.message_id, "refusal")
         mid = self.reply(original, "acceptance", payload, message_id=mid)
         if self.handled is not None:
@@ -114,8 +141,7 @@ class Answering:
         return mid
 
     def feedback(self, original: Answerable, note: str, *, percent: int | None = None) -> str:
-        payload = {"note": note, "percent": percent, "reported_at": now_utc()}
-        return self.reply(original, "feedback", payload)
+        return self.reply(original, "feedback", feedback_payload(note, percent))
 
     def close_case(
         self,
@@ -129,12 +155,12 @@ class Answering:
         closed_at: datetime | None = None,
     ) -> str:
         """办结 with its result (named ``close_case``: ``close`` releases the client)."""
-        payload = {
-            "result": result,
-            "recovered_fen": recovered_fen,
-            "penalties_fen": penalties_fen,
-            "sanctions": [{"kind": k, "count": n} for k, n in (sanctions or {}).items()],
-            "note": note,
-            "closed_at": closed_at or now_utc(),
-        }
+        payload = closure_payload(
+            result,
+            recovered_fen=recovered_fen,
+            penalties_fen=penalties_fen,
+            sanctions=sanctions,
+            note=note,
+            closed_at=closed_at,
+        )
         return self.reply(original, "closure", payload)

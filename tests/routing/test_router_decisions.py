@@ -346,7 +346,7 @@ def test_invalid_credit_code_check_character_in_the_subject(world: World) -> Non
     payload = world.payload("clue_transfer", subject=subject)
     _, raw = world.seal("clue_transfer", "MIB@350582", "PSB@350582", payload)
     r = rejected(world, raw, Reason.INVALID_PAYLOAD)
-    assert "subject: credit code check character does not match" in r.detail
+    assert "subject.credit_code: credit code check character does not match" in r.detail
     assert "F" not in r.detail.replace("GB", "")  # the right check character is not given away
 
 
@@ -355,7 +355,7 @@ def test_invalid_id_number_check_digit_in_the_subject(world: World) -> None:
     payload = world.payload("clue_transfer", subject=subject)
     _, raw = world.seal("clue_transfer", "MIB@350582", "PSB@350582", payload)
     r = rejected(world, raw, Reason.INVALID_PAYLOAD)
-    assert "subject: ID number check character does not match" in r.detail
+    assert "subject.id_number: ID number check character does not match" in r.detail
     assert "7" not in r.detail and "350582" not in r.detail
 
 

@@ -117,9 +117,9 @@ def hashes(items: list[dict[str, Any]], what: str) -> Problems:
 def codes(prefix: str, credit_code: str | None, id_number: str | None) -> Problems:
     out = []
     if credit_code is not None and (p := check_credit_code(credit_code)):
-        out.append(f"{prefix}: {p}")
+        out.append(f"{prefix}.credit_code: {p}")
     if id_number is not None and (p := check_id_number(id_number)):
-        out.append(f"{prefix}: {p}")
+        out.append(f"{prefix}.id_number: {p}")
     return out
 
 

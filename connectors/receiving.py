@@ -1,0 +1,225 @@
+"""Receiving: reading one's inbox, verified end to end, and processing it as a consumer group.
+
+The checks are :func:`connectors.messages.open_record`'s.  A record that fails them is reported
+(``on_rejected``, ``hub_connector_rejected_total``) and stepped past: it must not block the
+inbox.  Tree heads of the audit log are the connector's own business (``connectors.witness``),
+never handed to the caller's handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+from prometheus_client import Counter
+
+from connectors.dedup import HandledIds
+from connectors.inbox_reading import at_end, partitions
+from connectors.messages import (
+    InboxMessage,
+    RefusedPayload,
+    RejectedRecord,
+    VerificationError,
+    open_record,
+)
+from connectors.witness import TreeHeadMismatch, TreeHeadWitness
+from hub.core.text import shown
+from hub.routing.freshness import Freshness
+from hub.trust.address import Address
+from hub.trust.directory import Directory
+from hub.trust.e2e import EncryptionKey
+from hub.trust.keys import SigningKey
+from hub.wire.families import FAMILIES
+from hub.wire.schemas import SchemaRegistry
+from hub.wire.topics import connector_group, inbox_topic
+
+log = logging.getLogger("connectors")
+
+TREE_HEAD = "tree_head"
+
+REJECTED = Counter(
+    "hub_connector_rejected_total",
+    "Inbox records that failed the connector's checks (skipped, never handled)",
+    ["reason"],
+)
+
+
+class Receiving:
+    address: Address
+    bootstrap: str
+    registry: SchemaRegistry
+    directory: Callable[[], Directory]
+    key: SigningKey | None
+    handled: HandledIds | None
+    witness: TreeHeadWitness | None
+    security: dict[str, Any]
+    freshness: Freshness | None
+    decryption_keys: list[EncryptionKey]
+    rejected: int
+    on_rejected: Callable[[RejectedRecord], None] | None
+    _consumer_conf: dict[str, Any]
+    #: Answering.receipt and Answering.refuse, with the Connector they are mixed into.
+    receipt: Callable[..., str]
+    refuse: Callable[..., str]
+
+    def open_message(self, record: Any) -> InboxMessage:
+        """Verify and decode one inbox record; raises VerificationError."""
+        return open_record(
+            self.registry,
+            self.directory(),
+            record,
+            me=self.address,
+            freshness=self.freshness,
+            decryption_keys=self.decryption_keys,
+        )
+
+    def messages(
+        self, *, follow: bool = False, idle_timeout_s: float = 3.0, max_wait_s: float | None = None
+    ) -> Iterator[InboxMessage]:
+        """Every message in the inbox from the beginning, without consuming them.
+
+        Unless ``follow``, stops at the end of the inbox: every partition read up to the high
+        watermark its last fetch response carried (not ListOffsets, which the embedded broker
+        answers wrongly), or after ``idle_timeout_s`` without a record, whichever comes first.
+        """
+        consumer = self._consumer(group=False)
+        topic = inbox_topic(self.address.agency, self.address.region)
+        try:
+            parts = partitions(consumer, topic)
+            consumer.assign(parts)
+            consumer.seek_to_beginning(*parts)
+            seen: set[str] = set()
+            yield from self._poll_loop(consumer, seen, follow, idle_timeout_s, max_wait_s, None)
+        finally:
+            consumer.close()
+
+    def consume(
+        self,
+        handler: Callable[[InboxMessage], None],
+        *,
+        follow: bool = True,
+        idle_timeout_s: float = 5.0,
+        max_messages: int | None = None,
+        auto_receipt: bool = True,
+        stop: threading.Event | None = None,
+    ) -> int:
+        """Process the inbox as this connector's consumer group; returns how many were handled.
+
+        Commits each record's offset after its handler returned; a handler exception propagates
+        and leaves the record uncommitted, so it is delivered again.  With ``auto_receipt`` (and
+        a signing key) an original the handler took is signed for before the commit.
+        """
+        consumer = self._consumer(group=True)
+        consumer.subscribe([inbox_topic(self.address.agency, self.address.region)])
+        handled = 0
+        try:
+            loop = self._poll_loop(consumer, None, follow, idle_timeout_s, None, consumer, stop)
+            for msg in loop:
+                key = (msg.message_id, str(msg.envelope.sender), msg.envelope.content_digest())
+                if msg.family == TREE_HEAD:
+                    self._witness(msg)  # the connector's own business, not the handler's
+                elif self.handled is not None and self.handled.seen(*key):
+                    log.info("skipping %s: already handled", msg.message_id)
+                else:
+                    handler(msg)
+                    if auto_receipt and self._wants_receipt(msg):
+                        self.receipt(msg)
+                    if self.handled is not None:
+                        self.handled.remember(*key)
+                    handled += 1
+                tp = TopicPartition(msg.topic, msg.partition)
+                consumer.commit({tp: OffsetAndMetadata(msg.offset + 1, "", -1)})
+                if max_messages is not None and handled >= max_messages:
+                    break
+        finally:
+            consumer.close()
+        return handled
+
+    def _witness(self, msg: InboxMessage) -> None:
+        if self.witness is None:
+            return
+        try:
+            self.witness.observe(msg, self.directory())
+        except TreeHeadMismatch as exc:
+            self.rejected += 1
+            REJECTED.labels("tree_head_inconsistent").inc()
+            log.critical("audit log tree head %s refused: %s", msg.message_id, exc)
+            if self.on_rejected is not None:
+                where = (msg.topic, msg.partition, msg.offset, str(exc))
+                self.on_rejected(RejectedRecord(*where))
+
+    def _wants_receipt(self, msg: InboxMessage) -> bool:
+        fam = FAMILIES.get(msg.family)
+        if fam is None or fam.is_reply or fam.hub_only:
+            return False  # answers and SLA events are not signed for
+        if self.key is None:
+            log.warning("not signing for %s: %s has no signing key", msg.message_id, self.address)
+            return False
+        return True
+
+    def _poll_loop(
+        self,
+        consumer: KafkaConsumer,
+        seen: set[str] | None,
+        follow: bool,
+        idle_timeout_s: float,
+        max_wait_s: float | None,
+        committer: KafkaConsumer | None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[InboxMessage]:
+        started = last = time.monotonic()
+        while True:
+            batch = consumer.poll(timeout_ms=200)
+            now = time.monotonic()
+            if committer is not None and not consumer.assignment():
+                last = now  # joining the group takes seconds; idle time starts once assigned
+            for records in batch.values():
+                for record in records:
+                    last = now
+                    try:
+                        msg = self.open_message(record)
+                    except VerificationError as exc:
+                        self._reject(record, exc, committer)
+                        continue
+                    if seen is not None:
+                        if msg.message_id in seen:
+                            continue
+                        seen.add(msg.message_id)
+                    yield msg
+            if max_wait_s is not None and now - started > max_wait_s:
+                return
+            if stop is not None and stop.is_set():
+                return
+            if not follow and (now - last > idle_timeout_s or at_end(consumer)):
+                return
+
+    def _reject(self, record: Any, exc: Exception, committer: KafkaConsumer | None) -> None:
+        """Report a record that failed the checks and step past it: it must not block the inbox."""
+        self.rejected += 1
+        reason = shown(str(exc), 300)
+        REJECTED.labels(reason.split(":")[0][:40]).inc()
+        where = RejectedRecord(record.topic, record.partition, record.offset, reason)
+        log.error("inbox record %s/%d@%d rejected: %s", *where.to_tuple())
+        if self.on_rejected is not None:
+            self.on_rejected(where)
+        if committer is not None and isinstance(exc, RefusedPayload) and self.key is not None:
+            self.refuse(exc.original, str(exc))  # the sender and the ledger learn why
+        if committer is not None:  # nothing will ever make it valid
+            tp = TopicPartition(record.topic, record.partition)
+            committer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)})
+
+    def _consumer(self, *, group: bool) -> KafkaConsumer:
+        return KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=connector_group(self.address.agency, self.address.region) if group else None,
+            client_id=f"connector-{self.address}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **self._consumer_conf,
+            **self.security,
+        )

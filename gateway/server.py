@@ -1,0 +1,133 @@
+"""``hub gateway --as AGENCY@REGION``: the connector, its store, the inbox reader, the optional
+pusher and the HTTP API, started together and stopped in the reverse order.
+
+The gateway listens on loopback by default: it holds the agency's private keys and is meant to
+sit beside the agency's own systems, as X-Road's security server does.  A first start makes a
+token named ``default`` and leaves it in ``<home>/gateway/<ADDR>.token`` (0600), so a person
+can try it with curl at once; ``hub gateway token new`` makes more.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from connectors.client import Connector
+from gateway.api import create_api
+from gateway.hubview import hub_view
+from gateway.push import Pusher
+from gateway.receiver import Receiver
+from gateway.service import Gateway
+from gateway.store import GatewayStore
+from hub.core.config import Settings
+from hub.core.files import private_file
+from hub.trust.address import Address
+
+log = logging.getLogger("gateway")
+
+
+@dataclass(frozen=True)
+class GatewayOptions:
+    address: Address
+    host: str = "127.0.0.1"
+    port: int = 8080
+    push_url: str = ""
+    push_secret: str = ""
+    push_max_attempts: int = 8
+    tls_cert: str = ""
+    tls_key: str = ""
+    client_ca: str = ""  # with TLS: require client certificates signed by this CA (mTLS)
+    auto_receipt: bool = False
+
+
+def store_path(settings: Settings, address: Address) -> Path:
+    return settings.home / "gateway" / f"{address}.db"
+
+
+def token_path(settings: Settings, address: Address) -> Path:
+    return settings.home / "gateway" / f"{address}.token"
+
+
+def open_store(settings: Settings, address: Address) -> GatewayStore:
+    return GatewayStore(store_path(settings, address))
+
+
+def authenticator(store: GatewayStore, mtls: bool) -> Any:
+    def authenticate(request: Any) -> str | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token:
+            return store.caller_of(token.strip())
+        if mtls and request.url.scheme == "https":
+            # The TLS layer admitted only certificates of the client CA.
+            return "mtls-client"
+        return None
+
+    return authenticate
+
+
+class RunningGateway:
+    """Everything of one gateway but the HTTP server; ``app`` is the ASGI application."""
+
+    def __init__(self, settings: Settings, options: GatewayOptions) -> None:
+        self.options = options
+        self.store = open_store(settings, options.address)
+        if not self.store.token_names():
+            path = private_file(token_path(settings, options.address))
+            path.write_text(self.store.new_token("default") + "\n")
+            log.info("made the API token 'default' in %s", path)
+        self.connector = Connector.from_settings(settings, options.address)
+        self.gateway = Gateway(self.connector, self.store)
+        resent = self.gateway.recover()
+        if resent:
+            log.warning("published again %d sealed messages not confirmed before", resent)
+        self.receiver = Receiver(self.gateway, auto_receipt=options.auto_receipt).start()
+        self.pusher = (
+            Pusher(
+                self.store,
+                options.push_url,
+                options.push_secret,
+                max_attempts=options.push_max_attempts,
+            ).start()
+            if options.push_url
+            else None
+        )
+        self.app = create_api(
+            self.gateway,
+            authenticate=authenticator(self.store, bool(options.client_ca)),
+            hub_view=hub_view(settings),
+        )
+
+    def close(self) -> None:
+        if self.pusher is not None:
+            self.pusher.close()
+        self.receiver.close()
+        self.connector.close()
+        self.store.close()
+
+
+def serve(settings: Settings, options: GatewayOptions) -> int:
+    import uvicorn
+
+    running = RunningGateway(settings, options)
+    tls: dict[str, Any] = {}
+    if options.tls_cert:
+        tls = {"ssl_certfile": options.tls_cert, "ssl_keyfile": options.tls_key}
+        if options.client_ca:
+            tls.update(ssl_ca_certs=options.client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
+    scheme = "https" if tls else "http"
+    log.info(
+        "gateway for %s on %s://%s:%d (docs at /docs)",
+        options.address,
+        scheme,
+        options.host,
+        options.port,
+    )
+    try:
+        uvicorn.run(running.app, host=options.host, port=options.port, log_level="warning", **tls)
+    finally:
+        running.close()
+    return 0

@@ -1,0 +1,340 @@
+"""What the HTTP gateway does, without HTTP: send idempotently, keep the inbox, answer, report.
+
+Every message the gateway sends goes the same way: claim the caller's ``Idempotency-Key`` for
+the body's digest, check the payload against its Avro schema and its family's rules (all
+problems, as JSON pointers), seal it with the connector's keys, keep the sealed bytes, publish
+them, keep the answer.  A repeat of the key with the same body gets the same answer; with
+another body, 422; while the first is still being sealed, 409.  Bytes kept but not confirmed
+(a broker that was away, a gateway that stopped) are published again, unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.answers import (
+    acceptance_payload,
+    closure_payload,
+    feedback_payload,
+    receipt_payload,
+)
+from connectors.client import Connector
+from connectors.messages import InboxMessage
+from gateway.custody import custody
+from gateway.store import GatewayStore, digest
+from hub.core.errors import HubError
+from hub.trust.address import Address
+from hub.trust.signed import canonical
+from hub.wire import jsoncheck
+from hub.wire.families import FAMILIES, check_payload
+from hub.wire.jsonpayload import from_json, to_json
+
+log = logging.getLogger("gateway")
+
+ACTIONS = ("receipt", "accept", "return", "feedback", "close")
+
+
+class GatewayError(HubError):
+    """A request the gateway refuses: an HTTP status, a reason code, the problems found."""
+
+    def __init__(
+        self, status: int, reason: str, detail: str, errors: list[jsoncheck.Problem] | None = None
+    ) -> None:
+        super().__init__(detail, reason=reason)
+        self.status = status
+        self.errors = errors or []
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+
+class Gateway:
+    def __init__(self, connector: Connector, store: GatewayStore) -> None:
+        self.connector = connector
+        self.store = store
+        self.registry = connector.registry
+
+    # -- sending ----------------------------------------------------------------------------------
+    def submit(self, caller: str, idem_key: str, body: dict[str, Any]) -> Answer:
+        """``POST /v1/messages``: ``{family, to, payload, correlation_id?, causation_id?,
+        encrypt?}``."""
+        family = str(body.get("family", ""))
+        fam = FAMILIES.get(family)
+        if fam is None or fam.hub_only:
+            known = ", ".join(n for n, f in FAMILIES.items() if not f.hub_only)
+            raise GatewayError(
+                422,
+                "unknown_family",
+                f"unknown family; known: {known}",
+                [jsoncheck.Problem("/family", "is not a family agencies send")],
+            )
+        try:
+            to = Address.parse(str(body.get("to", "")))
+        except ValueError as exc:
+            raise GatewayError(
+                422,
+                "invalid_recipient",
+                "to is not AGENCY@REGION",
+                [jsoncheck.Problem("/to", "must be AGENCY@REGION")],
+            ) from exc
+        return self._send(
+            caller,
+            idem_key,
+            body,
+            family=family,
+            to=to,
+            payload_json=body.get("payload"),
+            correlation_id=body.get("correlation_id"),
+            causation_id=body.get("causation_id"),
+            encrypt=body.get("encrypt"),
+        )
+
+    def answer(
+        self,
+        caller: str,
+        idem_key: str | None,
+        original_id: str,
+        action: str,
+        body: dict[str, Any],
+    ) -> Answer:
+        """``POST /v1/messages/{id}/{action}``: answer a message this gateway received."""
+        original = self.store.received(original_id)
+        if original is None:
+            raise GatewayError(404, "not_found", "no such message in this gateway's inbox")
+        message_id = None
+        if action == "receipt":
+            family = "receipt"
+            payload = receipt_payload(
+                original.raw_sha256, received_by=body.get("received_by"), note=body.get("note")
+            )
+            message_id = self.connector.answer_id(original_id, "receipt")
+            if idem_key is None:  # signing twice, whatever it says, is one receipt
+                idem_key, body = f"receipt:{original_id}", {}
+        elif action in ("accept", "return"):
+            family = "acceptance"
+            if action == "return" and not body.get("reason"):
+                raise GatewayError(
+                    422,
+                    "invalid_payload",
+                    "a return needs its reason",
+                    [jsoncheck.Problem("/reason", "is required")],
+                )
+            payload = acceptance_payload(
+                "ACCEPTED" if action == "accept" else "RETURNED",
+                body.get("reason") if action == "return" else None,
+                body.get("case_number"),
+            )
+        elif action == "feedback":
+            family = "feedback"
+            payload = feedback_payload(str(body.get("note", "")), body.get("percent"))
+        elif action == "close":
+            family = "closure"
+            payload = closure_payload(
+                str(body.get("result", "")),
+                recovered_fen=int(body.get("recovered_fen") or 0),
+                penalties_fen=int(body.get("penalties_fen") or 0),
+                sanctions=body.get("sanctions") or None,
+                note=body.get("note"),
+            )
+        else:
+            raise GatewayError(404, "not_found", f"no action {action!r}; one of {ACTIONS}")
+        return self._send(
+            caller,
+            idem_key or f"unkeyed:{uuid.uuid4()}",
+            {"action": action, **body},
+            family=family,
+            to=Address.parse(original.sender),
+            payload_json=to_json(payload),
+            correlation_id=original_id,
+            causation_id=None,
+            encrypt=False,
+            message_id=message_id,
+        )
+
+    def _send(
+        self,
+        caller: str,
+        idem_key: str,
+        body: dict[str, Any],
+        *,
+        family: str,
+        to: Address,
+        payload_json: Any,
+        correlation_id: Any,
+        causation_id: Any,
+        encrypt: Any,
+        message_id: str | None = None,
+    ) -> Answer:
+        body_sha = digest(canonical(body).decode())
+        existing = self.store.begin(caller, idem_key, body_sha)
+        if existing is not None:
+            if existing.body_sha256 != body_sha:
+                raise GatewayError(
+                    422,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with another request body",
+                )
+            if existing.state == "done" and existing.response is not None:
+                return Answer(existing.status or 202, existing.response)
+            if existing.state == "sealed" and existing.raw is not None:
+                return self._publish(
+                    caller,
+                    idem_key,
+                    existing.raw,
+                    existing.record_key,
+                    existing.message_id or "",
+                    family,
+                )
+            raise GatewayError(409, "in_flight", "a request with this Idempotency-Key is in flight")
+        try:
+            schema = self.registry.latest(FAMILIES[family].schema_stem)
+            problems = jsoncheck.problems(schema.raw, payload_json)
+            if problems:
+                raise GatewayError(
+                    422,
+                    "invalid_payload",
+                    "the payload does not fit its schema",
+                    [_under("/payload", p) for p in problems],
+                )
+            payload = from_json(schema.raw, payload_json)
+            env, raw = self.connector.seal_message(
+                family,
+                to,
+                payload,
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+                message_id=message_id,
+                encrypt=encrypt,
+            )
+            rules = check_payload(FAMILIES[family], payload, env)
+            if rules:
+                raise GatewayError(
+                    422,
+                    "invalid_payload",
+                    "the payload breaks its family's rules",
+                    [_rule_problem(r) for r in rules],
+                )
+        except GatewayError:
+            self.store.abandon(caller, idem_key)
+            raise
+        except (ValueError, TypeError, HubError) as exc:
+            self.store.abandon(caller, idem_key)
+            raise GatewayError(422, getattr(exc, "reason", "invalid_payload"), str(exc)) from exc
+        except Exception:
+            self.store.abandon(caller, idem_key)
+            raise
+        key = env.conversation_id.encode()
+        self.store.sealed(
+            caller,
+            idem_key,
+            message_id=env.message_id,
+            family=family,
+            recipient=str(to),
+            correlation_id=correlation_id,
+            raw=raw,
+            record_key=key,
+        )
+        return self._publish(caller, idem_key, raw, key, env.message_id, family)
+
+    def _publish(
+        self,
+        caller: str,
+        idem_key: str,
+        raw: bytes,
+        key: bytes | None,
+        message_id: str,
+        family: str,
+    ) -> Answer:
+        try:
+            self.connector.send_raw(raw, key=key)
+        except Exception as exc:
+            log.warning(
+                "publishing %s failed (%s); kept to publish again", message_id, type(exc).__name__
+            )
+            raise GatewayError(
+                503,
+                "broker_unavailable",
+                "the hub's broker did not take the message; it is kept and "
+                "published again, or retry with the same Idempotency-Key",
+            ) from exc
+        answer = Answer(202, {"id": message_id, "family": family})
+        self.store.done(caller, idem_key, answer.status, answer.body)
+        log.info("sent %s %s for caller %s", family, message_id, caller)
+        return answer
+
+    def recover(self) -> int:
+        """At start: publish again what was sealed but not confirmed; forget empty claims."""
+        done = 0
+        for req in self.store.unfinished():
+            if req.state == "sealed" and req.raw is not None:
+                try:
+                    self._publish(
+                        req.caller,
+                        req.idem_key,
+                        req.raw,
+                        req.record_key,
+                        req.message_id or "",
+                        req.family or "",
+                    )
+                    done += 1
+                except GatewayError:
+                    break  # the broker is still away: the next start or retry does it
+            else:
+                self.store.abandon(req.caller, req.idem_key)
+        return done
+
+    # -- receiving --------------------------------------------------------------------------------
+    def on_message(self, msg: InboxMessage) -> None:
+        """The receiver's handler: keep the verified message until the caller acknowledges it."""
+        body = msg.to_json()
+        body["raw_sha256"] = msg.raw_sha256
+        self.store.receive(
+            message_id=msg.message_id,
+            sender=str(msg.envelope.sender),
+            content_sha256=msg.envelope.content_digest(),
+            family=msg.family,
+            correlation_id=msg.envelope.correlation_id,
+            raw_sha256=msg.raw_sha256,
+            body=body,
+        )
+
+    def inbox(self, wait_s: float, limit: int) -> list[dict[str, Any]]:
+        """Unacknowledged messages, oldest first; waits up to ``wait_s`` for one to arrive."""
+        with self.store.arrived:
+            found = self.store.pending(limit)
+            if not found and wait_s > 0:
+                self.store.arrived.wait(timeout=wait_s)
+                found = self.store.pending(limit)
+        return [r.body for r in found]
+
+    def ack(self, message_id: str) -> None:
+        if not self.store.ack(message_id):
+            raise GatewayError(404, "not_found", "no such message in this gateway's inbox")
+
+    # -- what is known of a message ---------------------------------------------------------------
+    def status(self, message_id: str, hub_view: Any = None) -> dict[str, Any]:
+        found = custody(self.store, message_id)
+        if found is None:
+            raise GatewayError(404, "not_found", "this gateway neither sent nor received it")
+        if hub_view is not None:
+            found["hub"] = hub_view(message_id)
+        return found
+
+
+def _under(prefix: str, p: jsoncheck.Problem) -> jsoncheck.Problem:
+    return jsoncheck.Problem(prefix + p.pointer, p.detail)
+
+
+def _rule_problem(rule: str) -> jsoncheck.Problem:
+    """A family rule's problem ("subjects[0].id_number: bad check character") at its field."""
+    where, sep, detail = rule.partition(": ")
+    if not sep or " " in where:
+        return jsoncheck.Problem("/payload", rule)
+    tokens = where.replace("[", ".").replace("]", "").split(".")
+    return jsoncheck.Problem("/payload/" + "/".join(t for t in tokens if t), detail)
