@@ -1,0 +1,135 @@
+"""With the hub and two gateways running, plain curl sends a clue from MIB's gateway, PSB's
+gateway delivers it, curl signs for it, accepts and closes it, and `hub audit trail` tells the
+story; a gateway stopped and started again delivers what arrived meanwhile, once; a Node.js
+script with only fetch does the same as curl."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.gatewayproc import GatewayProcess, start_gateway
+from tests.hubproc import ROOT, HubProcess, load_example, start_hub, wait_until
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    proc = start_hub(tmp_path_factory.mktemp("gateway-hub"))
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def gateways(hub: HubProcess) -> Iterator[dict[str, GatewayProcess]]:
+    started = {a: start_gateway(hub, a) for a in ("MIB@350582", "PSB@350582")}
+    yield started
+    for g in started.values():
+        g.stop()
+
+
+def inbox_until(gw: GatewayProcess, message_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, messages = gw.curl("GET", "/v1/inbox?wait=10")
+        assert status == 200, messages
+        for m in messages:
+            if m["id"] == message_id:
+                return m
+    raise AssertionError(f"{message_id} not in {gw.address}'s gateway inbox")
+
+
+def clue() -> dict[str, Any]:
+    return {"family": "clue_transfer", "to": "PSB@350582", "payload": load_example("clue_transfer")}
+
+
+def test_curl_sends_signs_for_and_closes_a_clue_and_the_trail_tells_it(
+    hub: HubProcess, gateways: dict[str, GatewayProcess]
+) -> None:
+    mib, psb = gateways["MIB@350582"], gateways["PSB@350582"]
+    status, sent = mib.curl("POST", "/v1/messages", clue(), key="case-2024-0001")
+    assert status == 202, sent
+    mid = sent["id"]
+    assert mib.curl("POST", "/v1/messages", clue(), key="case-2024-0001") == (202, sent)
+    got = inbox_until(psb, mid)
+    assert got["family"] == "clue_transfer" and got["sender"] == "MIB@350582"
+    assert got["payload"]["subject"]["credit_code"] == clue()["payload"]["subject"]["credit_code"]
+    for action, body in (
+        ("receipt", {"received_by": "刑侦支队"}),
+        ("accept", {"case_number": "泉公刑2024-17"}),
+        ("close", {"result": "VERIFIED_TRUE", "recovered_fen": 1283450, "sanctions": {"FINED": 1}}),
+    ):
+        status, answer = psb.curl("POST", f"/v1/messages/{mid}/{action}", body, key=f"{action}-1")
+        assert status == 202, answer
+    assert psb.curl("POST", f"/v1/inbox/{mid}/ack")[0] == 204
+
+    def closed_at_mib() -> bool:
+        return mib.curl("GET", f"/v1/messages/{mid}")[1]["state"] == "CLOSED"
+
+    wait_until(closed_at_mib, 60, "MIB's gateway to see the hand-off closed")
+    view = mib.curl("GET", f"/v1/messages/{mid}")[1]
+    assert view["hub"]["ledger"]["state"] == "CLOSED"  # the hub's own 台账 agrees
+
+    def trail() -> list[str]:
+        out = hub.cli("audit", "trail", mid, "--json", check=False).stdout
+        return [step["kind"] for step in json.loads(out or "[]")]
+
+    wait_until(lambda: "closed" in trail(), 60, "the closure in the audit log")
+    kinds = trail()
+    for kind in ("submitted", "routed", "delivered", "receipt", "accepted", "closed"):
+        assert kind in kinds, kinds
+    verified = hub.cli("audit", "trail", mid, check=False)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_problems_come_back_as_rfc_9457_with_pointers(gateways: dict[str, GatewayProcess]) -> None:
+    body = clue()
+    del body["payload"]["category"]
+    status, problem = gateways["MIB@350582"].curl("POST", "/v1/messages", body, key="bad-1")
+    assert status == 422 and problem["reason"] == "invalid_payload"
+    assert {"pointer": "/payload/category", "detail": "is required"} in problem["errors"]
+
+
+def test_a_gateway_stopped_and_started_again_delivers_what_came_meanwhile_once(
+    hub: HubProcess, gateways: dict[str, GatewayProcess]
+) -> None:
+    mib, psb = gateways["MIB@350582"], gateways["PSB@350582"]
+    psb.stop()
+    mid = mib.curl("POST", "/v1/messages", clue(), key=f"while-away-{uuid.uuid4()}")[1]["id"]
+    time.sleep(2)
+    again = start_gateway(hub, "PSB@350582", port=psb.port)
+    gateways["PSB@350582"] = again
+    inbox_until(again, mid)
+    time.sleep(3)  # nothing more arrives for it
+    _, messages = again.curl("GET", "/v1/inbox?limit=500")
+    assert [m["id"] for m in messages].count(mid) == 1
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not on this machine")
+def test_a_node_script_with_only_fetch_does_what_curl_does(
+    gateways: dict[str, GatewayProcess],
+) -> None:
+    mib, psb = gateways["MIB@350582"], gateways["PSB@350582"]
+    env = {
+        "PATH": "/usr/bin:/bin:/usr/local/bin",
+        "MIB_URL": mib.url,
+        "MIB_TOKEN": mib.token,
+        "PSB_URL": psb.url,
+        "PSB_TOKEN": psb.token,
+    }
+    script = ROOT / "examples" / "clients" / "node" / "walkthrough.mjs"
+    done = subprocess.run(
+        ["node", str(script), str(ROOT / "examples" / "payloads" / "clue_transfer.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["state"] == "CLOSED"
