@@ -100,7 +100,7 @@ class Receiving:
 
     def consume(
         self,
-        handler: Callable[[InboxMessage], None],
+        handler: Callable[[InboxMessage], object],
         *,
         follow: bool = True,
         idle_timeout_s: float = 5.0,

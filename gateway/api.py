@@ -22,11 +22,12 @@ from pydantic import BaseModel, Field
 
 from gateway.service import ACTIONS, Gateway, GatewayError
 from hub.wire import jsoncheck
+from hub.wire.envelope import ID_PATTERN as ENVELOPE_ID
 
 log = logging.getLogger("gateway.http")
 
 PROBLEM = "application/problem+json"
-ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+ID_PATTERN = f"^{ENVELOPE_ID.pattern}$"
 
 
 class NewMessage(BaseModel):

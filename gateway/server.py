@@ -18,6 +18,7 @@ from typing import Any
 from connectors.client import Connector
 from gateway.api import create_api
 from gateway.hubview import hub_view
+from gateway.outbox import DatabaseInbox, OutboxRelay, OutboxRunner, agency_engine
 from gateway.push import Pusher
 from gateway.receiver import Receiver
 from gateway.service import Gateway
@@ -41,6 +42,9 @@ class GatewayOptions:
     tls_key: str = ""
     client_ca: str = ""  # with TLS: require client certificates signed by this CA (mTLS)
     auto_receipt: bool = False
+    #: The agency's own database (PostgreSQL or MariaDB): its hub_outbox rows are sent and what
+    #: arrives is written to its hub_inbox too (gateway.outbox).
+    outbox_url: str = ""
 
 
 def store_path(settings: Settings, address: Address) -> Path:
@@ -81,6 +85,11 @@ class RunningGateway:
             log.info("made the API token 'default' in %s", path)
         self.connector = Connector.from_settings(settings, options.address)
         self.gateway = Gateway(self.connector, self.store)
+        self.outbox: OutboxRunner | None = None
+        if options.outbox_url:
+            engine = agency_engine(options.outbox_url)
+            self.gateway.also_to(DatabaseInbox(engine).write)
+            self.outbox = OutboxRunner(OutboxRelay(engine, self.connector)).start()
         resent = self.gateway.recover()
         if resent:
             log.warning("published again %d sealed messages not confirmed before", resent)
@@ -102,6 +111,8 @@ class RunningGateway:
         )
 
     def close(self) -> None:
+        if self.outbox is not None:
+            self.outbox.close()
         if self.pusher is not None:
             self.pusher.close()
         self.receiver.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,12 @@ class Gateway:
         self.connector = connector
         self.store = store
         self.registry = connector.registry
+        self._also: list[Callable[[InboxMessage], object]] = []
+
+    def also_to(self, write: Callable[[InboxMessage], object]) -> None:
+        """Hand every received message to ``write`` too (the agency's inbox table), before it
+        is kept here, so a failure there has it delivered again."""
+        self._also.append(write)
 
     # -- sending ----------------------------------------------------------------------------------
     def submit(self, caller: str, idem_key: str, body: dict[str, Any]) -> Answer:
@@ -200,7 +207,7 @@ class Gateway:
                     422,
                     "invalid_payload",
                     "the payload does not fit its schema",
-                    [_under("/payload", p) for p in problems],
+                    [jsoncheck.under("/payload", p) for p in problems],
                 )
             payload = from_json(schema.raw, payload_json)
             env, raw = self.connector.seal_message(
@@ -218,7 +225,7 @@ class Gateway:
                     422,
                     "invalid_payload",
                     "the payload breaks its family's rules",
-                    [_rule_problem(r) for r in rules],
+                    [jsoncheck.rule_problem(r) for r in rules],
                 )
         except GatewayError:
             self.store.abandon(caller, idem_key)
@@ -292,6 +299,8 @@ class Gateway:
     # -- receiving --------------------------------------------------------------------------------
     def on_message(self, msg: InboxMessage) -> None:
         """The receiver's handler: keep the verified message until the caller acknowledges it."""
+        for write in self._also:
+            write(msg)
         body = msg.to_json()
         body["raw_sha256"] = msg.raw_sha256
         self.store.receive(
@@ -325,16 +334,3 @@ class Gateway:
         if hub_view is not None:
             found["hub"] = hub_view(message_id)
         return found
-
-
-def _under(prefix: str, p: jsoncheck.Problem) -> jsoncheck.Problem:
-    return jsoncheck.Problem(prefix + p.pointer, p.detail)
-
-
-def _rule_problem(rule: str) -> jsoncheck.Problem:
-    """A family rule's problem ("subjects[0].id_number: bad check character") at its field."""
-    where, sep, detail = rule.partition(": ")
-    if not sep or " " in where:
-        return jsoncheck.Problem("/payload", rule)
-    tokens = where.replace("[", ".").replace("]", "").split(".")
-    return jsoncheck.Problem("/payload/" + "/".join(t for t in tokens if t), detail)

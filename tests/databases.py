@@ -19,6 +19,9 @@ from sqlalchemy.exc import OperationalError
 PG_ADMIN_URL = os.environ.get(
     "HUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+MARIADB_ADMIN_URL = os.environ.get(
+    "HUB_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/mysql?charset=utf8mb4"
+)
 
 
 @contextmanager
@@ -40,6 +43,37 @@ def postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def mariadb_database() -> Iterator[str]:
+    """A MariaDB database of its own (root, empty password, at 127.0.0.1:3306)."""
+    name = f"hub_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(MARIADB_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    except OperationalError as exc:
+        admin.dispose()
+        raise RuntimeError(
+            f"MariaDB is not reachable at {MARIADB_ADMIN_URL} ({exc.orig}); "
+            "start it (./dev test does) or set HUB_TEST_MARIADB_URL"
+        ) from exc
+    try:
+        base, _, query = MARIADB_ADMIN_URL.partition("?")
+        yield base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
+@contextmanager
+def agency_database(kind: str) -> Iterator[str]:
+    """An agency's own database: PostgreSQL or MariaDB."""
+    manager = postgres_database() if kind == "postgresql" else mariadb_database()
+    with manager as url:
+        yield url
 
 
 @contextmanager

@@ -46,6 +46,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
         tls_key=args.tls_key or "",
         client_ca=args.client_ca or "",
         auto_receipt=args.auto_receipt,
+        outbox_url=args.outbox_url or "",
     )
     return serve(settings, options)
 
@@ -91,6 +92,11 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     g.add_argument("--client-ca", help="require client certificates signed by this CA (mTLS)")
     g.add_argument(
         "--auto-receipt", action="store_true", help="sign for each original as soon as it is kept"
+    )
+    g.add_argument(
+        "--outbox-url",
+        help="also relay this agency database's hub_outbox and "
+        "write what arrives to its hub_inbox (PostgreSQL or MariaDB URL)",
     )
     g.set_defaults(func=cmd_gateway)
     gs = g.add_subparsers(dest="gateway_command", metavar="SUBCOMMAND")

@@ -14,7 +14,18 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from hub.cli import audit, directory, dlq, gateway, info, keys, lifecycle, messages, report
+from hub.cli import (
+    audit,
+    directory,
+    dlq,
+    gateway,
+    info,
+    keys,
+    lifecycle,
+    messages,
+    outbox,
+    report,
+)
 from hub.core.config import load_settings
 from hub.core.errors import HubError
 
@@ -33,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log debug output")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    for group in (messages, keys, directory, dlq, info, lifecycle, audit, report, gateway):
+    for group in (messages, keys, directory, dlq, info, lifecycle, audit, report, gateway, outbox):
         group.add_parsers(sub, fmt)
     return p
 

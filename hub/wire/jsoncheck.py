@@ -26,6 +26,19 @@ def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
+def under(prefix: str, p: Problem) -> Problem:
+    return Problem(prefix + p.pointer, p.detail)
+
+
+def rule_problem(rule: str, prefix: str = "/payload") -> Problem:
+    """A family rule's problem ("subject.credit_code: check character …") at its field."""
+    where, sep, detail = rule.partition(": ")
+    if not sep or " " in where:
+        return Problem(prefix, rule)
+    tokens = where.replace("[", ".").replace("]", "").split(".")
+    return Problem(prefix + "/" + "/".join(_escape(t) for t in tokens if t), detail)
+
+
 def problems(schema: Any, value: Any) -> list[Problem]:
     found: list[Problem] = []
     _check(schema, value, "", {}, found)

@@ -133,3 +133,58 @@ def test_a_node_script_with_only_fetch_does_what_curl_does(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["state"] == "CLOSED"
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_outbox_rows_arrive_once_across_a_gateway_restart(
+    hub: HubProcess, gateways: dict[str, GatewayProcess], kind: str
+) -> None:
+    from sqlalchemy import insert, select
+
+    from gateway.outbox import agency_engine, create_tables, outbox, sent
+    from tests.databases import agency_database
+
+    psb = gateways["PSB@350582"]
+    with agency_database(kind) as url:
+        engine = agency_engine(url)
+        create_tables(engine)
+
+        def add_row() -> str:
+            row_id = str(uuid.uuid4())
+            body = load_example("clue_transfer")
+            with engine.begin() as conn:
+                conn.execute(
+                    insert(outbox).values(
+                        id=row_id,
+                        aggregatetype="clue",
+                        aggregateid=body["clue_id"],
+                        type="ClueTransferred",
+                        payload=json.dumps(body, ensure_ascii=False),
+                        family="clue_transfer",
+                        recipient="PSB@350582",
+                    )
+                )
+            return row_id
+
+        first = add_row()
+        city = start_gateway(hub, "MIB@350500", "--outbox-url", url)
+        try:
+            inbox_until(psb, first)
+        finally:
+            city.stop()
+        second = add_row()  # inserted while the gateway is down
+        city = start_gateway(hub, "MIB@350500", "--outbox-url", url, port=city.port)
+        try:
+            inbox_until(psb, second)
+            time.sleep(3)
+        finally:
+            city.stop()
+        _, messages = psb.curl("GET", "/v1/inbox?limit=500")
+        ids = [m["id"] for m in messages]
+        assert ids.count(first) == 1 and ids.count(second) == 1
+        with engine.connect() as conn:
+            assert dict(conn.execute(select(sent.c.id, sent.c.state)).all()) == {
+                first: "sent",
+                second: "sent",
+            }
+        engine.dispose()

@@ -1,0 +1,163 @@
+"""An agency's own database as its door to the hub, on PostgreSQL and on MariaDB: outbox rows
+go out in insertion order, exactly one message each across restarts; a bad row is refused with
+its reason and the rest go on; what arrives is written to the inbox table once.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, insert, select
+
+from connectors.messages import open_record
+from gateway.outbox import (
+    DatabaseInbox,
+    OutboxRelay,
+    agency_engine,
+    create_tables,
+    inbox,
+    message_id_for,
+    outbox,
+    sent,
+)
+from hub.runtime.ingress.pipeline import DELIVERED, DUPLICATE
+from tests.databases import agency_database
+from tests.gateway.test_gateway_api import Side
+from tests.hubproc import load_example
+from tests.runtime.test_ingress_pipeline import Rig
+
+
+@pytest.fixture(params=["postgresql", "mariadb"])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    with agency_database(request.param) as url:
+        eng = agency_engine(url)
+        create_tables(eng)
+        yield eng
+        eng.dispose()
+
+
+@pytest.fixture
+def mib(tmp_path: Path) -> Side:
+    return Side(Rig(tmp_path / "hub"), "MIB@350582", tmp_path)
+
+
+def add_row(
+    engine: Engine, *, payload: Any = None, family: str = "clue_transfer", row_id: str | None = None
+) -> str:
+    row_id = row_id or str(uuid.uuid4())
+    body = payload if payload is not None else load_example("clue_transfer")
+    with engine.begin() as conn:
+        conn.execute(
+            insert(outbox).values(
+                id=row_id,
+                aggregatetype="clue",
+                aggregateid=body.get("clue_id", "x") if isinstance(body, dict) else "x",
+                type="ClueTransferred",
+                payload=body if isinstance(body, str) else json.dumps(body, ensure_ascii=False),
+                family=family,
+                recipient="PSB@350582",
+            )
+        )
+    return row_id
+
+
+def states(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return {r.id: r.state for r in conn.execute(select(sent.c.id, sent.c.state))}
+
+
+def test_rows_go_out_in_insertion_order_one_message_each(engine: Engine, mib: Side) -> None:
+    ids = [add_row(engine) for _ in range(5)]
+    relay = OutboxRelay(engine, mib.connector, batch=2)
+    while relay.run_once().sent:
+        pass
+    sent_ids = [mib.rig.handle(mib.rig.record(raw)).message_id for raw in mib.sent]
+    assert sent_ids == [message_id_for(i) for i in ids]
+    assert all(mib.rig.delivered(message_id_for(i)) for i in ids)
+    assert set(states(engine).values()) == {"sent"}
+    assert relay.run_once().sent == 0  # nothing twice
+
+
+def test_a_relay_that_stopped_before_confirming_sends_the_same_bytes_again(
+    engine: Engine, mib: Side
+) -> None:
+    first = add_row(engine)
+    mib.broker_away = True  # sealed and kept, then the broker refused it
+    OutboxRelay(engine, mib.connector).run_once()
+    assert states(engine) == {first: "sealed"}
+    mib.broker_away = False
+    mib.sent.clear()
+    mib.connector.send_raw = lambda raw, **kw: mib.sent.append(raw)  # type: ignore[method-assign]
+    again = OutboxRelay(engine, mib.connector)  # a new relay, as after a restart
+    assert again.run_once().sent == 1
+    assert mib.route_last().kind == DELIVERED
+    # Had the first copy got through after all, this one is recognised as its repeat.
+    with engine.connect() as conn:
+        raw = conn.execute(select(sent.c.raw)).scalar_one()
+    assert bytes(raw) == mib.sent[-1]
+    assert mib.rig.handle(mib.rig.record(bytes(raw))).kind == DUPLICATE
+
+
+def test_a_row_that_cannot_be_sent_is_refused_with_its_reason_and_the_rest_go_on(
+    engine: Engine, mib: Side
+) -> None:
+    bad = load_example("clue_transfer")
+    del bad["category"]
+    refused = add_row(engine, payload=bad)
+    unknown = add_row(engine, family="no_such_family")
+    not_json = add_row(engine, payload="{not json")
+    good = add_row(engine)
+    result = OutboxRelay(engine, mib.connector).run_once()
+    assert (result.sent, result.refused) == (1, 3)
+    assert states(engine) == {
+        refused: "refused",
+        unknown: "refused",
+        not_json: "refused",
+        good: "sent",
+    }
+    with engine.connect() as conn:
+        why = conn.execute(select(sent.c.problems).where(sent.c.id == refused)).scalar_one()
+    assert {"pointer": "/payload/category", "detail": "is required"} in json.loads(why)
+
+
+def test_only_one_relay_holds_the_outbox(engine: Engine, mib: Side) -> None:
+    add_row(engine)
+    first, second = OutboxRelay(engine, mib.connector), OutboxRelay(engine, mib.connector)
+    assert first.acquire()
+    assert not second.acquire()
+    assert second.run_once().sent == 0  # waits its turn
+    first.release()
+    assert second.run_once().sent == 1
+    second.release()
+
+
+def test_what_arrives_is_written_to_the_inbox_table_once(engine: Engine, mib: Side) -> None:
+    mib.post(
+        "/v1/messages",
+        {"family": "clue_transfer", "to": "PSB@350582", "payload": load_example("clue_transfer")},
+        key="k",
+    )
+    mib.route_last()
+    [record] = mib.rig.producer.on("hub.inbox.PSB.350582")
+    from hub.trust.address import Address
+
+    msg = open_record(
+        mib.rig.services.registry,
+        mib.rig.services.directory.current,
+        record,
+        me=Address.parse("PSB@350582"),
+    )
+    writer = DatabaseInbox(engine)
+    assert writer.write(msg) and not writer.write(msg)
+    with engine.connect() as conn:
+        [row] = conn.execute(select(inbox)).mappings().all()
+    assert row["family"] == "clue_transfer" and row["sender"] == "MIB@350582"
+    assert (
+        json.loads(row["payload"])["subject"]["name"]
+        == load_example("clue_transfer")["subject"]["name"]
+    )
