@@ -25,6 +25,7 @@ from hub.cli import (
     messages,
     outbox,
     report,
+    responder,
 )
 from hub.core.config import load_settings
 from hub.core.errors import HubError
@@ -44,7 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log debug output")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    for group in (messages, keys, directory, dlq, info, lifecycle, audit, report, gateway, outbox):
+    groups = (
+        messages,
+        keys,
+        directory,
+        dlq,
+        info,
+        lifecycle,
+        audit,
+        report,
+        gateway,
+        outbox,
+        responder,
+    )
+    for group in groups:
         group.add_parsers(sub, fmt)
     return p
 

@@ -45,6 +45,7 @@ DEV_CONNECTORS = [
     "MIB@100000",
     "PSB@350500",
     "CDI@350500",
+    "FIN@350500",  # 泉州市财政局: answers e-invoice checks (`hub responder finance`)
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -188,3 +189,64 @@ def test_outbox_rows_arrive_once_across_a_gateway_restart(
                 second: "sent",
             }
         engine.dispose()
+
+
+def test_a_check_of_a_voided_invoice_is_answered_voided_by_the_finance_responder(
+    hub: HubProcess, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from hub.wire.jsonpayload import from_json
+    from responders.finance import KNOWN
+
+    register = tmp_path_factory.mktemp("fin") / "register.db"
+    log_path = hub.home / "responder.log"
+    with open(log_path, "ab") as log:
+        responder = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hub.cli",
+                "responder",
+                "finance",
+                "--as",
+                "FIN@350500",
+                "--register",
+                f"sqlite:///{register}",
+                "--sample",
+            ],
+            env=hub.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        voided = KNOWN[1]
+        mib = hub.connector("MIB@350582")
+        payload = load_example("invoice_verification_request")
+        payload.update(
+            invoice_number=voided.invoice_number,
+            check_code=voided.check_code,
+            issue_date=str(voided.issue_date),
+            amount_fen=voided.amount_fen,
+        )
+
+        schema = mib.registry.latest("invoice_verification_request")
+        mid = mib.send("invoice_verification_request", "FIN@350500", from_json(schema.raw, payload))
+
+        def answered() -> bool:
+            return any(
+                m.family == "invoice_verification_result" and m.envelope.correlation_id == mid
+                for m in mib.messages(idle_timeout_s=2)
+            )
+
+        wait_until(answered, 90, "the finance responder's answer")
+        [result] = [
+            m
+            for m in mib.messages(idle_timeout_s=2)
+            if m.family == "invoice_verification_result" and m.envelope.correlation_id == mid
+        ]
+        assert (
+            result.payload["result"] == "VOIDED" and result.payload["recorded_amount_fen"] == 128000
+        )
+    finally:
+        responder.terminate()
+        responder.wait(20)
