@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hub.cli import (
+    apidocs,
     audit,
     directory,
     dlq,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         gateway,
         outbox,
         responder,
+        apidocs,
     )
     for group in groups:
         group.add_parsers(sub, fmt)

@@ -28,3 +28,8 @@ def schemas_dir() -> Path:
     if CHECKOUT_SCHEMAS.is_dir():
         return CHECKOUT_SCHEMAS
     return PACKAGED_SCHEMAS
+
+
+def examples_dir() -> Path | None:
+    """The example payloads, in a checkout (a wheel does not carry them)."""
+    return CHECKOUT_EXAMPLES if CHECKOUT_EXAMPLES.is_dir() else None
