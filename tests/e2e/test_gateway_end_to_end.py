@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -250,3 +251,136 @@ def test_a_check_of_a_voided_invoice_is_answered_voided_by_the_finance_responder
     finally:
         responder.terminate()
         responder.wait(20)
+
+
+def make_pki(folder: Path) -> dict[str, Path]:
+    """A throw-away CA, a server certificate for 127.0.0.1 and a client certificate."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("agency CA"))
+        .issuer_name(name("agency CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    out: dict[str, Path] = {}
+
+    def issue(cn: str, serial: int, server: bool) -> None:
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(cn))
+            .issuer_name(ca.subject)
+            .public_key(key.public_key())
+            .serial_number(serial)
+            .not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+        )
+        if server:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+        cert = builder.sign(ca_key, hashes.SHA256())
+        out[f"{cn}.pem"] = folder / f"{cn}.pem"
+        out[f"{cn}.key"] = folder / f"{cn}.key"
+        out[f"{cn}.pem"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        out[f"{cn}.key"].write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+
+    issue("server", 2, True)
+    issue("case-system", 3, False)
+    out["ca.pem"] = folder / "ca.pem"
+    out["ca.pem"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return out
+
+
+def test_a_gateway_with_a_client_ca_admits_only_certified_callers(
+    hub: HubProcess, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    pki = make_pki(tmp_path_factory.mktemp("pki"))
+    from hub.runtime.broker import free_port
+
+    port = free_port("127.0.0.1")
+    log_path = hub.home / "gateway-mtls.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hub.cli",
+                "gateway",
+                "--as",
+                "HEALTH@350582",
+                "--port",
+                str(port),
+                "--tls-cert",
+                str(pki["server.pem"]),
+                "--tls-key",
+                str(pki["server.key"]),
+                "--client-ca",
+                str(pki["ca.pem"]),
+            ],
+            env=hub.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"https://127.0.0.1:{port}/v1/inbox"
+
+    def curl(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [
+                "curl",
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                str(pki["ca.pem"]),
+                *extra,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    try:
+        wait_until(
+            lambda: (
+                curl(
+                    "--cert", str(pki["case-system.pem"]), "--key", str(pki["case-system.key"])
+                ).stdout
+                == "200"
+            ),
+            60,
+            "the TLS gateway to answer a certified caller",
+        )
+        refused = curl()  # no client certificate: the TLS handshake fails
+        assert refused.returncode != 0 and refused.stdout != "200"
+    finally:
+        proc.terminate()
+        proc.wait(20)
