@@ -67,30 +67,28 @@ class GatewayProcess:
         return self.log_path.read_text(errors="replace")
 
 
-def start_gateway(
-    hub: HubProcess, address: str, *extra: str, port: int | None = None, timeout: float = 60
-) -> GatewayProcess:
-    port = port or free_port("127.0.0.1")
-    log_path = hub.home / f"gateway-{address}.log"
+def spawn_cli(hub: HubProcess, log_name: str, *args: str) -> tuple[subprocess.Popen, Any]:
+    """``hub ARGS`` as a process beside ``hub``, with its settings, logging to the hub's home."""
+    log_path = hub.home / f"{log_name}.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hub.cli",
-                "gateway",
-                "--as",
-                address,
-                "--port",
-                str(port),
-                *extra,
-            ],
+            [sys.executable, "-m", "hub.cli", *args],
             env=hub.env,
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
+    return proc, log_path
+
+
+def start_gateway(
+    hub: HubProcess, address: str, *extra: str, port: int | None = None, timeout: float = 60
+) -> GatewayProcess:
+    port = port or free_port("127.0.0.1")
+    proc, log_path = spawn_cli(
+        hub, f"gateway-{address}", "gateway", "--as", address, "--port", str(port), *extra
+    )
     token_file = hub.home / "gateway" / f"{address}.token"
     deadline = time.monotonic() + timeout
     while True:

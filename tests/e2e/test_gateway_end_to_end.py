@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.gatewayproc import GatewayProcess, start_gateway
+from tests.gatewayproc import GatewayProcess, spawn_cli, start_gateway
 from tests.hubproc import ROOT, HubProcess, load_example, start_hub, wait_until
 
 
@@ -199,26 +198,17 @@ def test_a_check_of_a_voided_invoice_is_answered_voided_by_the_finance_responder
     from responders.finance import KNOWN
 
     register = tmp_path_factory.mktemp("fin") / "register.db"
-    log_path = hub.home / "responder.log"
-    with open(log_path, "ab") as log:
-        responder = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hub.cli",
-                "responder",
-                "finance",
-                "--as",
-                "FIN@350500",
-                "--register",
-                f"sqlite:///{register}",
-                "--sample",
-            ],
-            env=hub.env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    responder, _ = spawn_cli(
+        hub,
+        "responder",
+        "responder",
+        "finance",
+        "--as",
+        "FIN@350500",
+        "--register",
+        f"sqlite:///{register}",
+        "--sample",
+    )
     try:
         voided = KNOWN[1]
         mib = hub.connector("MIB@350582")
@@ -323,30 +313,21 @@ def test_a_gateway_with_a_client_ca_admits_only_certified_callers(
     from hub.runtime.broker import free_port
 
     port = free_port("127.0.0.1")
-    log_path = hub.home / "gateway-mtls.log"
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hub.cli",
-                "gateway",
-                "--as",
-                "HEALTH@350582",
-                "--port",
-                str(port),
-                "--tls-cert",
-                str(pki["server.pem"]),
-                "--tls-key",
-                str(pki["server.key"]),
-                "--client-ca",
-                str(pki["ca.pem"]),
-            ],
-            env=hub.env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    proc, _ = spawn_cli(
+        hub,
+        "gateway-mtls",
+        "gateway",
+        "--as",
+        "HEALTH@350582",
+        "--port",
+        str(port),
+        "--tls-cert",
+        str(pki["server.pem"]),
+        "--tls-key",
+        str(pki["server.key"]),
+        "--client-ca",
+        str(pki["ca.pem"]),
+    )
     url = f"https://127.0.0.1:{port}/v1/inbox"
 
     def curl(*extra: str) -> subprocess.CompletedProcess:
