@@ -56,6 +56,32 @@ def cmd_lifecycle(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def router_readiness(settings: Settings) -> str:
+    """One line: whether the running hub's router is ready (``/readyz``), or that none runs."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from hub.runtime.state import read_state
+
+    state = read_state(settings.state_file)
+    if state is None or not state.web_url:
+        return "router: no hub is running from here"
+    try:
+        with urllib.request.urlopen(f"{state.web_url}/readyz", timeout=3) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:  # 503: not ready, with the reasons
+        body = json.loads(exc.read() or b"{}")
+    except (OSError, ValueError) as exc:
+        return f"router: not answering at {state.web_url} ({type(exc).__name__})"
+    if body.get("ready"):
+        return f"router: ready ({body.get('ingress_partitions')} ingress partitions, store answers)"
+    return (
+        f"router: NOT ready (joined the ingress group: {body.get('router_joined')}; store "
+        f"{body.get('store')}): messages sent now wait"
+    )
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from hub.core.clock import clock_from_settings
     from hub.lifecycle.ledger import Ledger
@@ -63,6 +89,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.store_url and not (settings.home / "hub.db").exists():
         raise NotFound(f"no ledger in {settings.home}: no hub has run from there yet")
     board = Ledger(open_store(settings).engine).board(clock_from_settings(settings)())
+    if not args.json:
+        print(router_readiness(settings))
     if args.json:
         for row in board:
             print_json(row)

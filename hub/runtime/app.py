@@ -14,11 +14,12 @@ import logging
 from typing import Any
 
 import faust
-from aiohttp.web import Response
+from aiohttp.web import Response, json_response
 
 from hub.core.config import Settings
 from hub.runtime import metrics
 from hub.runtime.admin import TopicEpochs
+from hub.runtime.health import Readiness, store_answers
 from hub.runtime.ingress.build import build_router
 from hub.runtime.ingress.recorder import Epochs
 from hub.runtime.kafka_clients import KafkaProducer
@@ -153,6 +154,18 @@ def create_app(
     # Keys present at start are recorded first; the timer notices keys registered later.
     app.task(record_new_keys)
     app.timer(interval=2.0, name="audit-keys")(record_new_keys)
+
+    readiness = Readiness(router, store_answers(services.store.engine))
+    router.on_joined = readiness.announce
+
+    @app.page("/healthz")  # type: ignore[arg-type]
+    async def healthz(web: Any, request: Any) -> Response:
+        return json_response({"alive": True})
+
+    @app.page("/readyz")  # type: ignore[arg-type]
+    async def readyz(web: Any, request: Any) -> Response:
+        state = await readiness.check()
+        return json_response(state, status=200 if state["ready"] else 503)
 
     @app.page("/metrics")  # type: ignore[arg-type]
     async def metrics_page(web: Any, request: Any) -> Response:

@@ -45,6 +45,7 @@ class _Handover(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: Any) -> None:
         # Waits for the batch in hand to be completed and committed.
         async with self.loop.lock:
+            self.loop.joined = False  # a rebalance: not routing until partitions come back
             if revoked:
                 log.info("handing over %s", _names(revoked))
 
@@ -59,6 +60,10 @@ class _Handover(ConsumerRebalanceListener):
             self.loop.committed[tp] = done or 0
         if fresh and self.loop.inherit is not None:
             await self.loop.take_over(fresh)
+        self.loop.joined = True
+        self.loop.partitions = len(assigned)
+        if self.loop.on_joined is not None:
+            await self.loop.on_joined(len(assigned))
 
 
 def _names(tps: Any) -> str:
@@ -84,9 +89,15 @@ class IngressLoop:
         self.consumer: Any = None
         #: The next offset to read per partition, as committed (for the lag metric).
         self.committed: dict[Any, int] = {}
+        #: In the ingress group with partitions assigned (none, when other workers have them
+        #: all): what readiness asks (``hub.runtime.health``).
+        self.joined = False
+        self.partitions = 0
+        self.on_joined: Callable[[int], Awaitable[None]] | None = None
 
     async def run(self) -> None:
         """Read and route until cancelled; the batch in hand at cancellation is not committed."""
+        self.joined = False
         self.consumer = self.make_consumer(_Handover(self))
         await self.consumer.start()
         try:
@@ -96,6 +107,7 @@ class IngressLoop:
                     async with self.lock:
                         await self._route(polled)
         finally:
+            self.joined = False
             await self.consumer.stop()
 
     async def run_restarting(self, producer: Startable, pause: float = 5.0) -> None:
