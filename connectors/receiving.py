@@ -35,12 +35,12 @@ from hub.trust.directory import Directory
 from hub.trust.e2e import EncryptionKey
 from hub.trust.keys import SigningKey
 from hub.wire.families import FAMILIES
+from hub.wire.families.tree_head import NAME as TREE_HEAD
 from hub.wire.schemas import SchemaRegistry
 from hub.wire.topics import connector_group, inbox_topic
 
 log = logging.getLogger("connectors")
 
-TREE_HEAD = "tree_head"
 
 REJECTED = Counter(
     "hub_connector_rejected_total",

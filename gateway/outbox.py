@@ -316,11 +316,15 @@ class OutboxRunner:
         return self
 
     def _run(self) -> None:
+        waiting = False
         while not self.stop.is_set():
             try:
-                if not self.relay.acquire():
-                    log.info("another relay holds the outbox lock; waiting")
-                self.relay.run_once()
+                held = self.relay.acquire()
+                if not held and not waiting:
+                    log.info("another relay holds the outbox lock; waiting for it")
+                waiting = not held
+                if held:
+                    self.relay.run_once()
             except Exception:
                 log.exception("outbox round failed; trying again")
             self.stop.wait(self.interval_s)

@@ -116,6 +116,9 @@ class Gateway:
             raise GatewayError(404, "not_found", "no such message in this gateway's inbox")
         message_id = None
         if action == "receipt":
+            earlier = self._earlier_receipt(original_id)
+            if earlier is not None:  # one receipt per message, whoever asks and with what key
+                return earlier
             family = "receipt"
             payload = receipt_payload(
                 original.raw_sha256, received_by=body.get("received_by"), note=body.get("note")
@@ -163,6 +166,14 @@ class Gateway:
             encrypt=False,
             message_id=message_id,
         )
+
+    def _earlier_receipt(self, original_id: str) -> Answer | None:
+        for req in self.store.sent_about(original_id):
+            if req.family == "receipt" and req.correlation_id == original_id and req.response:
+                return Answer(req.status or 202, req.response)
+        handled = self.connector.handled
+        sent = handled.answer_sent(original_id, "receipt") if handled is not None else None
+        return Answer(202, {"id": sent, "family": "receipt"}) if sent else None
 
     def _send(
         self,

@@ -57,9 +57,10 @@ def tree_head_publisher(
 
     opened: list[AuditStore] = []
 
-    def audit() -> AuditStore:  # opened when first needed: the sink creates its schema
+    def audit() -> AuditStore:  # opened when first needed
         if not opened:
-            opened.append(AuditStore(services.settings.effective_audit_url))
+            # The sink owns the schema (and the router's role may not migrate it).
+            opened.append(AuditStore(services.settings.effective_audit_url, migrate_schema=False))
         return opened[0]
 
     directory = services.directory

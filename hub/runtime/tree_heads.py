@@ -26,12 +26,12 @@ from hub.storage.tree_heads import PublishedHead, TreeHeads
 from hub.trust.directory import Directory
 from hub.trust.keys import SigningKey
 from hub.trust.operators import OPERATORS
+from hub.wire.families.tree_head import NAME as TREE_HEAD
 from hub.wire.jsonpayload import from_json, to_json
 from hub.wire.schemas import SchemaRegistry
 
 log = logging.getLogger("hub.audit")
 
-TREE_HEAD = "tree_head"
 #: Kafka key of every head: one partition per inbox, so a connector reads them in order.
 RECORD_KEY = b"tree-head"
 

@@ -173,7 +173,9 @@ def create_key(
     request is made and applied.  Returns the new signing key."""
     request = make_request("register", address, keys_dir, name=name)
     authority.apply(request)
-    return SigningKey.load(_private(keys_dir, address, request.body["signing_key"]["key_id"]))
+    return SigningKey.load(
+        private_key_path(keys_dir, address, request.body["signing_key"]["key_id"])
+    )
 
 
 def create_dev_directory(
@@ -193,7 +195,7 @@ def create_dev_directory(
                 "register", address, keys_dir, name=f"development connector {address}"
             )
         elif conn.encryption_key() is None:
-            current = SigningKey.load(_private(keys_dir, address, conn.keys[-1].key_id))
+            current = SigningKey.load(private_key_path(keys_dir, address, conn.keys[-1].key_id))
             request = make_request("rotate", address, keys_dir, signing=False, current=current)
         else:
             continue
@@ -219,7 +221,3 @@ def _applied(directory: Directory, request: KeyRequest) -> Directory:
             encryption_keys=(*_retire(conn.encryption_keys), _entry(body["encryption_key"], now)),
         )
     return directory.with_connector(conn)
-
-
-def _private(keys_dir: Path, address: Address, key_id: str) -> Path:
-    return private_key_path(keys_dir, address, key_id)

@@ -239,6 +239,10 @@ def test_answers_go_back_signed_and_move_the_ledger(mib: Side, psb: Side) -> Non
     assert receipt.status_code == 202, receipt.text
     assert psb.route_last().kind == DELIVERED
     assert psb.post(f"/v1/messages/{mid}/receipt").json() == receipt.json()  # one receipt
+    # Also asked with a key of its own: the receipt already signed, not a second one.
+    assert psb.post(f"/v1/messages/{mid}/receipt", {"note": "again"}, key="r-2").json() == (
+        receipt.json()
+    )
     assert len(psb.sent) == 1
     no_reason = psb.post(f"/v1/messages/{mid}/return", {}, key="r-1")
     assert no_reason.status_code == 422

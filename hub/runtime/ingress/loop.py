@@ -63,7 +63,10 @@ class _Handover(ConsumerRebalanceListener):
         self.loop.joined = True
         self.loop.partitions = len(assigned)
         if self.loop.on_joined is not None:
-            await self.loop.on_joined(len(assigned))
+            try:
+                await self.loop.on_joined(len(assigned))
+            except Exception:  # only a log line depends on it: never the assignment
+                log.exception("readiness check after the join failed")
 
 
 def _names(tps: Any) -> str:
