@@ -175,7 +175,10 @@ class Directory:
     def from_json(cls, data: dict, source: str = "directory") -> Directory:
         connectors: dict[Address, Connector] = {}
         seen: set[str] = set()
-        for i, item in enumerate(data.get("connectors", [])):
+        items = data.get("connectors", [])
+        if not isinstance(items, list):
+            raise DirectoryError(f"{source}: connectors must be a list")
+        for i, item in enumerate(items):
             try:
                 address = Address.parse(item["address"])
                 check_address(address)

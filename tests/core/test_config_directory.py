@@ -277,6 +277,7 @@ def write_body(authority: DirectoryAuthority, body: dict[str, Any]) -> None:
             "connector #1",
         ),
         ({"serial": -1, "connectors": []}, "serial"),
+        ({"serial": 1, "connectors": 7}, "must be a list"),
     ],
 )
 def test_bad_directory_files(

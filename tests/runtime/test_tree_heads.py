@@ -217,6 +217,7 @@ def test_the_verdicts_on_heads_that_are_not_new() -> None:
 @pytest.mark.parametrize(
     "forgery",
     ["same size, other root", "proof from an altered prefix", "proof path edited",
+     "proof path not hex",
      "checkpoint by another key", "checkpoint of another head", "other origin"],
 )  # fmt: skip
 def test_a_head_that_does_not_continue_the_kept_one_is_refused(forgery: str) -> None:
@@ -230,6 +231,9 @@ def test_a_head_that_does_not_continue_the_kept_one_is_refused(forgery: str) -> 
         payload = head_of(LEAVES, froms=(10,))
         path = payload["proofs"][0]["path"]
         path[0] = "00" * 32
+    elif forgery == "proof path not hex":
+        payload = head_of(LEAVES, froms=(10,))
+        payload["proofs"][0]["path"][0] = "not hex"
     elif forgery == "checkpoint by another key":
         payload = head_of(LEAVES, key=SigningKey.generate(), froms=(10,))
     elif forgery == "checkpoint of another head":
