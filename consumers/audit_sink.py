@@ -44,6 +44,14 @@ REPEATS = Counter(
 )
 HEAD = Gauge("hub_audit_head_seq", "Sequence number of the newest record of the audit log")
 CHECKPOINTS = Counter("hub_audit_checkpoints_total", "Checkpoints of the audit chain signed")
+LAST_CHECKPOINT = Gauge(
+    "hub_audit_last_checkpoint_timestamp_seconds", "When this sink last signed a checkpoint"
+)
+LAG = Gauge(
+    "hub_audit_sink_lag",
+    "Records of hub.audit not yet appended and committed by this sink (high watermark minus "
+    "position, over its partitions)",
+)
 QUARANTINE = Counter(
     "hub_audit_quarantined_total",
     "Records on hub.audit kept only as their hash: no valid tag, or refused by the database",
@@ -138,6 +146,7 @@ class Checkpointer:
         self._since = None
         if cp is not None:
             CHECKPOINTS.inc()
+            LAST_CHECKPOINT.set_to_current_time()
         return cp is not None
 
 
@@ -267,6 +276,7 @@ class AuditSink:
                         result.skipped,
                         result.head_seq,
                     )
+                LAG.set(_lag(consumer))
                 self._checkpoint_quietly()
         finally:
             self._checkpoint_quietly(force=True)
@@ -324,3 +334,17 @@ def _header(items: Any, name: str) -> bytes | None:
         if key == name:
             return bytes(value)
     return None
+
+
+def _lag(consumer: Any) -> int:
+    """Behind the high watermark, over the assigned partitions (what the last fetches told)."""
+    behind = 0
+    for tp in consumer.assignment():
+        high = consumer.highwater(tp)
+        if high is None:
+            continue
+        try:
+            behind += max(0, high - consumer.position(tp))
+        except Exception:  # no position yet (being reassigned): counted at the next poll
+            continue
+    return behind

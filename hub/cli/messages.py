@@ -140,7 +140,10 @@ def add_parsers(sub: Any, fmt: Any) -> None:
         "Stop with Ctrl-C.",
     )
     s.add_argument(
-        "--metrics-port", type=int, default=0, help="serve /metrics on this port (default: none)"
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="serve /metrics, /healthz and /readyz on this port (default: none)",
     )
     s.set_defaults(func=cmd_worker)
 

@@ -196,6 +196,16 @@ class Ledger(ObligationStore):
                 out[k] = as_utc(v)
         return out
 
+    def due_at(self, message_id: str, stage: str) -> datetime | None:
+        """The deadline of one stage of a conversation (None: that stage owes nothing)."""
+        with self.engine.connect() as conn:
+            due = conn.execute(
+                select(obligations.c.due_at).where(
+                    obligations.c.message_id == message_id, obligations.c.stage == stage
+                )
+            ).scalar()
+        return as_utc(due) if due is not None else None
+
     def obligations_of(self, message_id: str) -> list[Obligation]:
         with self.engine.connect() as conn:
             rows = conn.execute(

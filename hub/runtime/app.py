@@ -28,6 +28,7 @@ from hub.runtime.services import HubServices
 from hub.runtime.timers import InboxTopics, KeyRecorder, Pruner, Redeliverer, SlaTicker
 from hub.runtime.tree_heads import TreeHeadPublisher
 from hub.storage.tree_heads import TreeHeads
+from hub.trust.expiry import key_expiries
 from hub.wire.topics import INGRESS
 
 log = logging.getLogger("hub.router")
@@ -173,6 +174,10 @@ def create_app(
         rows = await asyncio.to_thread(services.ledger.open_obligation_counts)
         metrics.set_open_obligations(rows)
         metrics.set_consumer_lag(router.lag())
+        metrics.set_key_expiry(
+            key_expiries(services.directory.current, services.settings.key_lifetime_days)
+        )
+        await readiness.check()  # hub_router_ready as of this scrape
         body, content_type = metrics.render()
         return Response(body=body, headers={"Content-Type": content_type})
 

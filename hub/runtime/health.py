@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from hub.runtime import metrics
+
 log = logging.getLogger("hub.run")
 
 
@@ -39,6 +41,7 @@ class Readiness:
     async def check(self) -> dict[str, Any]:
         store = await asyncio.to_thread(self.store_ping)
         joined = bool(self.router.joined)
+        metrics.ROUTER_READY.set(1 if joined and store else 0)
         return {
             "ready": joined and store,
             "router_joined": joined,

@@ -97,6 +97,22 @@ SLA_COUNTERS = {
     "ESCALATION": SLA_ESCALATIONS,
     "FLIGHT_INSPECTION": SLA_FLIGHT_INSPECTIONS,
 }
+RECEIPTS = Counter(
+    "hub_receipts_total",
+    "Receipts (签收) of originals, by whether they came before the receipt deadline: the "
+    'receipt SLO\'s events (on_time="false" are its errors)',
+    ["family", "on_time"],
+)
+ROUTER_READY = Gauge(
+    "hub_router_ready",
+    "1 once this worker's router has joined the ingress group and the store answers, else 0",
+)
+KEY_EXPIRY = Gauge(
+    "hub_key_expiry_timestamp_seconds",
+    "When each connector's active key is due for rotation (created_at + key_lifetime_days), "
+    "from the directory the router holds",
+    ["connector", "use"],
+)
 CONSUMER_LAG = Gauge(
     "hub_consumer_lag",
     "Records not yet committed by the router, per ingress partition assigned to this worker "
@@ -121,3 +137,9 @@ def set_consumer_lag(lags: dict[tuple[str, int], int]) -> None:
     CONSUMER_LAG.clear()
     for (topic, partition), lag in lags.items():
         CONSUMER_LAG.labels(topic, str(partition)).set(lag)
+
+
+def set_key_expiry(expiries: dict[tuple[str, str], float]) -> None:
+    KEY_EXPIRY.clear()
+    for (connector, use), at in expiries.items():
+        KEY_EXPIRY.labels(connector, use).set(at)

@@ -15,9 +15,12 @@ import contextlib
 import logging
 import signal
 
+from aiohttp.web import Application, AppRunner, Request, Response, TCPSite, json_response
+
 from hub.core.config import Settings
 from hub.runtime import metrics
 from hub.runtime.admin import TopicEpochs
+from hub.runtime.health import Readiness, store_answers
 from hub.runtime.ingress.build import build_router
 from hub.runtime.ingress.loop import IngressLoop
 from hub.runtime.kafka_clients import KafkaProducer
@@ -36,24 +39,26 @@ def run_worker(settings: Settings, *, metrics_port: int = 0) -> int:
         bootstrap, embedded_run=embedded_run, security=settings.kafka_python_security()
     )
     services = HubServices.create(settings)
-    if metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(metrics_port, addr=settings.web_host)
     log.info(
         "router worker on %s (group %s.ingress)%s",
         bootstrap,
         settings.app_id,
-        f", metrics http://{settings.web_host}:{metrics_port}/metrics" if metrics_port else "",
+        f", /metrics /healthz /readyz on http://{settings.web_host}:{metrics_port}"
+        if metrics_port
+        else "",
     )
-    asyncio.run(_work(services, bootstrap, epochs))
+    asyncio.run(_work(services, bootstrap, epochs, metrics_port))
     log.info("router worker stopped")
     return 0
 
 
-async def _work(services: HubServices, bootstrap: str, epochs: TopicEpochs) -> None:
+async def _work(services: HubServices, bootstrap: str, epochs: TopicEpochs, web_port: int) -> None:
     producer = KafkaProducer(bootstrap, services.settings, client_id="hub-worker")
     router = build_router(services, producer, InboxTopics(bootstrap, services), epochs, bootstrap)
+    readiness = Readiness(router, store_answers(services.store.engine))
+    router.on_joined = readiness.announce
+    host = services.settings.web_host
+    web = await _serve(readiness, router, host, web_port) if web_port else None
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
@@ -68,6 +73,35 @@ async def _work(services: HubServices, bootstrap: str, epochs: TopicEpochs) -> N
         lag.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await lag
+        if web is not None:
+            await web.cleanup()
+
+
+async def _serve(readiness: Readiness, router: IngressLoop, host: str, port: int) -> AppRunner:
+    """The worker's own small web server: what ``hub run`` serves on its web port, less the
+    board (the hub's)."""
+
+    async def healthz(request: Request) -> Response:
+        return json_response({"alive": True})
+
+    async def readyz(request: Request) -> Response:
+        state = await readiness.check()
+        return json_response(state, status=200 if state["ready"] else 503)
+
+    async def metrics_page(request: Request) -> Response:
+        metrics.set_consumer_lag(router.lag())
+        await readiness.check()
+        body, content_type = metrics.render()
+        return Response(body=body, headers={"Content-Type": content_type})
+
+    app = Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_page)
+    runner = AppRunner(app, access_log=None)
+    await runner.setup()
+    await TCPSite(runner, host, port).start()
+    return runner
 
 
 async def _report_lag(router: IngressLoop) -> None:

@@ -196,5 +196,9 @@ class Recorder:
         since = (now - entry["delivered_at"]).total_seconds()
         if d.new_state is State.RECEIVED:
             metrics.TIME_TO_RECEIPT.labels(d.conversation.family).observe(since)
+            due = self.ledger.due_at(d.conversation.message_id, "receipt")
+            if due is not None:
+                on_time = "true" if now <= due else "false"
+                metrics.RECEIPTS.labels(d.conversation.family, on_time).inc()
         elif d.new_state is State.CLOSED:
             metrics.TIME_TO_CLOSE.labels(d.conversation.family).observe(since)
