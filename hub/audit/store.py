@@ -214,6 +214,15 @@ class AuditStore:
                 yield _row_to_record(row)
             after = rows[-1].seq
 
+    def last_checkpoint(self) -> Checkpoint | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(
+                select(audit_checkpoints).order_by(audit_checkpoints.c.seq.desc()).limit(1)
+            ).first()
+        if r is None:
+            return None
+        return Checkpoint(r.seq, r.head_hash, r.signed_at, r.key_id, bytes.fromhex(r.signature))
+
     def checkpoints(self) -> list[Checkpoint]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.seq)).all()

@@ -17,6 +17,7 @@ from typing import Any
 from hub.cli import (
     apidocs,
     audit,
+    demo,
     directory,
     dlq,
     gateway,
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         gateway,
         outbox,
         responder,
+        demo,
         apidocs,
     )
     for group in groups:

@@ -101,6 +101,8 @@ class Settings:
     #: A head carries consistency proofs from this many earlier heads, so a connector that
     #: missed some (a broker that lost them) can still check the next one.
     tree_head_proofs: int = 16
+    #: Seconds between two reloads of the status board page (/board).
+    board_refresh_s: int = 10
     #: Days an active key is trusted before it is due for rotation (`hub keys rotate`); ops are
     #: warned 30 days ahead through hub_key_expiry_timestamp_seconds.
     key_lifetime_days: float = 365.0

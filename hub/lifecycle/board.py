@@ -154,3 +154,30 @@ def board(engine: Engine, now: datetime) -> list[dict[str, Any]]:
         if receipts:
             b["median_time_to_receipt_s"] = statistics.median(receipts)
     return sorted(out.values(), key=lambda b: (b["sender"], b["recipient"], b["family"]))
+
+
+def overdue(engine: Engine, now: datetime, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Open obligations past their deadline, the longest overdue first (no payload field)."""
+    stmt = (
+        select(
+            obligations.c.message_id,
+            obligations.c.family,
+            obligations.c.stage,
+            obligations.c.debtor,
+            obligations.c.creditor,
+            obligations.c.risk_level,
+            obligations.c.due_at,
+            obligations.c.breached_at,
+            obligations.c.escalated_at,
+        )
+        .where(obligations.c.fulfilled_at.is_(None), obligations.c.due_at < as_utc(now))
+        .order_by(obligations.c.due_at, obligations.c.message_id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    for r in rows:
+        r["due_at"] = as_utc(r["due_at"])
+        r["escalated"] = r.pop("escalated_at") is not None
+        r["breached"] = r.pop("breached_at") is not None
+    return rows

@@ -25,6 +25,7 @@ from hub.lifecycle.board import (
     count_delivered,
     count_finished,
     open_obligation_counts,
+    overdue,
 )
 from hub.lifecycle.obligations import ObligationStore
 from hub.lifecycle.rows import Obligation, Original
@@ -223,3 +224,7 @@ class Ledger(ObligationStore):
     def board(self, now: datetime) -> list[dict[str, Any]]:
         """The SLA board: per (sender, recipient connector, family) of every hand-off."""
         return board(self.engine, now)
+
+    def overdue(self, now: datetime, *, limit: int = 50) -> list[dict[str, Any]]:
+        """Open obligations past their deadline, the longest overdue first."""
+        return overdue(self.engine, now, limit=limit)

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import faust
 from aiohttp.web import Response, json_response
 
+from hub.audit.store import AuditStore
 from hub.core.config import Settings
-from hub.runtime import metrics
+from hub.runtime import board_page, metrics
 from hub.runtime.admin import TopicEpochs
 from hub.runtime.health import Readiness, store_answers
 from hub.runtime.ingress.build import build_router
@@ -51,19 +53,25 @@ class FaustProducer:
         )
 
 
-def tree_head_publisher(
-    services: HubServices, ticker: SlaTicker, inboxes: InboxTopics
-) -> TreeHeadPublisher:
-    from hub.audit.store import AuditStore
-
+def audit_opener(settings: Settings) -> Callable[[], AuditStore]:
+    """The audit store, opened when first needed (by the tree heads or the board)."""
     opened: list[AuditStore] = []
 
-    def audit() -> AuditStore:  # opened when first needed
+    def audit() -> AuditStore:
         if not opened:
             # The sink owns the schema (and the router's role may not migrate it).
-            opened.append(AuditStore(services.settings.effective_audit_url, migrate_schema=False))
+            opened.append(AuditStore(settings.effective_audit_url, migrate_schema=False))
         return opened[0]
 
+    return audit
+
+
+def tree_head_publisher(
+    services: HubServices,
+    ticker: SlaTicker,
+    inboxes: InboxTopics,
+    audit: Callable[[], AuditStore],
+) -> TreeHeadPublisher:
     directory = services.directory
     return TreeHeadPublisher(
         services.registry,
@@ -130,7 +138,8 @@ def create_app(
             log.exception("recording new keys in the audit log failed; retrying")
 
     prune = Pruner(services)
-    tree_heads = tree_head_publisher(services, ticker, inboxes)
+    audit_store = audit_opener(settings)
+    tree_heads = tree_head_publisher(services, ticker, inboxes, audit_store)
 
     @app.timer(interval=settings.tree_head_interval_s, name="tree-heads", on_leader=True)
     async def publish_tree_heads() -> None:
@@ -168,6 +177,22 @@ def create_app(
     async def readyz(web: Any, request: Any) -> Response:
         state = await readiness.check()
         return json_response(state, status=200 if state["ready"] else 503)
+
+    def board_view() -> dict[str, Any]:
+        return board_page.gather(services.ledger, services.store, audit_store, services.clock())
+
+    @app.page("/board")  # type: ignore[arg-type]
+    async def board(web: Any, request: Any) -> Response:
+        view = await asyncio.to_thread(board_view)
+        return Response(
+            text=board_page.render_html(view, refresh_s=services.settings.board_refresh_s),
+            content_type="text/html",
+            charset="utf-8",
+        )
+
+    @app.page("/board.json")  # type: ignore[arg-type]
+    async def board_json(web: Any, request: Any) -> Response:
+        return json_response(await asyncio.to_thread(board_view))
 
     @app.page("/metrics")  # type: ignore[arg-type]
     async def metrics_page(web: Any, request: Any) -> Response:

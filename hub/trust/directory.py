@@ -46,6 +46,13 @@ DEV_CONNECTORS = [
     "PSB@350500",
     "CDI@350500",
     "FIN@350500",  # 泉州市财政局: answers e-invoice checks (`hub responder finance`)
+    # The rest of 泉州 for `hub demo`: the city's procuratorate, court and health commission,
+    # and two more county bureaus (南安, 石狮).
+    "PROC@350500",
+    "COURT@350500",
+    "HEALTH@350500",
+    "MIB@350583",
+    "MIB@350581",
 ]
 
 

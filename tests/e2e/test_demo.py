@@ -1,0 +1,229 @@
+"""``hub demo`` from the command line: the scripted week played through a real hub, its weekly
+report checked against the script, and its status board rendered by headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from demo import scenario, week
+from hub.sla.workdays import default_calendar
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = 7
+VERIFIED = {"VERIFIED_TRUE", "PARTIALLY_TRUE"}
+
+
+@dataclass
+class DemoRun:
+    home: Path
+    board_url: str
+    output: str
+
+    def json(self, name: str) -> Any:
+        return json.loads((self.home / "demo" / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
+    home = tmp_path_factory.mktemp("demo") / "week"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "hub.cli", "demo", "--keep-running"),
+            *("--seed", str(SEED), "--dir", str(home)),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    url = ""
+    deadline = time.monotonic() + 240
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        found = re.search(r"open (http://\S+/board)", line)
+        if found:
+            url = found.group(1)
+            break
+        if time.monotonic() > deadline:
+            break
+    try:
+        assert url, "the demo did not finish:\n" + "".join(lines[-60:])
+        yield DemoRun(home, url, "".join(lines))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def expected_report(script: dict[str, Any]) -> dict[str, Any]:
+    """Forms 1–3 worked out from the script alone, by the rules of seed 004."""
+    region = script["region"][:4]
+    clues: dict[str, dict[str, Any]] = {}
+    handoff_clue: dict[str, str] = {}
+    for step in script["steps"]:
+        if step["action"] == "send" and step["family"] == "clue_transfer":
+            agency, _, code = step["to"].partition("@")
+            if agency == "MIB" and code.startswith(region):
+                facts = step["clue"]
+                clues.setdefault(facts["clue_id"], {**facts, "closures": []})
+                handoff_clue[step["ref"]] = facts["clue_id"]
+    for step in script["steps"]:
+        if step["action"] == "close" and step["ref"] in handoff_clue:
+            clues[handoff_clue[step["ref"]]]["closures"].append(step["args"])
+
+    def tally(source: str) -> dict[str, int]:
+        of = [c for c in clues.values() if c["source"] == source]
+        return {
+            "total": len(of),
+            "closed": sum(bool(c["closures"]) for c in of),
+            "verified": sum(any(x["result"] in VERIFIED for x in c["closures"]) for c in of),
+        }
+
+    def column(kind: str) -> dict[str, Any]:
+        closed = [c for c in clues.values() if c["subject_kind"] == kind and c["closures"]]
+        sanctions: Counter[str] = Counter()
+        for c in closed:
+            sanctions.update(c["closures"][0]["sanctions"])
+        return {
+            "closures": len(closed),
+            "sanctions": {k: v for k, v in sanctions.items() if v},
+            "recovered_fen": sum(c["closures"][0]["recovered_fen"] for c in closed),
+            "distinct_sanctioned": len(
+                {c["subject_no"] for c in closed if any(c["closures"][0]["sanctions"].values())}
+            ),
+        }
+
+    return {
+        "national": tally("NATIONAL_BUREAU"),
+        "provincial": tally("PROVINCIAL_BUREAU"),
+        "whistleblower": tally("WHISTLEBLOWER"),
+        "hospital": column("HOSPITAL"),
+        "pharmacy": column("PHARMACY"),
+        "insured_persons": column("INSURED_PERSON"),
+    }
+
+
+def as_played(weekly: dict[str, Any]) -> dict[str, Any]:
+    def column(c: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "closures": c["closures"],
+            "sanctions": {k: v for k, v in c["sanctions"].items() if v},
+            "recovered_fen": c["recovered_fen"],
+            "distinct_sanctioned": c["distinct_sanctioned"],
+        }
+
+    f3 = weekly["form3"]
+    return {
+        "national": f3["national_total"],
+        "provincial": f3["provincial_total"],
+        "whistleblower": f3["whistleblower"],
+        "hospital": column(weekly["form1"]["hospital"]),
+        "pharmacy": column(weekly["form1"]["pharmacy"]),
+        "insured_persons": column(weekly["form2"]["insured_persons"]),
+    }
+
+
+def test_the_weekly_report_matches_the_scripted_week_exactly(demo: DemoRun) -> None:
+    script = demo.json("script.json")
+    weekly = demo.json("weekly.json")
+    assert weekly["week"] == script["week"]
+    assert as_played(weekly) == expected_report(script)
+    assert [row["label"].split(" ")[0] for row in weekly["form3"]["national"]] == ["第一批"]
+    assert expected_report(script)["national"]["total"] == scenario.BATCH_SIZE
+
+
+def test_the_demo_ends_with_board_report_and_an_intact_audit_log(demo: DemoRun) -> None:
+    out = demo.output
+    assert "[110/110]" in out or re.search(r"\[\s*\d+/\d+\]", out)
+    for expected in ("SLA board", "打击欺诈骗保工作周报表", "（三）国家局移交线索办理情况"):
+        assert expected in out
+    assert re.search(r"audit log intact: \d+ records, head #\d+ .*1 checkpoint\(s\) verified", out)
+    assert "VOIDED" in out  # the voided invoice, as the finance bureau answered it
+
+
+def test_every_sla_turn_of_the_script_happened(demo: DemoRun) -> None:
+    pairs = demo.json("board.json")["pairs"]
+    board = {(p["sender"], p["recipient"], p["family"]): p for p in pairs}
+    silent = board[(scenario.JINJIANG, scenario.PSB_JINJIANG, "clue_transfer")]
+    assert (silent["breached"], silent["escalated"]) == (2, 2)  # receipt and acceptance
+    slow = board[(scenario.CITY, scenario.NANAN, "clue_transfer")]
+    assert slow["breached"] == 1  # the high-risk clue past its requested date
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        pytest.fail("chromium is missing: `./dev test` installs Debian's chromium package")
+    return found
+
+
+def headless(*args: str) -> subprocess.CompletedProcess[str]:
+    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"hub-chromium-{os.getpid()}"
+    return subprocess.run(
+        [
+            *(chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"),
+            *("--no-first-run", f"--user-data-dir={profile}", *args),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_board_renders_in_chromium_with_the_demo_data(demo: DemoRun, tmp_path: Path) -> None:
+    done = headless("--virtual-time-budget=3000", "--dump-dom", demo.board_url)
+    dom = done.stdout
+    assert '<table id="pairs"' in dom, done.stderr[-2000:]
+    # Agency pairs in Chinese, the overdue hand-off escalated to the city, the audit head.
+    assert "晋江市医疗保障局" in dom and "晋江市公安局" in dom
+    assert "泉州市中级人民法院" in dom and "泉州市纪委监委" in dom
+    overdue = dom[dom.index('id="overdue"') :]
+    assert "demo7-" in overdue and "已上报" in overdue
+    assert re.search(r"链头 head <b>#\d+</b>", dom)
+    assert 'http-equiv="refresh"' in dom  # the page reloads itself
+    assert "内容校验失败" in dom[dom.index('id="dead-letters"') :]  # the mistyped credit code
+    # Nothing from inside a payload: no subject names, no ID numbers.
+    assert "参保人" not in dom and "某某" not in dom
+    assert not re.search(r"\b\d{17}[\dX]\b", dom)
+    shot = tmp_path / "board.png"
+    done = headless("--window-size=1400,1100", f"--screenshot={shot}", demo.board_url)
+    assert shot.exists(), done.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_the_same_seed_scripts_the_same_week_and_another_seed_another() -> None:
+    monday = date(2026, 12, 7)
+    a, b, c = (week.build(s, monday).to_json() for s in (SEED, SEED, SEED + 1))
+    assert a == b
+    assert a != c
+
+
+def test_the_week_played_is_one_of_five_working_days_after_today() -> None:
+    calendar = default_calendar()
+    # 2024-09-29 (a Sunday): the next Monday begins the National Day holiday; the week after
+    # has a make-up Saturday (10-12); the demo takes the first plain week after those.
+    monday = scenario.next_plain_monday(datetime(2024, 9, 29, 12, tzinfo=UTC), calendar.is_workday)
+    assert monday == date(2024, 10, 14)
