@@ -10,12 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from prometheus_client import REGISTRY
 
-import connectors.receiving  # noqa: F401
-import consumers.audit_sink  # noqa: F401  (registers the sink's metrics)
-import hub.runtime.metrics  # noqa: F401
-import responders.finance  # noqa: F401
+from tests.ops.promql import exported, metric_names
 
 OPS = Path(__file__).resolve().parents[2] / "ops" / "prometheus"
 RULES = OPS / "alerts.yml"
@@ -61,24 +57,11 @@ def test_every_alert_has_a_test_where_it_fires_and_one_where_it_does_not() -> No
 
 
 def test_alerts_read_only_metrics_the_hub_exports() -> None:
-    exported = {
-        sample.name.removesuffix("_total").removesuffix("_created")
-        for metric in REGISTRY.collect()
-        for sample in metric.samples
-    } | {metric.name for metric in REGISTRY.collect()}
-    exported |= {f"{name}_total" for name in exported}
     recorded = {str(rule["record"]) for rule in rules() if "record" in rule}
-    functions = {"sum", "by", "max", "without", "increase", "rate", "changes", "and", "on", "or"}
-    functions |= {"time", "up"}  # `up` comes from Prometheus itself
     used: set[str] = set()
     for rule in rules():
-        expr = re.sub(r"\{[^}]*\}", "", str(rule["expr"]))  # drop label matchers
-        expr = re.sub(r"\b(by|without|on)\s*\([^)]*\)", "", expr)  # and label lists
-        expr = re.sub(r"\[[^]]*\]", "", expr)  # and range durations
-        used |= set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr))
-    unknown = used - exported - recorded - functions - {"instance", "pod"}
-    unknown = {u for u in unknown if not re.fullmatch(r"\d+|e\d+", u)}
-    assert unknown == set()
+        used |= metric_names(str(rule["expr"]))
+    assert used - exported() - recorded == set()
 
 
 def test_alert_texts_name_agencies_and_reasons_never_a_person() -> None:
