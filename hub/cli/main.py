@@ -17,6 +17,7 @@ from typing import Any
 from hub.cli import (
     apidocs,
     audit,
+    cluster,
     demo,
     directory,
     dlq,
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         gateway,
         outbox,
         responder,
+        cluster,
         demo,
         apidocs,
     )
