@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY as METRICS
 
 from consumers.audit_sink import AuditSink, Checkpointer
 from hub.audit import emit
@@ -283,6 +284,36 @@ def test_checkpointer_signs_after_enough_records_or_enough_time(tmp_path: Path) 
     cp.note(10)
     assert cp.maybe_sign() and store.last_checkpoint_seq() == 14
     assert not cp.maybe_sign()
+    # What the board shows and HubAuditCheckpointStale reads.
+    last = store.last_checkpoint()
+    assert last is not None and last.seq == 14
+    assert METRICS.get_sample_value("hub_audit_last_checkpoint_timestamp_seconds") > 0
+
+
+class FakeConsumer:
+    """The high watermarks and positions a kafka-python consumer knows after a poll."""
+
+    def __init__(self, high: dict[int, int | None], position: dict[int, int]) -> None:
+        self.high, self.pos = high, position
+
+    def assignment(self) -> set[int]:
+        return set(self.high)
+
+    def highwater(self, tp: int) -> int | None:
+        return self.high[tp]
+
+    def position(self, tp: int) -> int:
+        if tp not in self.pos:
+            raise RuntimeError("no position yet")
+        return self.pos[tp]
+
+
+def test_the_sink_lag_sums_what_each_partition_has_not_appended() -> None:
+    from consumers.audit_sink import _lag
+
+    assert _lag(FakeConsumer({0: 100, 1: 50, 2: None}, {0: 90, 1: 50, 2: 0})) == 10
+    # A partition without a position yet (being reassigned) is counted at the next poll.
+    assert _lag(FakeConsumer({0: 100, 1: 50}, {0: 40})) == 60
 
 
 def _sink(tmp_path: Path) -> tuple[AuditSink, AuditStore]:

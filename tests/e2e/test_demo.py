@@ -179,8 +179,7 @@ def chromium() -> str:
     return found
 
 
-def headless(*args: str) -> subprocess.CompletedProcess[str]:
-    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"hub-chromium-{os.getpid()}"
+def headless(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             *(chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"),
@@ -194,7 +193,8 @@ def headless(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_board_renders_in_chromium_with_the_demo_data(demo: DemoRun, tmp_path: Path) -> None:
-    done = headless("--virtual-time-budget=3000", "--dump-dom", demo.board_url)
+    profile = tmp_path / "chromium-profile"
+    done = headless(profile, "--virtual-time-budget=3000", "--dump-dom", demo.board_url)
     dom = done.stdout
     assert '<table id="pairs"' in dom, done.stderr[-2000:]
     # Agency pairs in Chinese, the overdue hand-off escalated to the city, the audit head.
@@ -209,7 +209,7 @@ def test_the_board_renders_in_chromium_with_the_demo_data(demo: DemoRun, tmp_pat
     assert "参保人" not in dom and "某某" not in dom
     assert not re.search(r"\b\d{17}[\dX]\b", dom)
     shot = tmp_path / "board.png"
-    done = headless("--window-size=1400,1100", f"--screenshot={shot}", demo.board_url)
+    done = headless(profile, "--window-size=1280,1320", f"--screenshot={shot}", demo.board_url)
     assert shot.exists(), done.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
 

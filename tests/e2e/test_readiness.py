@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ import urllib.request
 
 import pytest
 
+from hub.runtime.broker import free_port
 from hub.runtime.state import read_state
 from tests.hubproc import ROOT, HubProcess
 
@@ -61,3 +64,36 @@ def test_readyz_turns_ready_only_after_the_router_joined(
         assert "router: ready (6 ingress partitions" in status_text
     finally:
         hub.stop()
+
+
+def test_a_worker_serves_readyz_and_says_ready_only_once_it_joined(hub: HubProcess) -> None:
+    port = free_port()
+    log_path = hub.home / "hub-worker-readiness.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "worker", "--metrics-port", str(port)],
+            env=hub.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        seen: list[int] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and 200 not in seen:
+            with contextlib.suppress(OSError):  # not listening yet
+                seen.append(get(f"{url}/readyz")[0])
+            time.sleep(0.1)
+        assert 200 in seen, log_path.read_text(errors="replace")[-2000:]
+        assert seen[0] == 503, seen[:5]  # it listens before it has joined the group
+        assert get(f"{url}/healthz") == (200, {"alive": True})
+        with urllib.request.urlopen(f"{url}/metrics", timeout=3) as response:
+            assert "hub_router_ready 1.0" in response.read().decode()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

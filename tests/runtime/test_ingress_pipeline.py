@@ -536,3 +536,40 @@ def test_a_dead_letter_that_cannot_be_written_at_all_pauses_instead_of_escaping(
     assert (outcome.kind, outcome.reason) == (DEAD_LETTERED, "router_error")
     assert len(no_wait) == 3
     assert sum(rig.services.store.count_dead_letters().values()) == 1
+
+
+def _receipts(family: str, on_time: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return (
+        REGISTRY.get_sample_value("hub_receipts_total", {"family": family, "on_time": on_time})
+        or 0.0
+    )
+
+
+def test_a_receipt_counts_for_the_receipt_slo_as_on_time_or_late(rig: Rig) -> None:
+    from sqlalchemy import update
+
+    from hub.lifecycle.tables import obligations
+
+    before = (_receipts("clue_transfer", "true"), _receipts("clue_transfer", "false"))
+    for late in (False, True):
+        mid, raw = rig.message()
+        rig.handle(rig.record(raw))
+        if late:  # its receipt deadline passed before the receipt came
+            with rig.services.store.engine.begin() as conn:
+                conn.execute(
+                    update(obligations)
+                    .where(obligations.c.message_id == mid, obligations.c.stage == "receipt")
+                    .values(due_at=now_utc() - timedelta(hours=1))
+                )
+        _rid, receipt = rig.message(
+            "receipt",
+            sender="PSB@350582",
+            to="MIB@350582",
+            payload={"received_at": now_utc(), "received_by": None, "note": None},
+            correlation_id=mid,
+        )
+        assert rig.handle(rig.record(receipt)).kind == DELIVERED
+    after = (_receipts("clue_transfer", "true"), _receipts("clue_transfer", "false"))
+    assert (after[0] - before[0], after[1] - before[1]) == (1.0, 1.0)
