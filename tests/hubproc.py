@@ -67,14 +67,19 @@ class HubProcess:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self, timeout: float = 30) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return interrupt(self.process, timeout)
+
+
+def interrupt(process: subprocess.Popen, timeout: float = 30) -> int:
+    """Ctrl-C a hub process (it finishes what it has in hand), killing it after ``timeout``."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 def start_hub(

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 
 from demo import scenario, week
 from hub.sla.workdays import default_calendar
+from tests.hubproc import interrupt
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 7
@@ -69,12 +69,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
         assert url, "the demo did not finish:\n" + "".join(lines[-60:])
         yield DemoRun(home, url, "".join(lines))
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        interrupt(proc)
 
 
 def expected_report(script: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import pytest
 
 from hub.runtime.broker import free_port
 from hub.runtime.state import read_state
-from tests.hubproc import ROOT, HubProcess
+from tests.hubproc import ROOT, HubProcess, interrupt
 
 
 def get(url: str) -> tuple[int, dict]:
@@ -91,9 +90,4 @@ def test_a_worker_serves_readyz_and_says_ready_only_once_it_joined(hub: HubProce
         with urllib.request.urlopen(f"{url}/metrics", timeout=3) as response:
             assert "hub_router_ready 1.0" in response.read().decode()
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        interrupt(proc)
