@@ -21,6 +21,7 @@ from hub.audit.store import AuditStore
 from hub.core.config import Settings
 from hub.runtime import board_page, metrics
 from hub.runtime.admin import TopicEpochs
+from hub.runtime.audit_access import audit_opener
 from hub.runtime.health import Readiness, store_answers
 from hub.runtime.ingress.build import build_router
 from hub.runtime.ingress.recorder import Epochs
@@ -51,19 +52,6 @@ class FaustProducer:
         return await self.app.producer.send_and_wait(
             topic, key, value, partition, timestamp, headers
         )
-
-
-def audit_opener(settings: Settings) -> Callable[[], AuditStore]:
-    """The audit store, opened when first needed (by the tree heads or the board)."""
-    opened: list[AuditStore] = []
-
-    def audit() -> AuditStore:
-        if not opened:
-            # The sink owns the schema (and the router's role may not migrate it).
-            opened.append(AuditStore(settings.effective_audit_url, migrate_schema=False))
-        return opened[0]
-
-    return audit
 
 
 def tree_head_publisher(

@@ -121,11 +121,13 @@ def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
         )
         stack.callback(clear_state, settings.state_file, os.getpid())
         log.info(
-            "hub starting: broker %s (%s), %d connectors, store %s, metrics %s/metrics",
+            "hub starting: broker %s (%s), %d connectors, store %s, metrics %s/metrics, "
+            "status board %s/board",
             bootstrap,
             "embedded Tansu" if settings.embedded else "external",
             len(directory.connectors),
             safe_url(settings.effective_store_url),
+            web_url,
             web_url,
         )
         log.info(

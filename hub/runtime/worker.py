@@ -14,12 +14,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import Any
 
 from aiohttp.web import Application, AppRunner, Request, Response, TCPSite, json_response
 
 from hub.core.config import Settings
-from hub.runtime import metrics
+from hub.runtime import board_page, metrics
 from hub.runtime.admin import TopicEpochs
+from hub.runtime.audit_access import audit_opener
 from hub.runtime.health import Readiness, store_answers
 from hub.runtime.ingress.build import build_router
 from hub.runtime.ingress.loop import IngressLoop
@@ -57,8 +59,7 @@ async def _work(services: HubServices, bootstrap: str, epochs: TopicEpochs, web_
     router = build_router(services, producer, InboxTopics(bootstrap, services), epochs, bootstrap)
     readiness = Readiness(router, store_answers(services.store.engine))
     router.on_joined = readiness.announce
-    host = services.settings.web_host
-    web = await _serve(readiness, router, host, web_port) if web_port else None
+    web = await _serve(readiness, router, services, web_port) if web_port else None
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
@@ -77,9 +78,22 @@ async def _work(services: HubServices, bootstrap: str, epochs: TopicEpochs, web_
             await web.cleanup()
 
 
-async def _serve(readiness: Readiness, router: IngressLoop, host: str, port: int) -> AppRunner:
-    """The worker's own small web server: what ``hub run`` serves on its web port, less the
-    board (the hub's)."""
+async def _serve(
+    readiness: Readiness, router: IngressLoop, services: HubServices, port: int
+) -> AppRunner:
+    """The worker's own small web server: what ``hub run`` serves on its web port."""
+    audit = audit_opener(services.settings)
+
+    def board_view() -> dict[str, Any]:
+        return board_page.gather(services.ledger, services.store, audit, services.clock())
+
+    async def board(request: Request) -> Response:
+        view = await asyncio.to_thread(board_view)
+        page = board_page.render_html(view, refresh_s=services.settings.board_refresh_s)
+        return Response(text=page, content_type="text/html", charset="utf-8")
+
+    async def board_json(request: Request) -> Response:
+        return json_response(await asyncio.to_thread(board_view))
 
     async def healthz(request: Request) -> Response:
         return json_response({"alive": True})
@@ -98,9 +112,11 @@ async def _serve(readiness: Readiness, router: IngressLoop, host: str, port: int
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_page)
+    app.router.add_get("/board", board)
+    app.router.add_get("/board.json", board_json)
     runner = AppRunner(app, access_log=None)
     await runner.setup()
-    await TCPSite(runner, host, port).start()
+    await TCPSite(runner, services.settings.web_host, port).start()
     return runner
 
 

@@ -65,7 +65,7 @@ def test_readyz_turns_ready_only_after_the_router_joined(
         hub.stop()
 
 
-def test_a_worker_serves_readyz_and_says_ready_only_once_it_joined(hub: HubProcess) -> None:
+def test_a_worker_serves_readyz_ready_only_once_it_joined_and_the_board(hub: HubProcess) -> None:
     port = free_port()
     log_path = hub.home / "hub-worker-readiness.log"
     with open(log_path, "ab") as log:
@@ -89,5 +89,7 @@ def test_a_worker_serves_readyz_and_says_ready_only_once_it_joined(hub: HubProce
         assert get(f"{url}/healthz") == (200, {"alive": True})
         with urllib.request.urlopen(f"{url}/metrics", timeout=3) as response:
             assert "hub_router_ready 1.0" in response.read().decode()
+        status, board = get(f"{url}/board.json")  # the same board as the hub's web port
+        assert status == 200 and {"pairs", "overdue", "dead_letters", "audit"} <= set(board)
     finally:
         interrupt(proc)
