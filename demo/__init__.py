@@ -7,7 +7,8 @@ work (ISO week 2024-W25) over a hub started on the embedded defaults.
 
 - :mod:`demo.scenario` writes the week as data, deterministic for a seed (pure);
 - :mod:`demo.agencies` gives every department a connector and an inbox it reads in the
-  background;
+  background, except the health commission, whose system speaks only HTTP and takes part through
+  its own ``hub gateway`` (:mod:`demo.gateway_agency`);
 - :mod:`demo.hub` starts ``hub run`` with its clock set to the scripted week and moves it;
 - :mod:`demo.play` plays the script step by step, shows progress, and ends with the board, the
   weekly report (forms 1–3) and ``hub audit verify``.

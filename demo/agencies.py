@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from connectors.client import Connector
 from connectors.messages import InboxMessage
@@ -19,6 +20,16 @@ from hub.core.config import Settings
 from responders.finance import FinanceResponder, Register, sample_invoices
 
 log = logging.getLogger("hub.demo")
+
+
+class Department(Protocol):
+    """What the script asks of a department, with a connector or through its gateway."""
+
+    address: str
+
+    def wait_for(self, message_id: str, timeout_s: float = 60.0) -> Any: ...
+
+    def answer(self, action: str, message_id: str, args: dict[str, Any]) -> str: ...
 
 
 class Agency:
@@ -81,6 +92,26 @@ class Agency:
                 if left <= 0:
                     raise TimeoutError(f"no {family} to {original_id} reached {self.address}")
                 self._arrived.wait(left)
+
+    def answer(self, action: str, message_id: str, args: dict[str, Any]) -> str:
+        """签收, 受理, 反馈 or 办结 with the connector; returns the answer's message id."""
+        original = self.wait_for(message_id)
+        conn = self.connector
+        if action == "receipt":
+            return conn.receipt(original)
+        if action == "accept":
+            return conn.accept(original, case_number=args.get("case_number"))
+        if action == "feedback":
+            return conn.feedback(original, args["note"], percent=args.get("percent"))
+        if action == "close":
+            return conn.close_case(
+                original,
+                args["result"],
+                recovered_fen=args.get("recovered_fen", 0),
+                penalties_fen=args.get("penalties_fen", 0),
+                sanctions=args.get("sanctions") or {},
+            )
+        raise ValueError(f"unknown step action {action!r}")
 
     def stop(self) -> None:
         self._stop.set()

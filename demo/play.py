@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from demo import scenario, week
-from demo.agencies import Agency, finance_bureau
+from demo.agencies import Agency, Department, finance_bureau
+from demo.gateway_agency import GatewayAgency
 from demo.hub import DemoHub
 from demo.scenario import Script, Step
 from hub.audit.store import AuditStore
@@ -48,7 +49,7 @@ class Outcome:
 
 class Player:
     def __init__(
-        self, hub: DemoHub, agencies: dict[str, Agency], say: Callable[[str], None]
+        self, hub: DemoHub, agencies: dict[str, Department], say: Callable[[str], None]
     ) -> None:
         self.hub = hub
         self.agencies = agencies
@@ -56,26 +57,27 @@ class Player:
         settings = hub.settings()
         self.store = Store(settings.effective_store_url)
         self.ledger = Ledger(self.store.engine)
-        self.sent: dict[str, str] = {}  # message id -> recipient
 
     def play(self, script: Script) -> None:
         total = len(script.steps)
         for n, step in enumerate(script.steps, start=1):
             self.hub.move_to(step.at)
             when = step.at.astimezone(BEIJING)
+            how = "（经 HTTP 网关）" if step.actor in scenario.VIA_GATEWAY else ""
             self.say(
-                f"[{n:3d}/{total}] 周{WEEKDAYS[when.weekday()]} {when:%m-%d %H:%M}  {step.say}"
+                f"[{n:3d}/{total}] 周{WEEKDAYS[when.weekday()]} {when:%m-%d %H:%M}  {step.say}{how}"
             )
             self.do(step)
 
     def do(self, step: Step) -> None:
-        actor = self.agencies[step.actor]
-        conn = actor.connector
         if step.action == "send":
+            sender = self.agencies[step.actor]
+            if not isinstance(sender, Agency):
+                raise TypeError(f"{step.actor} sends nothing in the script; it has no connector")
+            conn = sender.connector
             schema = conn.registry.latest(step.family)
             payload = from_json(schema.raw, step.payload)
             conn.send(step.family, step.to, payload, message_id=step.ref)
-            self.sent[step.ref] = step.to
             if "dead_letter" in step.args:
                 _wait(lambda: self._dead_lettered(step.ref), f"dead letter of {step.ref}")
                 self.say(f"          → {step.args['dead_letter']}")
@@ -85,24 +87,7 @@ class Player:
         if step.action == "expect":
             self._expect(step)
             return
-        original = actor.wait_for(step.ref)
-        args = dict(step.args)
-        if step.action == "receipt":
-            reply = conn.receipt(original)
-        elif step.action == "accept":
-            reply = conn.accept(original, case_number=args.get("case_number"))
-        elif step.action == "feedback":
-            reply = conn.feedback(original, args["note"], percent=args.get("percent"))
-        elif step.action == "close":
-            reply = conn.close_case(
-                original,
-                args["result"],
-                recovered_fen=args.get("recovered_fen", 0),
-                penalties_fen=args.get("penalties_fen", 0),
-                sanctions=args.get("sanctions") or {},
-            )
-        else:
-            raise ValueError(f"unknown step action {step.action!r}")
+        reply = self.agencies[step.actor].answer(step.action, step.ref, dict(step.args))
         _wait(lambda: self.ledger.reply_applied(reply), f"{step.action} {reply} applied")
 
     def _dead_lettered(self, message_id: str) -> bool:
@@ -110,7 +95,9 @@ class Player:
 
     def _expect(self, step: Step) -> None:
         if "family" in step.args:  # an answer the other side gives by itself
-            answer = self.agencies[step.actor].wait_for_answer(step.ref, step.args["family"])
+            asker = self.agencies[step.actor]
+            assert isinstance(asker, Agency), "answers are awaited by connectors in the script"
+            answer = asker.wait_for_answer(step.ref, step.args["family"])
             self.say(f"          → {answer.payload.get('result')}")
             return
         kind, stage = step.args["kind"], step.args["stage"]
@@ -162,6 +149,7 @@ def run_demo(
     logging.getLogger("connectors").setLevel(logging.WARNING)
     logging.getLogger("responders").setLevel(logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.ERROR)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     out = home / "demo"
     out.mkdir(parents=True, exist_ok=True)
     (out / "script.json").write_text(
@@ -176,12 +164,22 @@ def run_demo(
         settings = hub.settings()
         bootstrap = hub.bootstrap()
         say(f"hub ready at {web_url}; opening {len(scenario.DEPARTMENTS)} departments' inboxes ...")
-        agencies = {a: Agency(settings, a, bootstrap) for a in scenario.DEPARTMENTS}
-        finance_bureau(agencies[scenario.FIN], f"sqlite:///{out / 'fin-register.db'}")
-        for agency in agencies.values():
+        connectors = {
+            a: Agency(settings, a, bootstrap)
+            for a in scenario.DEPARTMENTS
+            if a not in scenario.VIA_GATEWAY
+        }
+        finance_bureau(connectors[scenario.FIN], f"sqlite:///{out / 'fin-register.db'}")
+        for agency in connectors.values():
             agency.start()
             stack.callback(agency.join)
             stack.callback(agency.stop)
+        agencies: dict[str, Department] = dict(connectors)
+        for address in scenario.VIA_GATEWAY:
+            gateway = GatewayAgency(address, home, hub.env)
+            stack.callback(gateway.stop)
+            agencies[address] = gateway.start()
+            say(f"{address} takes part through its HTTP gateway at {gateway.base}")
         say(f"playing 泉州 week {script.week}, seed {seed}: {len(script.steps)} steps")
         Player(hub, agencies, say).play(script)
         hub.move_to(script.end)

@@ -65,6 +65,9 @@ DEPARTMENTS = (
     CDI,
 )
 
+#: Departments whose systems speak only HTTP: they take part through their own `hub gateway`.
+VIA_GATEWAY = (HEALTH,)
+
 BATCH_SIZE = 8
 SLOW_CLUE = 3  # the high-risk clue of the batch 南安 is asked to finish by Wednesday
 

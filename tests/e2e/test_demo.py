@@ -156,6 +156,9 @@ def test_the_demo_ends_with_board_report_and_an_intact_audit_log(demo: DemoRun) 
         assert expected in out
     assert re.search(r"audit log intact: \d+ records, head #\d+ .*1 checkpoint\(s\) verified", out)
     assert "VOIDED" in out  # the voided invoice, as the finance bureau answered it
+    # The health commission's system took part through its HTTP gateway.
+    assert "HEALTH@350500 takes part through its HTTP gateway" in out
+    assert re.search(r"市卫健委办结（经 HTTP 网关）", out)
 
 
 def test_every_sla_turn_of_the_script_happened(demo: DemoRun) -> None:
