@@ -9,13 +9,13 @@ and reads its inbox on the broker.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from demo.processes import interrupt, spawn
 from hub.runtime.broker import free_port
 
 
@@ -32,23 +32,8 @@ class GatewayAgency:
         self.inbox: dict[str, dict[str, Any]] = {}
 
     def start(self, timeout_s: float = 60.0) -> GatewayAgency:
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "hub.cli",
-                    "gateway",
-                    "--as",
-                    self.address,
-                    "--port",
-                    str(self.port),
-                ],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
+        args = ["gateway", "--as", self.address, "--port", str(self.port)]
+        self.proc = spawn(args, self.env, self.log_path)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -102,10 +87,4 @@ class GatewayAgency:
     def stop(self) -> None:
         if self.client is not None:
             self.client.close()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        interrupt(self.proc, 20.0)

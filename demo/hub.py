@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
+from demo.processes import interrupt, spawn
 from hub.core.config import Settings, load_settings
 from hub.runtime.state import read_state
 
@@ -65,14 +64,7 @@ class DemoHub:
 
     def start(self, timeout_s: float = 90.0) -> str:
         """Start ``hub run``; returns its web URL once ``/readyz`` says ready."""
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hub.cli", "run"],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
+        self.proc = spawn(["run"], self.env, self.log_path)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -92,14 +84,7 @@ class DemoHub:
         return state.bootstrap
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        interrupt(self.proc, timeout_s)
 
 
 def _ready(web_url: str) -> bool:

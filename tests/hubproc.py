@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectors.client import Connector, InboxMessage
+from demo.processes import interrupt
 from hub.core.config import Settings, load_settings
 from hub.runtime.state import read_state
 
@@ -67,19 +67,8 @@ class HubProcess:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self, timeout: float = 30) -> int:
-        return interrupt(self.process, timeout)
-
-
-def interrupt(process: subprocess.Popen, timeout: float = 30) -> int:
-    """Ctrl-C a hub process (it finishes what it has in hand), killing it after ``timeout``."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
+        interrupt(self.process, timeout)
+        return self.process.returncode
 
 
 def start_hub(
