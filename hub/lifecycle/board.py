@@ -97,6 +97,17 @@ def open_obligation_counts(engine: Engine) -> list[tuple[str, str, str, int]]:
         return [tuple(r) for r in conn.execute(stmt).all()]
 
 
+def oldest_unreceived(engine: Engine) -> list[tuple[str, datetime]]:
+    """(recipient connector, delivery of its oldest original not yet signed for)."""
+    stmt = (
+        select(obligations.c.debtor, func.min(obligations.c.started_at))
+        .where(obligations.c.fulfilled_at.is_(None), obligations.c.stage == "receipt")
+        .group_by(obligations.c.debtor)
+    )
+    with engine.connect() as conn:
+        return [(debtor, as_utc(at)) for debtor, at in conn.execute(stmt).all()]
+
+
 def board(engine: Engine, now: datetime) -> list[dict[str, Any]]:
     """The SLA board: per (sender, recipient connector, family) of every hand-off."""
     soon = now + timedelta(hours=24)

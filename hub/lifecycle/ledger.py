@@ -24,6 +24,7 @@ from hub.lifecycle.board import (
     board,
     count_delivered,
     count_finished,
+    oldest_unreceived,
     open_obligation_counts,
     overdue,
 )
@@ -220,6 +221,10 @@ class Ledger(ObligationStore):
     def open_obligation_counts(self) -> list[tuple[str, str, str, int]]:
         """(debtor, family, stage, open count), for the open-obligations gauge."""
         return open_obligation_counts(self.engine)
+
+    def oldest_unreceived(self) -> list[tuple[str, datetime]]:
+        """(recipient, delivery of its oldest original not yet signed for), for the gauge."""
+        return oldest_unreceived(self.engine)
 
     def board(self, now: datetime) -> list[dict[str, Any]]:
         """The SLA board: per (sender, recipient connector, family) of every hand-off."""

@@ -186,6 +186,8 @@ def create_app(
     async def metrics_page(web: Any, request: Any) -> Response:
         rows = await asyncio.to_thread(services.ledger.open_obligation_counts)
         metrics.set_open_obligations(rows)
+        waiting = await asyncio.to_thread(services.ledger.oldest_unreceived)
+        metrics.set_unreceived_oldest(waiting, services.clock())
         metrics.set_consumer_lag(router.lag())
         metrics.set_key_expiry(
             key_expiries(services.directory.current, services.settings.key_lifetime_days)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 ROUTED = Counter(
@@ -80,6 +82,12 @@ OPEN_OBLIGATIONS = Gauge(
     "Obligations not yet fulfilled, from the ledger at scrape time",
     ["recipient", "family", "stage"],
 )
+UNRECEIVED_OLDEST = Gauge(
+    "hub_unreceived_oldest_seconds",
+    "Age of the oldest original each recipient has not signed for (签收), on the hub's clock, "
+    "from the ledger at scrape time",
+    ["recipient"],
+)
 _SLA_LABELS = ["family", "stage", "debtor_agency"]
 SLA_WARNINGS = Counter("hub_sla_warnings_total", "SLA warnings fired by this worker", _SLA_LABELS)
 SLA_BREACHES = Counter("hub_sla_breaches_total", "SLA breaches fired by this worker", _SLA_LABELS)
@@ -127,6 +135,12 @@ def set_open_obligations(rows: list[tuple[str, str, str, int]]) -> None:
     OPEN_OBLIGATIONS.clear()
     for recipient, family, stage, n in rows:
         OPEN_OBLIGATIONS.labels(recipient, family, stage).set(n)
+
+
+def set_unreceived_oldest(rows: list[tuple[str, datetime]], now: datetime) -> None:
+    UNRECEIVED_OLDEST.clear()
+    for recipient, since in rows:
+        UNRECEIVED_OLDEST.labels(recipient).set(max(0.0, (now - since).total_seconds()))
 
 
 def render() -> tuple[bytes, str]:

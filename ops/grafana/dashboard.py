@@ -155,7 +155,13 @@ def build() -> Dashboard:
                 q("hub:receipt_errors:ratio_rate5m", "5m"),
                 q("hub:receipt_errors:ratio_rate1h", "1h"),
                 q("hub:receipt_errors:ratio_rate6h", "6h"),
-                width=24,
+            )
+        )
+        .with_panel(
+            series(
+                "Oldest hand-off not signed for, per recipient",
+                "s",
+                q("max by (recipient) (hub_unreceived_oldest_seconds)", "{{recipient}}"),
             )
         )
         .with_row(Row("死信 Dead letters"))

@@ -117,6 +117,19 @@ def test_replies_are_applied_once_and_fulfil_their_obligations(ledger: Ledger) -
     assert all(o.fulfilled_at == at for o in ledger.obligations_of("m1"))
 
 
+def test_the_oldest_unreceived_original_is_known_per_recipient_and_its_due_date_too(
+    ledger: Ledger,
+) -> None:
+    deliver(ledger, "m1")
+    deliver(ledger, "m2")
+    assert ledger.oldest_unreceived() == [("PSB@350582", T0)]
+    assert ledger.due_at("m1", "receipt") is not None
+    assert ledger.due_at("m1", "no-such-stage") is None
+    for n, mid in enumerate(("m1", "m2")):
+        reply(ledger, f"r{n}", mid, "receipt", State.RECEIVED, T0 + timedelta(minutes=5))
+    assert ledger.oldest_unreceived() == []
+
+
 def test_a_receipt_in_time_means_no_warning(ledger: Ledger) -> None:
     deliver(ledger, "m1")
     reply(ledger, "r1", "m1", "receipt", State.RECEIVED, T0 + timedelta(minutes=5))
