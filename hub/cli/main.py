@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
         description="Interagency data-sharing hub for medical-insurance fund supervision.",
         epilog="Settings come from hub.toml and HUB_* environment variables; `hub config` "
-        "shows them.  Start with `hub run`, then `hub send` and `hub inbox` in another terminal.",
+        "shows them.  Start with `hub run`, then `hub send` and `hub inbox` in another terminal; "
+        "`hub demo` plays a whole week of the 泉州 departments through a hub of its own.",
     )
     p.add_argument("--config", help="TOML config file (default: $HUB_CONFIG or ./hub.toml)")
     p.add_argument("--home", help="hub working directory (default: .hub)")

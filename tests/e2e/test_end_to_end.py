@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.request
 import uuid
 from dataclasses import replace
@@ -466,3 +467,26 @@ def test_hub_audit_prove_gives_a_proof_an_outsider_checks_against_an_export(
         hub.cli("audit", "consistency", "--old-size", str(proof["tree_size"])).stdout
     )
     assert consistency["old_root"] == proof["root"]
+
+
+def test_metrics_say_the_router_is_ready_when_keys_fall_due_and_who_has_not_signed(
+    hub: HubProcess,
+) -> None:
+    # Once the router has joined its group (Faust says "Ready" before that).
+    wait_until(lambda: metric_value(hub, "hub_router_ready") == 1.0, what="the router ready")
+    due = metric_value(
+        hub, "hub_key_expiry_timestamp_seconds", connector="MIB@350582", use="signing"
+    )
+    # Keys the development hub made today fall due key_lifetime_days (365) from now.
+    assert time.time() + 360 * 86400 < due < time.time() + 366 * 86400
+    mib = hub.connector("MIB@350582")
+    clue = payload(mib, "clue_transfer", requested_deadline=None)
+    # Nobody reads the market regulator's inbox in these tests: what is sent there waits.
+    mid = mib.send("clue_transfer", "SAMR@350582", clue)
+    wait_until(
+        lambda: metric_value(hub, "hub_unreceived_oldest_seconds", recipient="SAMR@350582") > 0,
+        what=f"{mid} counted as not signed for",
+    )
+    with urllib.request.urlopen(f"{hub.state.web_url}/board", timeout=5) as resp:
+        page = resp.read().decode()
+    assert "晋江市市场监督管理局" in page  # the pair, named in Chinese
