@@ -9,6 +9,7 @@ import urllib.request
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka import KafkaProducer
@@ -214,17 +215,23 @@ def test_messages_in_equal_delivered_plus_dead_lettered(hub: HubProcess) -> None
     assert set(found) == set(good)
 
 
-def test_redelivered_message_lands_in_exactly_one_inbox_once(hub: HubProcess) -> None:
+def sealed_clue(hub: HubProcess, to: str, key: SigningKey | None = None) -> tuple[Any, bytes]:
+    """The example clue from MIB@350582 to ``to``, signed (by MIB's key unless another)."""
     mib = hub.connector("MIB@350582")
-    env, raw = seal(
+    return seal(
         mib.registry,
         family="clue_transfer",
         payload_schema=mib.registry.latest("clue_transfer"),
         payload=payload(mib, "clue_transfer"),
         sender=mib.address,
-        recipient=Address.parse("SAMR@350582"),
-        key=mib.key,
+        recipient=Address.parse(to),
+        key=key or mib.key,
     )
+
+
+def test_redelivered_message_lands_in_exactly_one_inbox_once(hub: HubProcess) -> None:
+    mib = hub.connector("MIB@350582")
+    env, raw = sealed_clue(hub, "SAMR@350582")
     for _ in range(3):  # a connector retrying after a lost acknowledgement
         mib.send_raw(raw, key=env.message_id.encode())
     wait_for_messages(hub.connector("SAMR@350582", signing=False), [env.message_id])

@@ -21,11 +21,9 @@ from kafka import KafkaProducer
 
 from demo.processes import interrupt
 from hub.runtime.broker import free_port
-from hub.trust.address import Address
 from hub.trust.keys import SigningKey
-from hub.wire.envelope import seal
 from hub.wire.topics import INGRESS
-from tests.e2e.test_end_to_end import dead_letter_of, payload
+from tests.e2e.test_end_to_end import dead_letter_of, sealed_clue
 from tests.hubproc import HubProcess, wait_until
 
 RULES = Path(__file__).resolve().parents[2] / "ops" / "prometheus" / "alerts.yml"
@@ -74,17 +72,8 @@ def prometheus(hub: HubProcess, tmp_path: Path) -> Iterator[str]:
 
 def forge(hub: HubProcess) -> str:
     """A clue under MIB's key id, signed with a key the directory does not know."""
-    mib = hub.connector("MIB@350582")
-    forger = SigningKey(mib.key.key_id, SigningKey.generate().private)
-    env, raw = seal(
-        mib.registry,
-        family="clue_transfer",
-        payload_schema=mib.registry.latest("clue_transfer"),
-        payload=payload(mib, "clue_transfer"),
-        sender=mib.address,
-        recipient=Address.parse("PSB@350582"),
-        key=forger,
-    )
+    mib_key_id = hub.connector("MIB@350582").key.key_id
+    env, raw = sealed_clue(hub, "PSB@350582", SigningKey(mib_key_id, SigningKey.generate().private))
     producer = KafkaProducer(bootstrap_servers=hub.state.bootstrap, acks="all")
     producer.send(INGRESS.name, raw).get(10)
     producer.close()
