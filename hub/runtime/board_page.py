@@ -223,7 +223,7 @@ def render_html(view: dict[str, Any], *, refresh_s: int = 10) -> str:
 
 # -- text -----------------------------------------------------------------------------------------
 def render_text(view: dict[str, Any]) -> str:
-    out = [f"SLA board at {view['now']}"]
+    out = [f"SLA board at {beijing_time(view['now'])} (北京时间)"]
     out.append(
         render_table(
             ["sender", "recipient", "family", "msgs", "open", "overdue", "breached", "escalated"],
@@ -247,8 +247,8 @@ def render_text(view: dict[str, Any]) -> str:
         for o in view["overdue"]:
             out.append(
                 f"  {o['message_id']}  {o['family_label']} {o['stage_label']}  "
-                f"{o['debtor_label']} → {o['creditor_label']}  overdue {duration(o['overdue_s'])}"
-                + ("  已上报" if o["escalated"] else "")
+                f"责任方 {o['debtor_label']}（移送方 {o['creditor_label']}）  "
+                f"overdue {duration(o['overdue_s'])}" + ("  已上报" if o["escalated"] else "")
             )
     if view["dead_letters"]:
         out.append(
