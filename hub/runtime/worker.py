@@ -45,7 +45,7 @@ def run_worker(settings: Settings, *, metrics_port: int = 0) -> int:
         "router worker on %s (group %s.ingress)%s",
         bootstrap,
         settings.app_id,
-        f", /metrics /healthz /readyz on http://{settings.web_host}:{metrics_port}"
+        f", /metrics /healthz /readyz /board on http://{settings.web_host}:{metrics_port}"
         if metrics_port
         else "",
     )
