@@ -3,7 +3,7 @@
 泉州市 (notice 泉医保〔2024〕70号): the city's medical insurance bureau, intermediate court,
 procuratorate, public security bureau, finance bureau and health commission, the discipline
 inspection commission, and the county bureaus of 晋江, 南安 and 石狮, hand each other a week of
-work (ISO week 2024-W25) over a hub started on the embedded defaults.
+work (the next working week) over a hub started on the embedded defaults.
 
 - :mod:`demo.scenario` writes the week as data, deterministic for a seed (pure);
 - :mod:`demo.agencies` gives every department a connector and an inbox it reads in the

@@ -5,7 +5,7 @@ batch, what kind of subject it names, its amount, and how (and whether) it is cl
 everything else is fixed.  Payloads are JSON (``hub.wire.jsonpayload`` form); the people and
 institutions in them are invented, with valid check digits.
 
-The week is the next ISO week from today (Beijing time), so that the hub's clock only ever moves
+The week is the next plain working week from today (Beijing time), so that the hub's clock only ever moves
 forward from the real one: envelopes carry real creation times and the broker real timestamps,
 and a hub clock behind them would judge every message as coming from the future.  The same seed
 plays the same week in whichever week it is played.
@@ -15,12 +15,13 @@ plays the same week in whichever week it is played.
   to the city police (accepted, investigated); a medical-conduct clue to the health commission;
   晋江's bureau sends its police a clue that is never signed for.
 - Tue: two e-invoice checks to the finance bureau (one invoice was voided); a case referral
-  MIB → PSB; a corruption clue to the discipline commission, end-to-end encrypted; 晋江 police's
-  silence breaches its receipt deadline.
-- Wed: the referral moves PSB → PROC; the breach is escalated to the city police.
-- Thu: PROC → COURT; the health commission closes its clue; a high-risk clue 南安 was asked to
-  finish by Wednesday is flagged for 飞行检查; the counties close clues.
-- Fri: more closures, the whistle-blower clue among them.
+  MIB → PSB; a corruption clue to the discipline commission, end-to-end encrypted.
+- Wed: 晋江 police's silence breaches its receipt deadline (the end of the next working day);
+  the referral moves PSB → PROC.
+- Thu: the breach, a day unanswered, is escalated to the city police; PROC → COURT; the health
+  commission closes its clue; a high-risk clue 南安 was asked to finish by Wednesday is flagged
+  for 飞行检查; the counties close clues.
+- Fri: more closures, the whistle-blower clue among them; 晋江 police miss their acceptance too.
 """
 
 from __future__ import annotations
