@@ -5,10 +5,10 @@ batch, what kind of subject it names, its amount, and how (and whether) it is cl
 everything else is fixed.  Payloads are JSON (``hub.wire.jsonpayload`` form); the people and
 institutions in them are invented, with valid check digits.
 
-The week is the next plain working week from today (Beijing time), so that the hub's clock only ever moves
-forward from the real one: envelopes carry real creation times and the broker real timestamps,
-and a hub clock behind them would judge every message as coming from the future.  The same seed
-plays the same week in whichever week it is played.
+The week is the next plain working week from today (Beijing time), so that the hub's clock only
+ever moves forward from the real one: envelopes carry real creation times and the broker real
+timestamps, and a hub clock behind them would judge every message as coming from the future.
+The same seed plays the same week in whichever week it is played.
 
 - Mon: the national bureau sends 疑点线索 第一批 to the province, which passes it to 泉州, which
   dispatches each clue to a county bureau; a whistle-blower clue goes to 晋江; a fraud-gang clue
