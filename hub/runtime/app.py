@@ -9,17 +9,15 @@ record new keys (``hub.runtime.timers``).  Nothing here decides anything.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
-from aiohttp.web import Response, json_response
+from aiohttp.web import Response
 
 from hub.audit.store import AuditStore
 from hub.core.config import Settings
-from hub.runtime import board_page, metrics
 from hub.runtime.admin import TopicEpochs
 from hub.runtime.audit_access import audit_opener
 from hub.runtime.health import Readiness, store_answers
@@ -30,8 +28,8 @@ from hub.runtime.kafka_security import faust_credentials
 from hub.runtime.services import HubServices
 from hub.runtime.timers import InboxTopics, KeyRecorder, Pruner, Redeliverer, SlaTicker
 from hub.runtime.tree_heads import TreeHeadPublisher
+from hub.runtime.web_pages import Page, WebPages
 from hub.storage.tree_heads import TreeHeads
-from hub.trust.expiry import key_expiries
 from hub.wire.topics import INGRESS
 
 log = logging.getLogger("hub.router")
@@ -71,6 +69,13 @@ def tree_head_publisher(
         proofs=services.settings.tree_head_proofs,
         clock=services.clock,
     )
+
+
+def _faust_view(page: Page) -> Callable[[Any, Any], Awaitable[Response]]:
+    async def view(web: Any, request: Any) -> Response:
+        return await page()
+
+    return view
 
 
 def create_app(
@@ -157,43 +162,8 @@ def create_app(
     readiness = Readiness(router, store_answers(services.store.engine))
     router.on_joined = readiness.announce
 
-    @app.page("/healthz")  # type: ignore[arg-type]
-    async def healthz(web: Any, request: Any) -> Response:
-        return json_response({"alive": True})
-
-    @app.page("/readyz")  # type: ignore[arg-type]
-    async def readyz(web: Any, request: Any) -> Response:
-        state = await readiness.check()
-        return json_response(state, status=200 if state["ready"] else 503)
-
-    def board_view() -> dict[str, Any]:
-        return board_page.gather(services.ledger, services.store, audit_store, services.clock())
-
-    @app.page("/board")  # type: ignore[arg-type]
-    async def board(web: Any, request: Any) -> Response:
-        view = await asyncio.to_thread(board_view)
-        return Response(
-            text=board_page.render_html(view, refresh_s=services.settings.board_refresh_s),
-            content_type="text/html",
-            charset="utf-8",
-        )
-
-    @app.page("/board.json")  # type: ignore[arg-type]
-    async def board_json(web: Any, request: Any) -> Response:
-        return json_response(await asyncio.to_thread(board_view))
-
-    @app.page("/metrics")  # type: ignore[arg-type]
-    async def metrics_page(web: Any, request: Any) -> Response:
-        rows = await asyncio.to_thread(services.ledger.open_obligation_counts)
-        metrics.set_open_obligations(rows)
-        waiting = await asyncio.to_thread(services.ledger.oldest_unreceived)
-        metrics.set_unreceived_oldest(waiting, services.clock())
-        metrics.set_consumer_lag(router.lag())
-        metrics.set_key_expiry(
-            key_expiries(services.directory.current, services.settings.key_lifetime_days)
-        )
-        await readiness.check()  # hub_router_ready as of this scrape
-        body, content_type = metrics.render()
-        return Response(body=body, headers={"Content-Type": content_type})
+    pages = WebPages(services, router, readiness, audit_store)
+    for path, page in pages.routes().items():
+        app.page(path)(_faust_view(page))  # type: ignore[arg-type]
 
     return app

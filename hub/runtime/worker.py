@@ -11,15 +11,13 @@ file, so its deliveries carry the right epoch.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-from typing import Any
+from collections.abc import Awaitable, Callable
 
-from aiohttp.web import Application, AppRunner, Request, Response, TCPSite, json_response
+from aiohttp.web import Application, AppRunner, Request, Response, TCPSite
 
 from hub.core.config import Settings
-from hub.runtime import board_page, metrics
 from hub.runtime.admin import TopicEpochs
 from hub.runtime.audit_access import audit_opener
 from hub.runtime.health import Readiness, store_answers
@@ -29,6 +27,7 @@ from hub.runtime.kafka_clients import KafkaProducer
 from hub.runtime.services import HubServices
 from hub.runtime.state import read_state, resolve_bootstrap
 from hub.runtime.timers import InboxTopics
+from hub.runtime.web_pages import Page, WebPages
 
 log = logging.getLogger("hub.worker")
 
@@ -65,15 +64,11 @@ async def _work(services: HubServices, bootstrap: str, epochs: TopicEpochs, web_
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)
-    lag = asyncio.create_task(_report_lag(router))
     try:
         await router.run_restarting(producer)
     except asyncio.CancelledError:
         pass  # a signal: the batch in hand is not committed and will be read again
     finally:
-        lag.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await lag
         if web is not None:
             await web.cleanup()
 
@@ -81,46 +76,19 @@ async def _work(services: HubServices, bootstrap: str, epochs: TopicEpochs, web_
 async def _serve(
     readiness: Readiness, router: IngressLoop, services: HubServices, port: int
 ) -> AppRunner:
-    """The worker's own small web server: what ``hub run`` serves on its web port."""
-    audit = audit_opener(services.settings)
-
-    def board_view() -> dict[str, Any]:
-        return board_page.gather(services.ledger, services.store, audit, services.clock())
-
-    async def board(request: Request) -> Response:
-        view = await asyncio.to_thread(board_view)
-        page = board_page.render_html(view, refresh_s=services.settings.board_refresh_s)
-        return Response(text=page, content_type="text/html", charset="utf-8")
-
-    async def board_json(request: Request) -> Response:
-        return json_response(await asyncio.to_thread(board_view))
-
-    async def healthz(request: Request) -> Response:
-        return json_response({"alive": True})
-
-    async def readyz(request: Request) -> Response:
-        state = await readiness.check()
-        return json_response(state, status=200 if state["ready"] else 503)
-
-    async def metrics_page(request: Request) -> Response:
-        metrics.set_consumer_lag(router.lag())
-        await readiness.check()
-        body, content_type = metrics.render()
-        return Response(body=body, headers={"Content-Type": content_type})
-
+    """The worker's own small web server, with the pages ``hub run`` serves on its web port."""
+    pages = WebPages(services, router, readiness, audit_opener(services.settings))
     app = Application()
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics_page)
-    app.router.add_get("/board", board)
-    app.router.add_get("/board.json", board_json)
+    for path, page in pages.routes().items():
+        app.router.add_get(path, _aiohttp_view(page))
     runner = AppRunner(app, access_log=None)
     await runner.setup()
     await TCPSite(runner, services.settings.web_host, port).start()
     return runner
 
 
-async def _report_lag(router: IngressLoop) -> None:
-    while True:
-        await asyncio.sleep(5)
-        metrics.set_consumer_lag(router.lag())
+def _aiohttp_view(page: Page) -> Callable[[Request], Awaitable[Response]]:
+    async def view(request: Request) -> Response:
+        return await page()
+
+    return view
