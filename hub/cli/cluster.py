@@ -19,17 +19,13 @@ import yaml
 from hub.core.config import Settings
 from hub.trust.address import Address
 from hub.wire.acls import CLUSTER, PREFIXED, Acl, plan, user_name
-from hub.wire.topics import TopicSpec, core_topics, inbox_spec
+from hub.wire.topics import TopicSpec, hub_topics
 
 
 def _addresses(settings: Settings) -> list[Address]:
     from hub.trust.directory import load_directory
 
     return sorted(load_directory(settings).addresses())
-
-
-def wanted_topics(settings: Settings) -> list[TopicSpec]:
-    return core_topics() + [inbox_spec(a.agency, a.region) for a in _addresses(settings)]
 
 
 # -- topics --------------------------------------------------------------------------------------
@@ -71,7 +67,7 @@ def cmd_topics_plan(args: argparse.Namespace, settings: Settings) -> int:
     from hub.runtime.state import resolve_bootstrap
 
     existing = None if args.offline else _existing(settings, resolve_bootstrap(settings))
-    rows = topic_plan(wanted_topics(settings), existing)
+    rows = topic_plan(hub_topics(_addresses(settings)), existing)
     print(render_table(["topic", "partitions", "action", "configs"], rows))
     print(f"replication factor {settings.topic_replication} (topic_replication)")
     return 0
@@ -82,7 +78,7 @@ def cmd_topics_apply(args: argparse.Namespace, settings: Settings) -> int:
     from hub.runtime.state import resolve_bootstrap
 
     bootstrap = resolve_bootstrap(settings)
-    wanted = wanted_topics(settings)
+    wanted = hub_topics(_addresses(settings))
     created = ensure_topics(
         bootstrap,
         wanted,
@@ -113,11 +109,13 @@ def kafka_acls_commands(acls: Iterable[Acl], *, bootstrap: str, command_config: 
     return out
 
 
-def _strimzi_acl(acl: Acl, operations: list[str]) -> dict[str, Any]:
-    resource: dict[str, Any] = {"type": acl.resource_type}
-    if acl.resource_type != CLUSTER:
-        resource |= {"name": acl.name, "patternType": acl.pattern}
-    return {"resource": resource, "operations": operations, "host": acl.host}
+def _strimzi_acl(
+    resource_type: str, name: str, pattern: str, operations: list[str]
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {"type": resource_type}
+    if resource_type != CLUSTER:
+        resource |= {"name": name, "patternType": pattern}
+    return {"resource": resource, "operations": operations, "host": "*"}
 
 
 def strimzi_manifests(
@@ -147,9 +145,7 @@ def strimzi_manifests(
         key = (acl.resource_type, acl.name, acl.pattern)
         by_user.setdefault(acl.principal, {}).setdefault(key, []).append(acl.operation)
     for principal, grants in by_user.items():
-        rules = []
-        for (rtype, name, pattern), ops in grants.items():
-            rules.append(_strimzi_acl(Acl(principal, rtype, name, pattern, ops[0]), ops))
+        rules = [_strimzi_acl(*resource, ops) for resource, ops in grants.items()]
         docs.append(
             {
                 "apiVersion": "kafka.strimzi.io/v1beta2",
@@ -169,7 +165,7 @@ def cmd_acls(args: argparse.Namespace, settings: Settings) -> int:
     acls = plan(addresses, app_id=settings.app_id, hub_principal=f"User:{args.hub_user}")
     if args.format == "strimzi":
         docs = strimzi_manifests(
-            wanted_topics(settings),
+            hub_topics(addresses),
             acls,
             cluster=args.cluster,
             replication=settings.topic_replication,

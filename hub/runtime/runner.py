@@ -31,7 +31,7 @@ from hub.trust.directory import (
     load_signing_key,
 )
 from hub.trust.operators import OPERATORS
-from hub.wire.topics import core_topics, inbox_spec
+from hub.wire.topics import hub_topics
 
 log = logging.getLogger("hub.run")
 
@@ -90,10 +90,9 @@ def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
         else:
             bootstrap = settings.kafka_bootstrap
         directory = prepare_directory(settings)
-        specs = core_topics() + [inbox_spec(a.agency, a.region) for a in directory.addresses()]
         ensure_topics(
             bootstrap,
-            specs,
+            hub_topics(directory.addresses()),
             security=settings.kafka_python_security(),
             replication=settings.topic_replication,
         )

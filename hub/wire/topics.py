@@ -5,7 +5,10 @@ The same names and settings run on the embedded Tansu broker and on Apache Kafka
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from hub.trust.address import Address
 
 #: Replication for production clusters is set by HUB_TOPIC_REPLICATION through ``replication``.
 DEFAULT_REPLICATION = 1
@@ -55,6 +58,11 @@ def inbox_spec(agency: str, region: str) -> TopicSpec:
 
 def core_topics() -> list[TopicSpec]:
     return [INGRESS, DEAD_LETTER, SLA_EVENTS, AUDIT]
+
+
+def hub_topics(connectors: Iterable[Address]) -> list[TopicSpec]:
+    """Every topic a hub with these connectors needs: the core ones and one inbox each."""
+    return core_topics() + [inbox_spec(a.agency, a.region) for a in connectors]
 
 
 def router_group(app_id: str) -> str:

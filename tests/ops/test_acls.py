@@ -16,7 +16,7 @@ from hub.wire.topics import (
     SLA_EVENTS,
     connector_group,
     core_topics,
-    inbox_spec,
+    hub_topics,
     inbox_topic,
 )
 
@@ -90,7 +90,7 @@ def test_kafka_acls_commands_say_prefixed_where_the_acl_is() -> None:
 
 
 def test_strimzi_manifests_give_every_topic_and_principal_a_valid_resource() -> None:
-    topics = core_topics() + [inbox_spec(a.agency, a.region) for a in ADDRESSES]
+    topics = hub_topics(ADDRESSES)
     docs = strimzi_manifests(topics, ACLS, cluster="hub", replication=3)
     dns = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
     kinds = [d["kind"] for d in docs]
