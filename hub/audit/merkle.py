@@ -15,7 +15,7 @@ changed or removed since.  The verifiers are the RFC's algorithms and need nothi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -131,46 +131,122 @@ def verify_consistency(
     return fr == root_m and sr == root_n and sn == 0
 
 
-class Tree:
-    """The same tree with every subtree root computed once: a tree head, its inclusion proofs
-    and consistency proofs from several earlier sizes share their subtrees, so together they
-    cost about one pass over the leaves instead of one per proof."""
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges ``[lo, hi)`` whose roots make PATH(index, D[size]), in proof order.
 
-    def __init__(self, leaves: Sequence[bytes]) -> None:
-        self.leaves = leaves
+    They are disjoint, so one pass over the leaves computes them all (``StreamedTree``)."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size}")
+    out: list[tuple[int, int]] = []
+    lo, hi = 0, size
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if index < lo + k:
+            out.append((lo + k, hi))
+            hi = lo + k
+        else:
+            out.append((lo, lo + k))
+            lo = lo + k
+    return out[::-1]
+
+
+def consistency_ranges(m: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose roots make PROOF(m, D[size]), 0 < m <= size, in proof order."""
+    if not 0 < m <= size:
+        raise ValueError(f"no consistency proof from {m} to {size}")
+    out: list[tuple[int, int]] = []
+    lo, hi, complete = 0, size, True
+    while m != hi - lo:
+        k = _split(hi - lo)
+        if m <= k:
+            out.append((lo + k, hi))
+            hi = lo + k
+        else:
+            out.append((lo, lo + k))
+            m, lo, complete = m - k, lo + k, False
+    if not complete:
+        out.append((lo, hi))
+    return out[::-1]
+
+
+class StreamedTree:
+    """Tree heads and proofs of a tree of ``size`` leaves from one pass over its leaves, in
+    memory that does not grow with the log: ask for what is wanted, ``feed`` the leaf hashes in
+    order, then read the answers.
+
+    Each wanted subtree root is folded as its leaves go by (a stack of complete subtrees, at
+    most log2(size) deep); the leaves themselves are not kept.
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 0:
+            raise ValueError("a tree has no negative size")
+        self.size = size
+        self._wanted: set[tuple[int, int]] = set()
         self._roots: dict[tuple[int, int], bytes] = {}
+        self._fed = False
 
-    @property
-    def size(self) -> int:
-        return len(self.leaves)
+    def want_root(self, lo: int = 0, hi: int | None = None) -> None:
+        hi = self.size if hi is None else hi
+        if not 0 <= lo < hi <= self.size:
+            raise ValueError(f"no subtree [{lo}, {hi}) in a tree of {self.size}")
+        self._wanted.add((lo, hi))
+
+    def want_inclusion(self, index: int) -> None:
+        self._wanted.update(inclusion_ranges(index, self.size))
+
+    def want_consistency(self, m: int) -> None:
+        self._wanted.update(consistency_ranges(m, self.size))
+        self.want_root(0, m)
+
+    def feed(self, leaves: Iterable[bytes]) -> None:
+        """Consume the tree's leaf hashes in order; exactly ``size`` of them."""
+        starts: dict[int, list[tuple[int, int]]] = {}
+        for r in self._wanted:
+            starts.setdefault(r[0], []).append(r)
+        active: dict[tuple[int, int], list[tuple[int, bytes]]] = {}
+        count = 0
+        for i, leaf in enumerate(leaves):
+            if i >= self.size:
+                raise ValueError(f"more than {self.size} leaves fed to a tree of {self.size}")
+            for r in starts.pop(i, ()):
+                active[r] = []
+            for r, stack in list(active.items()):
+                stack.append((1, leaf))
+                while len(stack) > 1 and stack[-1][0] == stack[-2][0]:
+                    (n, right), (_, left) = stack.pop(), stack.pop()
+                    stack.append((2 * n, node_hash(left, right)))
+                if r[1] == i + 1:
+                    self._roots[r] = _fold(active.pop(r))
+            count = i + 1
+        if count != self.size:
+            raise ValueError(f"{count} leaves fed to a tree of {self.size}")
+        self._fed = True
 
     def root(self, lo: int = 0, hi: int | None = None) -> bytes:
-        """MTH of leaves[lo:hi]."""
-        hi = len(self.leaves) if hi is None else hi
-        n = hi - lo
-        if n == 0:
+        hi = self.size if hi is None else hi
+        if lo == hi == 0:
             return hashlib.sha256(b"").digest()
-        if n == 1:
-            return self.leaves[lo]
-        cached = self._roots.get((lo, hi))
-        if cached is None:
-            k = _split(n)
-            cached = node_hash(self.root(lo, lo + k), self.root(lo + k, hi))
-            self._roots[(lo, hi)] = cached
-        return cached
+        return self._answer((lo, hi))
 
-    def consistency(self, m: int, n: int | None = None) -> list[bytes]:
-        """PROOF(m, D[n]), 0 < m <= n (n: the whole tree)."""
-        n = len(self.leaves) if n is None else n
-        if not 0 < m <= n <= len(self.leaves):
-            raise ValueError(f"no consistency proof from {m} to {n}")
-        return self._subproof(m, 0, n, True)
+    def inclusion(self, index: int) -> list[bytes]:
+        return [self._answer(r) for r in inclusion_ranges(index, self.size)]
 
-    def _subproof(self, m: int, lo: int, hi: int, complete: bool) -> list[bytes]:
-        n = hi - lo
-        if m == n:
-            return [] if complete else [self.root(lo, hi)]
-        k = _split(n)
-        if m <= k:
-            return [*self._subproof(m, lo, lo + k, complete), self.root(lo + k, hi)]
-        return [*self._subproof(m - k, lo + k, hi, False), self.root(lo, lo + k)]
+    def consistency(self, m: int) -> list[bytes]:
+        return [self._answer(r) for r in consistency_ranges(m, self.size)]
+
+    def _answer(self, r: tuple[int, int]) -> bytes:
+        if not self._fed:
+            raise RuntimeError("feed the leaves before reading the tree")
+        try:
+            return self._roots[r]
+        except KeyError:
+            raise ValueError(f"subtree {r} was not asked for before the leaves were fed") from None
+
+
+def _fold(stack: list[tuple[int, bytes]]) -> bytes:
+    """MTH of a range from its complete subtrees, largest first (RFC 9162 splits the same way)."""
+    r = stack[-1][1]
+    for _, left in reversed(stack[:-1]):
+        r = node_hash(left, r)
+    return r

@@ -231,8 +231,9 @@ class AuditStore:
             for r in rows
         ]
 
-    def trail(self, message_id: str) -> list[dict[str, Any]]:
-        """Every record about one message: its own events, its replies', its SLA events."""
+    def trail(self, message_id: str, *, upto: int | None = None) -> list[dict[str, Any]]:
+        """Every record about one message: its own events, its replies', its SLA events; only
+        those in the first ``upto`` records when given (a proof's tree of that size)."""
         with self.engine.connect() as conn:
             conv = conn.execute(
                 select(audit_log.c.conversation_id)
@@ -241,21 +242,42 @@ class AuditStore:
                 .limit(1)
             ).scalar()
             ids = {message_id, conv} - {None}
-            rows = conn.execute(
+            stmt = (
                 select(audit_log)
                 .where(or_(audit_log.c.message_id.in_(ids), audit_log.c.conversation_id.in_(ids)))
                 .order_by(audit_log.c.seq)
-            ).all()
+            )
+            if upto is not None:
+                stmt = stmt.where(audit_log.c.seq <= upto)
+            rows = conn.execute(stmt).all()
         return [_row_to_record(r) for r in rows]
 
     def record_hashes(self, size: int | None = None) -> list[str]:
         """The chain hashes of the first ``size`` records (all when None), in ``seq`` order: the
         leaves of the transparency log's tree (``hub.audit.transparency``)."""
-        stmt = select(audit_log.c.hash).order_by(audit_log.c.seq)
-        if size is not None:
-            stmt = stmt.where(audit_log.c.seq <= size)
-        with self.engine.connect() as conn:
-            return list(conn.execute(stmt).scalars())
+        return list(self.iter_record_hashes(size))
+
+    def iter_record_hashes(self, size: int | None = None, *, batch: int = 10_000) -> Iterator[str]:
+        """``record_hashes`` streamed in batches of ``batch``: memory does not grow with the log.
+
+        Each batch is its own short read keyed on ``seq``, so the sink is never held up; records
+        are appended with consecutive ``seq`` in one transaction, so the first ``size`` records
+        are the same in every read."""
+        after = 0
+        while size is None or after < size:
+            stmt = (
+                select(audit_log.c.seq, audit_log.c.hash)
+                .where(audit_log.c.seq > after)
+                .order_by(audit_log.c.seq)
+                .limit(batch if size is None else min(batch, size - after))
+            )
+            with self.engine.connect() as conn:
+                rows = conn.execute(stmt).all()
+            if not rows:
+                return
+            for row in rows:
+                yield row.hash
+            after = rows[-1].seq
 
     def predecessor_hash(self, seq: int) -> str:
         if seq <= 1:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 from hub.audit import merkle
@@ -46,29 +47,37 @@ def signed_checkpoint(origin: str, size: int, root: bytes, key: SigningKey) -> s
     return f"{body}\n\u2014 {key.key_id} {base64.b64encode(sig).decode()}\n"
 
 
-def leaves(store: AuditStore, size: int | None = None) -> list[bytes]:
-    return [merkle.leaf_hash(h.encode()) for h in store.record_hashes(size)]
+def leaves(store: AuditStore, size: int) -> Iterator[bytes]:
+    """The tree's leaf hashes of the first ``size`` records, streamed."""
+    return (merkle.leaf_hash(h.encode()) for h in store.iter_record_hashes(size))
 
 
 def prove(store: AuditStore, message_id: str, *, key: SigningKey | None) -> dict[str, Any]:
-    """Inclusion proofs of every record about ``message_id`` in the current tree, with its signed
-    head (unsigned when no key is given)."""
-    tree = leaves(store)
-    size = len(tree)
-    root = merkle.root(tree)
-    records = []
-    for r in store.trail(message_id):
-        index = int(r["seq"]) - 1
-        records.append(
-            {
-                "seq": r["seq"],
-                "event_id": r["event_id"],
-                "kind": r["kind"],
-                "hash": r["hash"],
-                "leaf_index": index,
-                "proof": [p.hex() for p in merkle.inclusion_proof(index, tree)],
-            }
-        )
+    """Inclusion proofs of every record about ``message_id`` in the tree of the log as it is now,
+    with its signed head (unsigned when no key is given).
+
+    The tree's size is fixed first and everything after reads only records up to it, so a sink
+    appending meanwhile changes nothing: every record proved is in the tree proved against."""
+    size = store.head()[0]
+    trail = store.trail(message_id, upto=size)
+    tree = merkle.StreamedTree(size)
+    if size:
+        tree.want_root()
+    for r in trail:
+        tree.want_inclusion(int(r["seq"]) - 1)
+    tree.feed(leaves(store, size))
+    root = tree.root()
+    records = [
+        {
+            "seq": r["seq"],
+            "event_id": r["event_id"],
+            "kind": r["kind"],
+            "hash": r["hash"],
+            "leaf_index": int(r["seq"]) - 1,
+            "proof": [p.hex() for p in tree.inclusion(int(r["seq"]) - 1)],
+        }
+        for r in trail
+    ]
     return {
         "scheme": "rfc9162-sha256",
         "tree_size": size,
@@ -81,14 +90,18 @@ def prove(store: AuditStore, message_id: str, *, key: SigningKey | None) -> dict
 
 def consistency(store: AuditStore, old_size: int) -> dict[str, Any]:
     """A proof that the tree of ``old_size`` records is a prefix of the current one."""
-    tree = leaves(store)
+    size = store.head()[0]
+    tree = merkle.StreamedTree(size)
+    tree.want_root()
+    tree.want_consistency(old_size)
+    tree.feed(leaves(store, size))
     return {
         "scheme": "rfc9162-sha256",
         "old_size": old_size,
-        "old_root": merkle.root(tree[:old_size]).hex(),
-        "tree_size": len(tree),
-        "root": merkle.root(tree).hex(),
-        "proof": [p.hex() for p in merkle.consistency_proof(old_size, tree)],
+        "old_root": tree.root(0, old_size).hex(),
+        "tree_size": size,
+        "root": tree.root().hex(),
+        "proof": [p.hex() for p in tree.consistency(old_size)],
     }
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from hub.audit import merkle
 from hub.audit.store import AuditStore
-from hub.audit.transparency import ORIGIN, signed_checkpoint
+from hub.audit.transparency import ORIGIN, leaves, signed_checkpoint
 from hub.routing.operators_mail import EnsureInbox, queue_from_operators
 from hub.storage.tree_heads import PublishedHead, TreeHeads
 from hub.trust.directory import Directory
@@ -82,13 +82,16 @@ class TreeHeadPublisher:
         latest = self.heads.latest()
         if size == 0 or (latest is not None and latest.tree_size >= size):
             return None
-        tree = merkle.Tree([merkle.leaf_hash(h.encode()) for h in store.record_hashes(size)])
-        size = tree.size  # the sink may have appended since count(): the hashes are the truth
+        size = store.head()[0]  # the sink may have appended since count()
+        earlier_heads = [e for e in self.heads.recent_published(self.proofs) if e.tree_size < size]
+        tree = merkle.StreamedTree(size)
+        tree.want_root()
+        for earlier in earlier_heads:
+            tree.want_consistency(earlier.tree_size)
+        tree.feed(leaves(store, size))
         root = tree.root()
         proofs = []
-        for earlier in self.heads.recent_published(self.proofs):
-            if earlier.tree_size >= size:
-                continue
+        for earlier in earlier_heads:
             old_root = tree.root(0, earlier.tree_size)
             if old_root.hex() != earlier.root_hash:
                 # The log under the hub changed: say so here; the agencies will see it too.

@@ -55,6 +55,39 @@ def test_every_earlier_head_is_provably_a_prefix_and_a_rewrite_is_caught(n: int)
             )
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13, 17, 33])
+def test_a_streamed_tree_gives_the_same_heads_and_proofs_without_keeping_the_leaves(n: int) -> None:
+    tree = leaves(n)
+    streamed = merkle.StreamedTree(n)
+    streamed.want_root()
+    for i in range(n):
+        streamed.want_inclusion(i)
+    for m in range(1, n + 1):
+        streamed.want_consistency(m)
+    streamed.feed(iter(tree))
+    assert streamed.root() == merkle.root(tree)
+    for i in range(n):
+        assert streamed.inclusion(i) == merkle.inclusion_proof(i, tree)
+    for m in range(1, n + 1):
+        assert streamed.root(0, m) == merkle.root(tree[:m])
+        assert streamed.consistency(m) == merkle.consistency_proof(m, tree)
+
+
+def test_a_streamed_tree_refuses_a_short_or_long_feed_and_an_answer_not_asked_for() -> None:
+    short = merkle.StreamedTree(5)
+    short.want_root()
+    with pytest.raises(ValueError, match="4 leaves fed to a tree of 5"):
+        short.feed(iter(leaves(4)))
+    long = merkle.StreamedTree(3)
+    with pytest.raises(ValueError, match="more than 3"):
+        long.feed(iter(leaves(4)))
+    tree = merkle.StreamedTree(4)
+    tree.want_inclusion(0)
+    tree.feed(iter(leaves(4)))
+    with pytest.raises(ValueError, match="not asked for"):
+        tree.inclusion(3)
+
+
 def test_the_empty_tree_and_the_single_leaf_follow_the_rfc() -> None:
     import hashlib
 
@@ -132,3 +165,41 @@ def test_a_head_kept_by_an_agency_is_a_prefix_of_the_log_until_the_host_rewrites
     tamper(store.url, f"UPDATE audit_log SET hash = '{'0' * 64}' WHERE seq = 5")
     after = consistency(store, 30)
     assert after["old_root"] != kept["root"]
+
+
+def test_proofs_taken_while_the_sink_appends_always_verify(store: AuditStore) -> None:
+    """The log grows between the reads of a proof: every record proved is in the tree proved
+    against, and the tree's root is the root of that many records (once failed as ``leaf 263 is
+    not in a tree of 263``)."""
+    import threading
+
+    stop = threading.Event()
+
+    def sink() -> None:
+        i = 100
+        while not stop.is_set():
+            store.append([AuditEvent(f"x{i}", "routed", T0, message_id="m3", conversation_id="m3")])
+            i += 1
+
+    writer = threading.Thread(target=sink)
+    writer.start()
+    try:
+        sizes = set()
+        for _ in range(40):
+            proof = prove(store, "m3", key=None)
+            size, root = proof["tree_size"], bytes.fromhex(proof["root"])
+            sizes.add(size)
+            assert proof["records"] and all(r["seq"] <= size for r in proof["records"])
+            for r in proof["records"]:
+                leaf = merkle.leaf_hash(r["hash"].encode())
+                path = [bytes.fromhex(p) for p in r["proof"]]
+                assert merkle.verify_inclusion(r["leaf_index"], size, leaf, path, root)
+            c = consistency(store, 30)
+            assert merkle.verify_consistency(
+                30, c["tree_size"], bytes.fromhex(c["old_root"]), bytes.fromhex(c["root"]),
+                [bytes.fromhex(p) for p in c["proof"]],
+            )  # fmt: skip
+    finally:
+        stop.set()
+        writer.join()
+    assert len(sizes) > 1, "the sink never appended while proving: the test proved nothing"

@@ -178,16 +178,15 @@ KEYS = [(KEY.key_id, public_raw(KEY.private.public_key()))]
 
 
 def head_of(leaves: list[bytes], *, key: SigningKey = KEY, froms: tuple[int, ...] = ()) -> dict:
-    tree = merkle.Tree(leaves)
-    root = tree.root()
+    root = merkle.root(leaves)
     return {
         "origin": ORIGIN,
-        "tree_size": tree.size,
+        "tree_size": len(leaves),
         "root_hash": root.hex(),
-        "checkpoint": signed_checkpoint(ORIGIN, tree.size, root, key),
+        "checkpoint": signed_checkpoint(ORIGIN, len(leaves), root, key),
         "proofs": [
-            {"old_size": m, "old_root": tree.root(0, m).hex(),
-             "path": [p.hex() for p in tree.consistency(m)]}
+            {"old_size": m, "old_root": merkle.root(leaves[:m]).hex(),
+             "path": [p.hex() for p in merkle.consistency_proof(m, leaves)]}
             for m in froms
         ],
     }  # fmt: skip
