@@ -25,6 +25,7 @@ from gateway.service import Gateway
 from gateway.store import GatewayStore
 from hub.core.config import Settings
 from hub.core.files import private_file
+from hub.core.process_lock import service_lock
 from hub.trust.address import Address
 
 log = logging.getLogger("gateway")
@@ -123,6 +124,9 @@ class RunningGateway:
 def serve(settings: Settings, options: GatewayOptions) -> int:
     import uvicorn
 
+    address = options.address
+    lock = service_lock(settings.home, f"gateway-{address}", f"a gateway for {address}")
+    lock.acquire()
     running = RunningGateway(settings, options)
     tls: dict[str, Any] = {}
     if options.tls_cert:
@@ -141,4 +145,5 @@ def serve(settings: Settings, options: GatewayOptions) -> int:
         uvicorn.run(running.app, host=options.host, port=options.port, log_level="warning", **tls)
     finally:
         running.close()
+        lock.release()
     return 0

@@ -233,8 +233,13 @@ def cmd_sink(args: argparse.Namespace, settings: Settings) -> int:
     import threading
 
     from consumers.audit_sink import AuditSink
+    from hub.core.process_lock import service_lock
     from hub.runtime.state import resolve_bootstrap
 
+    # Started by `hub run` after a crash, the killed hub's sink may still be writing its last
+    # batch: wait for it rather than refuse.
+    lock = service_lock(settings.home, "audit-sink", f"an audit sink for {settings.home}")
+    lock.acquire(wait_s=30.0 if args.parent_pid is not None else 0.0)
     sink = AuditSink(settings, args.bootstrap or resolve_bootstrap(settings))
     port = args.metrics_port if args.metrics_port is not None else settings.audit_metrics_port
     if port:
@@ -256,6 +261,7 @@ def cmd_sink(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         pass
     sink.stop()
+    lock.release()
     return 0
 
 

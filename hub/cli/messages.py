@@ -27,7 +27,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from hub.runtime.worker import run_worker
 
-    return run_worker(settings, metrics_port=args.metrics_port)
+    return run_worker(settings, metrics_port=args.metrics_port, instance=args.instance)
 
 
 def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
@@ -144,6 +144,12 @@ def add_parsers(sub: Any, fmt: Any) -> None:
         type=int,
         default=0,
         help="serve /metrics, /healthz and /readyz on this port (default: none)",
+    )
+    s.add_argument(
+        "--instance",
+        default="1",
+        help="this worker's name among those run from this directory: a second worker of the "
+        "same name is refused while the first runs (default: 1; systemd's hub-worker@N passes N)",
     )
     s.set_defaults(func=cmd_worker)
 

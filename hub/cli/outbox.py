@@ -32,11 +32,15 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.client import Connector
     from gateway.outbox import DatabaseInbox, OutboxRelay, OutboxRunner, create_tables
+    from hub.core.process_lock import service_lock
     from hub.trust.address import Address
 
+    address = Address.parse(args.as_)
+    lock = service_lock(settings.home, f"outbox-{address}", f"an outbox relay for {address}")
+    lock.acquire()
     engine = _engine(args.url)
     create_tables(engine)
-    connector = Connector.from_settings(settings, Address.parse(args.as_))
+    connector = Connector.from_settings(settings, address)
     runner = OutboxRunner(OutboxRelay(engine, connector), interval_s=args.interval).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -51,6 +55,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         runner.close()
         connector.close()
+        lock.release()
     return 0
 
 

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,31 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel kill the child when its parent dies (Linux's
+    ``PR_SET_PDEATHSIG``), however the parent dies: ``kill -9`` leaves no orphan behind.
+
+    The signal follows the thread that forked, so the child is started from the main thread;
+    if the parent died before the child asked, the child exits at once.  None where the system
+    has no such call: there the hub's own shutdown stops the broker, as before."""
+    import ctypes
+    import ctypes.util
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    pr_set_pdeathsig = 1
+
+    def arrange() -> None:
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return arrange
 
 
 def tansu_binary() -> str:
@@ -88,6 +114,8 @@ class EmbeddedBroker:
             # Out of the terminal's process group: Ctrl-C reaches the hub only, which stops its
             # clients first and the broker last (a broker gone first left them retrying ~60 s).
             start_new_session=True,
+            # ...yet never outliving the hub: a hub killed outright takes its broker along.
+            preexec_fn=die_with_parent(os.getpid()),
         )
         if not isinstance(out, int):
             out.close()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from hub.core.config import Settings
 from hub.runtime.admin import TopicEpochs, ensure_topics
 from hub.runtime.broker import EmbeddedBroker, free_port
-from hub.runtime.state import HubState, clear_state, read_state, write_state
+from hub.runtime.state import HubState, clear_state, hub_lock, write_state
 from hub.storage.engine import safe_url
 from hub.trust.authority import (
     DirectoryAuthority,
@@ -76,13 +76,8 @@ def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
     from hub.runtime.app import create_app
 
     settings.home.mkdir(parents=True, exist_ok=True)
-    running = read_state(settings.state_file)
-    if running is not None:
-        log.error(
-            "a hub is already running from %s (pid %d); stop it first", settings.home, running.pid
-        )
-        return 1
     with ExitStack() as stack:
+        stack.enter_context(hub_lock(settings.state_file))  # AlreadyRunning when another runs
         if settings.embedded:
             broker = EmbeddedBroker(log_file=settings.home / "broker.log")
             stack.enter_context(broker)
@@ -118,7 +113,7 @@ def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
                 embedded_run=embedded_run,
             ),
         )
-        stack.callback(clear_state, settings.state_file, os.getpid())
+        stack.callback(clear_state, settings.state_file)
         log.info(
             "hub starting: broker %s (%s), %d connectors, store %s, metrics %s/metrics, "
             "status board %s/board",

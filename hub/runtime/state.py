@@ -1,5 +1,9 @@
 """The running hub's state file: where its broker and web server are, so a second terminal in the
-same directory can ``hub send`` / ``hub inbox`` with no extra setup."""
+same directory can ``hub send`` / ``hub inbox`` with no extra setup.
+
+Whether a hub runs is the lock's word (``hub.lock`` beside the state file, held by ``hub run`` for
+its life; ``hub.core.process_lock``), never the PID in the file: a PID outlives a killed process
+as a zombie and is reused by unrelated ones.  The state file is information only."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 
 from hub.core.config import Settings
 from hub.core.errors import NotFound
+from hub.core.process_lock import ProcessLock, is_held
 
 
 class NoHubRunning(NotFound):
@@ -36,29 +41,27 @@ def write_state(path: Path, state: HubState) -> None:
     os.replace(tmp, path)
 
 
+def lock_path(state_file: Path) -> Path:
+    return state_file.with_name("hub.lock")
+
+
+def hub_lock(state_file: Path) -> ProcessLock:
+    """The lock ``hub run`` holds while it runs from the directory of ``state_file``."""
+    return ProcessLock(lock_path(state_file), f"a hub in {state_file.parent}")
+
+
 def read_state(path: Path) -> HubState | None:
-    """The state of a hub that is still running, or None (a stale file is ignored)."""
+    """The state of a hub that is running from here (one holds the lock), or None."""
+    if not is_held(lock_path(path)):
+        return None
     try:
-        state = HubState(**json.loads(path.read_text(encoding="utf-8")))
+        return HubState(**json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
         return None
-    return state if pid_alive(state.pid) else None
 
 
-def clear_state(path: Path, pid: int) -> None:
-    current = read_state(path)
-    if current is None or current.pid == pid:
-        path.unlink(missing_ok=True)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def clear_state(path: Path) -> None:
+    path.unlink(missing_ok=True)
 
 
 def resolve_bootstrap(settings: Settings) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp.web import Application, AppRunner, Request, Response, TCPSite
 
 from hub.core.config import Settings
+from hub.core.process_lock import service_lock
 from hub.runtime.admin import TopicEpochs
 from hub.runtime.audit_access import audit_opener
 from hub.runtime.health import Readiness, store_answers
@@ -32,7 +33,13 @@ from hub.runtime.web_pages import Page, WebPages
 log = logging.getLogger("hub.worker")
 
 
-def run_worker(settings: Settings, *, metrics_port: int = 0) -> int:
+def run_worker(settings: Settings, *, metrics_port: int = 0, instance: str = "1") -> int:
+    lock = service_lock(settings.home, f"worker-{instance}", f"router worker {instance}")
+    with lock:
+        return _run_worker(settings, metrics_port)
+
+
+def _run_worker(settings: Settings, metrics_port: int) -> int:
     bootstrap = resolve_bootstrap(settings)
     state = read_state(settings.state_file)
     embedded_run = state.embedded_run if state is not None and state.embedded else ""
