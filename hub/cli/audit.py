@@ -112,7 +112,7 @@ def cmd_trail(args: argparse.Namespace, settings: Settings) -> int:
             )
         first = records[0]
         print(f"chain of custody of {args.message_id} ({first['family'] or 'unknown family'})")
-        print(table(rows, ["record", "time (CST)", "event", "what", "status", "signature",
+        print(table(rows, ["record", "hub time (CST)", "event", "what", "status", "signature",
                             "record"]))  # fmt: skip
     bad = [s for s in steps if not s.record_ok or s.signature not in {"valid", ""}]
     if bad and not args.json:

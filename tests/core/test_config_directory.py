@@ -404,8 +404,17 @@ def test_from_json_converts_dates(registry: SchemaRegistry) -> None:
     assert payload["payer_id_number"] == "350582197503152019"
 
 
+def test_no_example_asks_for_a_deadline_already_past() -> None:
+    """A newcomer's first `hub send` of an example must not breach at once."""
+    for path in sorted(PAYLOADS.glob("*.json")):
+        for key, value in json.loads(path.read_text(encoding="utf-8")).items():
+            if "deadline" in key and value is not None:
+                assert date.fromisoformat(value) > date.today(), (path.name, key, value)
+
+
 def test_from_json_converts_dates_inside_unions(registry: SchemaRegistry) -> None:
-    payload = from_json(registry.latest("clue_transfer").raw, example("clue_transfer"))
+    data = {**example("clue_transfer"), "requested_deadline": "2024-07-31"}
+    payload = from_json(registry.latest("clue_transfer").raw, data)
     assert payload["requested_deadline"] == date(2024, 7, 31)
     assert payload["batch"]["source"] == "NATIONAL_BUREAU"
     data = {**example("clue_transfer"), "requested_deadline": None}

@@ -353,7 +353,7 @@ def test_cli_send_then_inbox_shows_the_clue(hub: HubProcess) -> None:
     assert mine[0]["sender"] == "MIB@350582"
     assert mine[0]["recipient"] == "PSB@350582"
     assert mine[0]["payload"]["clue_id"] == load_example("clue_transfer")["clue_id"]
-    assert mine[0]["payload"]["requested_deadline"] == "2024-07-31"
+    assert mine[0]["payload"]["requested_deadline"] is None  # the example asks for none
 
 
 def test_cli_rejects_a_payload_that_does_not_fit(hub: HubProcess, tmp_path) -> None:
@@ -479,7 +479,7 @@ def test_hub_audit_prove_gives_a_proof_an_outsider_checks_against_an_export(
 def test_metrics_say_the_router_is_ready_when_keys_fall_due_and_who_has_not_signed(
     hub: HubProcess,
 ) -> None:
-    # Once the router has joined its group (Faust says "Ready" before that).
+    # Once the router has joined its group ("hub ready" is logged before that).
     wait_until(lambda: metric_value(hub, "hub_router_ready") == 1.0, what="the router ready")
     due = metric_value(
         hub, "hub_key_expiry_timestamp_seconds", connector="MIB@350582", use="signing"

@@ -40,12 +40,16 @@ class IngressAudit:
     async def publish(self, events: list[AuditEvent]) -> None:
         await self.publisher.publish(self.producer, events)
 
-    def submitted(self, record: IngressRecord, decision: Decision) -> list[AuditEvent]:
+    def submitted(
+        self, record: IngressRecord, decision: Decision, at: datetime | None = None
+    ) -> list[AuditEvent]:
+        """``at``: when the hub took the record up, no later than what it did with it (the
+        batch passes the instant it decided, so ``submitted`` never reads later than ``routed``)."""
         return emit.submitted(
             record.value,
             decision.envelope,
             source=record.source,
-            at=self.clock(),
+            at=at or self.clock(),
             replay_of=record.replay_of,
         )
 

@@ -231,7 +231,7 @@ class BatchPipeline:
 
     def _outcome(self, item: _Item, decided_at: Any, applied_at: Any) -> Outcome:
         audit = self.single.audit
-        events: list[AuditEvent] = audit.submitted(item.record, item.decision)
+        events: list[AuditEvent] = audit.submitted(item.record, item.decision, decided_at)
         d = item.decision
         if item.dead_letter is not None:
             dl = item.dead_letter
