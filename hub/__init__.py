@@ -3,7 +3,7 @@
 Subpackages by stage, each importing only those below it (enforced by ``tests/test_layers.py``)::
 
     cli                      the `hub` command line
-    runtime | report         Faust app, ingress pipeline, broker, metrics | the weekly report
+    runtime | report         ingress loop and pipeline, jobs, broker, metrics | the weekly report
     sla                      SLA policy, working days, obligations, timer, publisher
     routing                  routing policy, inbox resolution, the pure router
     lifecycle | audit        states and ledger | the hash-chained transfer log

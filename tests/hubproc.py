@@ -76,9 +76,9 @@ def start_hub(
 ) -> HubProcess:
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "hub-run.log"
-    # A restarted hub appends to the same log: wait for a "Ready" the earlier runs did not write.
+    # A restarted hub appends to the same log: wait for a ready line the earlier runs did not write.
     ready_before = (
-        log_path.read_text(errors="replace").count("Worker]: Ready") if log_path.exists() else 0
+        log_path.read_text(errors="replace").count("hub ready:") if log_path.exists() else 0
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     # Tree heads only where a test asks for them: inbox listings stay what the test sent.
@@ -95,7 +95,7 @@ def start_hub(
         )
     hub = HubProcess(home, proc, log_path, dict(extra_env or {}))
     deadline = time.monotonic() + timeout
-    while hub.log().count("Worker]: Ready") <= ready_before:
+    while hub.log().count("hub ready:") <= ready_before:
         if proc.poll() is not None:
             raise RuntimeError(f"hub run exited with {proc.returncode}:\n{hub.log()[-3000:]}")
         if time.monotonic() > deadline:

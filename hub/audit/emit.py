@@ -207,7 +207,7 @@ SIGNED_FIELDS = "medfund.hub.SignedFields"
 
 
 class AuditPublisher:
-    """Sends audit events to ``hub.audit`` through a Faust/aiokafka producer."""
+    """Sends audit events to ``hub.audit`` through an aiokafka producer."""
 
     def __init__(self, registry: SchemaRegistry, mac: AuditMac) -> None:
         self.serialize = AvroSerializer(registry, AUDIT_STEM)

@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Everything the hub writes (stores and their WAL files, keys, secrets, state, the broker's
-    # and Faust's files) is for the hub's own user: 0600 files in 0700 folders.
+    # files) is for the hub's own user: 0600 files in 0700 folders.
     os.umask(0o077)
     args = build_parser().parse_args(argv)
     logging.basicConfig(

@@ -21,7 +21,9 @@ log = logging.getLogger("hub")
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from hub.runtime.runner import run_hub
 
-    return run_hub(settings, worker_loglevel=args.log_level or settings.log_level)
+    level = (args.log_level or settings.log_level).upper()
+    logging.getLogger().setLevel("WARNING" if level == "WARN" else level)
+    return run_hub(settings)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -124,7 +126,7 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     s.add_argument(
         "--log-level",
         choices=["debug", "info", "warn", "error"],
-        help="worker log level (default: the log_level setting, info)",
+        help="log level (default: the log_level setting, info)",
     )
     s.set_defaults(func=cmd_run)
 

@@ -20,7 +20,7 @@ from hub.core.text import masked_url
 
 @dataclass(frozen=True)
 class Settings:
-    #: Working directory of this hub: state file, keys, directory, SQLite store, Faust data.
+    #: Working directory of this hub: state file, keys, directory, SQLite store, locks.
     home: Path = Path(".hub")
     #: Comma-separated Kafka bootstrap servers; empty means "start the embedded Tansu broker".
     kafka_bootstrap: str = ""
@@ -37,6 +37,9 @@ class Settings:
     #: Tansu holds every JoinGroup for half the session timeout, so keep it short.
     session_timeout_s: float = 6.0
     heartbeat_interval_s: float = 1.0
+    #: Each start-up step (broker, topics, store, directory, the ingress group's join) fails
+    #: with an error naming it after this long, instead of waiting forever (hub.runtime.startup).
+    startup_timeout_s: float = 120.0
     #: Consumer group of the router workers; two workers with the same id share the work.
     app_id: str = "hub-router"
     #: Accept new messages signed with hub-sig-v1 (which does not cover the encryption header):
@@ -64,7 +67,7 @@ class Settings:
     dev_directory: str = "auto"
     #: Replication factor of topics the hub creates; 3 on a production cluster.
     topic_replication: int = 1
-    log_level: str = "info"  # info | debug | warn | error (the worker's log level)
+    log_level: str = "info"  # info | debug | warn | error (hub run's log level)
     #: SLA deadlines file; empty means the packaged hub/data/sla.yaml.
     sla_file: str = ""
     #: Seconds between two runs of the SLA timer (warnings, breaches, escalations).

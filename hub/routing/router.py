@@ -4,8 +4,8 @@ and the ledger's view of conversations.
 ingress bytes → decode envelope → ids → known family → agencies and sender known → signature →
 freshness →
 policy (originals) → decode payload → payload rules → lifecycle (replies) → route.  The first
-failing step names the dead-letter reason.  The Faust agent in ``hub.runtime.app`` only moves bytes
-according to this decision.
+failing step names the dead-letter reason.  The ingress loop in ``hub.runtime.ingress`` only moves
+bytes according to this decision.
 
 Replies (receipt, acceptance, feedback, closure, invoice verification result) bypass
 policy.yaml: whether one may be sent is a question of the conversation it answers, which the

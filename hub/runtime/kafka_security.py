@@ -1,28 +1,11 @@
-"""Kafka security settings in the form each client library wants them (Faust/aiokafka here)."""
+"""Kafka security settings in the form aiokafka wants them."""
 
 from __future__ import annotations
 
 import ssl
 from typing import Any
 
-import faust
-
 from hub.core.config import Settings
-
-
-def faust_credentials(settings: Settings) -> Any:
-    protocol = settings.kafka_security_protocol
-    if protocol == "PLAINTEXT":
-        return None
-    context = ssl_context(settings) if protocol in {"SSL", "SASL_SSL"} else None
-    if protocol == "SSL":
-        return context  # Faust accepts a plain SSLContext as credentials
-    return faust.SASLCredentials(
-        username=settings.kafka_sasl_username,
-        password=settings.kafka_sasl_password,
-        mechanism=settings.kafka_sasl_mechanism or "PLAIN",
-        ssl_context=context,
-    )
 
 
 def aiokafka_security(settings: Settings) -> dict[str, Any]:

@@ -111,6 +111,12 @@ RECEIPTS = Counter(
     'receipt SLO\'s events (on_time="false" are its errors)',
     ["family", "on_time"],
 )
+JOB_STUCK = Gauge(
+    "hub_job_stuck",
+    "1 while a run of this periodic job (sla-clock, tree-heads, prune, audit-keys, redeliver) "
+    "has taken longer than it should, else 0",
+    ["job"],
+)
 ROUTER_READY = Gauge(
     "hub_router_ready",
     "1 once this worker's router has joined the ingress group and the store answers, else 0",

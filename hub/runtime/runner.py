@@ -1,4 +1,4 @@
-"""``hub run``: start (or reach) the broker, prepare topics and keys, run the router worker."""
+"""``hub run``: start (or reach) the broker, prepare topics and keys, route and run the jobs."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from hub.core.config import Settings
 from hub.runtime.admin import TopicEpochs, ensure_topics
 from hub.runtime.broker import EmbeddedBroker, free_port
+from hub.runtime.startup import step
 from hub.runtime.state import HubState, clear_state, hub_lock, write_state
 from hub.storage.engine import safe_url
 from hub.trust.authority import (
@@ -70,32 +71,48 @@ def prepare_directory(settings: Settings) -> Directory:
     return directory
 
 
-def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
-    import faust
+def run_hub(settings: Settings) -> int:
+    """Start (or reach) the broker, prepare the directory, topics and store — each a start-up
+    step with a timeout (``hub.runtime.startup``) — then route until Ctrl-C or SIGTERM."""
+    import asyncio
 
-    from hub.runtime.app import create_app
+    from hub.runtime.hub_runtime import run_hub_runtime
+    from hub.runtime.services import HubServices
 
+    timeout = settings.startup_timeout_s
     settings.home.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         stack.enter_context(hub_lock(settings.state_file))  # AlreadyRunning when another runs
         if settings.embedded:
             broker = EmbeddedBroker(log_file=settings.home / "broker.log")
-            stack.enter_context(broker)
+            broker.start(timeout_s=timeout)
+            stack.callback(broker.stop)
             bootstrap = broker.bootstrap
         else:
             bootstrap = settings.kafka_bootstrap
-        directory = prepare_directory(settings)
-        ensure_topics(
-            bootstrap,
-            hub_topics(directory.addresses()),
-            security=settings.kafka_python_security(),
-            replication=settings.topic_replication,
+        directory = step(
+            f"the signed directory in {settings.home}", lambda: prepare_directory(settings), timeout
+        )
+        step(
+            f"the hub's topics on {bootstrap}",
+            lambda: ensure_topics(
+                bootstrap,
+                hub_topics(directory.addresses()),
+                security=settings.kafka_python_security(),
+                replication=settings.topic_replication,
+            ),
+            timeout,
         )
         # Each embedded broker starts empty: its epoch is new every run, so what was delivered but
         # not yet received is published again (hub.storage.redelivery); on a cluster, topic ids.
         embedded_run = f"embedded:{uuid.uuid4().hex}" if settings.embedded else ""
         epochs = TopicEpochs(
             bootstrap, embedded_run=embedded_run, security=settings.kafka_python_security()
+        )
+        services = step(
+            f"the store at {safe_url(settings.effective_store_url)}",
+            lambda: HubServices.create(settings),
+            timeout,
         )
         web_port = settings.web_port or free_port(settings.web_host)
         web_url = f"http://{settings.web_host}:{web_port}"
@@ -139,12 +156,8 @@ def run_hub(settings: Settings, *, worker_loglevel: str = "info") -> int:
             )
         else:
             log.info("audit sink not started here (audit_sink = false): run `hub audit sink`")
-        app = create_app(settings, bootstrap, web_port, epochs=epochs)
-        worker = faust.Worker(app, loglevel=worker_loglevel, quiet=True, redirect_stdouts=False)
-        try:
-            worker.execute_from_commandline()
-        except SystemExit as exc:
-            return int(exc.code or 0)
+        asyncio.run(run_hub_runtime(services, bootstrap, web_port, epochs))
+        log.info("hub stopped")
     return 0
 
 

@@ -1,8 +1,8 @@
-"""The pages of a router worker's web port, for ``hub run`` (Faust's web server) and ``hub
-worker`` (its own aiohttp server) alike: /healthz, /readyz, /metrics, /board and /board.json.
+"""The pages of a router worker's web port, for ``hub run`` and ``hub worker`` alike: /healthz,
+/readyz, /metrics, /board and /board.json, on a small aiohttp server (``serve_pages``).
 
-Each page is a coroutine without arguments returning an aiohttp ``Response``; the two servers
-only adapt how they call it.  What a page reads from the database runs in a thread.
+Each page is a coroutine without arguments returning an aiohttp ``Response``.  What a page reads
+from the database runs in a thread.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp.web import Response, json_response
+from aiohttp.web import Application, AppRunner, Request, Response, TCPSite, json_response
 
 from hub.audit.store import AuditStore
 from hub.runtime import board_page, metrics
@@ -75,3 +75,21 @@ class WebPages:
 
     async def board_json(self) -> Response:
         return json_response(await asyncio.to_thread(self._board_view))
+
+
+async def serve_pages(pages: WebPages, host: str, port: int) -> AppRunner:
+    """Serve ``pages`` on ``host:port``; ``cleanup()`` the runner returned to stop."""
+    app = Application()
+    for path, page in pages.routes().items():
+        app.router.add_get(path, _view(page))
+    runner = AppRunner(app, access_log=None)
+    await runner.setup()
+    await TCPSite(runner, host, port).start()
+    return runner
+
+
+def _view(page: Page) -> Callable[[Request], Awaitable[Response]]:
+    async def view(request: Request) -> Response:
+        return await page()
+
+    return view

@@ -13,9 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
-
-from aiohttp.web import Application, AppRunner, Request, Response, TCPSite
 
 from hub.core.config import Settings
 from hub.core.process_lock import service_lock
@@ -23,12 +20,11 @@ from hub.runtime.admin import TopicEpochs
 from hub.runtime.audit_access import audit_opener
 from hub.runtime.health import Readiness, store_answers
 from hub.runtime.ingress.build import build_router
-from hub.runtime.ingress.loop import IngressLoop
 from hub.runtime.kafka_clients import KafkaProducer
 from hub.runtime.services import HubServices
 from hub.runtime.state import read_state, resolve_bootstrap
 from hub.runtime.timers import InboxTopics
-from hub.runtime.web_pages import Page, WebPages
+from hub.runtime.web_pages import WebPages, serve_pages
 
 log = logging.getLogger("hub.worker")
 
@@ -65,7 +61,10 @@ async def _work(services: HubServices, bootstrap: str, epochs: TopicEpochs, web_
     router = build_router(services, producer, InboxTopics(bootstrap, services), epochs, bootstrap)
     readiness = Readiness(router, store_answers(services.store.engine))
     router.on_joined = readiness.announce
-    web = await _serve(readiness, router, services, web_port) if web_port else None
+    web = None
+    if web_port:
+        pages = WebPages(services, router, readiness, audit_opener(services.settings))
+        web = await serve_pages(pages, services.settings.web_host, web_port)
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
@@ -78,24 +77,3 @@ async def _work(services: HubServices, bootstrap: str, epochs: TopicEpochs, web_
     finally:
         if web is not None:
             await web.cleanup()
-
-
-async def _serve(
-    readiness: Readiness, router: IngressLoop, services: HubServices, port: int
-) -> AppRunner:
-    """The worker's own small web server, with the pages ``hub run`` serves on its web port."""
-    pages = WebPages(services, router, readiness, audit_opener(services.settings))
-    app = Application()
-    for path, page in pages.routes().items():
-        app.router.add_get(path, _aiohttp_view(page))
-    runner = AppRunner(app, access_log=None)
-    await runner.setup()
-    await TCPSite(runner, services.settings.web_host, port).start()
-    return runner
-
-
-def _aiohttp_view(page: Page) -> Callable[[Request], Awaitable[Response]]:
-    async def view(request: Request) -> Response:
-        return await page()
-
-    return view

@@ -4,8 +4,8 @@ Each connector (an agency at a region) has its own principal, ``User:<agency>-<r
 case (``User:mib-350582``; a valid SCRAM user and Strimzi ``KafkaUser`` name).  It may write
 ``hub.ingress``, read its own inbox ``hub.inbox.AGENCY.REGION`` and use its own consumer group,
 and nothing else: not another agency's inbox, not the audit or dead-letter topics.  The hub's
-principal has the rest: every ``hub.`` topic, the topics and groups of its ``app_id`` (router,
-audit sink, Faust's own), and the cluster rights to create topics.
+principal has the rest: every ``hub.`` topic, the groups of its ``app_id`` (router, audit
+sink), and the cluster rights to create topics.
 
 :func:`allowed` evaluates a set as Kafka's ``StandardAuthorizer`` does with
 ``allow.everyone.if.no.acl.found=false``: denied unless an ALLOW matches (a DENY wins), literal
@@ -73,8 +73,7 @@ def connector_acls(address: Address) -> list[Acl]:
 def hub_acls(app_id: str, principal: str = "User:hub") -> list[Acl]:
     return [
         Acl(principal, TOPIC, "hub.", PREFIXED, "All"),
-        Acl(principal, TOPIC, app_id, PREFIXED, "All"),  # Faust's own topics
-        Acl(principal, GROUP, app_id, PREFIXED, "All"),  # router, audit sink, Faust
+        Acl(principal, GROUP, app_id, PREFIXED, "All"),  # router workers, audit sink
         Acl(principal, CLUSTER, CLUSTER_NAME, LITERAL, "Create"),
         Acl(principal, CLUSTER, CLUSTER_NAME, LITERAL, "Describe"),
         Acl(principal, CLUSTER, CLUSTER_NAME, LITERAL, "DescribeConfigs"),

@@ -112,9 +112,7 @@ class Hub:
             time.sleep(0.2)
 
     def _ready_count(self) -> int:
-        return (
-            self.log.read_text(errors="replace").count("Worker]: Ready") if self.log.exists() else 0
-        )
+        return self.log.read_text(errors="replace").count("hub ready:") if self.log.exists() else 0
 
     def kill(self) -> None:
         assert self.proc is not None

@@ -6,5 +6,5 @@ Each step is a small object with one job (:mod:`.decide`, :mod:`.inbox`, :mod:`.
 :mod:`.recorder`, :mod:`.audit`), all built in one place (:func:`.build.build_pipeline`) and
 driven by :class:`.pipeline.IngressPipeline`.  They write through a :class:`.producer.Producer`,
 so the whole pipeline runs against :class:`.producer.InMemoryProducer` in a unit test and
-against the Faust app's producer in ``hub.runtime.app``, which only adapts Faust's events.
+against aiokafka's producer (``hub.runtime.kafka_clients``) in a running hub.
 """

@@ -2,13 +2,13 @@
 
     decide → deliver to the inbox, or dead-letter → record in the store → audit
 
-:meth:`IngressPipeline.process` is what the Faust agent calls: every record leaves it with
+:meth:`IngressPipeline.process` is what the ingress loop calls: every record leaves it with
 exactly one outcome (delivered, dead-lettered, or a repeat of the same sender's same content).
 A transient failure (broker or database unavailable) is retried with backoff for as long as it
 lasts, without committing; any other failure dead-letters the record as ``router_error`` (its
 whole bytes, or only their head and SHA-256 when the broker will not take the whole).  If even
 that cannot be written, it keeps trying with backoff (the partition pauses, the log says why):
-no exception leaves ``process``, so Faust never commits past a record without an outcome.
+no exception leaves ``process``, so no offset is committed past a record without an outcome.
 
 Order of effects, which is what at-least-once rests on: the inbox (or dead-letter) write is
 acknowledged before the store records it, and the store records it before the audit events are
@@ -127,7 +127,7 @@ class IngressPipeline:
                     reduced = True
                     continue
                 # Not even the head of it can be written: never let the record go without an
-                # outcome (Faust might commit past an agent that raised).  Pause, say so loudly,
+                # outcome (a loop might commit past a step that raised).  Pause, say so loudly,
                 # and try again; the partition waits until an operator sees why.
                 metrics.TRANSIENT_FAILURES.labels(type(exc).__name__).inc()
                 log.error(

@@ -1,6 +1,6 @@
 """What the pipeline writes through: the subset of aiokafka's producer it uses, and a fake.
 
-Faust's ``app.producer`` (aiokafka) satisfies :class:`Producer` as it is.
+``hub.runtime.kafka_clients.KafkaProducer`` (aiokafka) satisfies :class:`Producer`.
 :class:`InMemoryProducer` keeps what was sent in a list, numbers offsets per partition, and
 fails on request, so the order of effects and every failure point are tested in milliseconds
 (the way FastStream's test broker stands in for a broker).

@@ -1,0 +1,72 @@
+"""The hub's periodic jobs as plain asyncio tasks, each watched so a stuck one is reported.
+
+A job (the SLA clock, tree heads, pruning, key records, the redelivery at start) runs on its
+own task: however long one run takes, routing — a task of its own too — is not held up.  A run
+that exceeds ``stuck_after_s`` is logged as stuck, with how long it has run, every
+``stuck_after_s`` until it finishes, and ``hub_job_stuck{job}`` is 1 meanwhile.  A failed run
+is logged and the next one tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hub.runtime import metrics
+
+log = logging.getLogger("hub.run")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[[], Awaitable[Any]]
+    #: Seconds between the end of one run and the start of the next; None: run once.
+    every_s: float | None
+    stuck_after_s: float = 60.0
+    #: What a failed run means for whoever reads the log.
+    on_failure: str = "retrying at the next run"
+
+
+async def watched(job: Job) -> Any:
+    """One run of ``job``, reported while it is stuck."""
+    started = time.monotonic()
+    task = asyncio.ensure_future(job.run())
+    stuck = False
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=job.stuck_after_s)
+            if done:
+                return task.result()
+            stuck = True
+            metrics.JOB_STUCK.labels(job.name).set(1)
+            log.warning(
+                "job %s has run for %.0f s and is not done (stuck?); routing goes on",
+                job.name,
+                time.monotonic() - started,
+            )
+    finally:
+        if not task.done():
+            task.cancel()
+        if stuck:
+            metrics.JOB_STUCK.labels(job.name).set(0)
+            log.info("job %s finished after %.0f s", job.name, time.monotonic() - started)
+
+
+async def keep_running(job: Job) -> None:
+    """Run ``job`` now and then every ``every_s`` (once when None), until cancelled."""
+    metrics.JOB_STUCK.labels(job.name).set(0)
+    while True:
+        try:
+            await watched(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %s failed; %s", job.name, job.on_failure)
+        if job.every_s is None:
+            return
+        await asyncio.sleep(job.every_s)
