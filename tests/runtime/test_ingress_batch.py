@@ -245,7 +245,7 @@ def test_a_hijacked_id_in_a_batch_records_nothing_and_is_kept_for_no_redelivery(
 def test_in_a_batch_no_record_is_submitted_later_than_it_was_routed_or_delivered(rig: Rig) -> None:
     """The trail reads in causal order: the submitted record once showed 11:47:59 beside a routed
     record of 11:47:58 for the same message."""
-    mid, raw = rig.message()
+    _, raw = rig.message()
     [outcome] = run_batch(rig, [rig.record(raw)])
     times = {e.kind: e.occurred_at for e in outcome.events}
     assert times["submitted"] <= times["routed"] <= times["delivered"], times
