@@ -280,8 +280,7 @@ class AuditSink:
                 self._checkpoint_quietly()
         finally:
             self._checkpoint_quietly(force=True)
-            # Bounded: with the broker already gone, leaving the group would retry for ever.
-            consumer.close(autocommit=False, timeout_ms=5000)
+            close_consumer(consumer)
             log.info("audit sink stopped after appending %d records", self.appended)
 
     def _append_until_done(self, items: list[Item]) -> AppendResult:
@@ -327,6 +326,26 @@ class AuditSink:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+def close_consumer(consumer: Any) -> None:
+    """Close, leaving the group only if this member got partitions.
+
+    A member that leaves while its first join is still pending jams the embedded broker's group
+    (Tansu then assigns nothing to the next member, seen for minutes: a sink stopped because its
+    hub was killed right after start left the next sink appending nothing).  Such a member just
+    drops its connections and its session expires, as if it had crashed; Apache Kafka treats
+    both the same.  Bounded: with the broker already gone, leaving would retry for ever."""
+    if consumer.assignment():
+        consumer.close(autocommit=False, timeout_ms=5000)
+        return
+    coordinator = getattr(consumer, "_coordinator", None)
+    client = getattr(consumer, "_client", None)
+    if coordinator is None or client is None:  # another kafka-python: its own close, then
+        consumer.close(autocommit=False, timeout_ms=5000)
+        return
+    coordinator._close_heartbeat()
+    client.close()
 
 
 def _header(items: Any, name: str) -> bytes | None:

@@ -61,10 +61,11 @@ def hub_jobs(services: HubServices, producer: KafkaProducer, inboxes: InboxTopic
     return [
         # A failed tick (database busy, broker hiccup) is retried by the next one; the claims
         # and leases in the ledger keep that safe.
-        Job("sla-clock", ticker.tick, settings.sla_tick_s),
+        Job("sla-clock", ticker.tick, settings.sla_tick_s, at_start=False),
         Job("audit-keys", KeyRecorder(services, producer), 2.0),
-        Job("tree-heads", lambda: tree_heads.tick(producer), settings.tree_head_interval_s),
-        Job("prune", Pruner(services), 3600.0, stuck_after_s=600.0),
+        Job("tree-heads", lambda: tree_heads.tick(producer), settings.tree_head_interval_s,
+            at_start=False),
+        Job("prune", Pruner(services), 3600.0, stuck_after_s=600.0, at_start=False),
         Job("redeliver", Redeliverer(services, producer, inboxes, epochs), None,
             stuck_after_s=120.0, on_failure="it is tried again at the next start"),
     ]  # fmt: skip

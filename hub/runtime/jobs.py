@@ -30,6 +30,9 @@ class Job:
     stuck_after_s: float = 60.0
     #: What a failed run means for whoever reads the log.
     on_failure: str = "retrying at the next run"
+    #: Run at once, or first after ``every_s`` (a tree head of a log the sink has not made yet,
+    #: or an SLA tick before the router has read what was waiting, is worth nothing).
+    at_start: bool = True
 
 
 async def watched(job: Job) -> Any:
@@ -58,8 +61,11 @@ async def watched(job: Job) -> Any:
 
 
 async def keep_running(job: Job) -> None:
-    """Run ``job`` now and then every ``every_s`` (once when None), until cancelled."""
+    """Run ``job`` (now, or after ``every_s`` when not ``at_start``), then every ``every_s``
+    (once when None), until cancelled."""
     metrics.JOB_STUCK.labels(job.name).set(0)
+    if not job.at_start and job.every_s is not None:
+        await asyncio.sleep(job.every_s)
     while True:
         try:
             await watched(job)
