@@ -1,4 +1,4 @@
-"""``hub demo``: the seeds' own scenario played through a real hub.
+"""``hub demo``: the notices' own scenario (泉医保〔2024〕70号) played through a real hub.
 
 泉州市 (notice 泉医保〔2024〕70号): the city's medical insurance bureau, intermediate court,
 procuratorate, public security bureau, finance bureau and health commission, the discipline

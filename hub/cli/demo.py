@@ -1,4 +1,5 @@
-"""``hub demo``: the 泉州 week of seed 000 played through a real hub, in under two minutes."""
+"""``hub demo``: the 泉州 week of 泉医保〔2024〕70号 played through a real hub, in under two
+minutes."""
 
 from __future__ import annotations
 

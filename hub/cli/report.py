@@ -18,8 +18,8 @@ from hub.report.weekly import weekly_report_from_store
 FORMATS = ("table", "csv", "html", "json")
 
 WEEKLY_HELP = """\
-Compute 打击欺诈骗保工作周报表（一）（二）（三） (seed 004) for one region and one ISO week
-from the audit log.
+Compute 打击欺诈骗保工作周报表（一）（二）（三） (临医保发〔2019〕8号) for one region and one
+ISO week from the audit log.
 
   form 3  clues from the national bureau and the provincial bureau per batch (第N批) and
           whistle-blower clues: transferred, closed, verified true, as at the week's end;
@@ -56,7 +56,7 @@ def add_parsers(sub: Any, formatter_class: Any) -> None:
     s = rs.add_parser(
         "weekly",
         formatter_class=formatter_class,
-        help="the weekly report 周报表 forms 1–3 (seed 004)",
+        help="the weekly report 周报表 forms 1–3 (临医保发〔2019〕8号)",
         description=WEEKLY_HELP,
         epilog=WEEKLY_EXAMPLES,
     )

@@ -1,4 +1,5 @@
-"""Reports computed from the audit log: ``hub report weekly`` (seed 004's 周报表 forms 1–3).
+"""Reports computed from the audit log: ``hub report weekly`` (the 周报表 forms 1–3 of
+临医保发〔2019〕8号).
 
 ``weekly`` computes (pure, no database) from what ``reader`` reads of the log, with the
 ``rules`` and into the ``forms``; ``render`` lays the result out as CSV, printable HTML and a

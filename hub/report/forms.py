@@ -1,4 +1,4 @@
-"""The three forms of seed 004 as data: tallies, rows, and the whole weekly report."""
+"""The three forms of 临医保发〔2019〕8号 as data: tallies, rows, and the whole weekly report."""
 
 from __future__ import annotations
 

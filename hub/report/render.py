@@ -1,4 +1,5 @@
-"""The weekly report laid out like seed 004's forms: CSV for Excel, one printable HTML page, text.
+"""The weekly report laid out like the forms of 临医保发〔2019〕8号: CSV for Excel, one printable
+HTML page, text.
 
 Each form is first described once as a ``Sheet`` (heading rows with their row and column spans,
 body rows, footnotes); ``to_csv`` flattens the spans into a grid, ``to_html`` keeps them.  So

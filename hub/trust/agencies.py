@@ -1,4 +1,4 @@
-"""The agencies that take part (see shared/domain.md).
+"""The agencies that take part (see docs/domain.md).
 
 Every agency exists at several region levels.
 """

@@ -9,7 +9,8 @@ _CODE = re.compile(r"[1-9][0-9]{5}")
 #: The national level (国家医疗保障局 and other national bodies), above every province.
 NATIONAL = "100000"
 
-#: Regions named in the seeds, for friendlier output; any well-formed code is accepted.
+#: Regions named in the notices of docs/domain.md, for friendlier output; any well-formed code
+#: is accepted.
 KNOWN_NAMES: dict[str, str] = {
     "100000": "全国",
     "350000": "福建省",

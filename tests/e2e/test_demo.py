@@ -73,7 +73,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
 
 
 def expected_report(script: dict[str, Any]) -> dict[str, Any]:
-    """Forms 1–3 worked out from the script alone, by the rules of seed 004."""
+    """Forms 1–3 worked out from the script alone, by the rules of 临医保发〔2019〕8号."""
     region = script["region"][:4]
     clues: dict[str, dict[str, Any]] = {}
     handoff_clue: dict[str, str] = {}

@@ -23,7 +23,7 @@ from hub.wire.topics import (
 ADDRESSES = [Address.parse(a) for a in [*DEV_CONNECTORS, "HUB@100000"]]
 ACLS = plan(ADDRESSES, app_id="hub-router")
 INBOXES = [inbox_topic(a.agency, a.region) for a in ADDRESSES]
-HUB_ONLY = [AUDIT.name, DEAD_LETTER.name, SLA_EVENTS.name, "hub-router-__assignor-__leader"]
+HUB_ONLY = [AUDIT.name, DEAD_LETTER.name, SLA_EVENTS.name]
 
 
 def test_each_principal_can_read_only_its_own_inbox() -> None:
@@ -84,7 +84,7 @@ def test_kafka_acls_commands_say_prefixed_where_the_acl_is() -> None:
     assert len(lines) == len(ACLS)
     assert all(line.startswith("kafka-acls.sh --bootstrap-server kafka-1:9093") for line in lines)
     prefixed = [line for line in lines if "--resource-pattern-type prefixed" in line]
-    assert len(prefixed) == 3 and all("User:hub " in line for line in prefixed)
+    assert len(prefixed) == 2 and all("User:hub " in line for line in prefixed)
     assert any(line.endswith("--operation Create --cluster") for line in lines)
     assert "--topic hub.inbox.MIB.350582" in "\n".join(lines)
 

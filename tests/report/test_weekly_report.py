@@ -1,4 +1,4 @@
-"""``hub report weekly``: seed 004's 周报表 forms 1–3 computed from the audit log.
+"""``hub report weekly``: the 周报表 forms 1–3 of 临医保发〔2019〕8号 computed from the audit log.
 
 The main check generates a seeded random log (national, provincial and whistle-blower clues,
 hand-ons from city to county, closures in and around the week, other regions and agencies,

@@ -247,7 +247,7 @@ def test_clue_transfer_v1_bytes_read_as_v2_get_the_defaults(registry: SchemaRegi
     v1 = registry.version("clue_transfer", 1)
     v2 = registry.version("clue_transfer", 2)
     assert registry.latest("clue_transfer") is v2
-    record = example(v1, "clue_transfer")
+    record = {**example(v1, "clue_transfer"), "requested_deadline": date(2024, 7, 31)}
     data = codec.encode(v1, record)
     assert data[2:10] == v1.fingerprint != v2.fingerprint
 

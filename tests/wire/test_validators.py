@@ -219,7 +219,7 @@ def test_malformed_regions(code: str) -> None:
 def test_describe_names_known_regions() -> None:
     assert describe("350582") == "350582 晋江市"
     assert describe("350581") == "350581 石狮市"
-    assert describe("350526") == "350526"  # a county the seeds do not name
+    assert describe("350526") == "350526"  # a county the notices do not name
 
 
 # -- regressions: non-ASCII digits and trailing newlines ------------------------------------------

@@ -61,7 +61,7 @@ class Family:
     #: Where ``hub families`` lists it.
     order: int
     schema_stem: str = ""
-    #: One of the domain's four hand-off families or their answer (shared/domain.md), as
+    #: One of the domain's four hand-off families or their answer (docs/domain.md), as
     #: opposed to a lifecycle reply or a hub event: the SLA file may give it deadlines.
     business: bool = True
     #: Answers another message (correlation_id required); its legality is the ledger's
