@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectors.client import Connector, InboxMessage
-from demo.processes import interrupt
 from hub.core.config import Settings, load_settings
+from hub.demo.processes import interrupt
 from hub.runtime.state import read_state
 
 ROOT = Path(__file__).resolve().parent.parent

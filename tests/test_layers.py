@@ -17,7 +17,7 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("hub", "connectors", "consumers", "gateway", "responders", "demo")
+PACKAGES = ("hub", "connectors", "consumers")
 MAX_LINES = 400
 
 

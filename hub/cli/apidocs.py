@@ -50,7 +50,7 @@ def openapi_document() -> dict[str, Any]:
     """The gateway's OpenAPI document, from the same application it serves (no broker)."""
     from fastapi.openapi.utils import get_openapi
 
-    from gateway.api import create_api
+    from connectors.gateway.api import create_api
 
     class _Connector:  # create_api needs only an address to name the document
         address = "AGENCY@REGION"

@@ -18,7 +18,7 @@ MARKER = ".hub-demo"
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from demo.play import run_demo
+    from hub.demo.play import run_demo
 
     home = Path(args.dir)
     if home.exists() and any(home.iterdir()):

@@ -24,7 +24,7 @@ def _address(args: argparse.Namespace) -> Any:
 
 
 def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.server import GatewayOptions, serve
+    from connectors.gateway.server import GatewayOptions, serve
 
     secret = os.environ.get("HUB_GATEWAY_PUSH_SECRET", "")
     if args.push_secret_file:
@@ -52,7 +52,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.server import open_store
+    from connectors.gateway.server import open_store
 
     store = open_store(settings, _address(args))
     try:

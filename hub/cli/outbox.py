@@ -13,7 +13,7 @@ from hub.core.errors import UsageError
 
 
 def _engine(url: str) -> Any:
-    from gateway.outbox import agency_engine
+    from connectors.gateway.outbox import agency_engine
 
     try:
         return agency_engine(url)
@@ -22,7 +22,7 @@ def _engine(url: str) -> Any:
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.outbox import create_tables
+    from connectors.gateway.outbox import create_tables
 
     create_tables(_engine(args.url))
     print("hub_outbox, hub_outbox_sent and hub_inbox are ready", file=sys.stderr)
@@ -31,7 +31,7 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.client import Connector
-    from gateway.outbox import DatabaseInbox, OutboxRelay, OutboxRunner, create_tables
+    from connectors.gateway.outbox import DatabaseInbox, OutboxRelay, OutboxRunner, create_tables
     from hub.core.process_lock import service_lock
     from hub.trust.address import Address
 

@@ -15,8 +15,8 @@ def cmd_finance(args: argparse.Namespace, settings: Settings) -> int:
     from prometheus_client import start_http_server
 
     from connectors.client import Connector
+    from connectors.responders.finance import FinanceResponder, Register, sample_invoices
     from hub.trust.address import Address
-    from responders.finance import FinanceResponder, Register, sample_invoices
 
     reg = Register(args.register)
     if args.sample and reg.find("35010124", "0001234567") is None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from demo import scenario, week
+from hub.demo import scenario, week
 from hub.sla.workdays import default_calendar
 from tests.hubproc import interrupt
 

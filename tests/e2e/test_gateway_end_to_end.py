@@ -142,7 +142,7 @@ def test_outbox_rows_arrive_once_across_a_gateway_restart(
 ) -> None:
     from sqlalchemy import insert, select
 
-    from gateway.outbox import agency_engine, create_tables, outbox, sent
+    from connectors.gateway.outbox import agency_engine, create_tables, outbox, sent
     from tests.databases import agency_database
 
     psb = gateways["PSB@350582"]
@@ -194,8 +194,8 @@ def test_outbox_rows_arrive_once_across_a_gateway_restart(
 def test_a_check_of_a_voided_invoice_is_answered_voided_by_the_finance_responder(
     hub: HubProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    from connectors.responders.finance import KNOWN
     from hub.wire.jsonpayload import from_json
-    from responders.finance import KNOWN
 
     register = tmp_path_factory.mktemp("fin") / "register.db"
     responder, _ = spawn_cli(

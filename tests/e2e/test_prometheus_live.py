@@ -19,7 +19,7 @@ import pytest
 import yaml
 from kafka import KafkaProducer
 
-from demo.processes import interrupt
+from hub.demo.processes import interrupt
 from hub.runtime.broker import free_port
 from hub.trust.keys import SigningKey
 from hub.wire.topics import INGRESS

@@ -19,12 +19,12 @@ from standardwebhooks.webhooks import Webhook
 
 from connectors.client import Connector
 from connectors.dedup import HandledIds
+from connectors.gateway.api import create_api
+from connectors.gateway.push import Pusher
+from connectors.gateway.server import authenticator
+from connectors.gateway.service import Gateway
+from connectors.gateway.store import GatewayStore
 from connectors.messages import open_record
-from gateway.api import create_api
-from gateway.push import Pusher
-from gateway.server import authenticator
-from gateway.service import Gateway
-from gateway.store import GatewayStore
 from hub.runtime.ingress.pipeline import DELIVERED, DUPLICATE
 from hub.trust.address import Address
 from tests.hubproc import load_example
@@ -133,7 +133,7 @@ def test_the_same_key_with_another_body_is_refused(mib: Side) -> None:
 
 
 def test_a_key_still_in_flight_is_a_conflict(mib: Side) -> None:
-    from gateway.store import digest
+    from connectors.gateway.store import digest
     from hub.trust.signed import canonical
 
     body = {"causation_id": None, "correlation_id": None, "encrypt": None, **clue()}

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from connectors.messages import open_record
-from gateway.outbox import (
+from connectors.gateway.outbox import (
     DatabaseInbox,
     OutboxRelay,
     agency_engine,
@@ -25,6 +24,7 @@ from gateway.outbox import (
     outbox,
     sent,
 )
+from connectors.messages import open_record
 from hub.runtime.ingress.pipeline import DELIVERED, DUPLICATE
 from tests.databases import agency_database
 from tests.gateway.test_gateway_api import Side

@@ -6,10 +6,10 @@ import re
 
 from prometheus_client import REGISTRY
 
-import connectors.receiving  # noqa: F401  (each import registers its module's metrics)
+import connectors.receiving
+import connectors.responders.finance  # noqa: F401
 import consumers.audit_sink  # noqa: F401
 import hub.runtime.metrics  # noqa: F401
-import responders.finance  # noqa: F401
 
 #: PromQL functions, keywords and Prometheus's own series the files use.
 WORDS = {"sum", "by", "max", "min", "without", "increase", "rate", "changes", "and", "on", "or"}

@@ -3,7 +3,9 @@
 Builds the wheel, installs it (without dependencies) into a fresh virtualenv whose dependencies
 come from the development environment's site-packages (so no download is needed), and runs
 ``hub`` from a directory far from the checkout: the Avro contract, policy, SLA rules and
-calendars must all come from inside the installed package.
+calendars must all come from inside the installed package.  The wheel installs three top-level
+names only (``hub``, ``connectors``, ``consumers``), so an unrelated distribution's ``gateway`` or
+``demo`` beside it neither shadows ours nor is shadowed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -51,6 +54,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
          str(wheels[0])],
         check=True, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+    # Someone else's packages with generic names, installed beside ours.
+    for foreign in ("gateway", "demo", "responders"):
+        (Path(site) / foreign).mkdir()
+        (Path(site) / foreign / "__init__.py").write_text(f"OWNER = 'not the hub: {foreign}'\n")
+    (work / "wheel-name").write_text(str(wheels[0]))
     return env_dir
 
 
@@ -102,3 +110,33 @@ def test_the_installed_hub_reports_errors_without_a_traceback(
                  "--to", "PSB@350582", "--payload", "missing.json")  # fmt: skip
     assert result.returncode == 2
     assert "unknown family" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_wheel_installs_three_top_level_names_and_no_benchmarks(installed: Path) -> None:
+    wheel = Path((installed.parent / "wheel-name").read_text())
+    with zipfile.ZipFile(wheel) as zf:
+        tops = {name.split("/")[0] for name in zf.namelist() if ".dist-info" not in name}
+    assert tops == {"hub", "connectors", "consumers"}
+
+
+def test_the_hub_works_beside_foreign_gateway_and_demo_packages_from_another_directory(
+    installed: Path, tmp_path: Path
+) -> None:
+    families = run(installed, tmp_path, "families")
+    assert families.returncode == 0 and "clue_transfer" in families.stdout, families.stderr
+    demo = run(installed, tmp_path, "demo", "--help")
+    assert demo.returncode == 0 and "泉州" in demo.stdout, demo.stderr
+    assert run(installed, tmp_path, "gateway", "--help").returncode == 0
+    probe = (
+        "import gateway, demo, connectors.gateway.api, connectors.responders.finance;"
+        "import hub.demo.play;"
+        "print(gateway.OWNER); print(demo.OWNER); print(connectors.gateway.api.__file__)"
+    )
+    result = subprocess.run(
+        [str(installed / "bin" / "python"), "-c", probe],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    foreign_gateway, foreign_demo, ours = result.stdout.split("\n")[:3]
+    assert foreign_gateway == "not the hub: gateway" and foreign_demo == "not the hub: demo"
+    assert ours.startswith(str(installed))

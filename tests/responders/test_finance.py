@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from connectors.messages import open_record
+from connectors.responders.finance import KNOWN, FinanceResponder, Register, decide, sample_invoices
 from hub.runtime.ingress.pipeline import DELIVERED
 from hub.trust.address import Address
 from hub.trust.authority import create_key
 from hub.wire.jsonpayload import from_json
-from responders.finance import KNOWN, FinanceResponder, Register, decide, sample_invoices
 from tests.gateway.test_gateway_api import Side
 from tests.hubproc import load_example
 from tests.runtime.test_ingress_pipeline import Rig

@@ -20,13 +20,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from demo import scenario, week
-from demo.agencies import Agency, Department, finance_bureau
-from demo.gateway_agency import GatewayAgency
-from demo.hub import DemoHub
-from demo.scenario import Script, Step
 from hub.audit.store import AuditStore
 from hub.core.clock import BEIJING
+from hub.demo import scenario, week
+from hub.demo.agencies import Agency, Department, finance_bureau
+from hub.demo.gateway_agency import GatewayAgency
+from hub.demo.hub import DemoHub
+from hub.demo.scenario import Script, Step
 from hub.lifecycle.ledger import Ledger
 from hub.report.render import to_html, to_text
 from hub.report.weekly import weekly_report_from_store

@@ -17,8 +17,8 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from demo.processes import interrupt, spawn
 from hub.core.config import Settings, load_settings
+from hub.demo.processes import interrupt, spawn
 from hub.runtime.state import read_state
 
 

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from connectors.client import Connector
 from connectors.messages import InboxMessage
 
-log = logging.getLogger("responders.finance")
+log = logging.getLogger("connectors.responders.finance")
 
 REQUEST, RESULT = "invoice_verification_request", "invoice_verification_result"
 STATUSES = ("issued", "voided", "reimbursed")

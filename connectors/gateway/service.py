@@ -23,9 +23,9 @@ from connectors.answers import (
     receipt_payload,
 )
 from connectors.client import Connector
+from connectors.gateway.custody import custody
+from connectors.gateway.store import GatewayStore, digest
 from connectors.messages import InboxMessage
-from gateway.custody import custody
-from gateway.store import GatewayStore, digest
 from hub.core.errors import HubError
 from hub.trust.address import Address
 from hub.trust.signed import canonical

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from connectors.client import Connector
-from gateway.api import create_api
-from gateway.hubview import hub_view
-from gateway.outbox import DatabaseInbox, OutboxRelay, OutboxRunner, agency_engine
-from gateway.push import Pusher
-from gateway.receiver import Receiver
-from gateway.service import Gateway
-from gateway.store import GatewayStore
+from connectors.gateway.api import create_api
+from connectors.gateway.hubview import hub_view
+from connectors.gateway.outbox import DatabaseInbox, OutboxRelay, OutboxRunner, agency_engine
+from connectors.gateway.push import Pusher
+from connectors.gateway.receiver import Receiver
+from connectors.gateway.service import Gateway
+from connectors.gateway.store import GatewayStore
 from hub.core.config import Settings
 from hub.core.files import private_file
 from hub.core.process_lock import service_lock

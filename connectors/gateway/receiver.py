@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from gateway.service import Gateway
+from connectors.gateway.service import Gateway
 
 log = logging.getLogger("gateway")
 

@@ -20,11 +20,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from gateway.service import ACTIONS, Gateway, GatewayError
+from connectors.gateway.service import ACTIONS, Gateway, GatewayError
 from hub.wire import jsoncheck
 from hub.wire.envelope import ID_PATTERN as ENVELOPE_ID
 
-log = logging.getLogger("gateway.http")
+log = logging.getLogger("connectors.gateway.http")
 
 PROBLEM = "application/problem+json"
 ID_PATTERN = f"^{ENVELOPE_ID.pattern}$"

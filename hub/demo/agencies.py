@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 from connectors.client import Connector
 from connectors.messages import InboxMessage
+from connectors.responders.finance import FinanceResponder, Register, sample_invoices
 from hub.core.config import Settings
-from responders.finance import FinanceResponder, Register, sample_invoices
 
 log = logging.getLogger("hub.demo")
 

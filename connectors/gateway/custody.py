@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.store import GatewayStore, Received
+from connectors.gateway.store import GatewayStore, Received
 from hub.wire.families import FAMILIES
 
 

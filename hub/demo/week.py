@@ -7,7 +7,7 @@ import random
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from demo.payloads import (
+from hub.demo.payloads import (
     case_referral,
     clue,
     corruption_handoff,
@@ -15,7 +15,7 @@ from demo.payloads import (
     id_number,
     invoice_request,
 )
-from demo.scenario import (
+from hub.demo.scenario import (
     BATCH_SIZE,
     CATEGORIES,
     CDI,

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from demo.payloads import (
+from hub.core.clock import BEIJING
+from hub.demo.payloads import (
     clue_facts,
 )
-from hub.core.clock import BEIJING
 
 REGION = "350500"
 

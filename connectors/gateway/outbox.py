@@ -59,7 +59,7 @@ from hub.wire.envelope import ID_PATTERN
 from hub.wire.families import FAMILIES, check_payload
 from hub.wire.jsonpayload import from_json
 
-log = logging.getLogger("gateway.outbox")
+log = logging.getLogger("connectors.gateway.outbox")
 
 meta = MetaData()
 outbox = Table(

@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from gateway.store import GatewayStore
+from connectors.gateway.store import GatewayStore
 
-log = logging.getLogger("gateway.push")
+log = logging.getLogger("connectors.gateway.push")
 
 
 def backoff(attempt: int) -> float:

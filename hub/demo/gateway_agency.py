@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from demo.processes import interrupt, spawn
+from hub.demo.processes import interrupt, spawn
 from hub.runtime.broker import free_port
 
 
