@@ -13,26 +13,38 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from connectors.gateway.service import ACTIONS, Gateway, GatewayError
+from hub.trust.agencies import AGENCIES
 from hub.wire import jsoncheck
 from hub.wire.envelope import ID_PATTERN as ENVELOPE_ID
+from hub.wire.families import FAMILIES
 
 log = logging.getLogger("connectors.gateway.http")
 
 PROBLEM = "application/problem+json"
 ID_PATTERN = f"^{ENVELOPE_ID.pattern}$"
+#: A connector's address as the directory writes it: an agency code, ``@``, a GB/T 2260 region.
+ADDRESS_PATTERN = f"^({'|'.join(sorted(set(AGENCIES) - {'HUB'}))})@[0-9]{{6}}$"
+#: What an agency may send (the hub's own families, SLA events and tree heads, it may not).
+SENDABLE = tuple(name for name, family in FAMILIES.items() if not family.hub_only)
+Family = Literal[SENDABLE]  # type: ignore[valid-type]
 
 
 class NewMessage(BaseModel):
-    family: str = Field(description="a message family (`hub families`), e.g. clue_transfer")
-    to: str = Field(description="the recipient connector, AGENCY@REGION", examples=["PSB@350582"])
+    family: Family = Field(description="a message family (`hub families`), e.g. clue_transfer")
+    to: str = Field(
+        pattern=ADDRESS_PATTERN,
+        description="the recipient connector, AGENCY@REGION",
+        examples=["PSB@350582"],
+    )
     payload: dict[str, Any] = Field(description="the payload as JSON, per the family's schema")
     correlation_id: str | None = Field(default=None, description="the message this one answers")
     causation_id: str | None = None
@@ -88,6 +100,7 @@ def problem(
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {PROBLEM: {}}, "description": text}
     for code, text in (
+        (400, "the body cannot be read: not JSON, or not the declared content type"),
         (401, "no valid token or client certificate"),
         (404, "no such message here"),
         (409, "a request with this Idempotency-Key is still in flight"),
@@ -95,6 +108,9 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
         (503, "the hub's broker is away; retry with the same Idempotency-Key"),
     )
 }
+
+
+HTTP_REASONS = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}
 
 
 def _caller(request: Request) -> str:
@@ -149,6 +165,13 @@ def create_api(
     @app.exception_handler(GatewayError)
     async def gateway_error(_: Request, exc: GatewayError) -> JSONResponse:
         return problem(exc.status, exc.reason, exc.detail, exc.errors)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        # What the framework itself refuses (an unreadable body, an unknown path or method)
+        # answers as a problem too, never as FastAPI's {"detail": ...}.
+        reason = HTTP_REASONS.get(exc.status_code, f"http_{exc.status_code}")
+        return problem(exc.status_code, reason, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -209,6 +209,54 @@ def test_a_message_without_an_idempotency_key_is_refused(mib: Side) -> None:
     assert problem_of(response)["reason"] == "invalid_request"
 
 
+@pytest.mark.parametrize("action", ["receipt", "accept", "return", "feedback", "close"])
+def test_a_body_that_is_not_json_is_a_documented_400_problem(mib: Side, action: str) -> None:
+    response = mib.http.post(
+        f"/v1/messages/some-id/{action}",
+        content=b"\x13\xc9\xaf\xff\x04",
+        headers={**mib.auth, "Content-Type": "application/json", "Idempotency-Key": "k"},
+    )
+    assert response.status_code == 400, response.text
+    assert problem_of(response)["reason"] == "malformed_body"
+    documented = mib.http.get("/openapi.json").json()["paths"][
+        f"/v1/messages/{{message_id}}/{action}"
+    ]
+    assert "400" in documented["post"]["responses"]
+
+
+@pytest.mark.parametrize(
+    ("change", "pointer"),
+    [({"family": ""}, "/family"), ({"family": "tree_head"}, "/family"),
+     ({"to": "psb@350582"}, "/to"), ({"to": "PSB@3505"}, "/to"), ({"to": "HUB@100000"}, "/to")],
+)  # fmt: skip
+def test_family_and_recipient_are_refused_by_the_contract_itself(
+    mib: Side, change: dict[str, str], pointer: str
+) -> None:
+    response = mib.post("/v1/messages", {**clue(), **change}, key="k-1")
+    assert response.status_code == 422
+    found = problem_of(response)
+    assert found["reason"] == "invalid_request" and pointer in {
+        e["pointer"] for e in found["errors"]
+    }
+    assert mib.sent == []
+
+
+def test_the_document_lists_the_families_an_agency_sends_and_the_address_shape(mib: Side) -> None:
+    schemas = mib.http.get("/openapi.json").json()["components"]["schemas"]
+    family, to = (
+        schemas["NewMessage"]["properties"]["family"],
+        schemas["NewMessage"]["properties"]["to"],
+    )
+    assert "clue_transfer" in family["enum"] and "receipt" in family["enum"]
+    assert "tree_head" not in family["enum"] and "sla_event" not in family["enum"]
+    assert to["pattern"].startswith("^(") and "HUB" not in to["pattern"]
+
+
+def test_an_unknown_path_answers_a_problem_too(mib: Side) -> None:
+    response = mib.http.get("/v1/nowhere", headers=mib.auth)
+    assert response.status_code == 404 and problem_of(response)["reason"] == "not_found"
+
+
 def test_the_inbox_is_at_least_once_until_acknowledged_and_long_polls(mib: Side, psb: Side) -> None:
     assert psb.http.get("/v1/inbox", headers=psb.auth).json() == []
     sent = mib.post("/v1/messages", clue(), key="k-1").json()["id"]
