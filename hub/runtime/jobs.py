@@ -3,7 +3,7 @@
 A job (the SLA clock, tree heads, pruning, key records, the redelivery at start) runs on its
 own task: however long one run takes, routing — a task of its own too — is not held up.  A run
 that exceeds ``stuck_after_s`` is logged as stuck, with how long it has run, every
-``stuck_after_s`` until it finishes, and ``hub_job_stuck{job}`` is 1 meanwhile.  A failed run
+``stuck_after_s`` until it finishes, and ``hub_job_stuck{task}`` is 1 meanwhile.  A failed run
 is logged and the next one tries again.
 """
 

@@ -114,8 +114,9 @@ RECEIPTS = Counter(
 JOB_STUCK = Gauge(
     "hub_job_stuck",
     "1 while a run of this periodic job (sla-clock, tree-heads, prune, audit-keys, redeliver) "
-    "has taken longer than it should, else 0",
-    ["job"],
+    "has taken longer than it should, else 0 (label task, not job: Prometheus keeps job for the "
+    "scrape job)",
+    ["task"],
 )
 ROUTER_READY = Gauge(
     "hub_router_ready",
