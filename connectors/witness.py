@@ -31,8 +31,8 @@ from typing import Any
 from prometheus_client import Counter
 
 from connectors.messages import InboxMessage, VerificationError
-from hub.audit import merkle
 from hub.audit.transparency import CheckpointError, open_checkpoint
+from hub.core import merkle
 from hub.core.files import private_dir
 from hub.trust.directory import Directory
 from hub.trust.operators import OPERATORS

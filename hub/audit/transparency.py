@@ -1,7 +1,7 @@
 """The audit log as a transparency log: a Merkle tree over its records, signed tree heads in the
 C2SP checkpoint format, and inclusion proofs anyone can check without the hub.
 
-The tree's leaves are the records' chain hashes in ``seq`` order (``hub.audit.merkle``), so a
+The tree's leaves are the records' chain hashes in ``seq`` order (``hub.core.merkle``), so a
 proof ties one record to a tree head, and a signed tree head ties the whole log up to its size
 to the hub operators' key.  An agency that kept an earlier head can ask for a consistency proof
 and see that nothing recorded up to then was changed or removed.
@@ -25,8 +25,8 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
-from hub.audit import merkle
 from hub.audit.store import AuditStore
+from hub.core import merkle
 from hub.trust.keys import SigningKey, public_raw
 
 ORIGIN = "medfund-hub/audit"

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.audit import merkle
 from hub.audit.store import AuditStore
 from hub.audit.transparency import ORIGIN, leaves, signed_checkpoint
+from hub.core import merkle
 from hub.routing.operators_mail import EnsureInbox, queue_from_operators
 from hub.storage.tree_heads import PublishedHead, TreeHeads
 from hub.trust.directory import Directory

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from hub.audit import merkle
 from hub.audit.events import AuditEvent
 from hub.audit.export import export
 from hub.audit.store import AuditStore
 from hub.audit.transparency import consistency, prove
+from hub.core import merkle
 from hub.trust.keys import SigningKey
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,10 +13,10 @@ import pytest
 
 from connectors.messages import open_record
 from connectors.witness import KeptHead, TreeHeadMismatch, TreeHeadWitness, check_head
-from hub.audit import merkle
 from hub.audit.events import AuditEvent
 from hub.audit.store import AuditStore
 from hub.audit.transparency import ORIGIN, signed_checkpoint
+from hub.core import merkle
 from hub.runtime.tree_heads import TreeHeadPublisher, message_id
 from hub.storage.tree_heads import TreeHeads
 from hub.trust.address import Address

@@ -1,7 +1,9 @@
-"""An RFC 9162 (Certificate Transparency v2) Merkle tree over the audit log, as pure functions.
+"""RFC 9162 (Certificate Transparency v2) Merkle trees, as pure functions: over the audit log
+(``hub.audit.transparency``) and over a document's chunks (``hub.wire.documents``).
 
-Leaves are the audit records in ``seq`` order; a leaf's data is its record hash (hex, ASCII), so
-the tree commits to exactly the chain ``hub audit verify`` checks.  Hashes (RFC 9162 §2.1.1):
+In the audit log the leaves are the records in ``seq`` order, a leaf's data its record hash (hex,
+ASCII), so the tree commits to exactly the chain ``hub audit verify`` checks; in a document, the
+chunks in order, a leaf's data the chunk's bytes as they travel.  Hashes (RFC 9162 §2.1.1):
 
     MTH({})      = SHA-256()
     leaf hash    = SHA-256(0x00 || data)
@@ -250,3 +252,22 @@ def _fold(stack: list[tuple[int, bytes]]) -> bytes:
     for _, left in reversed(stack[:-1]):
         r = node_hash(left, r)
     return r
+
+
+class RootBuilder:
+    """The RFC 9162 root of leaves pushed one at a time, in O(log n) memory: what a document's
+    chunks are checked against as they stream by."""
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, bytes]] = []
+        self.count = 0
+
+    def add(self, leaf: bytes) -> None:
+        self._stack.append((1, leaf))
+        while len(self._stack) > 1 and self._stack[-1][0] == self._stack[-2][0]:
+            (n, right), (_, left) = self._stack.pop(), self._stack.pop()
+            self._stack.append((2 * n, node_hash(left, right)))
+        self.count += 1
+
+    def root(self) -> bytes:
+        return _fold(self._stack) if self._stack else hashlib.sha256(b"").digest()

@@ -1,0 +1,342 @@
+"""Documents that travel with a message: its signed manifest, its chunks, and the streaming
+split and reassembly on either end.
+
+A document is cut into chunks of at most ``CHUNK_BYTES`` as they travel; each chunk is a
+``DocumentChunk`` record on ``hub.ingress`` ahead of its envelope, with the envelope's Kafka key.
+The envelope's manifest has one :class:`DocumentRef` per document — chunk count, bytes on the
+wire, the RFC 9162 root over the chunks' bytes, and the :class:`Descriptor` — and the sender's
+signature covers :func:`manifest_digest`, so the router and the recipient check every chunk
+without trusting the hub.  The descriptor (file name, media type, plaintext size and SHA-256,
+and for an encrypted document its key) is payload: sealed for the recipient when the payload
+is, and never logged.
+
+Both ends stream: a chunk at a time in, a chunk at a time out, with the running digests of
+``hashlib`` and ``merkle.RootBuilder``; memory does not grow with a document's size.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+from hub.core import merkle
+from hub.core.errors import ContractError
+from hub.trust import e2e
+from hub.wire.media import HEAD, media_problem
+
+CHUNK_STEM = "document_chunk"
+#: The largest chunk on the wire; a sealed chunk carries a 16-byte tag, so it holds 16 bytes less.
+CHUNK_BYTES = 512 * 1024
+CHUNK_PLAINTEXT = CHUNK_BYTES - e2e.CHUNK_TAG_LEN
+#: The default limit of one document (the ``max_document_bytes`` setting).
+MAX_DOCUMENT_BYTES = 2 * 1024**3
+#: A file name's longest form, in characters.
+MAX_NAME = 255
+
+
+class DocumentError(ContractError):
+    """A document or chunk that cannot be accepted; ``reason`` is the dead-letter code."""
+
+    reason = "invalid_document"
+
+
+def _field(part: str) -> bytes:
+    data = part.encode()
+    return len(data).to_bytes(4, "big") + data
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """What the recipient learns of a document before its bytes: payload, sealed when the
+    payload is."""
+
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    key: bytes | None = None  # the document's AES-256 key, when it travels encrypted
+
+    def to_bytes(self) -> bytes:
+        body: dict[str, Any] = {
+            "name": self.name,
+            "media_type": self.media_type,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
+        if self.key is not None:
+            body["key"] = base64.b64encode(self.key).decode()
+        return json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Descriptor:
+        try:
+            body = json.loads(data)
+            key = base64.b64decode(body["key"]) if "key" in body else None
+            return cls(
+                str(body["name"]),
+                str(body["media_type"]),
+                int(body["size"]),
+                str(body["sha256"]),
+                key,
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DocumentError("a document descriptor is not readable") from exc
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    """One document in an envelope's signed manifest."""
+
+    n: int
+    chunk_count: int
+    size: int  # bytes on the wire: the sum of its chunks' data
+    chunks_root: bytes  # RFC 9162 root over the chunks' data, in order
+    descriptor: bytes  # Descriptor.to_bytes(), sealed for the recipient when encrypted
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "chunk_count": self.chunk_count,
+            "size": self.size,
+            "chunks_root": self.chunks_root,
+            "descriptor": self.descriptor,
+        }
+
+    @classmethod
+    def from_record(cls, r: dict[str, Any]) -> DocumentRef:
+        return cls(
+            int(r["n"]),
+            int(r["chunk_count"]),
+            int(r["size"]),
+            bytes(r["chunks_root"]),
+            bytes(r["descriptor"]),
+        )
+
+
+def manifest_digest(refs: list[DocumentRef]) -> str:
+    """Lowercase hex SHA-256 of the manifest as the signature covers it: ``hub-manifest-v1``,
+    then per document its number, chunk count, wire size, chunk root and descriptor digest."""
+    out = bytearray(_field("hub-manifest-v1"))
+    for r in refs:
+        out += _field(str(r.n)) + _field(str(r.chunk_count)) + _field(str(r.size))
+        out += _field(r.chunks_root.hex()) + _field(hashlib.sha256(r.descriptor).hexdigest())
+    return hashlib.sha256(bytes(out)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    message_id: str
+    sender: str
+    recipient: str
+    document: int
+    index: int
+    count: int
+    data: bytes
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "sender": self.sender,
+            "recipient": self.recipient,
+            "document": self.document,
+            "index": self.index,
+            "count": self.count,
+            "data": self.data,
+        }
+
+    @classmethod
+    def from_record(cls, r: dict[str, Any]) -> Chunk:
+        return cls(
+            str(r["message_id"]),
+            str(r["sender"]),
+            str(r["recipient"]),
+            int(r["document"]),
+            int(r["index"]),
+            int(r["count"]),
+            bytes(r["data"]),
+        )
+
+    def problem(self, max_document_bytes: int = MAX_DOCUMENT_BYTES) -> DocumentError | None:
+        """What is wrong with this chunk on its own (the router's first look), or None."""
+        if len(self.data) > CHUNK_BYTES:
+            return DocumentError(
+                f"chunk of {len(self.data)} bytes, over {CHUNK_BYTES}", reason="oversized_chunk"
+            )
+        if not (0 <= self.index < self.count and self.document >= 1):
+            return DocumentError(
+                "chunk index, count or document number out of range", reason="invalid_chunk"
+            )
+        if self.count * CHUNK_BYTES > max_document_bytes + CHUNK_BYTES:
+            return DocumentError(
+                f"document of {self.count} chunks is over the limit of {max_document_bytes} bytes",
+                reason="document_too_large",
+            )
+        return None
+
+
+def chunk_count(size: int) -> int:
+    return max(1, -(-size // CHUNK_PLAINTEXT))
+
+
+@dataclass
+class Sealing:
+    """To whom a document is sealed: the recipient's key and the payload's HPKE ``info``."""
+
+    public: X25519PublicKey
+    payload_info: bytes
+
+
+class SplitDocument:
+    """One document cut into chunks, read from ``source`` as they are taken (``chunks()``);
+    ``ref`` is its manifest entry once every chunk was taken."""
+
+    def __init__(
+        self,
+        source: BinaryIO,
+        size: int,
+        n: int,
+        *,
+        message_id: str,
+        sender: str,
+        recipient: str,
+        name: str,
+        media_type: str,
+        sealing: Sealing | None,
+        max_bytes: int = MAX_DOCUMENT_BYTES,
+    ) -> None:
+        if size > max_bytes:
+            raise DocumentError(
+                f"document {n} has {size} bytes, over the limit of {max_bytes}",
+                reason="document_too_large",
+            )
+        if not name or len(name) > MAX_NAME or any(c in name for c in "/\\\x00"):
+            raise DocumentError(
+                f"document {n}: a file name of 1-{MAX_NAME} characters, no path",
+                reason="invalid_document",
+            )
+        self.source, self.size, self.n = source, size, n
+        self.message_id, self.sender, self.recipient = message_id, sender, recipient
+        self.name, self.media_type, self.sealing = name, media_type, sealing
+        self.key = e2e.new_document_key() if sealing else None
+        self.count = chunk_count(size)
+        self._ref: DocumentRef | None = None
+
+    def chunks(self) -> Iterator[Chunk]:
+        plain, root, wire, read = hashlib.sha256(), merkle.RootBuilder(), 0, 0
+        for index in range(self.count):
+            block = self.source.read(min(CHUNK_PLAINTEXT, self.size - read))
+            if index == 0 and (problem := media_problem(self.media_type, block[:HEAD])):
+                raise DocumentError(f"document {self.n}: {problem}", reason="media_mismatch")
+            read += len(block)
+            plain.update(block)
+            data = block
+            if self.key is not None:
+                aad = e2e.chunk_aad(
+                    self.message_id, self.sender, self.recipient, self.n, index, self.count
+                )
+                data = e2e.seal_chunk(self.key, index, block, aad)
+            root.add(merkle.leaf_hash(data))
+            wire += len(data)
+            yield Chunk(
+                self.message_id, self.sender, self.recipient, self.n, index, self.count, data
+            )
+        if read != self.size or self.source.read(1):
+            raise DocumentError(f"document {self.n} changed size while it was read")
+        descriptor = Descriptor(
+            self.name, self.media_type, self.size, plain.hexdigest(), self.key
+        ).to_bytes()
+        if self.sealing is not None:
+            info = e2e.document_info(self.sealing.payload_info, self.n)
+            descriptor = e2e.seal_descriptor(descriptor, self.sealing.public, info)
+        self._ref = DocumentRef(self.n, self.count, wire, root.root(), descriptor)
+
+    @property
+    def ref(self) -> DocumentRef:
+        if self._ref is None:
+            raise RuntimeError("take every chunk before the manifest entry")
+        return self._ref
+
+
+class DocumentAssembler:
+    """One document put back together from its chunks in order, written to ``out`` as they
+    come, and checked against the signed manifest: chunk count and root, plaintext size, SHA-256
+    and media type.  ``open_descriptor`` unseals an encrypted descriptor (None: in clear)."""
+
+    def __init__(
+        self,
+        ref: DocumentRef,
+        *,
+        message_id: str,
+        sender: str,
+        recipient: str,
+        out: BinaryIO,
+        open_descriptor: Callable[[bytes], bytes] | None,
+    ) -> None:
+        raw = open_descriptor(ref.descriptor) if open_descriptor else ref.descriptor
+        self.descriptor = Descriptor.from_bytes(raw)
+        self.ref, self.out = ref, out
+        self.message_id, self.sender, self.recipient = message_id, sender, recipient
+        self.next = 0
+        self._plain, self._root, self._wire, self._written = (
+            hashlib.sha256(),
+            merkle.RootBuilder(),
+            0,
+            0,
+        )
+
+    def add(self, chunk: Chunk) -> None:
+        """The next chunk; one already taken is a repeat and ignored, a gap is an error."""
+        if chunk.index < self.next:
+            return
+        if chunk.index > self.next:
+            raise DocumentError(
+                f"document {self.ref.n}: chunk {self.next} is missing", reason="missing_chunk"
+            )
+        if chunk.count != self.ref.chunk_count or len(chunk.data) > CHUNK_BYTES:
+            raise DocumentError(
+                f"document {self.ref.n}: chunk {chunk.index} does not fit the manifest",
+                reason="corrupt_chunk",
+            )
+        self._root.add(merkle.leaf_hash(chunk.data))
+        self._wire += len(chunk.data)
+        block = chunk.data
+        if self.descriptor.key is not None:
+            aad = e2e.chunk_aad(
+                self.message_id, self.sender, self.recipient, self.ref.n, chunk.index, chunk.count
+            )
+            try:
+                block = e2e.open_chunk(self.descriptor.key, chunk.index, chunk.data, aad)
+            except e2e.DecryptionError as exc:
+                raise DocumentError(str(exc), reason="corrupt_chunk") from exc
+        if self.next == 0 and (problem := media_problem(self.descriptor.media_type, block[:HEAD])):
+            raise DocumentError(f"document {self.ref.n}: {problem}", reason="media_mismatch")
+        self._plain.update(block)
+        self._written += len(block)
+        self.out.write(block)
+        self.next += 1
+
+    def finish(self) -> Descriptor:
+        """Raise unless every chunk came and everything matches the manifest."""
+        if self.next != self.ref.chunk_count:
+            raise DocumentError(
+                f"document {self.ref.n}: {self.ref.chunk_count - self.next} chunk(s) missing",
+                reason="missing_chunk",
+            )
+        if self._root.root() != self.ref.chunks_root or self._wire != self.ref.size:
+            raise DocumentError(
+                f"document {self.ref.n}: the chunks are not the ones signed for",
+                reason="corrupt_chunk",
+            )
+        d = self.descriptor
+        if self._written != d.size or self._plain.hexdigest() != d.sha256:
+            raise DocumentError(
+                f"document {self.ref.n}: size or SHA-256 differs from the descriptor",
+                reason="corrupt_chunk",
+            )
+        return d
