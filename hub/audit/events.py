@@ -81,6 +81,7 @@ class SignedFields:
     causation_id: str | None = None
     scheme: str = SIG_V1
     encryption_sha256: str | None = None
+    manifest_sha256: str | None = None  # hub-sig-v3: the documents' manifest
 
     @classmethod
     def of(cls, env: Envelope) -> SignedFields:
@@ -94,6 +95,7 @@ class SignedFields:
             causation_id=env.causation_id,
             scheme=env.signature_scheme,
             encryption_sha256=env.encryption_sha256(),
+            manifest_sha256=env.manifest_sha256(),
         )
 
     def to_record(self) -> dict[str, Any]:
@@ -107,6 +109,7 @@ class SignedFields:
             "signature": self.signature,
             "scheme": self.scheme,
             "encryption_sha256": self.encryption_sha256,
+            "manifest_sha256": self.manifest_sha256,
         }
 
     @classmethod
@@ -121,6 +124,7 @@ class SignedFields:
             causation_id=r.get("causation_id"),
             scheme=r.get("scheme") or SIG_V1,
             encryption_sha256=r.get("encryption_sha256"),
+            manifest_sha256=r.get("manifest_sha256"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -137,6 +141,9 @@ class SignedFields:
         if self.scheme != SIG_V1:
             out["scheme"] = self.scheme
             out["encryption_sha256"] = self.encryption_sha256
+        # Likewise a hub-sig-v2 record keeps the form it had before v3.
+        if self.manifest_sha256 is not None:
+            out["manifest_sha256"] = self.manifest_sha256
         return out
 
     @classmethod
@@ -151,6 +158,7 @@ class SignedFields:
             causation_id=d.get("causation_id"),
             scheme=d.get("scheme") or SIG_V1,
             encryption_sha256=d.get("encryption_sha256"),
+            manifest_sha256=d.get("manifest_sha256"),
         )
 
     def structure(self, *, message_id: str, family: str, sender: str, recipient: str) -> bytes:
@@ -168,6 +176,7 @@ class SignedFields:
             signing_key_id=self.signing_key_id,
             payload_sha256=self.payload_sha256,
             encryption_sha256=self.encryption_sha256,
+            manifest_sha256=self.manifest_sha256,
         ).to_bytes()
 
 

@@ -118,6 +118,8 @@ class Settings:
     #: with its SHA-256 and first bytes.  Below the producers' 1 MiB request limit, so a dead
     #: letter carrying a record of this size can itself be written.
     max_record_bytes: int = 900_000
+    #: The largest document a message may carry (its chunks, hub.wire.documents): 2 GiB.
+    max_document_bytes: int = 2 * 1024**3
     #: An envelope created longer ago than this before it reached the hub is stale.
     freshness_max_age_s: float = 86400.0
     #: An envelope created more than this after it reached the hub is from the future.

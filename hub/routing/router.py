@@ -14,13 +14,14 @@ ledger knows (``hub.lifecycle.states``), and it always goes back to the original
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from hub.core.text import shown
 from hub.lifecycle.states import Conversation, IllegalTransition, State, check_parties, transition
+from hub.routing.documents import SeenDocument, document_problem
 from hub.routing.freshness import Freshness
 from hub.routing.policy import Policy
 from hub.routing.resolve import Route, resolve
@@ -29,7 +30,8 @@ from hub.trust.directory import Directory, DirectoryError, check_address
 from hub.trust.keys import verify
 from hub.wire import codec
 from hub.wire.deadletter import Reason
-from hub.wire.envelope import SIG_V2, Envelope, read_envelope
+from hub.wire.documents import MAX_DOCUMENT_BYTES
+from hub.wire.envelope import SIG_V2, SIG_V3, Envelope, read_envelope
 from hub.wire.families import Family, check_payload, family
 from hub.wire.schemas import SchemaRegistry
 
@@ -63,6 +65,10 @@ def _nothing_applied(message_id: str) -> bool:
     return False
 
 
+def _no_chunks(message_id: str, sender: str) -> Mapping[int, SeenDocument]:
+    return {}
+
+
 class Router:
     def __init__(
         self,
@@ -72,7 +78,9 @@ class Router:
         conversations: Callable[[str], Conversation | None] = _no_conversations,
         reply_applied: Callable[[str], bool] = _nothing_applied,
         freshness: Freshness | None = None,
-        schemes: frozenset[str] = frozenset({SIG_V2}),
+        schemes: frozenset[str] = frozenset({SIG_V2, SIG_V3}),
+        chunks: Callable[[str, str], Mapping[int, SeenDocument]] = _no_chunks,
+        max_document_bytes: int = MAX_DOCUMENT_BYTES,
     ) -> None:
         self.freshness = freshness or Freshness()
         #: Signature schemes accepted on new messages (hub-sig-v1 only during a migration).
@@ -83,6 +91,9 @@ class Router:
         #: The ledger's lookups, injected so the decision stays a function of its inputs.
         self.conversations = conversations
         self.reply_applied = reply_applied
+        #: What the router saw of a message's chunks (message id, sender), for its manifest.
+        self.chunks = chunks
+        self.max_document_bytes = max_document_bytes
 
     def decide(self, raw: bytes, at: datetime | None = None) -> Decision:
         """The decision for ``raw`` received at ``at`` (its freshness is judged against ``at``;
@@ -117,6 +128,13 @@ class Router:
             violation = self.policy.violation(env.family, env.sender, env.recipient)
             if violation:
                 return Rejected(Reason.POLICY_VIOLATION, violation, env)
+        if env.documents:
+            seen = self.chunks(env.message_id, str(env.sender))
+            problem = document_problem(
+                env, is_reply=fam.is_reply, seen=seen, max_document_bytes=self.max_document_bytes
+            )
+            if problem is not None:
+                return Rejected(problem[0], problem[1], env)
         if env.encryption is not None:
             return self._decide_encrypted(env, fam, directory)
         if fam.encryption_required:
@@ -238,7 +256,8 @@ class Router:
             return Rejected(
                 Reason.BAD_SIGNATURE,
                 f"signature scheme {shown(env.signature_scheme, 20)} is not accepted here "
-                f"(accepted: {', '.join(sorted(self.schemes))}); sign with hub-sig-v2",
+                f"(accepted: {', '.join(sorted(self.schemes))}); sign with hub-sig-v2 (v3 with "
+                "documents)",
                 env,
             )
         owner = directory.key_owner(env.signing_key_id)

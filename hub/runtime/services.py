@@ -23,7 +23,7 @@ from hub.sla.policy import SlaPolicy, load_sla_policy
 from hub.sla.workdays import WorkCalendar, default_calendar
 from hub.storage.store import Store
 from hub.trust.directory import DirectoryFile, directory_file
-from hub.wire.envelope import SIG_V1, SIG_V2
+from hub.wire.envelope import SIG_V1, SIG_V2, SIG_V3
 from hub.wire.families import FAMILIES
 from hub.wire.schemas import SchemaRegistry
 
@@ -61,7 +61,10 @@ class HubServices:
                 timedelta(seconds=settings.freshness_max_age_s),
                 timedelta(seconds=settings.freshness_max_ahead_s),
             ),
-            frozenset({SIG_V1, SIG_V2}) if settings.accept_hub_sig_v1 else frozenset({SIG_V2}),
+            frozenset({SIG_V1, SIG_V2, SIG_V3})
+            if settings.accept_hub_sig_v1
+            else frozenset({SIG_V2, SIG_V3}),
+            max_document_bytes=settings.max_document_bytes,
         )
         return cls(
             settings=settings,

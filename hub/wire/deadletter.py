@@ -31,6 +31,11 @@ class Reason(StrEnum):
     STALE = "stale"  # created longer ago than the freshness window allows
     FROM_FUTURE = "from_future"  # created later than now plus the allowed clock skew
     TOO_LARGE = "too_large"  # the record exceeds the hub's maximum ingress record size
+    # Documents (hub.wire.documents): the manifest against the chunks that came before it.
+    MISSING_CHUNK = "missing_chunk"  # a chunk the manifest names never came
+    CORRUPT_CHUNK = "corrupt_chunk"  # the chunks are not those signed for (root, size, count)
+    DOCUMENT_TOO_LARGE = "document_too_large"  # over max_document_bytes
+    INVALID_DOCUMENT = "invalid_document"  # a manifest out of shape, or documents where none go
 
 
 #: A dead letter's detail names fields, codes and limits, never payload values, and is bounded.

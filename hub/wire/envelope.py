@@ -19,6 +19,7 @@ from hub.trust import e2e
 from hub.trust.address import Address
 from hub.trust.keys import SigningKey
 from hub.wire import codec
+from hub.wire.documents import DocumentRef, manifest_digest
 from hub.wire.schemas import SchemaRegistry, SchemaVersion
 
 ENVELOPE_STEM = "envelope"
@@ -28,7 +29,10 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 ID_RULE = "1-64 characters of A-Z a-z 0-9 . _ : - (starting with a letter or digit)"
 SIG_V1 = "hub-sig-v1"
 SIG_V2 = "hub-sig-v2"
-SCHEMES = frozenset({SIG_V1, SIG_V2})
+#: hub-sig-v2 and the digest of the documents' manifest: what a message with documents is signed
+#: with (one without keeps hub-sig-v2, so every verifier written for v2 still reads it).
+SIG_V3 = "hub-sig-v3"
+SCHEMES = frozenset({SIG_V1, SIG_V2, SIG_V3})
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class Envelope:
     #: What ``signature`` signs: hub-sig-v2 for everything sealed now; hub-sig-v1 is what an
     #: envelope written before v2 decodes to, verifiable but refused on new ingress.
     signature_scheme: str = SIG_V2
+    #: The signed manifest of the documents that travel with the message (hub.wire.documents).
+    documents: tuple[DocumentRef, ...] = ()
 
     @property
     def conversation_id(self) -> str:
@@ -69,6 +75,7 @@ class Envelope:
             "signing_key_id": self.signing_key_id,
             "signature": self.signature,
             "signature_scheme": self.signature_scheme,
+            "documents": [d.to_record() for d in self.documents],
         }
 
     @classmethod
@@ -87,6 +94,7 @@ class Envelope:
             causation_id=r.get("causation_id"),
             encryption=r.get("encryption"),
             signature_scheme=r.get("signature_scheme", SIG_V1),
+            documents=tuple(DocumentRef.from_record(d) for d in r.get("documents") or ()),
         )
 
     def id_problems(self) -> list[str]:
@@ -120,10 +128,16 @@ class Envelope:
             self.correlation_id or "",
             self.causation_id or "",
             hashlib.sha256(self.payload).hexdigest(),
+            # Only when there are documents: the digest of every message without stays as it was.
+            *([self.manifest_sha256() or ""] if self.documents else []),
         ):
             data = part.encode()
             h.update(len(data).to_bytes(4, "big") + data)
         return h.hexdigest()
+
+    def manifest_sha256(self) -> str | None:
+        """The digest hub-sig-v3 covers; None for a message without documents."""
+        return manifest_digest(list(self.documents)) if self.documents else None
 
     def e2e_context(self) -> bytes:
         """The HPKE ``info`` of this envelope's encrypted payload (``hub.trust.e2e.context``)."""
@@ -160,6 +174,7 @@ class Envelope:
             signing_key_id=self.signing_key_id,
             payload_sha256=hashlib.sha256(self.payload).hexdigest(),
             encryption_sha256=self.encryption_sha256(),
+            manifest_sha256=self.manifest_sha256(),
         )
         return fields.to_bytes()
 
@@ -181,13 +196,18 @@ class SignedStructure:
     signing_key_id: str
     payload_sha256: str
     encryption_sha256: str | None = None
+    manifest_sha256: str | None = None
 
     def to_bytes(self) -> bytes:
-        if self.scheme == SIG_V2:
+        if self.scheme in (SIG_V2, SIG_V3) and (self.manifest_sha256 is not None) != (
+            self.scheme == SIG_V3
+        ):
+            raise ValueError("documents are signed with hub-sig-v3, and only they")
+        if self.scheme in (SIG_V2, SIG_V3):
             return self._v2()
         if self.scheme == SIG_V1:
-            if self.encryption_sha256 is not None:
-                raise ValueError("hub-sig-v1 cannot sign an encrypted envelope")
+            if self.encryption_sha256 is not None or self.manifest_sha256 is not None:
+                raise ValueError("hub-sig-v1 cannot sign an encrypted envelope or documents")
             return signing_string(
                 message_id=self.message_id,
                 family=self.family,
@@ -205,7 +225,8 @@ class SignedStructure:
     def _v2(self) -> bytes:
         """hub-sig-v2: each field as a 4-byte big-endian length and its UTF-8 bytes; an optional
         field as one byte 0 (absent) or 1 followed by the field.  No text can move from one field
-        into another under the same signature, and an absent id differs from an empty one."""
+        into another under the same signature, and an absent id differs from an empty one.
+        hub-sig-v3 is the same with its own name first and the manifest digest last."""
         out = bytearray()
 
         def put(text: str) -> None:
@@ -220,7 +241,7 @@ class SignedStructure:
                 out.append(1)
                 put(text)
 
-        put(SIG_V2)
+        put(self.scheme)
         put(self.message_id)
         put(self.family)
         put(str(self.schema_version))
@@ -232,6 +253,8 @@ class SignedStructure:
         put(self.signing_key_id)
         put(self.payload_sha256)
         put_optional(self.encryption_sha256)
+        if self.scheme == SIG_V3:
+            put(self.manifest_sha256 or "")
         return bytes(out)
 
 
@@ -297,6 +320,7 @@ def seal(
     message_id: str | None = None,
     created_at: datetime | None = None,
     encrypt_to: tuple[str, X25519PublicKey] | None = None,
+    documents: tuple[DocumentRef, ...] = (),
 ) -> tuple[Envelope, bytes]:
     """Encode ``payload``, wrap it in a signed envelope; returns the envelope and its wire bytes.
 
@@ -330,6 +354,8 @@ def seal(
         correlation_id=correlation_id,
         causation_id=causation_id,
         encryption=header,
+        documents=documents,
+        signature_scheme=SIG_V3 if documents else SIG_V2,
     )
     env = replace(env, signature=key.sign(env.signing_bytes()))
     return env, encode_envelope(registry, env)

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Read one inbox record as an independent reader: no hub code, only what the README documents.
+"""Read one inbox record as an independent reader: no hub code, only what docs/wire-format.md
+documents.
 
     python3 read_inbox_record.py RECORD.bin --schemas schemas/avro --directory directory.json \\
         --anchor directory-anchor.json [--key RECIPIENT_X25519_PRIVATE.pem]
@@ -7,16 +8,17 @@
 RECORD.bin is the value of a record from a `hub.inbox.AGENCY.REGION` topic, as Kafka gives it.
 The reader:
 
-0. checks the directory's signature against the trust anchor (README, "The signed
+0. checks the directory's signature against the trust anchor (docs/wire-format.md, "The signed
    directory"): Ed25519 over "hub-directory-v1\\n" and the RFC 8785 canonical JSON of its
    `directory` object, which for its values (strings, whole numbers, no floats) is
    json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False) in UTF-8;
 1. decodes the Avro single-object encoding (C3 01, the 8-byte CRC-64-AVRO fingerprint of the
    writer schema's Parsing Canonical Form, the Avro body) with the `.avsc` files alone;
-2. rebuilds the hub-sig-v2 structure (README, "The wire format") and verifies the Ed25519
-   signature with the sender's key from the directory, which must be a key of that sender;
+2. rebuilds the hub-sig-v2 structure (v3 for a message with documents; docs/wire-format.md) and
+   verifies the Ed25519 signature with the sender's key from the directory, which must be a key
+   of that sender;
 3. if the payload is encrypted, opens it with the recipient's X25519 private key (HPKE base mode,
-   DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM; `info` as the README gives it);
+   DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM; `info` as docs/wire-format.md gives it);
 4. decodes the payload with its writer schema and prints the envelope and the payload as JSON.
 
 Exit 0 when the signature verifies (and the payload opens), 1 otherwise.  Needs `fastavro` and
@@ -83,25 +85,37 @@ def address(a: dict) -> str:
     return f"{a['agency']}@{a['region']}"
 
 
+def manifest_digest(documents: list) -> str:
+    """hub-sig-v3's manifest digest (docs/wire-format.md, "Documents")."""
+    out = field("hub-manifest-v1")
+    for d in documents:
+        out += field(str(d["n"])) + field(str(d["chunk_count"])) + field(str(d["size"]))
+        out += field(bytes(d["chunks_root"]).hex())
+        out += field(hashlib.sha256(bytes(d["descriptor"])).hexdigest())
+    return hashlib.sha256(out).hexdigest()
+
+
 def signed_structure(env: dict) -> bytes:
     header = env.get("encryption")
     millis = int(env["created_at"].timestamp() * 1000)
-    return b"".join(
-        [
-            field("hub-sig-v2"),
-            field(env["message_id"]),
-            field(env["family"]),
-            field(str(env["schema_version"])),
-            field(address(env["sender"])),
-            field(address(env["recipient"])),
-            optional(env.get("correlation_id")),
-            optional(env.get("causation_id")),
-            field(str(millis)),
-            field(env["signing_key_id"]),
-            field(hashlib.sha256(env["payload"]).hexdigest()),
-            optional(encryption_digest(header) if header else None),
-        ]
-    )
+    scheme = env.get("signature_scheme") or "hub-sig-v2"
+    parts = [
+        field(scheme),
+        field(env["message_id"]),
+        field(env["family"]),
+        field(str(env["schema_version"])),
+        field(address(env["sender"])),
+        field(address(env["recipient"])),
+        optional(env.get("correlation_id")),
+        optional(env.get("causation_id")),
+        field(str(millis)),
+        field(env["signing_key_id"]),
+        field(hashlib.sha256(env["payload"]).hexdigest()),
+        optional(encryption_digest(header) if header else None),
+    ]
+    if scheme == "hub-sig-v3":  # a message with documents: the manifest's digest last
+        parts.append(field(manifest_digest(env.get("documents") or [])))
+    return b"".join(parts)
 
 
 def trusted_directory(path: Path, anchor_path: Path) -> dict | None:

@@ -162,7 +162,7 @@ def test_an_independent_reader_with_the_readme_the_schemas_and_the_key_reads_the
     rig: Rig, tmp_path: Path
 ) -> None:
     """ops/e2e/read_inbox_record.py imports nothing from the hub: fastavro, cryptography, and
-    what the README documents."""
+    what docs/wire-format.md documents."""
     import subprocess
     import sys
 

@@ -504,7 +504,7 @@ def test_envelope_survives_the_wire(world: World) -> None:
 
 
 def fields_of(structure: bytes) -> list[bytes | None]:
-    """Split hub-sig-v2 as the README documents it: length-prefixed fields, optional ones
+    """Split hub-sig-v2 as docs/wire-format.md documents it: length-prefixed fields, optional ones
     behind a presence byte (positions 6, 7 and 11)."""
     out: list[bytes | None] = []
     i = 0

@@ -1,0 +1,77 @@
+"""Whether a message's documents may be delivered: its signed manifest against the chunks the
+router has seen for it, as a pure function.
+
+The chunks precede their envelope on ``hub.ingress`` under the same key, so when the router
+decides on the envelope it has seen every chunk that was sent.  What it keeps of them is, per
+document, how many arrived, their bytes and the RFC 9162 root over them (``SeenDocument``);
+the manifest must match each exactly, or the message is dead-lettered and nothing of it is
+delivered.  Documents go with originals and with feedback and closure (a processing report),
+not with receipts or acceptances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from hub.trust.e2e import CHUNK_TAG_LEN as CHUNK_TAG
+from hub.wire.deadletter import Reason
+from hub.wire.documents import CHUNK_BYTES, MAX_DOCUMENT_BYTES
+from hub.wire.envelope import Envelope
+
+#: Replies that may carry documents: a progress note or a closure with its processing report.
+REPLIES_WITH_DOCUMENTS = frozenset({"feedback", "closure"})
+#: Documents one message may carry.
+MAX_DOCUMENTS = 100
+
+
+@dataclass(frozen=True)
+class SeenDocument:
+    """What the router saw of one document's chunks: distinct chunks, bytes, root."""
+
+    chunks: int
+    size: int
+    root: bytes
+
+
+def document_problem(
+    env: Envelope,
+    *,
+    is_reply: bool,
+    seen: Mapping[int, SeenDocument],
+    max_document_bytes: int = MAX_DOCUMENT_BYTES,
+) -> tuple[Reason, str] | None:
+    """Why ``env``'s documents cannot be delivered, or None; names numbers, never file names."""
+    docs = env.documents
+    if not docs:
+        return None
+    if is_reply and env.family not in REPLIES_WITH_DOCUMENTS:
+        return Reason.INVALID_DOCUMENT, f"a {env.family} carries no documents"
+    if len(docs) > MAX_DOCUMENTS:
+        return Reason.INVALID_DOCUMENT, f"{len(docs)} documents, over {MAX_DOCUMENTS}"
+    if [d.n for d in docs] != list(range(1, len(docs) + 1)):
+        return Reason.INVALID_DOCUMENT, "documents are not numbered 1, 2, 3 … in order"
+    for d in docs:
+        if d.chunk_count < 1 or not 0 <= d.size <= d.chunk_count * CHUNK_BYTES:
+            return Reason.INVALID_DOCUMENT, f"document {d.n}: chunk count and size disagree"
+        if d.size > max_document_bytes + d.chunk_count * CHUNK_TAG:
+            return (
+                Reason.DOCUMENT_TOO_LARGE,
+                f"document {d.n}: {d.size} bytes, over the limit of {max_document_bytes}",
+            )
+        got = seen.get(d.n)
+        if got is None or got.chunks < d.chunk_count:
+            arrived = got.chunks if got else 0
+            return (
+                Reason.MISSING_CHUNK,
+                f"document {d.n}: {arrived} of {d.chunk_count} chunks arrived",
+            )
+        if got.chunks != d.chunk_count or got.size != d.size or got.root != d.chunks_root:
+            return Reason.CORRUPT_CHUNK, f"document {d.n}: the chunks are not those signed for"
+    extra = set(seen) - {d.n for d in docs}
+    if extra:
+        return (
+            Reason.CORRUPT_CHUNK,
+            f"chunks of {len(extra)} document(s) the manifest does not name",
+        )
+    return None
