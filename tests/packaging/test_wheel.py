@@ -73,6 +73,14 @@ def run(env_dir: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str
     )
 
 
+def python_in(env_dir: Path, cwd: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """``python -c code`` in the installed environment, from ``cwd``."""
+    return subprocess.run(
+        [str(env_dir / "bin" / "python"), "-c", code],
+        cwd=cwd, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
 def test_the_installed_hub_lists_its_families_from_another_directory(
     installed: Path, tmp_path: Path
 ) -> None:
@@ -91,10 +99,7 @@ def test_the_installed_hub_reads_its_contract_policy_and_sla_from_the_package(
         "print(hub.__file__); print(p.schemas_dir()); print(p.POLICY_FILE);"
         "load_sla_policy(); w.default_calendar()"
     )
-    result = subprocess.run(
-        [str(installed / "bin" / "python"), "-c", probe],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    result = python_in(installed, tmp_path, probe)
     assert result.returncode == 0, result.stderr
     module, schemas, policy = result.stdout.split()
     for path in (module, schemas, policy):
@@ -132,10 +137,7 @@ def test_the_hub_works_beside_foreign_gateway_and_demo_packages_from_another_dir
         "import hub.demo.play;"
         "print(gateway.OWNER); print(demo.OWNER); print(connectors.gateway.api.__file__)"
     )
-    result = subprocess.run(
-        [str(installed / "bin" / "python"), "-c", probe],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    result = python_in(installed, tmp_path, probe)
     assert result.returncode == 0, result.stderr
     foreign_gateway, foreign_demo, ours = result.stdout.split("\n")[:3]
     assert foreign_gateway == "not the hub: gateway" and foreign_demo == "not the hub: demo"
