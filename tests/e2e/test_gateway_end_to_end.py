@@ -132,6 +132,9 @@ def test_a_gateway_stopped_and_started_again_delivers_what_came_meanwhile_once(
     time.sleep(3)  # nothing more arrives for it
     _, messages = again.curl("GET", "/v1/inbox?limit=500")
     assert [m["id"] for m in messages].count(mid) == 1
+    # Leave the shared inbox as found: a message left unacknowledged answers every later long
+    # poll at once (it once made the Node client's poll loop run out before its own clue came).
+    assert again.curl("POST", f"/v1/inbox/{mid}/ack")[0] == 204
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not on this machine")
@@ -139,6 +142,10 @@ def test_a_node_script_with_only_fetch_does_what_curl_does(
     gateways: dict[str, GatewayProcess],
 ) -> None:
     mib, psb = gateways["MIB@350582"], gateways["PSB@350582"]
+    # Something else waits unacknowledged in PSB's inbox, so every long poll answers at once:
+    # the script must still wait for its own clue.
+    stale = mib.curl("POST", "/v1/messages", clue(), key=f"stale-{uuid.uuid4()}")[1]["id"]
+    inbox_until(psb, stale)
     env = {
         "PATH": "/usr/bin:/bin:/usr/local/bin",
         "MIB_URL": mib.url,
@@ -156,6 +163,7 @@ def test_a_node_script_with_only_fetch_does_what_curl_does(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["state"] == "CLOSED"
+    assert psb.curl("POST", f"/v1/inbox/{stale}/ack")[0] == 204
 
 
 @pytest.mark.parametrize("kind", ["postgresql", "mariadb"])

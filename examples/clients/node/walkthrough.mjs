@@ -43,10 +43,13 @@ const payload = JSON.parse(await readFile(process.argv[2], "utf8"));
 
 const sent = await mib("POST", "/v1/messages", { family: "clue_transfer", to: "PSB@350582", payload }, randomUUID());
 
+// A long poll answers at once while anything unacknowledged waits, ours or not: wait by the
+// clock, and pause between polls that brought only other messages.
 let clue;
-for (let round = 0; round < 12 && !clue; round++) {
+for (const deadline = Date.now() + 120_000; !clue && Date.now() < deadline; ) {
   const messages = await psb("GET", "/v1/inbox?wait=10&limit=100");
   clue = messages.find((m) => m.id === sent.id);
+  if (!clue && messages.length > 0) await new Promise((r) => setTimeout(r, 500));
 }
 if (!clue) throw new Error(`clue ${sent.id} did not reach PSB`);
 
