@@ -75,6 +75,16 @@ def load_encryption_public(b64: str) -> X25519PublicKey:
     return X25519PublicKey.from_public_bytes(base64.b64decode(b64))
 
 
+def length_prefixed(*parts: str) -> bytes:
+    """Each part as a 4-byte big-endian length and its UTF-8 bytes: no text can move from one
+    part into another (the shape of hub-sig-v2's fields, docs/wire-format.md)."""
+    out = bytearray()
+    for part in parts:
+        data = part.encode()
+        out += len(data).to_bytes(4, "big") + data
+    return bytes(out)
+
+
 def context(
     *,
     message_id: str,
@@ -85,11 +95,9 @@ def context(
     key_id: str,
 ) -> bytes:
     """The HPKE ``info``: what the ciphertext is bound to, length-prefixed."""
-    out = bytearray()
-    for part in ("hub-e2e-v1", message_id, family, str(schema_version), sender, recipient, key_id):
-        data = part.encode()
-        out += len(data).to_bytes(4, "big") + data
-    return bytes(out)
+    return length_prefixed(
+        "hub-e2e-v1", message_id, family, str(schema_version), sender, recipient, key_id
+    )
 
 
 def encrypt(
@@ -131,14 +139,6 @@ DOCUMENT_KEY_LEN = 32
 CHUNK_TAG_LEN = 16
 
 
-def _fields(*parts: str) -> bytes:
-    out = bytearray()
-    for part in parts:
-        data = part.encode()
-        out += len(data).to_bytes(4, "big") + data
-    return bytes(out)
-
-
 def new_document_key() -> bytes:
     import os
 
@@ -147,7 +147,7 @@ def new_document_key() -> bytes:
 
 def document_info(payload_info: bytes, n: int) -> bytes:
     """The HPKE ``info`` of document ``n``'s descriptor: the payload's, and which document."""
-    return payload_info + _fields("hub-e2e-document-v1", str(n))
+    return payload_info + length_prefixed("hub-e2e-document-v1", str(n))
 
 
 def seal_descriptor(descriptor: bytes, public: X25519PublicKey, info: bytes) -> bytes:
@@ -166,7 +166,9 @@ def open_descriptor(sealed: bytes, key: EncryptionKey, info: bytes) -> bytes:
 def chunk_aad(
     message_id: str, sender: str, recipient: str, n: int, index: int, count: int
 ) -> bytes:
-    return _fields("hub-chunk-v1", message_id, sender, recipient, str(n), str(index), str(count))
+    return length_prefixed(
+        "hub-chunk-v1", message_id, sender, recipient, str(n), str(index), str(count)
+    )
 
 
 def _nonce(index: int) -> bytes:

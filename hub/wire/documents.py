@@ -46,11 +46,6 @@ class DocumentError(ContractError):
     reason = "invalid_document"
 
 
-def _field(part: str) -> bytes:
-    data = part.encode()
-    return len(data).to_bytes(4, "big") + data
-
-
 @dataclass(frozen=True)
 class Descriptor:
     """What the recipient learns of a document before its bytes: payload, sealed when the
@@ -122,10 +117,12 @@ class DocumentRef:
 def manifest_digest(refs: list[DocumentRef]) -> str:
     """Lowercase hex SHA-256 of the manifest as the signature covers it: ``hub-manifest-v1``,
     then per document its number, chunk count, wire size, chunk root and descriptor digest."""
-    out = bytearray(_field("hub-manifest-v1"))
+    out = bytearray(e2e.length_prefixed("hub-manifest-v1"))
     for r in refs:
-        out += _field(str(r.n)) + _field(str(r.chunk_count)) + _field(str(r.size))
-        out += _field(r.chunks_root.hex()) + _field(hashlib.sha256(r.descriptor).hexdigest())
+        out += e2e.length_prefixed(
+            str(r.n), str(r.chunk_count), str(r.size), r.chunks_root.hex(),
+            hashlib.sha256(r.descriptor).hexdigest(),
+        )  # fmt: skip
     return hashlib.sha256(bytes(out)).hexdigest()
 
 
