@@ -67,7 +67,7 @@ def cmd_topics_plan(args: argparse.Namespace, settings: Settings) -> int:
     from hub.runtime.state import resolve_bootstrap
 
     existing = None if args.offline else _existing(settings, resolve_bootstrap(settings))
-    rows = topic_plan(hub_topics(_addresses(settings)), existing)
+    rows = topic_plan(hub_topics(_addresses(settings), settings.docs_retention_ms), existing)
     print(render_table(["topic", "partitions", "action", "configs"], rows))
     print(f"replication factor {settings.topic_replication} (topic_replication)")
     return 0
@@ -78,7 +78,7 @@ def cmd_topics_apply(args: argparse.Namespace, settings: Settings) -> int:
     from hub.runtime.state import resolve_bootstrap
 
     bootstrap = resolve_bootstrap(settings)
-    wanted = hub_topics(_addresses(settings))
+    wanted = hub_topics(_addresses(settings), settings.docs_retention_ms)
     created = ensure_topics(
         bootstrap,
         wanted,
@@ -165,7 +165,7 @@ def cmd_acls(args: argparse.Namespace, settings: Settings) -> int:
     acls = plan(addresses, app_id=settings.app_id, hub_principal=f"User:{args.hub_user}")
     if args.format == "strimzi":
         docs = strimzi_manifests(
-            hub_topics(addresses),
+            hub_topics(addresses, settings.docs_retention_ms),
             acls,
             cluster=args.cluster,
             replication=settings.topic_replication,

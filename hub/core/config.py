@@ -120,6 +120,9 @@ class Settings:
     max_record_bytes: int = 900_000
     #: The largest document a message may carry (its chunks, hub.wire.documents): 2 GiB.
     max_document_bytes: int = 2 * 1024**3
+    #: How long a documents topic (hub.docs.AGENCY.REGION) keeps chunks: 4 weeks, as an inbox.
+    #: A recipient must have read a message's documents within it.
+    docs_retention_ms: int = 4 * 7 * 24 * 3600 * 1000
     #: An envelope created longer ago than this before it reached the hub is stale.
     freshness_max_age_s: float = 86400.0
     #: An envelope created more than this after it reached the hub is from the future.

@@ -3,18 +3,16 @@ router has seen for it, as a pure function.
 
 The chunks precede their envelope on ``hub.ingress`` under the same key, so when the router
 decides on the envelope it has seen every chunk that was sent.  What it keeps of them is, per
-document, how many arrived, their bytes and the RFC 9162 root over them (``SeenDocument``);
-the manifest must match each exactly, or the message is dead-lettered and nothing of it is
-delivered.  Documents go with originals and with feedback and closure (a processing report),
-not with receipts or acceptances.
+document and upload, how many arrived, their bytes and the RFC 9162 root over them
+(``SeenDocument``); the manifest must match the upload it names exactly, or the message is
+dead-lettered and nothing of it is delivered.  Documents go with originals and with feedback
+and closure (a processing report), not with receipts or acceptances.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-
 from hub.trust.e2e import CHUNK_TAG_LEN as CHUNK_TAG
+from hub.wire.chunk_places import Seen, SeenDocument
 from hub.wire.deadletter import Reason
 from hub.wire.documents import CHUNK_BYTES, MAX_DOCUMENT_BYTES
 from hub.wire.envelope import Envelope
@@ -24,21 +22,14 @@ REPLIES_WITH_DOCUMENTS = frozenset({"feedback", "closure"})
 #: Documents one message may carry.
 MAX_DOCUMENTS = 100
 
-
-@dataclass(frozen=True)
-class SeenDocument:
-    """What the router saw of one document's chunks: distinct chunks, bytes, root."""
-
-    chunks: int
-    size: int
-    root: bytes
+__all__ = ["Seen", "SeenDocument", "document_problem", "places_problem"]
 
 
 def document_problem(
     env: Envelope,
     *,
     is_reply: bool,
-    seen: Mapping[int, SeenDocument],
+    seen: Seen,
     max_document_bytes: int = MAX_DOCUMENT_BYTES,
 ) -> tuple[Reason, str] | None:
     """Why ``env``'s documents cannot be delivered, or None; names numbers, never file names."""
@@ -59,19 +50,29 @@ def document_problem(
                 Reason.DOCUMENT_TOO_LARGE,
                 f"document {d.n}: {d.size} bytes, over the limit of {max_document_bytes}",
             )
-        got = seen.get(d.n)
+        got = seen.get((d.n, d.upload))
         if got is None or got.chunks < d.chunk_count:
             arrived = got.chunks if got else 0
             return (
                 Reason.MISSING_CHUNK,
                 f"document {d.n}: {arrived} of {d.chunk_count} chunks arrived",
             )
+        if got.conflicted:
+            return Reason.CORRUPT_CHUNK, f"document {d.n}: a chunk came twice with other bytes"
         if got.chunks != d.chunk_count or got.size != d.size or got.root != d.chunks_root:
             return Reason.CORRUPT_CHUNK, f"document {d.n}: the chunks are not those signed for"
-    extra = set(seen) - {d.n for d in docs}
-    if extra:
-        return (
-            Reason.CORRUPT_CHUNK,
-            f"chunks of {len(extra)} document(s) the manifest does not name",
-        )
+    # Chunks of other uploads (an earlier attempt under another key) or of numbers the manifest
+    # does not name are never named to the recipient: the retention of the documents topic
+    # removes them.
+    return None
+
+
+def places_problem(env: Envelope, seen: Seen, docs_topic: str) -> str | None:
+    """Why the kept chunks cannot be named in the delivery to ``docs_topic``, or None: they were
+    copied to another connector's documents topic (the directory changed between the chunks and
+    their envelope; sending again fixes it)."""
+    for d in env.documents:
+        got = seen.get((d.n, d.upload))
+        if got is not None and got.topic != docs_topic:
+            return f"document {d.n}: its chunks went to another connector's documents topic"
     return None

@@ -14,26 +14,37 @@ ledger knows (``hub.lifecycle.states``), and it always goes back to the original
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from hub.core.text import shown
 from hub.lifecycle.states import Conversation, IllegalTransition, State, check_parties, transition
-from hub.routing.documents import SeenDocument, document_problem
+from hub.routing.documents import Seen, document_problem, places_problem
 from hub.routing.freshness import Freshness
 from hub.routing.policy import Policy
 from hub.routing.resolve import Route, resolve
 from hub.trust import e2e
+from hub.trust.address import Address
 from hub.trust.directory import Directory, DirectoryError, check_address
 from hub.trust.keys import verify
 from hub.wire import codec
 from hub.wire.deadletter import Reason
-from hub.wire.documents import MAX_DOCUMENT_BYTES
+from hub.wire.documents import CHUNK_STEM, MAX_DOCUMENT_BYTES, Chunk
 from hub.wire.envelope import SIG_V2, SIG_V3, Envelope, read_envelope
 from hub.wire.families import Family, check_payload, family
 from hub.wire.schemas import SchemaRegistry
+from hub.wire.topics import docs_topic
+
+
+@dataclass(frozen=True)
+class DocumentPlaces:
+    """Where one document's chunks lie on the recipient's documents topic, in order."""
+
+    n: int
+    topic: str
+    places: tuple[tuple[int, int], ...]  # (partition, offset) per chunk
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,21 @@ class Delivered:
     #: None for a reply the ledger already applied (a redelivery, to be skipped as duplicate).
     conversation: Conversation | None = None
     new_state: State | None = None
+    #: Where the documents' checked chunks lie, named to the recipient with the delivery.
+    documents: tuple[DocumentPlaces, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChunkAccepted:
+    """A document chunk fit to keep: copied to ``topic`` (the documents topic of ``inbox``, the
+    connector its message would be delivered to) and recorded.  Chunks are not signed: whether
+    they are the ones the sender meant is decided on their envelope, by its signed manifest."""
+
+    chunk: Chunk
+    inbox: Address
+    topic: str
+    #: No envelope: a chunk's ids and addresses are unauthenticated until its envelope comes.
+    envelope: None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +80,7 @@ class Rejected:
     envelope: Envelope | None = None
 
 
-Decision = Delivered | Rejected
+Decision = Delivered | Rejected | ChunkAccepted
 
 
 def _no_conversations(message_id: str) -> Conversation | None:
@@ -65,7 +91,7 @@ def _nothing_applied(message_id: str) -> bool:
     return False
 
 
-def _no_chunks(message_id: str, sender: str) -> Mapping[int, SeenDocument]:
+def _no_chunks(message_id: str, sender: str) -> Seen:
     return {}
 
 
@@ -79,7 +105,7 @@ class Router:
         reply_applied: Callable[[str], bool] = _nothing_applied,
         freshness: Freshness | None = None,
         schemes: frozenset[str] = frozenset({SIG_V2, SIG_V3}),
-        chunks: Callable[[str, str], Mapping[int, SeenDocument]] = _no_chunks,
+        chunks: Callable[[str, str], Seen] = _no_chunks,
         max_document_bytes: int = MAX_DOCUMENT_BYTES,
     ) -> None:
         self.freshness = freshness or Freshness()
@@ -99,6 +125,8 @@ class Router:
         """The decision for ``raw`` received at ``at`` (its freshness is judged against ``at``;
         None skips that check, for tests of the other rules on fixed, old envelopes)."""
         try:
+            if codec.writer_of(self.registry, raw).stem == CHUNK_STEM:
+                return self._decide_chunk(raw)
             env = read_envelope(self.registry, raw)
         except codec.CodecError as exc:
             return Rejected(Reason(exc.reason), exc.detail)
@@ -128,13 +156,49 @@ class Router:
             violation = self.policy.violation(env.family, env.sender, env.recipient)
             if violation:
                 return Rejected(Reason.POLICY_VIOLATION, violation, env)
-        if env.documents:
-            seen = self.chunks(env.message_id, str(env.sender))
-            problem = document_problem(
-                env, is_reply=fam.is_reply, seen=seen, max_document_bytes=self.max_document_bytes
+        if not env.documents:
+            return self._decide_content(env, fam, directory)
+        seen = self.chunks(env.message_id, str(env.sender))
+        problem = document_problem(
+            env, is_reply=fam.is_reply, seen=seen, max_document_bytes=self.max_document_bytes
+        )
+        if problem is not None:
+            return Rejected(problem[0], problem[1], env)
+        decision = self._decide_content(env, fam, directory)
+        if not isinstance(decision, Delivered):
+            return decision
+        topic = docs_topic(decision.route.inbox.agency, decision.route.inbox.region)
+        moved = places_problem(env, seen, topic)
+        if moved is not None:
+            return Rejected(Reason.MISSING_CHUNK, f"{moved}; send the message again", env)
+        places = tuple(
+            DocumentPlaces(d.n, topic, seen[(d.n, d.upload)].places) for d in env.documents
+        )
+        return replace(decision, documents=places)
+
+    def _decide_chunk(self, raw: bytes) -> Decision:
+        """A chunk on its own: its shape, its limit and where its message would go."""
+        _, record = codec.decode(self.registry, raw)
+        chunk = Chunk.from_record(record)
+        problem = chunk.problem(self.max_document_bytes)
+        if problem is not None:
+            too_large = problem.reason == Reason.DOCUMENT_TOO_LARGE.value
+            return Rejected(
+                Reason.DOCUMENT_TOO_LARGE if too_large else Reason.INVALID_CHUNK, str(problem)
             )
-            if problem is not None:
-                return Rejected(problem[0], problem[1], env)
+        try:
+            recipient = Address.parse(chunk.recipient)
+            check_address(recipient)
+        except (DirectoryError, ValueError):
+            return Rejected(Reason.UNKNOWN_AGENCY, "chunk: recipient is not an agency address")
+        route = resolve(self.directory(), recipient)
+        if route is None:
+            return Rejected(Reason.NO_ROUTE, "chunk: no connector for its recipient nor above it")
+        topic = docs_topic(route.inbox.agency, route.inbox.region)
+        return ChunkAccepted(chunk, route.inbox, topic)
+
+    def _decide_content(self, env: Envelope, fam: Family, directory: Directory) -> Decision:
+        """Encryption, payload, lifecycle and route: the steps after signature and policy."""
         if env.encryption is not None:
             return self._decide_encrypted(env, fam, directory)
         if fam.encryption_required:

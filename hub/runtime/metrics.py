@@ -21,6 +21,11 @@ DUPLICATES = Counter(
     "Redelivered messages the router had already delivered (skipped)",
     ["family"],
 )
+CHUNKS = Counter(
+    "hub_document_chunks_total",
+    "Document chunks read from hub.ingress: kept for their envelope, or repeats of one kept",
+    ["outcome"],
+)
 REPLAYS = Counter(
     "hub_dead_letter_replays_total", "Dead letters re-submitted by `hub dlq replay`", []
 )

@@ -97,7 +97,7 @@ def run_hub(settings: Settings) -> int:
             f"the hub's topics on {bootstrap}",
             lambda: ensure_topics(
                 bootstrap,
-                hub_topics(directory.addresses()),
+                hub_topics(directory.addresses(), settings.docs_retention_ms),
                 security=settings.kafka_python_security(),
                 replication=settings.topic_replication,
             ),

@@ -21,6 +21,7 @@ from hub.routing.policy import Policy, load_policy
 from hub.routing.router import Router
 from hub.sla.policy import SlaPolicy, load_sla_policy
 from hub.sla.workdays import WorkCalendar, default_calendar
+from hub.storage.chunks import ChunkStore
 from hub.storage.store import Store
 from hub.trust.directory import DirectoryFile, directory_file
 from hub.wire.envelope import SIG_V1, SIG_V2, SIG_V3
@@ -64,6 +65,7 @@ class HubServices:
             frozenset({SIG_V1, SIG_V2, SIG_V3})
             if settings.accept_hub_sig_v1
             else frozenset({SIG_V2, SIG_V3}),
+            chunks=ChunkStore(store.engine).seen,
             max_document_bytes=settings.max_document_bytes,
         )
         return cls(

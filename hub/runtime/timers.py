@@ -19,6 +19,7 @@ from hub.runtime.ingress.recorder import Epochs
 from hub.runtime.services import HubServices
 from hub.sla.clock import SlaClock
 from hub.sla.publisher import SlaPublisher
+from hub.storage.chunks import ChunkStore
 from hub.storage.redelivery import Redeliveries
 from hub.storage.store import Pruned
 from hub.trust.directory import load_signing_key
@@ -90,7 +91,8 @@ class KeyRecorder:
 
 
 class InboxTopics:
-    """Creates an inbox topic before its first record, once per topic per worker."""
+    """Creates a connector's inbox and documents topics before the first record written to either,
+    once per worker (called with the inbox's name)."""
 
     def __init__(self, bootstrap: str, services: HubServices) -> None:
         self.bootstrap = bootstrap
@@ -101,12 +103,12 @@ class InboxTopics:
         if topic in self._ready:
             return
         from hub.runtime.admin import ensure_topics
-        from hub.wire.topics import inbox_spec
+        from hub.wire.topics import connector_topics
 
         await asyncio.to_thread(
             ensure_topics,
             self.bootstrap,
-            [inbox_spec(agency, region)],
+            connector_topics(agency, region, self.settings.docs_retention_ms),
             security=self.settings.kafka_python_security(),
             replication=self.settings.topic_replication,
         )
@@ -114,7 +116,8 @@ class InboxTopics:
 
 
 class Pruner:
-    """Deletes dead letters past their retention and delivered ids past the de-dup window."""
+    """Deletes dead letters past their retention, delivered ids past the de-dup window and chunk
+    rows past the documents topics' retention."""
 
     def __init__(self, services: HubServices) -> None:
         self.services = services
@@ -130,6 +133,13 @@ class Pruner:
             Redeliveries(self.services.store.engine).prune,
             now - timedelta(days=s.dedup_retention_days),
         )
+        # A chunk's row is worth keeping as long as its documents topic keeps its bytes.
+        chunks = await asyncio.to_thread(
+            ChunkStore(self.services.store.engine).prune,
+            now - timedelta(milliseconds=s.docs_retention_ms),
+        )
+        if chunks:
+            log.info("pruned %d document chunk rows past the documents topics' retention", chunks)
         if pruned.dead_letters or pruned.deliveries:
             log.info(
                 "pruned %d dead letters and %d delivered ids past retention",

@@ -2,7 +2,8 @@
 
 Each connector (an agency at a region) has its own principal, ``User:<agency>-<region>`` in lower
 case (``User:mib-350582``; a valid SCRAM user and Strimzi ``KafkaUser`` name).  It may write
-``hub.ingress``, read its own inbox ``hub.inbox.AGENCY.REGION`` and use its own consumer group,
+``hub.ingress``, read its own inbox ``hub.inbox.AGENCY.REGION`` and documents topic
+``hub.docs.AGENCY.REGION`` and use its own consumer group,
 and nothing else: not another agency's inbox, not the audit or dead-letter topics.  The hub's
 principal has the rest: every ``hub.`` topic, the groups of its ``app_id`` (router, audit
 sink), and the cluster rights to create topics.
@@ -18,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hub.trust.address import Address
-from hub.wire.topics import INGRESS, connector_group, inbox_topic
+from hub.wire.topics import INGRESS, connector_group, docs_topic, inbox_topic
 
 TOPIC, GROUP, CLUSTER = "topic", "group", "cluster"
 LITERAL, PREFIXED = "literal", "prefixed"
@@ -60,12 +61,15 @@ def user_name(address: Address) -> str:
 def connector_acls(address: Address) -> list[Acl]:
     p = principal_of(address)
     inbox = inbox_topic(address.agency, address.region)
+    docs = docs_topic(address.agency, address.region)
     group = connector_group(address.agency, address.region)
     return [
         Acl(p, TOPIC, INGRESS.name, LITERAL, "Write"),
         Acl(p, TOPIC, INGRESS.name, LITERAL, "Describe"),
         Acl(p, TOPIC, inbox, LITERAL, "Read"),
         Acl(p, TOPIC, inbox, LITERAL, "Describe"),
+        Acl(p, TOPIC, docs, LITERAL, "Read"),
+        Acl(p, TOPIC, docs, LITERAL, "Describe"),
         Acl(p, GROUP, group, LITERAL, "Read"),
     ]
 

@@ -20,15 +20,22 @@ from typing import Any
 
 from hub.wire.families import FAMILIES
 from hub.wire.schemas import SchemaRegistry
-from hub.wire.topics import AUDIT, DEAD_LETTER, INBOX_PARTITIONS, INGRESS, SLA_EVENTS
+from hub.wire.topics import (
+    AUDIT,
+    DEAD_LETTER,
+    DOCS_PARTITIONS,
+    INBOX_PARTITIONS,
+    INGRESS,
+    SLA_EVENTS,
+)
 
 AVRO = "application/vnd.apache.avro;version=1.9.0"
 WIRE_NOTE = (
     "Every record is an Avro single-object encoding: C3 01, the 8-byte little-endian CRC-64-AVRO "
     "fingerprint of the writer schema's Parsing Canonical Form (x-fingerprints), the Avro body. "
     "On hub.ingress and the inboxes the record is an Envelope whose payload field holds the "
-    "family's payload record, encoded the same way and signed with hub-sig-v2 (README, 'The "
-    "wire format')."
+    "family's payload record, encoded the same way and signed with hub-sig-v2, or hub-sig-v3 "
+    "when documents travel (docs/wire-format.md)."
 )
 
 
@@ -75,7 +82,7 @@ def build(
         "payload": {"schemaFormat": AVRO, "schema": envelope.raw},
         "x-fingerprint": envelope.fingerprint.hex(),
     }
-    for stem in ("dead_letter", "audit_event"):
+    for stem in ("dead_letter", "audit_event", "document_chunk"):
         v = registry.latest(stem)
         messages[stem] = {
             "name": stem,
@@ -90,7 +97,7 @@ def build(
             "address": INGRESS.name,
             "description": f"Connectors publish signed envelopes here ({INGRESS.partitions} "
             "partitions, keyed by conversation id).",
-            "messages": {n: ref(n) for n in families},
+            "messages": {**{n: ref(n) for n in families}, "document_chunk": ref("document_chunk")},
         },
         "inbox": {
             "address": "hub.inbox.{agency}.{region}",
@@ -101,6 +108,17 @@ def build(
                 "region": {"description": "GB/T 2260 region code, e.g. 350582"},
             },
             "messages": {n: ref(n) for n in FAMILIES},
+        },
+        "docs": {
+            "address": "hub.docs.{agency}.{region}",
+            "description": f"One documents topic per connector ({DOCS_PARTITIONS} partitions, "
+            "keyed by message id): the chunks the router copied from hub.ingress, read at the "
+            "places the hub-chunks header of a delivered inbox record names.",
+            "parameters": {
+                "agency": {"description": "agency code, e.g. PSB"},
+                "region": {"description": "GB/T 2260 region code, e.g. 350582"},
+            },
+            "messages": {"document_chunk": ref("document_chunk")},
         },
         "deadLetter": {
             "address": DEAD_LETTER.name,
@@ -130,6 +148,9 @@ def build(
         "operations": {
             "sendMessage": op("send", "ingress", families, "a connector sends a message"),
             "receiveInbox": op("receive", "inbox", FAMILIES, "a connector reads its inbox"),
+            "receiveDocuments": op(
+                "receive", "docs", ["document_chunk"], "a connector reads its messages' chunks"
+            ),
             "receiveDeadLetters": op("receive", "deadLetter", ["dead_letter"], "operators"),
         },
         "components": {"messages": messages},

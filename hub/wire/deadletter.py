@@ -36,6 +36,7 @@ class Reason(StrEnum):
     CORRUPT_CHUNK = "corrupt_chunk"  # the chunks are not those signed for (root, size, count)
     DOCUMENT_TOO_LARGE = "document_too_large"  # over max_document_bytes
     INVALID_DOCUMENT = "invalid_document"  # a manifest out of shape, or documents where none go
+    INVALID_CHUNK = "invalid_chunk"  # a chunk out of shape, or a place already taken by others
 
 
 #: A dead letter's detail names fields, codes and limits, never payload values, and is bounded.

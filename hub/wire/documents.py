@@ -19,6 +19,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -38,6 +40,7 @@ CHUNK_PLAINTEXT = CHUNK_BYTES - e2e.CHUNK_TAG_LEN
 MAX_DOCUMENT_BYTES = 2 * 1024**3
 #: A file name's longest form, in characters.
 MAX_NAME = 255
+UPLOAD = re.compile(r"[0-9a-f]{32}")
 
 
 class DocumentError(ContractError):
@@ -93,10 +96,15 @@ class DocumentRef:
     size: int  # bytes on the wire: the sum of its chunks' data
     chunks_root: bytes  # RFC 9162 root over the chunks' data, in order
     descriptor: bytes  # Descriptor.to_bytes(), sealed for the recipient when encrypted
+    #: Drawn by the sender for this sending; its chunks carry it.  Only chunks of the upload the
+    #: signed manifest names count, so a retry under a new key, or chunks a stranger wrote under
+    #: the same message id, never mix in (an upload id is unguessable before the envelope).
+    upload: str = ""
 
     def to_record(self) -> dict[str, Any]:
         return {
             "n": self.n,
+            "upload": self.upload,
             "chunk_count": self.chunk_count,
             "size": self.size,
             "chunks_root": self.chunks_root,
@@ -111,16 +119,18 @@ class DocumentRef:
             int(r["size"]),
             bytes(r["chunks_root"]),
             bytes(r["descriptor"]),
+            str(r.get("upload", "")),
         )
 
 
 def manifest_digest(refs: list[DocumentRef]) -> str:
     """Lowercase hex SHA-256 of the manifest as the signature covers it: ``hub-manifest-v1``,
-    then per document its number, chunk count, wire size, chunk root and descriptor digest."""
+    then per document its number, upload, chunk count, wire size, chunk root and descriptor
+    digest."""
     out = bytearray(e2e.length_prefixed("hub-manifest-v1"))
     for r in refs:
         out += e2e.length_prefixed(
-            str(r.n), str(r.chunk_count), str(r.size), r.chunks_root.hex(),
+            str(r.n), r.upload, str(r.chunk_count), str(r.size), r.chunks_root.hex(),
             hashlib.sha256(r.descriptor).hexdigest(),
         )  # fmt: skip
     return hashlib.sha256(bytes(out)).hexdigest()
@@ -135,12 +145,14 @@ class Chunk:
     index: int
     count: int
     data: bytes
+    upload: str = ""
 
     def to_record(self) -> dict[str, Any]:
         return {
             "message_id": self.message_id,
             "sender": self.sender,
             "recipient": self.recipient,
+            "upload": self.upload,
             "document": self.document,
             "index": self.index,
             "count": self.count,
@@ -157,7 +169,13 @@ class Chunk:
             int(r["index"]),
             int(r["count"]),
             bytes(r["data"]),
+            str(r["upload"]),
         )
+
+    @property
+    def slot(self) -> tuple[str, str, int, str, int]:
+        """Where the chunk belongs: message, sender, document, upload, index."""
+        return (self.message_id, self.sender, self.document, self.upload, self.index)
 
     def problem(self, max_document_bytes: int = MAX_DOCUMENT_BYTES) -> DocumentError | None:
         """What is wrong with this chunk on its own (the router's first look), or None."""
@@ -165,6 +183,8 @@ class Chunk:
             return DocumentError(
                 f"chunk of {len(self.data)} bytes, over {CHUNK_BYTES}", reason="oversized_chunk"
             )
+        if not UPLOAD.fullmatch(self.upload):
+            return DocumentError("chunk without a 32-hex-digit upload id", reason="invalid_chunk")
         if not (0 <= self.index < self.count and self.document >= 1):
             return DocumentError(
                 "chunk index, count or document number out of range", reason="invalid_chunk"
@@ -222,6 +242,7 @@ class SplitDocument:
         self.name, self.media_type, self.sealing = name, media_type, sealing
         self.key = e2e.new_document_key() if sealing else None
         self.count = chunk_count(size)
+        self.upload = secrets.token_hex(16)
         self._ref: DocumentRef | None = None
 
     def chunks(self) -> Iterator[Chunk]:
@@ -241,7 +262,14 @@ class SplitDocument:
             root.add(merkle.leaf_hash(data))
             wire += len(data)
             yield Chunk(
-                self.message_id, self.sender, self.recipient, self.n, index, self.count, data
+                self.message_id,
+                self.sender,
+                self.recipient,
+                self.n,
+                index,
+                self.count,
+                data,
+                self.upload,
             )
         if read != self.size or self.source.read(1):
             raise DocumentError(f"document {self.n} changed size while it was read")
@@ -251,7 +279,7 @@ class SplitDocument:
         if self.sealing is not None:
             info = e2e.document_info(self.sealing.payload_info, self.n)
             descriptor = e2e.seal_descriptor(descriptor, self.sealing.public, info)
-        self._ref = DocumentRef(self.n, self.count, wire, root.root(), descriptor)
+        self._ref = DocumentRef(self.n, self.count, wire, root.root(), descriptor, self.upload)
 
     @property
     def ref(self) -> DocumentRef:
@@ -295,7 +323,11 @@ class DocumentAssembler:
             raise DocumentError(
                 f"document {self.ref.n}: chunk {self.next} is missing", reason="missing_chunk"
             )
-        if chunk.count != self.ref.chunk_count or len(chunk.data) > CHUNK_BYTES:
+        if (
+            chunk.count != self.ref.chunk_count
+            or chunk.upload != self.ref.upload
+            or len(chunk.data) > CHUNK_BYTES
+        ):
             raise DocumentError(
                 f"document {self.ref.n}: chunk {chunk.index} does not fit the manifest",
                 reason="corrupt_chunk",

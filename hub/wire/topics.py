@@ -56,13 +56,43 @@ def inbox_spec(agency: str, region: str) -> TopicSpec:
     return TopicSpec(inbox_topic(agency, region), INBOX_PARTITIONS, INBOX_CONFIG)
 
 
+#: Each connector's documents topic: the chunks of the documents addressed to it, copied there
+#: by the router from hub.ingress and named to the connector only in the envelope delivered to
+#: its inbox (header ``hub-chunks``).  Keyed by message id; retention is ``docs_retention_ms``.
+DOCS_PARTITIONS = 3
+DOCS_RETENTION_MS = 4 * WEEK_MS
+
+
+def docs_topic(agency: str, region: str) -> str:
+    """Beside the inbox, under the same ACL pattern: one agency reads only its own."""
+    return f"hub.docs.{agency}.{region}"
+
+
+def docs_spec(agency: str, region: str, retention_ms: int = DOCS_RETENTION_MS) -> TopicSpec:
+    return TopicSpec(
+        docs_topic(agency, region), DOCS_PARTITIONS, {"retention.ms": str(retention_ms)}
+    )
+
+
+def connector_topics(
+    agency: str, region: str, docs_retention_ms: int = DOCS_RETENTION_MS
+) -> list[TopicSpec]:
+    """The topics one connector reads: its inbox and its documents."""
+    return [inbox_spec(agency, region), docs_spec(agency, region, docs_retention_ms)]
+
+
 def core_topics() -> list[TopicSpec]:
     return [INGRESS, DEAD_LETTER, SLA_EVENTS, AUDIT]
 
 
-def hub_topics(connectors: Iterable[Address]) -> list[TopicSpec]:
-    """Every topic a hub with these connectors needs: the core ones and one inbox each."""
-    return core_topics() + [inbox_spec(a.agency, a.region) for a in connectors]
+def hub_topics(
+    connectors: Iterable[Address], docs_retention_ms: int = DOCS_RETENTION_MS
+) -> list[TopicSpec]:
+    """Every topic a hub with these connectors needs: the core ones, an inbox and a documents
+    topic each."""
+    return core_topics() + [
+        spec for a in connectors for spec in connector_topics(a.agency, a.region, docs_retention_ms)
+    ]
 
 
 def router_group(app_id: str) -> str:

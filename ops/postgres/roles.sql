@@ -9,9 +9,11 @@
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {app};
 
--- The hub's working store: deliveries, dead letters, the ledger, SLA outbox, redelivery.
+-- The hub's working store: deliveries, dead letters, the ledger, SLA outbox, redelivery, the
+-- rows of document chunks.
 GRANT SELECT, INSERT, UPDATE, DELETE ON
-    deliveries, dead_letters, ledger, obligations, ledger_events, sla_events, redeliverable
+    deliveries, dead_letters, ledger, obligations, ledger_events, sla_events, redeliverable,
+    document_chunks
     TO {app};
 
 -- The transfer log: read and append, nothing else (its triggers refuse UPDATE and DELETE too).

@@ -16,6 +16,7 @@ from hub.wire.topics import (
     SLA_EVENTS,
     connector_group,
     core_topics,
+    docs_topic,
     hub_topics,
     inbox_topic,
 )
@@ -23,23 +24,28 @@ from hub.wire.topics import (
 ADDRESSES = [Address.parse(a) for a in [*DEV_CONNECTORS, "HUB@100000"]]
 ACLS = plan(ADDRESSES, app_id="hub-router")
 INBOXES = [inbox_topic(a.agency, a.region) for a in ADDRESSES]
+DOCS = [docs_topic(a.agency, a.region) for a in ADDRESSES]
 HUB_ONLY = [AUDIT.name, DEAD_LETTER.name, SLA_EVENTS.name]
 
 
-def test_each_principal_can_read_only_its_own_inbox() -> None:
+def test_each_principal_can_read_only_its_own_inbox_and_documents() -> None:
     for address in ADDRESSES:
         me = principal_of(address)
         mine = inbox_topic(address.agency, address.region)
         readable = [t for t in INBOXES if allowed(ACLS, me, "Read", TOPIC, t)]
         assert readable == [mine], address
+        own_docs = docs_topic(address.agency, address.region)
+        readable = [t for t in DOCS if allowed(ACLS, me, "Read", TOPIC, t)]
+        assert readable == [own_docs], address
         # Nor a topic of an agency that registers later.
         assert not allowed(ACLS, me, "Read", TOPIC, "hub.inbox.PSB.350583")
+        assert not allowed(ACLS, me, "Read", TOPIC, "hub.docs.PSB.350583")
 
 
 def test_a_principal_writes_only_the_ingress_topic_and_reads_no_hub_topic() -> None:
     for address in ADDRESSES:
         me = principal_of(address)
-        for topic in [*INBOXES, *HUB_ONLY]:
+        for topic in [*INBOXES, *DOCS, *HUB_ONLY]:
             assert not allowed(ACLS, me, "Write", TOPIC, topic), (address, topic)
         for topic in [INGRESS.name, *HUB_ONLY]:
             assert not allowed(ACLS, me, "Read", TOPIC, topic), (address, topic)
@@ -111,6 +117,7 @@ def test_strimzi_manifests_give_every_topic_and_principal_a_valid_resource() -> 
     assert rules == {
         ("hub.ingress", ("Write", "Describe")),
         ("hub.inbox.MIB.350582", ("Read", "Describe")),
+        ("hub.docs.MIB.350582", ("Read", "Describe")),
         ("hub.connector.MIB.350582", ("Read",)),
     }
 

@@ -148,11 +148,15 @@ def test_documents_and_chunks_over_the_limits_are_refused() -> None:
     with pytest.raises(DocumentError) as big:
         split(pdf(3 * CHUNK_PLAINTEXT), max_bytes=2 * CHUNK_PLAINTEXT)
     assert big.value.reason == "document_too_large"
-    chunk = Chunk("m", "A@1", "B@2", 1, 0, 1, b"x" * (CHUNK_BYTES + 1))
+    up = "0" * 32
+    chunk = Chunk("m", "A@1", "B@2", 1, 0, 1, b"x" * (CHUNK_BYTES + 1), up)
     assert (p := chunk.problem()) is not None and p.reason == "oversized_chunk"
-    huge = Chunk("m", "A@1", "B@2", 1, 0, 5000, b"x")
+    huge = Chunk("m", "A@1", "B@2", 1, 0, 5000, b"x", up)
     assert (p := huge.problem()) is not None and p.reason == "document_too_large"
-    assert Chunk("m", "A@1", "B@2", 1, 3, 3, b"x").problem() is not None
+    assert Chunk("m", "A@1", "B@2", 1, 3, 3, b"x", up).problem() is not None
+    assert Chunk("m", "A@1", "B@2", 1, 0, 1, b"x", up).problem() is None
+    no_upload = Chunk("m", "A@1", "B@2", 1, 0, 1, b"x", "not-hex")
+    assert (p := no_upload.problem()) is not None and p.reason == "invalid_chunk"
 
 
 def test_the_manifest_digest_changes_with_every_field() -> None:
@@ -164,6 +168,7 @@ def test_the_manifest_digest_changes_with_every_field() -> None:
         DocumentRef(1, 3, 1001, b"\x01" * 32, b"descriptor"),
         DocumentRef(1, 3, 1000, b"\x02" * 32, b"descriptor"),
         DocumentRef(1, 3, 1000, b"\x01" * 32, b"Descriptor"),
+        DocumentRef(1, 3, 1000, b"\x01" * 32, b"descriptor", "1" * 32),
     ):
         assert manifest_digest([changed]) != base
     assert manifest_digest([]) != base
@@ -204,7 +209,7 @@ def test_memory_does_not_grow_with_the_document(tmp_path) -> None:
         for index in range(ref.chunk_count):
             data = f.read(int.from_bytes(f.read(4), "big"))
             asm.add(Chunk(PARTIES["message_id"], PARTIES["sender"], PARTIES["recipient"], 1,
-                          index, ref.chunk_count, data))  # fmt: skip
+                          index, ref.chunk_count, data, ref.upload))  # fmt: skip
         asm.finish()
     assemble_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()

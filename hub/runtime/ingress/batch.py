@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.audit.events import AuditEvent
-from hub.routing.router import Decision, Delivered, Rejected
+from hub.routing.router import ChunkAccepted, Decision, Delivered, Rejected
 from hub.runtime import metrics
 from hub.runtime.failures import is_transient
-from hub.runtime.ingress import tally
+from hub.runtime.ingress import chunks, tally
 from hub.runtime.ingress.deadletters import dead_letter_of
 from hub.runtime.ingress.pipeline import (
     DEAD_LETTERED,
@@ -66,22 +66,32 @@ class _Item:
     earlier: DeliveryRow | None = None  # a repeat: the delivery it repeats
     dead_letter: DeadLetter | None = None
     ack: Any = None  # the inbox write's metadata (partition, offset)
+    chunk_repeat: bool = False  # a chunk whose place holds these very bytes
+    chunk_conflict: bool = False  # a chunk whose place holds other bytes
 
 
 def _concerns(decision: Decision) -> set[str]:
     """The ids whose store rows the decision depended on: a rejection too (a reply refused as
-    ``unknown_conversation`` may answer an original just ahead of it in the segment)."""
+    ``unknown_conversation`` may answer an original just ahead of it in the segment; a message
+    refused as ``missing_chunk`` may have its chunks just ahead of it)."""
+    if isinstance(decision, ChunkAccepted):
+        return {chunks.slot_key(decision)}
     env = decision.envelope
     if env is None:
         return set()
     ids = {env.message_id, env.conversation_id}
     if env.correlation_id:
         ids.add(env.correlation_id)
+    if env.documents:
+        ids.add(chunks.message_key(env.message_id, str(env.sender)))
     return ids
 
 
 def _changes(decision: Decision) -> set[str]:
     """The ids whose store rows completing the decision writes (a dead letter changes none)."""
+    if isinstance(decision, ChunkAccepted):
+        c = decision.chunk
+        return {chunks.slot_key(decision), chunks.message_key(c.message_id, c.sender)}
     return _concerns(decision) if isinstance(decision, Delivered) else set()
 
 
@@ -154,7 +164,9 @@ class BatchPipeline:
         decided_at = p.clock()
         for item in segment:  # a fresh attempt starts from the decisions alone
             item.earlier = item.dead_letter = item.ack = None
+            item.chunk_repeat = item.chunk_conflict = False
         await self._find_repeats(segment)
+        await self._find_chunk_repeats(segment)
         # An id conflict found by _find_repeats is a Delivered decision turned dead letter: it
         # must not be recorded (nor kept for redelivery) as a delivery.
         deliveries = [
@@ -174,14 +186,28 @@ class BatchPipeline:
                 pending.append((item, await p.dead_letters.send(item.dead_letter)))
             elif item.earlier is None and isinstance(item.decision, Delivered):
                 pending.append((item, await p.inbox.send(item.decision, item.record.value)))
+            elif isinstance(item.decision, ChunkAccepted) and not item.chunk_repeat:
+                pending.append((item, await p.inbox.send_chunk(item.decision, item.record.value)))
         acks = await asyncio.gather(*(f for _, f in pending))
         for (item, _), ack in zip(pending, acks, strict=True):
             item.ack = ack
         # 2. one transaction
+        kept = [
+            chunks.kept(i.decision, i.ack, decided_at)
+            for i in segment
+            if isinstance(i.decision, ChunkAccepted) and i.dead_letter is None and i.ack is not None
+        ]
+        conflicts = [
+            i.decision.chunk.slot
+            for i in segment
+            if isinstance(i.decision, ChunkAccepted) and i.chunk_conflict
+        ]
         applied = await asyncio.to_thread(
             p.recorder.record_batch,
             [(d, i.record.value) for i, d in deliveries],
             [i.dead_letter for i in segment if i.dead_letter is not None],
+            kept,
+            conflicts,
         )
         applied_at = {id(i): at for (i, _), at in zip(deliveries, applied, strict=True)}
         # 3. the audit events, all together
@@ -194,11 +220,12 @@ class BatchPipeline:
             metrics.ROUTE_SECONDS.observe(elapsed / len(segment))
         kinds = [o.kind for o in outcomes]
         log.info(
-            "batch from %s: %d delivered, %d dead-lettered, %d repeats in %.0f ms",
+            "batch from %s: %d delivered, %d dead-lettered, %d repeats, %d chunks kept in %.0f ms",
             segment[0].record.source,
             kinds.count(DELIVERED),
             kinds.count(DEAD_LETTERED),
             kinds.count(DUPLICATE),
+            kinds.count(chunks.CHUNK_KEPT),
             elapsed * 1000,
         )
         return outcomes
@@ -229,10 +256,31 @@ class BatchPipeline:
                 ),
             )
 
+    async def _find_chunk_repeats(self, segment: list[_Item]) -> None:
+        """Mark chunks whose place holds these bytes (repeats) or other bytes (conflicts, which
+        become ``invalid_chunk`` dead letters)."""
+        slots = [i.decision.chunk.slot for i in segment if isinstance(i.decision, ChunkAccepted)]
+        if not slots:
+            return
+        leaves = await asyncio.to_thread(self.single.recorder.chunk_leaves, slots)
+        for item in segment:
+            d = item.decision
+            if not isinstance(d, ChunkAccepted) or d.chunk.slot not in leaves:
+                continue
+            if leaves[d.chunk.slot] == chunks.leaf_of(d):
+                item.chunk_repeat = True
+            else:
+                item.chunk_conflict = True
+                item.dead_letter = dead_letter_of(item.record, chunks.conflict(d))
+
     def _outcome(self, item: _Item, decided_at: Any, applied_at: Any) -> Outcome:
         audit = self.single.audit
-        events: list[AuditEvent] = audit.submitted(item.record, item.decision, decided_at)
         d = item.decision
+        if isinstance(d, ChunkAccepted) and item.dead_letter is None:
+            outcome = DUPLICATE if item.chunk_repeat else chunks.CHUNK_KEPT
+            chunks.count(outcome)
+            return Outcome(outcome)
+        events: list[AuditEvent] = audit.submitted(item.record, d, decided_at)
         if item.dead_letter is not None:
             dl = item.dead_letter
             tally.dead_lettered(dl, d.envelope, item.record)

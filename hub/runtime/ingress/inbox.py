@@ -11,12 +11,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.routing.router import Delivered
+from hub.routing.router import ChunkAccepted, Delivered
+from hub.runtime.ingress.chunks import chunks_header
 from hub.runtime.ingress.producer import Producer
 from hub.storage.redelivery import Kept
 from hub.wire import headers
+from hub.wire.topics import inbox_topic
 
-#: Makes sure an inbox topic exists before the first write: (topic, agency, region).
+#: Makes sure a connector's inbox and documents topics exist before the first write: (inbox
+#: topic, agency, region).
 EnsureInbox = Callable[[str, str, str], Awaitable[None]]
 
 
@@ -30,6 +33,14 @@ class InboxWriter:
         route = d.route
         await self.ensure_inbox(route.topic, route.inbox.agency, route.inbox.region)
         return await publish(self.producer, inbox_record(d, raw))
+
+    async def send_chunk(self, d: ChunkAccepted, raw: bytes) -> Awaitable[Any]:
+        """Queue a chunk's copy to its recipient's documents topic, keyed by message id (a
+        message's chunks share a partition, in order); resolves to the metadata once
+        acknowledged."""
+        inbox = d.inbox
+        await self.ensure_inbox(inbox_topic(inbox.agency, inbox.region), inbox.agency, inbox.region)
+        return await self.producer.send(d.topic, d.chunk.message_id.encode(), raw, None, None, None)
 
     async def send(self, d: Delivered, raw: bytes) -> Awaitable[Any]:
         """Queue the write; the awaitable resolves to the metadata once acknowledged."""
@@ -64,6 +75,7 @@ def inbox_record(d: Delivered, raw: bytes, epoch: str = "") -> Kept:
         headers=[
             (headers.ROUTED_TO, str(route.inbox).encode()),
             (headers.VIA, route.via.encode()),
+            *([(headers.CHUNKS, places)] if (places := chunks_header(d)) else []),
         ],
         broker_epoch=epoch,
         kept_at=datetime.now(UTC),

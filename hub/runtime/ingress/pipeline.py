@@ -28,10 +28,10 @@ from datetime import datetime
 
 from hub.audit.events import AuditEvent
 from hub.core.clock import Clock
-from hub.routing.router import Decision, Delivered, Rejected
+from hub.routing.router import ChunkAccepted, Decision, Delivered, Rejected
 from hub.runtime import metrics
 from hub.runtime.failures import is_transient
-from hub.runtime.ingress import tally
+from hub.runtime.ingress import chunks, tally
 from hub.runtime.ingress.audit import IngressAudit
 from hub.runtime.ingress.deadletters import DeadLetterWriter, dead_letter_of
 from hub.runtime.ingress.decide import Decider
@@ -54,7 +54,7 @@ DUPLICATE = "duplicate"
 class Outcome:
     """What became of one ingress record."""
 
-    kind: str  # delivered | dead_lettered | duplicate
+    kind: str  # delivered | dead_lettered | duplicate | chunk_kept
     message_id: str | None = None
     reason: str | None = None  # for a dead letter
     dead_letter_id: str | None = None
@@ -143,6 +143,11 @@ class IngressPipeline:
         """Steps 1-4 once; a failure raises (``process`` decides what then)."""
         started = time.perf_counter()
         decision, head_only = await self.decide_record(record)
+        if isinstance(decision, ChunkAccepted):
+            outcome = await self._keep_chunk(record, decision)
+            await self.audit.publish(outcome.events)
+            metrics.ROUTE_SECONDS.observe(time.perf_counter() - started)
+            return outcome
         events = self.audit.submitted(record, decision)
         if isinstance(decision, Delivered):
             outcome = await self._deliver(record, decision)
@@ -213,6 +218,26 @@ class IngressPipeline:
             env.message_id,
             events=self.audit.delivered(d, written, decided_at, applied_at),
         )
+
+    async def _keep_chunk(self, record: IngressRecord, d: ChunkAccepted) -> Outcome:
+        slot = d.chunk.slot
+        earlier = (await asyncio.to_thread(self.recorder.chunk_leaves, [slot])).get(slot)
+        if earlier == chunks.leaf_of(d):
+            chunks.count(DUPLICATE)
+            return Outcome(DUPLICATE)
+        if earlier is not None:
+            outcome = await self._dead_letter(record, chunks.conflict(d))
+            await asyncio.to_thread(self.recorder.keep_chunks, [], [slot])
+            return Outcome(
+                outcome.kind,
+                reason=outcome.reason,
+                dead_letter_id=outcome.dead_letter_id,
+                events=self.audit.submitted(record, d) + outcome.events,
+            )
+        ack = await (await self.inbox.send_chunk(d, record.value))
+        await asyncio.to_thread(self.recorder.keep_chunks, [chunks.kept(d, ack, self.clock())], [])
+        chunks.count(chunks.CHUNK_KEPT)
+        return Outcome(chunks.CHUNK_KEPT)
 
     async def _unprocessable(
         self, record: IngressRecord, failure: Exception, *, head_only: bool

@@ -23,6 +23,7 @@ from hub.runtime.ingress.inbox import inbox_record
 from hub.sla.clock import plan_obligations
 from hub.sla.policy import SlaPolicy
 from hub.sla.workdays import WorkCalendar
+from hub.storage.chunks import ChunkStore, KeptChunk, Slot
 from hub.storage.engine import insert_many_ignore
 from hub.storage.redelivery import Redeliveries
 from hub.storage.store import DeliveryRow, Store, deliveries
@@ -66,6 +67,7 @@ class Recorder:
         epochs: Epochs | None = None,
     ) -> None:
         self.redeliveries = Redeliveries(store.engine)
+        self.chunks = ChunkStore(store.engine)
         self.epochs = epochs or no_epochs
         self.store = store
         self.ledger = ledger
@@ -97,10 +99,21 @@ class Recorder:
         """Keep the inbox record until the recipient has it (see ``hub.storage.redelivery``)."""
         self.redeliveries.keep(inbox_record(d, raw, self.epochs(d.route.topic)))
 
+    def chunk_leaves(self, slots: Sequence[Slot]) -> dict[Slot, bytes]:
+        """The leaf hash kept for each place that already has a chunk."""
+        return self.chunks.leaves(slots)
+
+    def keep_chunks(self, kept: Sequence[KeptChunk], conflicts: Sequence[Slot] = ()) -> None:
+        self.chunks.keep(kept, conflicts)
+
     def record_batch(
-        self, delivered: Sequence[tuple[Delivered, bytes]], dead: Sequence[DeadLetter]
+        self,
+        delivered: Sequence[tuple[Delivered, bytes]],
+        dead: Sequence[DeadLetter],
+        chunks: Sequence[KeptChunk] = (),
+        conflicts: Sequence[Slot] = (),
     ) -> list[datetime | None]:
-        """A batch's deliveries (with their bytes) and dead letters in one transaction.
+        """A batch's deliveries (with their bytes), dead letters and chunks in one transaction.
 
         The caller guarantees that no two entries concern the same message or conversation and
         that none of ``delivered`` was delivered before (``hub.runtime.ingress.batch``), so the
@@ -113,6 +126,7 @@ class Recorder:
         observed: list[Delivered] = []
         with self.store.engine.begin() as conn:
             self.store.record_dead_letters(conn, dead)
+            self.chunks.keep(chunks, conflicts, conn)
             for d, _ in delivered:
                 row = delivery_row(d)
                 if d.conversation is None:
