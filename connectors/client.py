@@ -20,14 +20,18 @@ The lifecycle of a received hand-off is answered with :meth:`Connector.receipt`,
 from __future__ import annotations
 
 import logging
+import os
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from kafka import KafkaProducer
 
 from connectors.answers import Answering
 from connectors.dedup import HandledIds
+from connectors.documents import DocumentFile, ReceivedDocument, publish_documents
 from connectors.messages import (
     Answerable,
     InboxMessage,
@@ -41,6 +45,7 @@ from connectors.witness import TreeHeadWitness
 from hub.core.config import Settings
 from hub.routing.freshness import Freshness
 from hub.runtime.state import resolve_bootstrap
+from hub.trust import e2e
 from hub.trust.address import Address
 from hub.trust.directory import (
     Directory,
@@ -50,6 +55,7 @@ from hub.trust.directory import (
 )
 from hub.trust.e2e import EncryptionKey
 from hub.trust.keys import SigningKey
+from hub.wire.documents import DocumentRef, Sealing
 from hub.wire.envelope import Envelope, seal
 from hub.wire.families import FAMILIES
 from hub.wire.schemas import SchemaRegistry
@@ -61,8 +67,10 @@ log = logging.getLogger("connectors")
 __all__ = [
     "Answerable",
     "Connector",
+    "DocumentFile",
     "InboxMessage",
     "OriginalRef",
+    "ReceivedDocument",
     "RejectedRecord",
     "VerificationError",
 ]
@@ -85,6 +93,7 @@ class Connector(Answering, Receiving):
         freshness: Freshness | None = None,
         decryption_keys: Sequence[EncryptionKey] = (),
         witness: TreeHeadWitness | None = None,
+        documents_dir: Path | None = None,
     ) -> None:
         self.address = Address.parse(address) if isinstance(address, str) else address
         #: This connector's private encryption keys, newest first (retired ones included).
@@ -97,6 +106,8 @@ class Connector(Answering, Receiving):
         #: Keeps the audit log's last tree head and checks each new one (connectors.witness).
         self.witness = witness
         self.security = security or {}
+        #: Where ``consume`` saves the documents of the messages it takes (one folder each).
+        self.documents_dir = documents_dir
         self._consumer_conf = {
             "session_timeout_ms": session_timeout_ms,
             "heartbeat_interval_ms": heartbeat_interval_ms,
@@ -129,6 +140,7 @@ class Connector(Answering, Receiving):
             key=key,
             handled=HandledIds(memory),
             witness=TreeHeadWitness(memory),
+            documents_dir=settings.home / "connectors" / f"{address}.documents",
             security=settings.kafka_python_security(),
             session_timeout_ms=int(settings.session_timeout_s * 1000),
             heartbeat_interval_ms=int(settings.heartbeat_interval_s * 1000),
@@ -165,6 +177,8 @@ class Connector(Answering, Receiving):
         message_id: str | None = None,
         timeout_s: float = 30.0,
         encrypt: bool | None = None,
+        documents: Sequence[str | os.PathLike[str] | DocumentFile] = (),
+        progress: Callable[[int, int], None] | None = None,
     ) -> str:
         """Sign and publish one message; returns its id once the broker acknowledged it.
 
@@ -172,7 +186,19 @@ class Connector(Answering, Receiving):
         connector that will receive it, found in the directory as the router will find it.
         Safe to call again with the same ``message_id`` after an error: the hub delivers an id
         once.
+
+        ``documents`` (paths, or :class:`~connectors.documents.DocumentFile` to give a name and
+        media type) travel with the message as chunks ahead of it, sealed like the payload;
+        ``progress(bytes_sent, bytes_total)`` is told as they go.  A repeat after an error sends
+        them again under a new upload id: the hub counts only the upload the manifest names.
         """
+        if documents:
+            return self._send_with_documents(
+                family, recipient, payload, [DocumentFile.of(d) for d in documents],
+                correlation_id=correlation_id, causation_id=causation_id,
+                schema_version=schema_version, message_id=message_id, timeout_s=timeout_s,
+                encrypt=encrypt, progress=progress,
+            )  # fmt: skip
         env, raw = self.seal_message(
             family,
             recipient,
@@ -187,6 +213,55 @@ class Connector(Answering, Receiving):
         log.info("sent %s %s %s → %s", family, env.message_id, self.address, env.recipient)
         return env.message_id
 
+    def _send_with_documents(
+        self,
+        family: str,
+        recipient: Address | str,
+        payload: dict[str, Any],
+        files: list[DocumentFile],
+        *,
+        correlation_id: str | None,
+        causation_id: str | None,
+        schema_version: int | None,
+        message_id: str | None,
+        timeout_s: float,
+        encrypt: bool | None,
+        progress: Callable[[int, int], None] | None,
+    ) -> str:
+        fam = FAMILIES.get(family)
+        if fam is None:
+            raise ValueError(f"unknown family {family!r}; known: {', '.join(sorted(FAMILIES))}")
+        to = Address.parse(recipient) if isinstance(recipient, str) else recipient
+        message_id = message_id or str(uuid.uuid4())
+        if encrypt is None:
+            encrypt = fam.encryption_required and not fam.is_reply
+        sealing = None
+        if encrypt:
+            key_id, public = encryption_target(self.directory(), to)
+            version = schema_version or self.registry.latest(fam.schema_stem).version
+            info = e2e.context(
+                message_id=message_id, family=family, schema_version=version,
+                sender=str(self.address), recipient=str(to), key_id=key_id,
+            )  # fmt: skip
+            sealing = Sealing(public, info)
+        record_key = (correlation_id or message_id).encode()
+        refs = publish_documents(
+            self.producer, self.registry, files, message_id=message_id,
+            sender=str(self.address), recipient=str(to), record_key=record_key, sealing=sealing,
+            timeout_s=timeout_s, progress=progress,
+        )  # fmt: skip
+        env, raw = self.seal_message(
+            family, to, payload, correlation_id=correlation_id, causation_id=causation_id,
+            schema_version=schema_version, message_id=message_id, encrypt=encrypt,
+            documents=refs,
+        )  # fmt: skip
+        self.send_raw(raw, key=record_key, timeout_s=timeout_s)
+        log.info(
+            "sent %s %s %s → %s with %d document(s)",
+            family, env.message_id, self.address, env.recipient, len(refs),
+        )  # fmt: skip
+        return env.message_id
+
     def seal_message(
         self,
         family: str,
@@ -198,6 +273,7 @@ class Connector(Answering, Receiving):
         schema_version: int | None = None,
         message_id: str | None = None,
         encrypt: bool | None = None,
+        documents: tuple[DocumentRef, ...] = (),
     ) -> tuple[Envelope, bytes]:
         """The signed (and, if asked or required, encrypted) envelope and its bytes, not sent.
         Sending exactly these bytes again is a repeat the hub recognises; sealing again is not
@@ -227,6 +303,7 @@ class Connector(Answering, Receiving):
             causation_id=causation_id,
             message_id=message_id,
             encrypt_to=encryption_target(self.directory(), recipient) if encrypt else None,
+            documents=documents,
         )
 
     def send_raw(

@@ -14,6 +14,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
+from connectors.documents import ReceivedDocument, descriptors
 from hub.core.errors import TrustError
 from hub.core.text import shown
 from hub.routing.freshness import Freshness
@@ -25,6 +26,7 @@ from hub.trust.e2e import EncryptionKey
 from hub.trust.keys import verify
 from hub.trust.regions import ancestors
 from hub.wire import codec, headers
+from hub.wire.documents import DocumentError
 from hub.wire.envelope import Envelope, read_envelope
 from hub.wire.families import check_payload, family
 from hub.wire.jsonpayload import to_json
@@ -54,6 +56,10 @@ class InboxMessage:
     via: str  # "direct" or "fallback"
     #: SHA-256 (hex) of the envelope bytes as they arrived: what a receipt signs for.
     raw_sha256: str = ""
+    #: Its documents as their descriptors say; each with the path it was saved to once read.
+    documents: tuple[ReceivedDocument, ...] = ()
+    #: The hub's ``hub-chunks`` header: where the documents' chunks lie (not trusted).
+    chunk_places: bytes | None = None
 
     @property
     def message_id(self) -> str:
@@ -76,6 +82,7 @@ class InboxMessage:
             "created_at": to_json(env.created_at),
             "via": self.via,
             "payload": to_json(self.payload),
+            "documents": [d.to_json() for d in self.documents],
         }
 
 
@@ -194,9 +201,16 @@ def _open(
         if problems:
             raise RefusedPayload("invalid_payload: " + "; ".join(problems), ref)
     via = "direct"
+    places: bytes | None = None
     for k, v in record.headers or ():
         if k == headers.VIA and bytes(v) == b"fallback":
             via = "fallback"
+        elif k == headers.CHUNKS:
+            places = bytes(v)
+    try:
+        documents = descriptors(env, decryption_keys)
+    except DocumentError as exc:
+        raise VerificationError(f"{exc.reason}: {exc}") from exc
     return InboxMessage(
         env,
         payload,
@@ -205,6 +219,8 @@ def _open(
         record.offset,
         via,
         hashlib.sha256(bytes(record.value or b"")).hexdigest(),
+        documents,
+        places,
     )
 
 

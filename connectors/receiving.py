@@ -12,6 +12,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -19,6 +21,7 @@ from kafka.structs import OffsetAndMetadata
 from prometheus_client import Counter
 
 from connectors.dedup import HandledIds
+from connectors.documents import fetch_documents
 from connectors.inbox_reading import at_end, partitions
 from connectors.messages import (
     InboxMessage,
@@ -34,6 +37,7 @@ from hub.trust.address import Address
 from hub.trust.directory import Directory
 from hub.trust.e2e import EncryptionKey
 from hub.trust.keys import SigningKey
+from hub.wire.documents import DocumentError
 from hub.wire.families import FAMILIES
 from hub.wire.families.tree_head import NAME as TREE_HEAD
 from hub.wire.schemas import SchemaRegistry
@@ -62,6 +66,7 @@ class Receiving:
     decryption_keys: list[EncryptionKey]
     rejected: int
     on_rejected: Callable[[RejectedRecord], None] | None
+    documents_dir: Path | None
     _consumer_conf: dict[str, Any]
     #: Answering.receipt and Answering.refuse, with the Connector they are mixed into.
     receipt: Callable[..., str]
@@ -79,13 +84,20 @@ class Receiving:
         )
 
     def messages(
-        self, *, follow: bool = False, idle_timeout_s: float = 3.0, max_wait_s: float | None = None
+        self,
+        *,
+        follow: bool = False,
+        idle_timeout_s: float = 3.0,
+        max_wait_s: float | None = None,
+        save_documents: Path | None = None,
     ) -> Iterator[InboxMessage]:
         """Every message in the inbox from the beginning, without consuming them.
 
         Unless ``follow``, stops at the end of the inbox: every partition read up to the high
         watermark its last fetch response carried (not ListOffsets, which the embedded broker
         answers wrongly), or after ``idle_timeout_s`` without a record, whichever comes first.
+        With ``save_documents``, each message's documents are read, checked and saved in a
+        folder of that name per message id; without, only their descriptors are shown.
         """
         consumer = self._consumer(group=False)
         topic = inbox_topic(self.address.agency, self.address.region)
@@ -94,7 +106,9 @@ class Receiving:
             consumer.assign(parts)
             consumer.seek_to_beginning(*parts)
             seen: set[str] = set()
-            yield from self._poll_loop(consumer, seen, follow, idle_timeout_s, max_wait_s, None)
+            yield from self._poll_loop(
+                consumer, seen, follow, idle_timeout_s, max_wait_s, None, None, save_documents
+            )
         finally:
             consumer.close()
 
@@ -118,7 +132,9 @@ class Receiving:
         consumer.subscribe([inbox_topic(self.address.agency, self.address.region)])
         handled = 0
         try:
-            loop = self._poll_loop(consumer, None, follow, idle_timeout_s, None, consumer, stop)
+            loop = self._poll_loop(
+                consumer, None, follow, idle_timeout_s, None, consumer, stop, self.documents_dir
+            )
             for msg in loop:
                 key = (msg.message_id, str(msg.envelope.sender), msg.envelope.content_digest())
                 if msg.family == TREE_HEAD:
@@ -139,6 +155,26 @@ class Receiving:
         finally:
             consumer.close()
         return handled
+
+    def fetch_documents(self, msg: InboxMessage, documents_dir: Path) -> InboxMessage:
+        """``msg`` with its documents read from this connector's documents topic, checked against
+        the signed manifest and saved under ``documents_dir/<message id>``; raises
+        VerificationError when one does not check out (the hub delivered something other than
+        what was signed for, which its own checks should have prevented)."""
+        folder = documents_dir / msg.message_id
+        try:
+            saved = fetch_documents(
+                lambda: self._consumer(group=False, documents=True),
+                self.registry,
+                msg.envelope,
+                msg.chunk_places,
+                folder,
+                self.decryption_keys,
+            )
+        except DocumentError as exc:
+            raise VerificationError(f"{exc.reason}: {exc}") from exc
+        log.info("saved %d document(s) of %s", len(saved), msg.message_id)
+        return replace(msg, documents=saved)
 
     def _witness(self, msg: InboxMessage) -> None:
         if self.witness is None:
@@ -171,6 +207,7 @@ class Receiving:
         max_wait_s: float | None,
         committer: KafkaConsumer | None,
         stop: threading.Event | None = None,
+        documents_dir: Path | None = None,
     ) -> Iterator[InboxMessage]:
         started = last = time.monotonic()
         while True:
@@ -183,6 +220,8 @@ class Receiving:
                     last = now
                     try:
                         msg = self.open_message(record)
+                        if msg.documents and documents_dir is not None:
+                            msg = self.fetch_documents(msg, documents_dir)
                     except VerificationError as exc:
                         self._reject(record, exc, committer)
                         continue
@@ -213,13 +252,17 @@ class Receiving:
             tp = TopicPartition(record.topic, record.partition)
             committer.commit({tp: OffsetAndMetadata(record.offset + 1, "", -1)})
 
-    def _consumer(self, *, group: bool) -> KafkaConsumer:
+    def _consumer(self, *, group: bool, documents: bool = False) -> KafkaConsumer:
+        # A documents reader fetches one chunk (at most 512 KiB and its framing) at a time per
+        # partition, so its memory does not grow with a document.
+        limits = {"max_partition_fetch_bytes": 1 << 20, "fetch_max_bytes": 2 << 20}
         return KafkaConsumer(
             bootstrap_servers=self.bootstrap,
             group_id=connector_group(self.address.agency, self.address.region) if group else None,
             client_id=f"connector-{self.address}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **(limits if documents else {}),
             **self._consumer_conf,
             **self.security,
         )

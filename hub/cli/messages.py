@@ -10,7 +10,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from hub.cli.output import print_json
+from hub.cli.output import byte_progress, print_json
 from hub.core.config import Settings
 from hub.core.errors import ContractError, HubError, UsageError
 from hub.core.paths import CHECKOUT_EXAMPLES
@@ -54,6 +54,9 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
             payload = from_json(schema.raw, data)
         except PayloadError as exc:
             raise ContractError(f"{args.payload} does not fit {schema.label}: {exc}") from exc
+        for path in args.attach:
+            if not Path(path).is_file():
+                raise UsageError(f"--attach {path}: no such file")
         message_id = conn.send(
             args.family,
             args.recipient,
@@ -62,6 +65,8 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
             causation_id=args.causation_id,
             schema_version=schema.version,
             message_id=args.message_id,
+            documents=args.attach,
+            progress=byte_progress("sending documents") if args.attach else None,
         )
     print(message_id)
     return 0
@@ -82,6 +87,10 @@ def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
             )
             if args.verbose_payload:
                 print(json.dumps(msg.to_json()["payload"], ensure_ascii=False, indent=2))
+            for d in msg.documents:
+                where = f"  → {d.path}" if d.path else ""
+                print(f"    document {d.n}: {d.name}  {d.media_type}  {d.size} bytes  "
+                      f"sha256 {d.sha256[:16]}…{where}")  # fmt: skip
         sys.stdout.flush()
 
     # Consuming signs for each original taken (签收), which needs the connector's key.
@@ -97,13 +106,18 @@ def cmd_inbox(args: argparse.Namespace, settings: Settings) -> int:
             )
         )
         if args.consume:
+            if args.save_documents:
+                conn.documents_dir = Path(args.save_documents)
             n = conn.consume(
                 show, follow=args.follow, idle_timeout_s=args.idle, auto_receipt=signing
             )
             log.info("handled %d message(s) for %s", n, conn.address)
         else:
             count = 0
-            for msg in conn.messages(follow=args.follow, idle_timeout_s=args.idle):
+            saving = Path(args.save_documents) if args.save_documents else None
+            for msg in conn.messages(
+                follow=args.follow, idle_timeout_s=args.idle, save_documents=saving
+            ):
                 show(msg)
                 count += 1
             if not args.json:
@@ -179,6 +193,15 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     s.add_argument("--causation-id", help="the message that caused this one")
     s.add_argument("--schema-version", type=int, help="payload schema version (default: newest)")
     s.add_argument("--message-id", help="reuse an id when retrying a send (default: new UUID)")
+    s.add_argument(
+        "--attach",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a document to send with the message (repeatable): evidence with a clue, a "
+        "processing report with feedback or a closure; sealed like the payload, up to "
+        "max_document_bytes (2 GiB) each; its media type comes from its extension",
+    )
     s.set_defaults(func=cmd_send)
 
     s = sub.add_parser(
@@ -215,5 +238,12 @@ def add_parsers(sub: Any, fmt: Any) -> None:
         metavar="SECONDS",
         help="without --follow, stop at the end of the inbox (known from the fetch responses) "
         "or after this long with no new message, whichever comes first (default 3)",
+    )
+    s.add_argument(
+        "--save-documents",
+        metavar="DIR",
+        help="read each message's documents, check them against the sender's signed manifest "
+        "and save them in DIR/<message id>/ (without it, only their names and digests are "
+        "shown; --consume saves them under the hub home by default)",
     )
     s.set_defaults(func=cmd_inbox)

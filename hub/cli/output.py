@@ -27,3 +27,17 @@ def progress(what: str) -> Callable[[int], None] | None:
     if not sys.stderr.isatty():
         return None
     return lambda n: print(f"\r{what}: {n:,} records…", end="", file=sys.stderr, flush=True)
+
+
+def byte_progress(what: str) -> Callable[[int, int], None] | None:
+    """Bytes done of a total on standard error, when a person is watching (a terminal)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        percent = 100 * done // total if total else 100
+        end = "\n" if done >= total else ""
+        line = f"\r{what}: {done / 2**20:,.1f} of {total / 2**20:,.1f} MiB ({percent}%)"
+        print(line, end=end, file=sys.stderr, flush=True)
+
+    return show
