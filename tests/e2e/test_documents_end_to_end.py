@@ -5,6 +5,7 @@ altered before the router sees it turns the message into a dead letter, never a 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import uuid
 from pathlib import Path
@@ -118,3 +119,11 @@ def test_a_chunk_altered_on_the_way_is_a_dead_letter_not_a_delivery(
     assert "corrupt_chunk" in line and "发票" not in letters
     psb = hub.connector("PSB@350582", signing=False)
     assert all(m.message_id != mid for m in psb.messages(idle_timeout_s=2))
+    # The sender is told, under the operators' signature, with the dead letter to replay.
+    dl_id = json.loads(line)["dead_letter_id"]
+    mib_inbox = hub.connector("MIB@350582", signing=False)
+    returned = wait_for_messages(mib_inbox, [f"ret-{dl_id}"])[f"ret-{dl_id}"]
+    assert returned.family == "delivery_refused" and str(returned.envelope.sender) == "HUB@100000"
+    assert returned.envelope.correlation_id == mid
+    assert returned.payload["reason"] == "corrupt_chunk"
+    assert returned.payload["dead_letter_id"] == dl_id

@@ -18,6 +18,7 @@ import pytest
 from hub.runtime.ingress.batch import BatchPipeline
 from hub.runtime.ingress.chunks import CHUNK_KEPT
 from hub.runtime.ingress.pipeline import DEAD_LETTERED, DELIVERED, DUPLICATE, Outcome
+from hub.runtime.ingress.record import IngressRecord
 from hub.trust import e2e
 from hub.trust.address import Address
 from hub.wire import codec, headers
@@ -66,13 +67,14 @@ def with_evidence(rig: Rig, mid: str = "m-evidence-1") -> tuple[bytes, list[byte
     return data, [chunk_bytes(rig, c) for c in chunks], raw
 
 
-def batch(rig: Rig, raws: list[bytes]) -> list[Outcome]:
-    records = [rig.record(raw) for raw in raws]
+def batch(rig: Rig, raws: list[bytes | IngressRecord]) -> list[Outcome]:
+    records = [r if isinstance(r, IngressRecord) else rig.record(r) for r in raws]
     return asyncio.run(BatchPipeline(rig.pipeline).process(records))
 
 
-def one_by_one(rig: Rig, raws: list[bytes]) -> list[Outcome]:
-    return [asyncio.run(rig.pipeline.process(rig.record(raw))) for raw in raws]
+def one_by_one(rig: Rig, raws: list[bytes | IngressRecord]) -> list[Outcome]:
+    records = [r if isinstance(r, IngressRecord) else rig.record(r) for r in raws]
+    return [asyncio.run(rig.pipeline.process(r)) for r in records]
 
 
 def received(rig: Rig, inbox_index: int = 0, open_descriptor=None) -> bytes:  # type: ignore[no-untyped-def]
@@ -201,3 +203,49 @@ def test_the_header_round_trips_runs_of_places() -> None:
     header = places.to_header()
     assert b"[0,5,3]" in header
     assert ChunkPlaces.from_header(header) == places
+
+
+MIB_INBOX = inbox_topic("MIB", "350582")
+
+
+@pytest.mark.parametrize("path", [batch, one_by_one], ids=["batched", "single"])
+def test_a_message_refused_for_its_documents_is_returned_to_its_sender_signed(
+    rig: Rig, path
+) -> None:  # type: ignore[no-untyped-def]
+    _, chunks, raw = with_evidence(rig)
+    envelope = rig.record(raw)
+    outcomes = path(rig, [chunks[0], envelope])
+    dl_id = outcomes[-1].dead_letter_id
+    returned = rig.producer.on(MIB_INBOX)
+    assert len(returned) == 1
+    env = read_envelope(rig.services.registry, returned[0].value)
+    assert env.family == "delivery_refused" and str(env.sender) == "HUB@100000"
+    assert env.correlation_id == "m-evidence-1" and env.message_id == f"ret-{dl_id}"
+    assert verify_as_sender(rig, env)
+    _, payload = codec.decode(rig.services.registry, env.payload)
+    assert payload["reason"] == "missing_chunk" and payload["dead_letter_id"] == dl_id
+    assert "1 of 3 chunks" in payload["detail"] and "病历" not in payload["detail"]
+    path(rig, [envelope])  # read again after a crash: the same return, which connectors skip
+    ids = {
+        read_envelope(rig.services.registry, r.value).message_id for r in rig.producer.on(MIB_INBOX)
+    }
+    assert ids == {f"ret-{dl_id}"}
+
+
+def test_other_dead_letters_and_forged_envelopes_are_not_returned(rig: Rig) -> None:
+    _, policy = rig.message(sender="HEALTH@350582", to="PSB@350582")
+    _, _, raw = with_evidence(rig)
+    forged = raw[:-10] + bytes(10)  # the signature broken: the sender is not proven
+    outcomes = batch(rig, [policy, forged])
+    assert [o.reason for o in outcomes] == ["policy_violation", "bad_signature"]
+    assert rig.producer.on("hub.inbox.") == []
+
+
+def verify_as_sender(rig: Rig, env) -> bool:  # type: ignore[no-untyped-def]
+    from hub.trust.keys import verify
+
+    directory = rig.services.directory.current
+    owner = directory.key_owner(env.signing_key_id)
+    public = directory.public_key(env.signing_key_id)
+    assert owner is not None and str(owner[0]) == "HUB@100000" and public is not None
+    return verify(public, env.signature, env.signing_bytes())

@@ -181,14 +181,23 @@ class BatchPipeline:
                 )
         # 1. every write queued, then every acknowledgement awaited
         pending: list[tuple[_Item, Awaitable[Any]]] = []
+        returns: list[Awaitable[Any]] = []
         for item in segment:
             if item.dead_letter is not None:
                 pending.append((item, await p.dead_letters.send(item.dead_letter)))
+                returned = (
+                    await p.returns.send(item.dead_letter, item.decision.envelope)
+                    if p.returns
+                    else None
+                )
+                if returned is not None:
+                    returns.append(returned)
             elif item.earlier is None and isinstance(item.decision, Delivered):
                 pending.append((item, await p.inbox.send(item.decision, item.record.value)))
             elif isinstance(item.decision, ChunkAccepted) and not item.chunk_repeat:
                 pending.append((item, await p.inbox.send_chunk(item.decision, item.record.value)))
         acks = await asyncio.gather(*(f for _, f in pending))
+        await asyncio.gather(*returns)
         for (item, _), ack in zip(pending, acks, strict=True):
             item.ack = ack
         # 2. one transaction

@@ -12,7 +12,11 @@ from hub.runtime.ingress.loop import IngressLoop
 from hub.runtime.ingress.pipeline import IngressPipeline
 from hub.runtime.ingress.producer import Producer
 from hub.runtime.ingress.recorder import Epochs, Recorder, no_epochs
+from hub.runtime.ingress.returns import ReturnWriter
 from hub.runtime.services import HubServices
+from hub.trust.directory import load_signing_key
+from hub.trust.keys import SigningKey
+from hub.trust.operators import OPERATORS
 
 
 async def _inbox_exists(topic: str, agency: str, region: str) -> None:
@@ -26,6 +30,16 @@ def build_pipeline(
     epochs: Epochs = no_epochs,
 ) -> IngressPipeline:
     s = services
+    operators_key: list[SigningKey] = []
+
+    def key() -> SigningKey:
+        # Loaded when first needed: `hub run` registers the operators before the worker starts.
+        if not operators_key:
+            operators_key.append(
+                load_signing_key(s.settings.keys_dir, OPERATORS, s.directory.current)
+            )
+        return operators_key[0]
+
     return IngressPipeline(
         decide=Decider(s.router, s.directory),
         inbox=InboxWriter(producer, ensure_inbox),
@@ -38,6 +52,7 @@ def build_pipeline(
         ),
         clock=s.clock,
         max_record_bytes=s.settings.max_record_bytes,
+        returns=ReturnWriter(producer, s.registry, lambda: s.directory.current, ensure_inbox, key),
     )
 
 

@@ -38,6 +38,7 @@ from hub.runtime.ingress.decide import Decider
 from hub.runtime.ingress.inbox import InboxWriter
 from hub.runtime.ingress.record import IngressRecord
 from hub.runtime.ingress.recorder import Recorder, delivery_row
+from hub.runtime.ingress.returns import ReturnWriter
 from hub.storage.store import DeliveryRow
 from hub.trust.address import Address
 from hub.wire import headers
@@ -77,6 +78,7 @@ class IngressPipeline:
         max_record_bytes: int = 900_000,
         backoff: tuple[float, float] = (0.2, 10.0),
         sleep: Sleep = asyncio.sleep,
+        returns: ReturnWriter | None = None,
     ) -> None:
         self.decide = decide
         self.inbox = inbox
@@ -87,6 +89,8 @@ class IngressPipeline:
         self.max_record_bytes = max_record_bytes
         self.backoff = backoff
         self.sleep = sleep
+        #: Signed returns to the senders of messages with documents that were dead-lettered.
+        self.returns = returns
 
     async def process(self, record: IngressRecord) -> Outcome:
         """One outcome for ``record``, whatever fails on the way (see the module doc)."""
@@ -261,6 +265,9 @@ class IngressPipeline:
         env = r.envelope
         dl = dead_letter_of(record, r, head_only=head_only)
         await self.dead_letters.write(dl)
+        returned = await self.returns.send(dl, env) if self.returns else None
+        if returned is not None:
+            await returned
         await asyncio.to_thread(self.recorder.record_dead_letter, dl)
         tally.dead_lettered(dl, env, record)
         return Outcome(
