@@ -57,7 +57,7 @@ from hub.trust.e2e import EncryptionKey
 from hub.trust.keys import SigningKey
 from hub.wire.documents import DocumentRef, Sealing
 from hub.wire.envelope import Envelope, seal
-from hub.wire.families import FAMILIES
+from hub.wire.families import FAMILIES, Family
 from hub.wire.schemas import SchemaRegistry
 from hub.wire.topics import INGRESS
 
@@ -228,9 +228,7 @@ class Connector(Answering, Receiving):
         encrypt: bool | None,
         progress: Callable[[int, int], None] | None,
     ) -> str:
-        fam = FAMILIES.get(family)
-        if fam is None:
-            raise ValueError(f"unknown family {family!r}; known: {', '.join(sorted(FAMILIES))}")
+        fam = _family(family)
         to = Address.parse(recipient) if isinstance(recipient, str) else recipient
         message_id = message_id or str(uuid.uuid4())
         if encrypt is None:
@@ -280,9 +278,7 @@ class Connector(Answering, Receiving):
         when the payload is encrypted (new ciphertext), so keep the bytes to retry with."""
         if self.key is None:
             raise RuntimeError(f"connector {self.address} was opened without a signing key")
-        fam = FAMILIES.get(family)
-        if fam is None:
-            raise ValueError(f"unknown family {family!r}; known: {', '.join(sorted(FAMILIES))}")
+        fam = _family(family)
         schema = (
             self.registry.version(fam.schema_stem, schema_version)
             if schema_version
@@ -331,3 +327,10 @@ class Connector(Answering, Receiving):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _family(name: str) -> Family:
+    fam = FAMILIES.get(name)
+    if fam is None:
+        raise ValueError(f"unknown family {name!r}; known: {', '.join(sorted(FAMILIES))}")
+    return fam

@@ -106,9 +106,10 @@ class Receiving:
             consumer.assign(parts)
             consumer.seek_to_beginning(*parts)
             seen: set[str] = set()
-            yield from self._poll_loop(
-                consumer, seen, follow, idle_timeout_s, max_wait_s, None, None, save_documents
-            )
+            for msg in self._poll_loop(consumer, seen, follow, idle_timeout_s, max_wait_s, None):
+                taken = self._with_documents(msg, save_documents, None)
+                if taken is not None:
+                    yield taken
         finally:
             consumer.close()
 
@@ -132,9 +133,7 @@ class Receiving:
         consumer.subscribe([inbox_topic(self.address.agency, self.address.region)])
         handled = 0
         try:
-            loop = self._poll_loop(
-                consumer, None, follow, idle_timeout_s, None, consumer, stop, self.documents_dir
-            )
+            loop = self._poll_loop(consumer, None, follow, idle_timeout_s, None, consumer, stop)
             for msg in loop:
                 key = (msg.message_id, str(msg.envelope.sender), msg.envelope.content_digest())
                 if msg.family == TREE_HEAD:
@@ -142,6 +141,12 @@ class Receiving:
                 elif self.handled is not None and self.handled.seen(*key):
                     log.info("skipping %s: already handled", msg.message_id)
                 else:
+                    # Documents are read only for a message about to be handled, never again
+                    # for one handled before a restart.
+                    taken = self._with_documents(msg, self.documents_dir, consumer)
+                    if taken is None:
+                        continue  # refused, and committed past by _reject
+                    msg = taken
                     handler(msg)
                     if auto_receipt and self._wants_receipt(msg):
                         self.receipt(msg)
@@ -176,6 +181,20 @@ class Receiving:
         log.info("saved %d document(s) of %s", len(saved), msg.message_id)
         return replace(msg, documents=saved)
 
+    def _with_documents(
+        self, msg: InboxMessage, folder: Path | None, committer: KafkaConsumer | None
+    ) -> InboxMessage | None:
+        """``msg`` with its documents saved in ``folder`` (if one is given), or None when they do
+        not check out (reported and, when consuming, committed past like any record that fails
+        the checks)."""
+        if not msg.documents or folder is None:
+            return msg
+        try:
+            return self.fetch_documents(msg, folder)
+        except VerificationError as exc:
+            self._reject(msg, exc, committer)
+            return None
+
     def _witness(self, msg: InboxMessage) -> None:
         if self.witness is None:
             return
@@ -207,7 +226,6 @@ class Receiving:
         max_wait_s: float | None,
         committer: KafkaConsumer | None,
         stop: threading.Event | None = None,
-        documents_dir: Path | None = None,
     ) -> Iterator[InboxMessage]:
         started = last = time.monotonic()
         while True:
@@ -220,8 +238,6 @@ class Receiving:
                     last = now
                     try:
                         msg = self.open_message(record)
-                        if msg.documents and documents_dir is not None:
-                            msg = self.fetch_documents(msg, documents_dir)
                     except VerificationError as exc:
                         self._reject(record, exc, committer)
                         continue

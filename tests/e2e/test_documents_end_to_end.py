@@ -127,3 +127,18 @@ def test_a_chunk_altered_on_the_way_is_a_dead_letter_not_a_delivery(
     assert returned.envelope.correlation_id == mid
     assert returned.payload["reason"] == "corrupt_chunk"
     assert returned.payload["dead_letter_id"] == dl_id
+
+
+def test_consuming_hands_the_handler_its_documents_saved(hub: HubProcess, tmp_path: Path) -> None:
+    evidence = write_pdf(tmp_path / "银行流水.pdf", CHUNK_PLAINTEXT + 77)
+    mib = hub.connector("MIB@350582")
+    family = "corruption_clue_handoff"
+    mid = mib.send(family, "CDI@350582", clue(mib, family), documents=[evidence])
+    cdi = hub.connector("CDI@350582")
+    cdi.documents_dir = tmp_path / "taken"
+    wait_for_messages(cdi, [mid])
+    taken = {}
+    cdi.consume(lambda m: taken.setdefault(m.message_id, m), follow=False, idle_timeout_s=3)
+    doc = taken[mid].documents[0]
+    assert doc.path == tmp_path / "taken" / mid / "1-银行流水.pdf"
+    assert doc.path.read_bytes() == evidence.read_bytes()
