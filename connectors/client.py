@@ -193,41 +193,41 @@ class Connector(Answering, Receiving):
         them again under a new upload id: the hub counts only the upload the manifest names.
         """
         if documents:
-            return self._send_with_documents(
+            env, raw = self.publish_documents_and_seal(
                 family, recipient, payload, [DocumentFile.of(d) for d in documents],
                 correlation_id=correlation_id, causation_id=causation_id,
                 schema_version=schema_version, message_id=message_id, timeout_s=timeout_s,
                 encrypt=encrypt, progress=progress,
             )  # fmt: skip
-        env, raw = self.seal_message(
-            family,
-            recipient,
-            payload,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-            schema_version=schema_version,
-            message_id=message_id,
-            encrypt=encrypt,
-        )
+        else:
+            env, raw = self.seal_message(
+                family, recipient, payload, correlation_id=correlation_id,
+                causation_id=causation_id, schema_version=schema_version,
+                message_id=message_id, encrypt=encrypt,
+            )  # fmt: skip
         self.send_raw(raw, key=env.conversation_id.encode(), timeout_s=timeout_s)
-        log.info("sent %s %s %s → %s", family, env.message_id, self.address, env.recipient)
+        log.info("sent %s %s %s → %s with %d document(s)", family, env.message_id, self.address,
+                 env.recipient, len(env.documents))  # fmt: skip
         return env.message_id
 
-    def _send_with_documents(
+    def publish_documents_and_seal(
         self,
         family: str,
         recipient: Address | str,
         payload: dict[str, Any],
-        files: list[DocumentFile],
+        files: Sequence[DocumentFile],
         *,
-        correlation_id: str | None,
-        causation_id: str | None,
-        schema_version: int | None,
-        message_id: str | None,
-        timeout_s: float,
-        encrypt: bool | None,
-        progress: Callable[[int, int], None] | None,
-    ) -> str:
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        schema_version: int | None = None,
+        message_id: str | None = None,
+        timeout_s: float = 30.0,
+        encrypt: bool | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[Envelope, bytes]:
+        """Publish the chunks of ``files`` (acknowledged) and return the envelope signed over
+        their manifest, not yet sent: its bytes go to hub.ingress with the key
+        ``env.conversation_id``, after the chunks, as :meth:`send` does."""
         fam = _family(family)
         to = Address.parse(recipient) if isinstance(recipient, str) else recipient
         message_id = message_id or str(uuid.uuid4())
@@ -248,17 +248,11 @@ class Connector(Answering, Receiving):
             sender=str(self.address), recipient=str(to), record_key=record_key, sealing=sealing,
             timeout_s=timeout_s, progress=progress,
         )  # fmt: skip
-        env, raw = self.seal_message(
+        return self.seal_message(
             family, to, payload, correlation_id=correlation_id, causation_id=causation_id,
             schema_version=schema_version, message_id=message_id, encrypt=encrypt,
             documents=refs,
         )  # fmt: skip
-        self.send_raw(raw, key=record_key, timeout_s=timeout_s)
-        log.info(
-            "sent %s %s %s → %s with %d document(s)",
-            family, env.message_id, self.address, env.recipient, len(refs),
-        )  # fmt: skip
-        return env.message_id
 
     def seal_message(
         self,

@@ -15,14 +15,19 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
+import rfc8785
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 
-from connectors.gateway.service import ACTIONS, Gateway, GatewayError
+from connectors.documents import DocumentFile
+from connectors.gateway.service import ACTIONS, Answer, Gateway, GatewayError
+from connectors.gateway.uploads import UploadError, content_digest_of, read_upload
 from hub.trust.agencies import AGENCIES
+from hub.trust.signed import canonical
 from hub.wire import jsoncheck
 from hub.wire.envelope import ID_PATTERN as ENVELOPE_ID
 from hub.wire.families import FAMILIES
@@ -104,13 +109,96 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
         (401, "no valid token or client certificate"),
         (404, "no such message here"),
         (409, "a request with this Idempotency-Key is still in flight"),
+        (413, "a document over max_document_bytes, or a message part over 1 MiB"),
+        (416, "the Range asked lies outside the document"),
         (422, "the request or its payload is invalid, or the key was used with another body"),
         (503, "the hub's broker is away; retry with the same Idempotency-Key"),
     )
 }
 
 
-HTTP_REASONS = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}
+HTTP_REASONS = {
+    400: "malformed_body",
+    404: "not_found",
+    405: "method_not_allowed",
+    416: "range_not_satisfiable",
+}
+
+#: ``POST /v1/messages`` takes either body; the form's ``message`` part is the JSON one.
+SEND_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/NewMessage"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["message"],
+                    "properties": {
+                        "message": {"$ref": "#/components/schemas/NewMessage"},
+                        "document": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "one part per document, each with its filename and "
+                            "Content-Type, optionally Content-Digest (RFC 9530)",
+                        },
+                    },
+                },
+                "encoding": {"message": {"contentType": "application/json"}},
+            },
+        },
+    }
+}
+
+
+def new_message(raw: bytes) -> dict[str, Any]:
+    """The JSON body of a send, checked as FastAPI would check a declared body."""
+    try:
+        body = NewMessage.model_validate_json(raw or b"null").model_dump()
+        canonical(body)  # what the idempotency digest is made of
+        return body
+    except UnicodeEncodeError as exc:  # "\ud800" escapes: JSON, but no Unicode text
+        raise GatewayError(400, "malformed_body", "the body holds a lone surrogate") from exc
+    except rfc8785.CanonicalizationError as exc:
+        raise GatewayError(
+            422, "invalid_request", "a number outside the range JSON keeps exactly (±2^53)"
+        ) from exc
+    except ValidationError as exc:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            raise GatewayError(400, "malformed_body", "the body is not JSON") from exc
+        errors = [
+            jsoncheck.Problem("/" + "/".join(str(x) for x in e.get("loc", ())), str(e["msg"]))
+            for e in exc.errors()
+        ]
+        raise GatewayError(
+            422, "invalid_request", "the request does not fit the API", errors
+        ) from exc
+
+
+async def send_with_documents(
+    gateway: Gateway, request: Request, who: str, idem_key: str
+) -> Answer:
+    """Write the document parts to the gateway's folder, send, then remove them."""
+    try:
+        upload = await read_upload(
+            request.headers,
+            request.stream(),
+            gateway.uploads_dir,
+            max_document_bytes=gateway.max_document_bytes,
+        )
+    except UploadError as exc:
+        problems = [jsoncheck.Problem(exc.pointer, exc.detail)] if exc.pointer else []
+        raise GatewayError(exc.status, exc.reason, exc.detail, problems) from exc
+    try:
+        body = new_message(upload.message)
+        body["documents"] = [
+            {"name": d.name, "media_type": d.media_type, "size": d.size, "sha256": d.sha256}
+            for d in upload.documents
+        ]
+        files = [DocumentFile(d.path, d.name, d.media_type) for d in upload.documents]
+        return await run_in_threadpool(gateway.submit, who, idem_key, body, files)
+    finally:
+        upload.remove()
 
 
 def _caller(request: Request) -> str:
@@ -146,6 +234,19 @@ def create_api(
         responses=PROBLEMS,
     )
     app.state.authenticate = authenticate
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # The send route reads its body itself (JSON or multipart), so its model is added here.
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {}).setdefault("schemas", {})["NewMessage"] = (
+                NewMessage.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.middleware("http")
     async def log_calls(request: Request, call_next: Any) -> Any:
@@ -188,11 +289,38 @@ def create_api(
         status_code=202,
         response_model=Accepted,
         tags=["messages"],
-        summary="sign and send a message",
+        summary="sign and send a message, with its documents when sent as multipart/form-data",
+        openapi_extra=SEND_BODY,
+        responses={413: PROBLEMS[413]},
     )
-    def send(body: NewMessage, who: Caller, idempotency_key: IdemKey) -> JSONResponse:
-        answer = gateway.submit(who, idempotency_key, body.model_dump())
+    async def send(request: Request, who: Caller, idempotency_key: IdemKey) -> JSONResponse:
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            answer = await send_with_documents(gateway, request, who, idempotency_key)
+        else:
+            body = new_message(await request.body())
+            answer = await run_in_threadpool(gateway.submit, who, idempotency_key, body)
         return JSONResponse(answer.body, status_code=answer.status)
+
+    @app.get(
+        "/v1/messages/{message_id}/documents/{n}",
+        tags=["messages"],
+        summary="a received document's plaintext (Range supported; Content-Digest: sha-256)",
+        response_class=FileResponse,
+        responses={
+            200: {"content": {"application/octet-stream": {}}, "description": "the document"},
+            206: {"content": {"application/octet-stream": {}}, "description": "the range asked"},
+            416: PROBLEMS[416],
+        },
+    )
+    def document(
+        message_id: MessageId, n: Annotated[int, Path(ge=1, le=100)], who: Caller, request: Request
+    ) -> FileResponse:
+        path, d = gateway.document(message_id, n)
+        digest = content_digest_of(str(d["sha256"]))
+        headers = {"Repr-Digest": digest}
+        if "range" not in request.headers:  # a part's Content-Digest would be of the part
+            headers["Content-Digest"] = digest
+        return FileResponse(path, media_type=str(d["media_type"]), headers=headers)
 
     @app.get("/v1/inbox", tags=["inbox"], summary="messages not yet acknowledged (long poll)")
     def inbox(

@@ -85,7 +85,12 @@ class RunningGateway:
             path.write_text(self.store.new_token("default") + "\n")
             log.info("made the API token 'default' in %s", path)
         self.connector = Connector.from_settings(settings, options.address)
-        self.gateway = Gateway(self.connector, self.store)
+        self.gateway = Gateway(
+            self.connector,
+            self.store,
+            uploads_dir=settings.home / "gateway" / f"{options.address}.uploads",
+            max_document_bytes=settings.max_document_bytes,
+        )
         self.outbox: OutboxRunner | None = None
         if options.outbox_url:
             engine = agency_engine(options.outbox_url)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from connectors.answers import (
@@ -23,6 +24,7 @@ from connectors.answers import (
     receipt_payload,
 )
 from connectors.client import Connector
+from connectors.documents import DocumentFile, safe_name
 from connectors.gateway.custody import custody
 from connectors.gateway.store import GatewayStore, digest
 from connectors.messages import InboxMessage
@@ -30,6 +32,8 @@ from hub.core.errors import HubError
 from hub.trust.address import Address
 from hub.trust.signed import canonical
 from hub.wire import jsoncheck
+from hub.wire.documents import MAX_DOCUMENT_BYTES
+from hub.wire.envelope import Envelope
 from hub.wire.families import FAMILIES, check_payload
 from hub.wire.jsonpayload import from_json, to_json
 
@@ -56,9 +60,19 @@ class Answer:
 
 
 class Gateway:
-    def __init__(self, connector: Connector, store: GatewayStore) -> None:
+    def __init__(
+        self,
+        connector: Connector,
+        store: GatewayStore,
+        *,
+        uploads_dir: Path | None = None,
+        max_document_bytes: int = MAX_DOCUMENT_BYTES,
+    ) -> None:
         self.connector = connector
         self.store = store
+        #: Where documents posted as multipart parts are written until they are sent.
+        self.uploads_dir = uploads_dir or store.path.parent / f"{connector.address}.uploads"
+        self.max_document_bytes = max_document_bytes
         self.registry = connector.registry
         self._also: list[Callable[[InboxMessage], object]] = []
 
@@ -68,9 +82,17 @@ class Gateway:
         self._also.append(write)
 
     # -- sending ----------------------------------------------------------------------------------
-    def submit(self, caller: str, idem_key: str, body: dict[str, Any]) -> Answer:
+    def submit(
+        self,
+        caller: str,
+        idem_key: str,
+        body: dict[str, Any],
+        files: Sequence[DocumentFile] = (),
+    ) -> Answer:
         """``POST /v1/messages``: ``{family, to, payload, correlation_id?, causation_id?,
-        encrypt?}``."""
+        encrypt?}``, and the ``files`` of its documents (the body then lists each one's
+        ``{name, media_type, size, sha256}`` under ``documents``, so that a repeat of the key
+        with other files is another body)."""
         family = str(body.get("family", ""))
         fam = FAMILIES.get(family)
         if fam is None or fam.hub_only:
@@ -100,6 +122,7 @@ class Gateway:
             correlation_id=body.get("correlation_id"),
             causation_id=body.get("causation_id"),
             encrypt=body.get("encrypt"),
+            files=files,
         )
 
     def answer(
@@ -188,6 +211,7 @@ class Gateway:
         causation_id: Any,
         encrypt: Any,
         message_id: str | None = None,
+        files: Sequence[DocumentFile] = (),
     ) -> Answer:
         body_sha = digest(canonical(body).decode())
         existing = self.store.begin(caller, idem_key, body_sha)
@@ -238,6 +262,10 @@ class Gateway:
                     "the payload breaks its family's rules",
                     [jsoncheck.rule_problem(r) for r in rules],
                 )
+            if files:  # checked first: nothing is published for a message that is refused
+                env, raw = self._publish_documents(
+                    family, to, payload, files, correlation_id, causation_id, env, encrypt
+                )
         except GatewayError:
             self.store.abandon(caller, idem_key)
             raise
@@ -259,6 +287,33 @@ class Gateway:
             record_key=key,
         )
         return self._publish(caller, idem_key, raw, key, env.message_id, family)
+
+    def _publish_documents(
+        self,
+        family: str,
+        to: Address,
+        payload: dict[str, Any],
+        files: Sequence[DocumentFile],
+        correlation_id: Any,
+        causation_id: Any,
+        checked: Envelope,
+        encrypt: Any,
+    ) -> tuple[Envelope, bytes]:
+        try:
+            return self.connector.publish_documents_and_seal(
+                family, to, payload, files, correlation_id=correlation_id,
+                causation_id=causation_id, message_id=checked.message_id, encrypt=encrypt,
+            )  # fmt: skip
+        except HubError:
+            raise
+        except Exception as exc:  # the broker refused a chunk: nothing was sealed
+            log.warning("publishing the documents of %s failed (%s)", checked.message_id,
+                        type(exc).__name__)  # fmt: skip
+            raise GatewayError(
+                503,
+                "broker_unavailable",
+                "the hub's broker did not take the documents; retry with the same Idempotency-Key",
+            ) from exc
 
     def _publish(
         self,
@@ -314,6 +369,8 @@ class Gateway:
             write(msg)
         body = msg.to_json()
         body["raw_sha256"] = msg.raw_sha256
+        for d in body["documents"]:  # where it lies is the gateway's business, not the caller's
+            d.pop("path", None)
         self.store.receive(
             message_id=msg.message_id,
             sender=str(msg.envelope.sender),
@@ -336,6 +393,20 @@ class Gateway:
     def ack(self, message_id: str) -> None:
         if not self.store.ack(message_id):
             raise GatewayError(404, "not_found", "no such message in this gateway's inbox")
+
+    def document(self, message_id: str, n: int) -> tuple[Path, dict[str, Any]]:
+        """``GET /v1/messages/{id}/documents/{n}``: the saved file of a received document and
+        what its descriptor says."""
+        received = self.store.received(message_id)
+        found = [d for d in (received.body.get("documents") or []) if d.get("n") == n] if (
+            received is not None) else []  # fmt: skip
+        folder = self.connector.documents_dir
+        if not found or folder is None:
+            raise GatewayError(404, "not_found", "no such document of a received message")
+        path = folder / message_id / safe_name(n, str(found[0]["name"]))
+        if not path.is_file():
+            raise GatewayError(404, "not_found", "the document's file is gone from the gateway")
+        return path, found[0]
 
     # -- what is known of a message ---------------------------------------------------------------
     def status(self, message_id: str, hub_view: Any = None) -> dict[str, Any]:

@@ -84,6 +84,7 @@ class Received:
 
 class GatewayStore:
     def __init__(self, path: Path) -> None:
+        self.path = path
         private_dir(path.parent)
         path.touch(mode=0o600, exist_ok=True)
         self._db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)

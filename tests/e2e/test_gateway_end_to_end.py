@@ -395,3 +395,61 @@ def test_a_gateway_with_a_client_ca_admits_only_certified_callers(
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_curl_posts_evidence_that_comes_out_of_the_other_gateway_byte_for_byte(
+    hub: HubProcess, gateways: dict[str, GatewayProcess], tmp_path: Path
+) -> None:
+    """The done-when of documents, at 3 MiB (`bench/documents.py --through gateways` runs it at
+    1 GiB): curl posts a sealed clue with a PDF and its Content-Digest as multipart; PSB's
+    gateway serves it whole, by range and with its digest; its text is on no topic and in no
+    file of the hub's own (the agencies' gateways keep theirs in their folders)."""
+    import base64
+    import hashlib
+
+    from tests.e2e.test_documents_end_to_end import write_pdf
+    from tests.hubproc import raw_inbox_records
+
+    mib, psb = gateways["MIB@350582"], gateways["PSB@350582"]
+    marker = f"MARK-{uuid.uuid4().hex}-证据原文".encode()
+    pdf = write_pdf(tmp_path / "evidence.pdf", 3 * 1024 * 1024 + 17, marker)
+    digest = base64.b64encode(hashlib.sha256(pdf.read_bytes()).digest()).decode()
+    message = tmp_path / "message.json"
+    message.write_text(json.dumps({**clue(), "encrypt": True}, ensure_ascii=False))
+    out = subprocess.run(
+        ["curl", "-sS", "-w", "\n%{http_code}", f"{mib.url}/v1/messages",
+         "-H", f"Authorization: Bearer {mib.token}", "-H", "Idempotency-Key: evidence-1",
+         "-F", f"message=<{message};type=application/json",
+         "-F", f'document=@{pdf};filename=就诊记录.pdf;type=application/pdf;'
+               f'headers="Content-Digest: sha-256=:{digest}:"'],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    text, _, status = out.stdout.rpartition("\n")
+    assert status == "202", text
+    mid = json.loads(text)["id"]
+    got = inbox_until(psb, mid, timeout=120)
+    assert got["documents"] == [{"n": 1, "name": "就诊记录.pdf", "media_type": "application/pdf",
+                                 "size": pdf.stat().st_size,
+                                 "sha256": hashlib.sha256(pdf.read_bytes()).hexdigest()}]  # fmt: skip
+    saved = tmp_path / "out.pdf"
+    head = subprocess.run(
+        ["curl", "-sS", "-D", "-", "-o", str(saved), "-H", f"Authorization: Bearer {psb.token}",
+         f"{psb.url}/v1/messages/{mid}/documents/1"],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout.lower()  # fmt: skip
+    assert saved.read_bytes() == pdf.read_bytes()
+    assert f"content-digest: sha-256=:{digest.lower()}:" in head
+    part = subprocess.run(
+        ["curl", "-sS", "-r", "1000-1999", "-H", f"Authorization: Bearer {psb.token}",
+         f"{psb.url}/v1/messages/{mid}/documents/1"],
+        capture_output=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert part == pdf.read_bytes()[1000:2000]
+    for topic in ("hub.ingress", "hub.docs.PSB.350582", "hub.inbox.PSB.350582"):
+        for record in raw_inbox_records(hub.state.bootstrap, topic, idle_s=1.0):
+            blob = (record.value or b"") + b"".join(v for _, v in record.headers or [])
+            assert marker not in blob, f"evidence in clear on {topic}"
+    agencies = {hub.home / "gateway", hub.home / "connectors"}
+    for path in hub.home.rglob("*"):
+        if path.is_file() and not any(a in path.parents for a in agencies):
+            assert marker not in path.read_bytes(), f"evidence in clear in {path}"
