@@ -10,11 +10,17 @@ Starts its own `hub run` (embedded Tansu broker, temporary home), then for each 
           ``bench.relay`` (no decoding, no checks, no database), timed from its start to the
           last record on the far side.
 
+With ``--via gateways`` the document goes as the done-when of issue 20 asks: curl posts it as
+multipart to MIB's ``hub gateway`` (sealed end to end), the recipient's gateway saves it, and
+curl fetches it with ``GET /v1/messages/{id}/documents/1``; peak RSS of each gateway, and
+whether a marker written into the plaintext shows in any file of the hub's own.
+
 At the end, the router's peak RSS (the hub process, whatever the sizes).  Never run by the
 tests: timings are machine-dependent.  The embedded broker keeps every byte in memory (each
 document twice: on hub.ingress and on the documents topic), so 1 GiB needs some 3 GiB free.
 
     .venv/bin/python -m bench.documents --sizes 10M,100M,1G
+    .venv/bin/python -m bench.documents --sizes 10M,1G --via gateways
 """
 
 from __future__ import annotations
@@ -76,6 +82,21 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[subprocess.Comple
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err), peak
 
 
+def row(size: int, times: tuple[float, float, float], rss: tuple[float, float], same: bool) -> dict:
+    """One line of the table: (started, sent, done) times and (sender, receiver) peak RSS."""
+    started, sent_at, done = times
+    return {
+        "size": size,
+        "seconds": done - started,
+        "send_s": sent_at - started,
+        "receive_s": done - sent_at,
+        "mb_s": size / 1e6 / (done - started),
+        "send_rss_mib": rss[0],
+        "receive_rss_mib": rss[1],
+        "identical": same,
+    }
+
+
 def through_hub(hub: HubProcess, size: int, recipient: str, work: Path) -> dict:
     source = work / f"evidence-{size}.pdf"
     digest = write_pdf(source, size)
@@ -111,22 +132,90 @@ def through_hub(hub: HubProcess, size: int, recipient: str, work: Path) -> dict:
         same = hashlib.file_digest(f, "sha256").hexdigest() == digest
     source.unlink()
     saved.unlink()
-    return {
-        "size": size,
-        "seconds": done - started,
-        "send_s": sent_at - started,
-        "receive_s": done - sent_at,
-        "mb_s": size / 1e6 / (done - started),
-        "send_rss_mib": send_rss,
-        "receive_rss_mib": receive_rss,
-        "identical": same,
-    }
+    return row(size, (started, sent_at, done), (send_rss, receive_rss), same)
+
+
+MARKER = b"BENCH-PLAINTEXT-MARKER-\xe8\xaf\x81\xe6\x8d\xae"
+
+
+def mark(path: Path, every: int = 64 << 20) -> None:
+    """Write MARKER into the file every ``every`` bytes, to look for it in clear later."""
+    with path.open("r+b") as f:
+        for at in range(4096, path.stat().st_size - len(MARKER), every):
+            f.seek(at)
+            f.write(MARKER)
+
+
+def in_clear_under(home: Path) -> list[str]:
+    """Files of the hub's own (not the agencies' gateway and connector folders) holding MARKER."""
+    agencies = {home / "gateway", home / "connectors"}
+    found = []
+    for path in home.rglob("*"):
+        if path.is_file() and not any(a in path.parents for a in agencies):
+            with path.open("rb") as f:
+                while block := f.read(1 << 24):
+                    if MARKER in block:
+                        found.append(str(path.relative_to(home)))
+                        break
+    return found
+
+
+def through_gateways(
+    hub: HubProcess, gateways: dict, size: int, recipient: str, work: Path
+) -> dict:
+    from tests.gatewayproc import GatewayProcess
+
+    mib: GatewayProcess = gateways[SENDER]
+    to: GatewayProcess = gateways[recipient]
+    source = work / f"evidence-{size}.pdf"
+    write_pdf(source, size)
+    mark(source)
+    with source.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    message = work / "message.json"
+    message.write_text(json.dumps({"family": "clue_transfer", "to": recipient, "encrypt": True,
+                                   "payload": load_example("clue_transfer")},
+                                  ensure_ascii=False), "utf-8")  # fmt: skip
+    started = time.perf_counter()
+    posted = subprocess.run(
+        ["curl", "-sS", "-f", f"{mib.url}/v1/messages", "-H", f"Authorization: Bearer {mib.token}",
+         "-H", f"Idempotency-Key: bench-{size}", "-F", f"message=<{message};type=application/json",
+         "-F", f"document=@{source};filename=evidence.pdf;type=application/pdf"],
+        capture_output=True, timeout=3600, check=True,
+    )  # fmt: skip
+    sent_at = time.perf_counter()
+    message_id = json.loads(posted.stdout)["id"]
+    while True:
+        status, inbox = to.curl("GET", "/v1/inbox?wait=10")
+        if status == 200 and any(m["id"] == message_id for m in inbox):
+            break
+        if time.perf_counter() - sent_at > 3600:
+            raise RuntimeError(f"{message_id} did not reach {recipient}'s gateway in an hour")
+    saved = work / f"received-{size}.pdf"
+    subprocess.run(
+        ["curl", "-sS", "-f", "-o", str(saved), "-H", f"Authorization: Bearer {to.token}",
+         f"{to.url}/v1/messages/{message_id}/documents/1"],
+        timeout=3600, check=True,
+    )  # fmt: skip
+    done = time.perf_counter()
+    with saved.open("rb") as f:
+        same = hashlib.file_digest(f, "sha256").hexdigest() == digest
+    source.unlink()
+    saved.unlink()
+    rss = (peak_rss_mib(mib.proc.pid), peak_rss_mib(to.proc.pid))
+    return row(size, (started, sent_at, done), rss, same)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="10M,100M", help="comma-separated, e.g. 10M,100M,1G")
     ap.add_argument("--timeout", type=float, default=1800.0)
+    ap.add_argument(
+        "--via",
+        choices=["cli", "gateways"],
+        default="cli",
+        help="hub send/inbox processes (cli) or curl through two hub gateways",
+    )
     args = ap.parse_args()
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     if len(sizes) > len(RECIPIENTS):
@@ -134,11 +223,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-docs-") as tmp:
         work = Path(tmp)
         hub = start_hub(work / "home")
+        gateways: dict = {}
         try:
+            if args.via == "gateways":
+                from tests.gatewayproc import start_gateway
+
+                for address in [SENDER, *RECIPIENTS[: len(sizes)]]:
+                    gateways[address] = start_gateway(hub, address, timeout=120)
             rows = []
             for size, recipient in zip(sizes, RECIPIENTS, strict=False):
-                print(f"hub: {size / 2**20:,.0f} MiB to {recipient} …", flush=True)
-                result = through_hub(hub, size, recipient, work)
+                print(f"hub: {size / 2**20:,.0f} MiB to {recipient} via {args.via} …", flush=True)
+                result = (
+                    through_gateways(hub, gateways, size, recipient, work)
+                    if gateways
+                    else through_hub(hub, size, recipient, work)
+                )
                 chunks = -(-size // CHUNK_PLAINTEXT)
                 print(f"relay: {chunks} records of {CHUNK_BYTES} bytes …", flush=True)
                 rate, seen = asyncio.run(
@@ -148,7 +247,10 @@ def main() -> None:
                 result["relay_records"] = seen
                 rows.append(result)
             router_rss = peak_rss_mib(hub.process.pid)
+            clear = in_clear_under(hub.home) if gateways else None
         finally:
+            for g in gateways.values():
+                g.stop()
             hub.stop()
     print()
     print(f"{'size':>9} {'hub MB/s':>9} {'relay MB/s':>11} {'ratio':>6} {'send s':>7} "
@@ -160,6 +262,8 @@ def main() -> None:
             f"{r['send_rss_mib']:>7.0f}Mi {r['receive_rss_mib']:>7.0f}Mi {r['identical']}"
         )
     print(f"router (hub run) peak RSS: {router_rss:.0f} MiB")
+    if clear is not None:
+        print(f"plaintext marker in hub files: {clear or 'none'}")
 
 
 if __name__ == "__main__":

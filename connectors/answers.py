@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,15 +20,33 @@ from hub.wire.envelope import now_utc
 
 
 def receipt_payload(
-    original_sha256: str | None, *, received_by: str | None = None, note: str | None = None
+    original_sha256: str | None,
+    *,
+    received_by: str | None = None,
+    note: str | None = None,
+    documents: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    # original_sha256: the bytes signed for, when the caller holds the message (non-repudiation)
+    # original_sha256: the bytes signed for, when the caller holds the message (non-repudiation);
+    # documents: each one read and checked, as {n, wire_size, chunks_root} (documents_received).
     return {
         "received_at": now_utc(),
         "received_by": received_by,
         "note": note,
         "original_sha256": original_sha256,
+        "documents": [
+            {
+                "n": int(d["n"]),
+                "wire_size": int(d["wire_size"]),
+                "chunks_root": str(d["chunks_root"]),
+            }
+            for d in documents
+        ],
     }
+
+
+def documents_received(docs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Of a message's documents (``ReceivedDocument.to_json()``), those read and checked."""
+    return [d for d in docs if d.get("chunks_root")]
 
 
 def acceptance_payload(
@@ -101,9 +119,11 @@ class Answering:
             if sent is not None:
                 return sent
         mid = self.answer_id(ref.message_id, "receipt")
+        docs = [d.to_json() for d in getattr(original, "documents", ())]
         payload = receipt_payload(
-            getattr(original, "raw_sha256", None) or None, received_by=received_by, note=note
-        )
+            getattr(original, "raw_sha256", None) or None, received_by=received_by, note=note,
+            documents=documents_received(docs),
+        )  # fmt: skip
         mid = self.reply(ref, "receipt", payload, message_id=mid)
         if self.handled is not None:
             self.handled.remember_answer(ref.message_id, "receipt", mid)

@@ -97,6 +97,9 @@ class ReceivedDocument:
     size: int
     sha256: str
     path: Path | None = None
+    #: Once read and checked: its size on the wire and the root over its chunks, as received.
+    wire_size: int = 0
+    chunks_root: str = ""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -108,6 +111,9 @@ class ReceivedDocument:
         }
         if self.path is not None:
             out["path"] = str(self.path)
+        if self.chunks_root:
+            out["wire_size"] = self.wire_size
+            out["chunks_root"] = self.chunks_root
         return out
 
 
@@ -218,7 +224,8 @@ def fetch_documents(
                 d = asm.finish()
             final = folder / safe_name(ref.n, d.name)
             partial.replace(final)
-            saved.append(ReceivedDocument(ref.n, d.name, d.media_type, d.size, d.sha256, final))
+            saved.append(ReceivedDocument(ref.n, d.name, d.media_type, d.size, d.sha256, final,
+                                          asm.wire_size, asm.root.hex()))  # fmt: skip
     except Exception:  # a document that did not check out leaves nothing behind
         for p in folder.glob(".*.part"):
             with contextlib.suppress(OSError):

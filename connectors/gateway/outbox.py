@@ -26,21 +26,15 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import threading
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
     Engine,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
     create_engine,
     insert,
     select,
@@ -50,6 +44,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from connectors.client import Connector
+from connectors.gateway.outbox_documents import documents, row_documents
+from connectors.gateway.outbox_tables import inbox, meta, outbox, sent
 from connectors.messages import InboxMessage
 from hub.core.clock import now_utc
 from hub.storage.engine import safe_url
@@ -60,43 +56,6 @@ from hub.wire.families import FAMILIES, check_payload
 from hub.wire.jsonpayload import from_json
 
 log = logging.getLogger("connectors.gateway.outbox")
-
-meta = MetaData()
-outbox = Table(
-    "hub_outbox",
-    meta,
-    Column("seq", BigInteger, primary_key=True, autoincrement=True),
-    Column("id", String(64), nullable=False, unique=True),
-    Column("aggregatetype", String(255), nullable=False),
-    Column("aggregateid", String(255), nullable=False),
-    Column("type", String(255), nullable=False),
-    Column("payload", Text, nullable=False),  # the family's payload as JSON
-    Column("family", String(64), nullable=False),
-    Column("recipient", String(32), nullable=False),
-    Column("correlation_id", String(64)),
-    Column("created_at", DateTime(timezone=True)),
-)
-sent = Table(
-    "hub_outbox_sent",
-    meta,
-    Column("id", String(64), primary_key=True),  # hub_outbox.id
-    Column("message_id", String(64)),
-    Column("state", String(16), nullable=False),  # sealed | sent | refused
-    Column("raw", LargeBinary().with_variant(LargeBinary(2**24), "mysql")),
-    Column("problems", Text),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-inbox = Table(
-    "hub_inbox",
-    meta,
-    Column("message_id", String(64), primary_key=True),
-    Column("sender", String(32), primary_key=True),
-    Column("family", String(64), nullable=False),
-    Column("correlation_id", String(64)),
-    Column("payload", Text, nullable=False),  # JSON, as `hub inbox --json` prints it
-    Column("envelope", Text, nullable=False),  # the rest of that JSON: ids, parties, times
-    Column("received_at", DateTime(timezone=True), nullable=False),
-)
 
 
 def agency_engine(url: str) -> Engine:
@@ -109,8 +68,11 @@ def agency_engine(url: str) -> Engine:
 
 
 def create_tables(engine: Engine) -> None:
-    """``hub outbox init``: the three tables, where the application's owner role may make them."""
+    """``hub outbox init``: the tables, where the application's owner role may make them."""
     meta.create_all(engine)
+
+
+__all__ = ["create_tables", "documents", "inbox", "outbox", "sent"]
 
 
 def message_id_for(row_id: str) -> str:
@@ -129,10 +91,19 @@ class Round:
 
 
 class OutboxRelay:
-    def __init__(self, engine: Engine, connector: Connector, *, batch: int = 100) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        connector: Connector,
+        *,
+        batch: int = 100,
+        work_dir: Path | None = None,
+    ) -> None:
         self.engine = engine
         self.connector = connector
         self.batch = batch
+        #: Where documents stored in the database are copied out to be sent (then removed).
+        self.work_dir = work_dir or Path(tempfile.gettempdir()) / f"hub-outbox-{connector.address}"
         self._lock_conn: Any = None
         self.lock_key = zlib.crc32(f"hub_outbox:{connector.address}".encode())
 
@@ -210,7 +181,9 @@ class OutboxRelay:
         except (
             ValueError
         ) as exc:  # not JSON, a recipient that is no address, an id off the alphabet
-            problems, sealed = [jsoncheck.Problem("", type(exc).__name__)], None
+            # A document the bytes deny (media_mismatch) names its reason, never its contents.
+            detail = getattr(exc, "reason", None) or type(exc).__name__
+            problems, sealed = [jsoncheck.Problem("", detail)], None
         if sealed is None:
             detail = json.dumps([p.__dict__ for p in problems], ensure_ascii=False)
             self._write(row["id"], None, "refused", None, detail)
@@ -234,15 +207,29 @@ class OutboxRelay:
         if problems:
             return problems, None
         payload = from_json(schema.raw, value)
+        to = Address.parse(row["recipient"])
         env, raw = self.connector.seal_message(
             row["family"],
-            Address.parse(row["recipient"]),
+            to,
             payload,
             correlation_id=row["correlation_id"],
             message_id=message_id_for(row["id"]),
         )
         problems = [jsoncheck.rule_problem(r) for r in check_payload(fam, payload, env)]
-        return problems, None if problems else (env.message_id, raw)
+        if problems:
+            return problems, None
+        docs = row_documents(self.engine, row["id"], self.work_dir)
+        if docs.problems:
+            return docs.problems, None
+        if docs.files:  # chunks out now; the envelope signed over them is kept, then published
+            try:
+                env, raw = self.connector.publish_documents_and_seal(
+                    row["family"], to, payload, docs.files,
+                    correlation_id=row["correlation_id"], message_id=env.message_id,
+                )  # fmt: skip
+            finally:
+                docs.remove()
+        return [], (env.message_id, raw)
 
     def _write(
         self,

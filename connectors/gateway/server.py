@@ -95,7 +95,8 @@ class RunningGateway:
         if options.outbox_url:
             engine = agency_engine(options.outbox_url)
             self.gateway.also_to(DatabaseInbox(engine).write)
-            self.outbox = OutboxRunner(OutboxRelay(engine, self.connector)).start()
+            relay = OutboxRelay(engine, self.connector, work_dir=self.gateway.uploads_dir)
+            self.outbox = OutboxRunner(relay).start()
         resent = self.gateway.recover()
         if resent:
             log.warning("published again %d sealed messages not confirmed before", resent)

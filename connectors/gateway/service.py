@@ -20,6 +20,7 @@ from typing import Any
 from connectors.answers import (
     acceptance_payload,
     closure_payload,
+    documents_received,
     feedback_payload,
     receipt_payload,
 )
@@ -144,8 +145,9 @@ class Gateway:
                 return earlier
             family = "receipt"
             payload = receipt_payload(
-                original.raw_sha256, received_by=body.get("received_by"), note=body.get("note")
-            )
+                original.raw_sha256, received_by=body.get("received_by"), note=body.get("note"),
+                documents=documents_received(original.body.get("documents") or []),
+            )  # fmt: skip
             message_id = self.connector.answer_id(original_id, "receipt")
             if idem_key is None:  # signing twice, whatever it says, is one receipt
                 idem_key, body = f"receipt:{original_id}", {}

@@ -23,6 +23,7 @@ from hub.trust.address import Address
 from hub.wire import headers
 from hub.wire.codec import AvroSerializer
 from hub.wire.deadletter import DeadLetter
+from hub.wire.documents import documents_fact
 from hub.wire.envelope import Envelope
 from hub.wire.schemas import SchemaRegistry
 from hub.wire.topics import AUDIT
@@ -51,6 +52,10 @@ def submitted(
         # What was sent, to compare with what a receipt says was received (the hub delivers
         # these bytes unchanged).
         facts["envelope_sha256"] = hashlib.sha256(raw).hexdigest()
+        if env.documents:  # the signed manifest, to compare with what a receipt names
+            facts["documents"] = documents_fact(
+                (d.n, d.size, d.chunks_root.hex()) for d in env.documents
+            )
     out = [
         _with(AuditEvent(event_id(ev.SUBMITTED, ident, source), ev.SUBMITTED, at, facts=facts), env)
     ]

@@ -24,9 +24,33 @@ from hub.audit.chain import record_hash
 from hub.audit.events import SignedFields
 from hub.core.clock import parse_iso
 from hub.trust.keys import verify
+from hub.wire.documents import parse_documents_fact
 
 #: key id → (owner address, public key), or None when unknown.
 KeyLookup = Callable[[str], tuple[str, Ed25519PublicKey] | None]
+
+
+@dataclass(frozen=True)
+class DocumentCheck:
+    """One document of a receipt beside the signed manifest the hub logged as sent."""
+
+    n: int
+    sent: tuple[int, str] | None  # (wire size, chunks root) in the manifest
+    received: tuple[int, str] | None  # what the receipt names
+
+    @property
+    def verdict(self) -> str:
+        if self.sent is None:
+            return "NOT SENT"  # the receipt names a document the manifest had not
+        if self.received is None:
+            return "not received"  # the recipient did not read (or could not check) it
+        return "matches" if self.sent == self.received else "DIFFERS"
+
+    def to_json(self) -> dict[str, Any]:
+        sent, got = self.sent or (None, None), self.received or (None, None)
+        return {"n": self.n, "sent_size": sent[0], "sent_root": sent[1],
+                "received_size": got[0], "received_root": got[1],
+                "verdict": self.verdict}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -38,6 +62,8 @@ class Step:
     #: For a receipt naming the bytes it signs for: "matches" the bytes the hub logged as
     #: submitted, "DIFFERS" from them, or "" (no digest in the receipt, or no original here).
     receipt_check: str = ""
+    #: For a receipt of a message with documents: each document, sent beside received.
+    document_checks: tuple[DocumentCheck, ...] = ()
 
     @property
     def facts(self) -> dict[str, str]:
@@ -65,6 +91,7 @@ class Step:
             "receipt_matches_sent": (
                 None if not self.receipt_check else self.receipt_check == "matches"
             ),
+            "documents": [d.to_json() for d in self.document_checks] or None,
         }
 
 
@@ -129,18 +156,49 @@ def build_trail(
 def _check_receipts(steps: list[Step]) -> list[Step]:
     """Compare each receipt's digest with the bytes the hub logged as submitted for its original."""
     sent: dict[str, set[str]] = {}
+    manifests: dict[str, dict[int, tuple[int, str]]] = {}
     for s in steps:
         digest = s.facts.get("envelope_sha256")
         if s.record["kind"] == "submitted" and digest:
             sent.setdefault(s.record["message_id"] or "", set()).add(digest)
+            if s.facts.get("documents"):
+                manifests[s.record["message_id"] or ""] = parse_documents_fact(s.facts["documents"])
     out = []
     for s in steps:
         claimed = s.facts.get("original_sha256") if s.record["kind"] == "receipt" else None
         original = s.record.get("conversation_id") or ""
         if claimed and original in sent:
             s = replace(s, receipt_check="matches" if claimed in sent[original] else "DIFFERS")
+        if s.record["kind"] == "receipt" and original in manifests:
+            manifest = manifests[original]
+            got = parse_documents_fact(s.facts.get("documents", ""))
+            checks = tuple(
+                DocumentCheck(n, manifest.get(n), got.get(n)) for n in sorted({*manifest, *got})
+            )
+            s = replace(s, document_checks=checks)
         out.append(s)
     return out
+
+
+def documents_line(step: Step) -> str:
+    """Per document, for people: size and digest sent, and what the receipt says of it."""
+    if step.document_checks:
+        return "; ".join(
+            f"document {d.n}: {_size(d.sent or d.received)} {d.verdict}"
+            for d in step.document_checks
+        )
+    docs = parse_documents_fact(step.facts.get("documents", ""))
+    return "; ".join(
+        f"document {n}: {_size((size, root))}" for n, (size, root) in sorted(docs.items())
+    )
+
+
+def _size(entry: tuple[int, str] | None) -> str:
+    if entry is None:
+        return "?"
+    size, root = entry
+    shown = f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size:,} B"
+    return f"{shown}, root {root[:12]}…"
 
 
 def story(step: Step) -> str:
@@ -148,7 +206,9 @@ def story(step: Step) -> str:
     r, f = step.record, step.facts
     kind = r["kind"]
     if kind == "submitted":
-        return f"{r['sender']} submitted {r['family'] or 'a record'} for {r['recipient']}"
+        docs = documents_line(step)
+        docs = f" with {docs}" if docs else ""
+        return f"{r['sender']} submitted {r['family'] or 'a record'} for {r['recipient']}{docs}"
     if kind == "routed":
         via = f" via {f.get('via')}" if f.get("via") else ""
         fb = " (fallback)" if f.get("fallback") == "true" else ""
@@ -169,6 +229,8 @@ def story(step: Step) -> str:
                 if step.receipt_check == "matches"
                 else ", for bytes that DIFFER from those sent"
             )
+        if step.document_checks:
+            extra += "; " + documents_line(step)
         return f"{kind} signed by {r['sender']}{extra}"
     if kind.startswith("sla_"):
         due = parse_iso(f["due_at"]).strftime("%Y-%m-%d %H:%M") if f.get("due_at") else "?"

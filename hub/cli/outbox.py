@@ -41,7 +41,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(args.url)
     create_tables(engine)
     connector = Connector.from_settings(settings, address)
-    runner = OutboxRunner(OutboxRelay(engine, connector), interval_s=args.interval).start()
+    relay = OutboxRelay(engine, connector, work_dir=settings.home / "outbox" / f"{address}.work")
+    runner = OutboxRunner(relay, interval_s=args.interval).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -21,7 +21,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -121,6 +121,23 @@ class DocumentRef:
             bytes(r["descriptor"]),
             str(r.get("upload", "")),
         )
+
+
+def documents_fact(items: Iterable[tuple[int, int, str]]) -> str:
+    """``n:wire_size:chunks_root`` per document, joined by spaces: how the audit log keeps what a
+    manifest said was sent and what a receipt says was received (digests and sizes only)."""
+    return " ".join(f"{n}:{size}:{root}" for n, size, root in items)
+
+
+def parse_documents_fact(text: str) -> dict[int, tuple[int, str]]:
+    """The reverse of :func:`documents_fact`: n → (wire size, chunks root); bad items dropped."""
+    out = {}
+    for item in text.split():
+        n, _, rest = item.partition(":")
+        size, _, root = rest.partition(":")
+        if n.isdigit() and size.isdigit() and root:
+            out[int(n)] = (int(size), root)
+    return out
 
 
 def manifest_digest(refs: list[DocumentRef]) -> str:
@@ -349,6 +366,15 @@ class DocumentAssembler:
         self._written += len(block)
         self.out.write(block)
         self.next += 1
+
+    @property
+    def root(self) -> bytes:
+        """The RFC 9162 root over the chunks added so far, as they arrived."""
+        return self._root.root()
+
+    @property
+    def wire_size(self) -> int:
+        return self._wire
 
     def finish(self) -> Descriptor:
         """Raise unless every chunk came and everything matches the manifest."""

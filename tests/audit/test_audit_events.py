@@ -435,3 +435,46 @@ def test_a_signature_made_before_its_key_was_revoked_stays_valid_one_made_after_
     assert signature_check(rec, keys.get, later.get)[0] == "valid"
     assert signature_check(rec, keys.get, earlier.get)[0] == "signed after the key's revocation"
     assert signature_check(rec, keys.get, {}.get)[0] == "valid"
+
+
+def test_the_trail_sets_each_document_a_receipt_names_beside_the_signed_manifest(
+    tmp_path: Path,
+) -> None:
+    from hub.audit.store import AuditStore
+    from hub.audit.trail import story
+    from hub.wire.documents import DocumentRef
+
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    env, raw, _ = sealed(load_example("clue_transfer"))
+    refs = tuple(DocumentRef(n, 3, 1_500_000 + n, bytes([n]) * 32, b"sealed", "u" * 32)
+                 for n in (1, 2, 3))  # fmt: skip
+    env = replace(env, documents=refs)
+    received = [
+        {"n": 1, "wire_size": 1_500_001, "chunks_root": (bytes([1]) * 32).hex()},  # as sent
+        {"n": 2, "wire_size": 1_500_002, "chunks_root": (b"\x09" * 32).hex()},  # other chunks
+    ]  # document 3: never read
+    receipt_env, _, _ = sealed(
+        {"received_at": T0, "received_by": None, "note": None, "original_sha256": None,
+         "documents": received},
+        family="receipt", correlation_id=env.message_id,
+    )  # fmt: skip
+    events = [
+        *emit.submitted(raw, env, source="hub.ingress/0@1", at=T0),
+        emit.reply_applied(
+            receipt_env, new_state="RECEIVED", at=T0, subject_ref=REF,
+            payload={"received_at": T0, "documents": received},
+        ),
+    ]  # fmt: skip
+    store.append([e for e in events if e is not None])
+    steps = build_trail(store.trail(env.message_id), store.predecessor_hash, lambda _k: None)
+    submitted, receipt = steps[0], steps[-1]
+    assert "document 1: 1.4 MiB, root 010101010101…" in story(submitted)
+    assert [(d.n, d.verdict) for d in receipt.document_checks] == [
+        (1, "matches"),
+        (2, "DIFFERS"),
+        (3, "not received"),
+    ]
+    assert "document 2: 1.4 MiB, root 020202020202… DIFFERS" in story(receipt)
+    as_json = receipt.to_json()["documents"]
+    assert as_json[1]["received_root"] == (b"\x09" * 32).hex()
+    assert all("name" not in d for d in as_json)  # sizes and digests only

@@ -14,7 +14,14 @@ from hub.wire import codec
 from hub.wire.documents import CHUNK_PLAINTEXT, Chunk
 from hub.wire.jsonpayload import from_json
 from hub.wire.topics import INGRESS, docs_topic
-from tests.hubproc import HubProcess, load_example, raw_inbox_records, wait_for_messages, wait_until
+from tests.e2e.test_end_to_end import audit_kinds_until
+from tests.hubproc import (
+    HubProcess,
+    load_example,
+    raw_inbox_records,
+    wait_for_messages,
+    wait_until,
+)
 
 
 def sha256(path: Path) -> str:
@@ -142,3 +149,22 @@ def test_consuming_hands_the_handler_its_documents_saved(hub: HubProcess, tmp_pa
     doc = taken[mid].documents[0]
     assert doc.path == tmp_path / "taken" / mid / "1-银行流水.pdf"
     assert doc.path.read_bytes() == evidence.read_bytes()
+
+
+def test_a_receipt_names_each_document_as_received_and_the_trail_compares(
+    hub: HubProcess, tmp_path: Path
+) -> None:
+    scan = write_pdf(tmp_path / "扫描件.pdf", CHUNK_PLAINTEXT + 999)
+    mib = hub.connector("MIB@350582")
+    mid = mib.send("clue_transfer", "PSB@350582", clue(mib), documents=[scan])
+    psb = hub.connector("PSB@350582")
+    wait_for_messages(psb, [mid])
+    msg = next(m for m in psb.messages(save_documents=tmp_path / "in") if m.message_id == mid)
+    psb.receipt(msg)
+    audit_kinds_until(hub, mid, lambda k: "receipt" in k)
+    steps = json.loads(hub.cli("audit", "trail", mid, "--json").stdout)
+    receipt = next(s for s in steps if s["kind"] == "receipt")
+    assert [d["verdict"] for d in receipt["documents"]] == ["matches"]
+    assert receipt["documents"][0]["received_size"] == msg.documents[0].wire_size
+    text = hub.cli("audit", "trail", mid).stdout
+    assert "document 1:" in text and "matches" in text and "扫描件" not in text

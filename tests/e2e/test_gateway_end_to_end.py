@@ -428,9 +428,12 @@ def test_curl_posts_evidence_that_comes_out_of_the_other_gateway_byte_for_byte(
     assert status == "202", text
     mid = json.loads(text)["id"]
     got = inbox_until(psb, mid, timeout=120)
-    assert got["documents"] == [{"n": 1, "name": "就诊记录.pdf", "media_type": "application/pdf",
-                                 "size": pdf.stat().st_size,
-                                 "sha256": hashlib.sha256(pdf.read_bytes()).hexdigest()}]  # fmt: skip
+    sha = hashlib.sha256(pdf.read_bytes()).hexdigest()
+    listed = [{k: d[k] for k in ("n", "name", "media_type", "size", "sha256")}
+              for d in got["documents"]]  # fmt: skip
+    assert listed == [{"n": 1, "name": "就诊记录.pdf", "media_type": "application/pdf",
+                       "size": pdf.stat().st_size, "sha256": sha}]  # fmt: skip
+    assert len(got["documents"][0]["chunks_root"]) == 64  # read and checked before it was listed
     saved = tmp_path / "out.pdf"
     head = subprocess.run(
         ["curl", "-sS", "-D", "-", "-o", str(saved), "-H", f"Authorization: Bearer {psb.token}",
@@ -449,6 +452,14 @@ def test_curl_posts_evidence_that_comes_out_of_the_other_gateway_byte_for_byte(
         for record in raw_inbox_records(hub.state.bootstrap, topic, idle_s=1.0):
             blob = (record.value or b"") + b"".join(v for _, v in record.headers or [])
             assert marker not in blob, f"evidence in clear on {topic}"
+    # PSB's receipt names the document as its gateway read it; the trail sets it beside the sent
+    from tests.e2e.test_end_to_end import audit_kinds_until
+
+    assert psb.curl("POST", f"/v1/messages/{mid}/receipt")[0] == 202
+    audit_kinds_until(hub, mid, lambda k: "receipt" in k, timeout=60)
+    steps = json.loads(hub.cli("audit", "trail", mid, "--json").stdout)
+    receipt = next(s for s in steps if s["kind"] == "receipt")
+    assert [d["verdict"] for d in receipt["documents"]] == ["matches"]
     agencies = {hub.home / "gateway", hub.home / "connectors"}
     for path in hub.home.rglob("*"):
         if path.is_file() and not any(a in path.parents for a in agencies):

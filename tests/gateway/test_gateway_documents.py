@@ -71,14 +71,13 @@ def post_form(
     if message is not None:
         parts.append(
             b'Content-Disposition: form-data; name="message"\r\n'
-            b"Content-Type: application/json\r\n\r\n" + httpx.Request(
-                "POST", "http://x", json=message).content  # fmt: skip
+            b"Content-Type: application/json\r\n\r\n"
+            + httpx.Request("POST", "http://x", json=message).content
         )
     for name, data, media, extra in files:
         head = (
             f'Content-Disposition: form-data; name="document"; filename="{name}"\r\n'
-            f"Content-Type: {media}\r\n"
-            + "".join(f"{k}: {v}\r\n" for k, v in extra.items())
+            f"Content-Type: {media}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in extra.items())
         ).encode()
         parts.append(head + b"\r\n" + data)
     body = b"".join(f"--{boundary}\r\n".encode() + p + b"\r\n" for p in parts)
@@ -194,4 +193,6 @@ def test_a_received_document_is_served_with_its_digest_and_by_range(
     beyond = psb.http.get(f"/v1/messages/{message_id}/documents/1",
                           headers={**psb.auth, "Range": f"bytes={len(PDF) + 5}-"})  # fmt: skip
     assert beyond.status_code == 416
-    assert psb.http.get(f"/v1/messages/{message_id}/documents/2", headers=psb.auth).status_code == 404
+    assert (
+        psb.http.get(f"/v1/messages/{message_id}/documents/2", headers=psb.auth).status_code == 404
+    )

@@ -6,6 +6,7 @@ its reason and the rest go on; what arrives is written to the inbox table once.
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from connectors.gateway.outbox import (
     OutboxRelay,
     agency_engine,
     create_tables,
+    documents,
     inbox,
     message_id_for,
     outbox,
@@ -26,6 +28,7 @@ from connectors.gateway.outbox import (
 )
 from connectors.messages import open_record
 from hub.runtime.ingress.pipeline import DELIVERED, DUPLICATE
+from hub.wire.envelope import read_envelope
 from tests.databases import agency_database
 from tests.gateway.test_gateway_api import Side
 from tests.hubproc import load_example
@@ -161,3 +164,52 @@ def test_what_arrives_is_written_to_the_inbox_table_once(engine: Engine, mib: Si
         json.loads(row["payload"])["subject"]["name"]
         == load_example("clue_transfer")["subject"]["name"]
     )
+
+
+def add_document(
+    engine: Engine, row_id: str, n: int, *, path: Path | None = None, content: bytes | None = None
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(documents).values(
+            outbox_id=row_id, n=n, name=f"证据{n}.pdf", media_type="application/pdf",
+            path=None if path is None else str(path), content=content,
+        ))  # fmt: skip
+
+
+def test_a_row_with_documents_by_path_and_by_content_sends_them_ahead_of_itself(
+    engine: Engine, mib: Side, tmp_path: Path
+) -> None:
+    from tests.gateway.test_gateway_documents import Producer
+
+    mib.connector._producer = Producer()  # type: ignore[assignment]
+    on_disk = tmp_path / "scan.pdf"
+    on_disk.write_bytes(b"%PDF-1.7\n" + os.urandom(700_000))
+    stored = b"%PDF-1.4\n" + os.urandom(1_200_000)  # read out of the database in slices
+    row = add_row(engine)
+    add_document(engine, row, 1, path=on_disk)
+    add_document(engine, row, 2, content=stored)
+    relay = OutboxRelay(engine, mib.connector, work_dir=tmp_path / "work")
+    assert relay.run_once().sent == 1
+    chunks = mib.connector._producer.values  # type: ignore[union-attr]
+    assert len(chunks) == 2 + 3
+    for raw in chunks:
+        mib.rig.handle(mib.rig.record(raw))
+    assert mib.route_last().kind == DELIVERED
+    env = read_envelope(mib.rig.services.registry, mib.sent[-1])
+    assert [d.n for d in env.documents] == [1, 2]
+    assert list((tmp_path / "work").iterdir()) == []  # the copy out of the database is gone
+
+
+def test_a_row_naming_no_readable_document_is_refused_and_the_next_goes_on(
+    engine: Engine, mib: Side, tmp_path: Path
+) -> None:
+    bad = add_row(engine)
+    add_document(engine, bad, 1, path=tmp_path / "missing.pdf")
+    good = add_row(engine)
+    result = OutboxRelay(engine, mib.connector, work_dir=tmp_path / "work").run_once()
+    assert (result.sent, result.refused) == (1, 1)
+    assert states(engine) == {bad: "refused", good: "sent"}
+    with engine.connect() as conn:
+        problems = conn.execute(select(sent.c.problems).where(sent.c.id == bad)).scalar()
+    assert json.loads(problems) == [{"pointer": "/documents/0/path",
+                                     "detail": "is no file the relay reads"}]  # fmt: skip

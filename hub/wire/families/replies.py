@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hub.wire.documents import documents_fact
 from hub.wire.envelope import Envelope
 from hub.wire.families.base import (
     Facts,
@@ -36,7 +37,13 @@ def receipt_facts(p: Payload, ref: SubjectHasher) -> dict[str, str]:
     out = Facts()
     out.take(p, "received_at")
     out.take(p, "original_sha256")  # a digest of the envelope bytes, never their content
-    return dict(out)
+    facts = dict(out)
+    docs = p.get("documents") or []
+    if docs:  # wire sizes and chunk roots only: nothing a sealed document's plaintext shows
+        facts["documents"] = documents_fact(
+            (int(d["n"]), int(d["wire_size"]), str(d["chunks_root"])) for d in docs
+        )
+    return facts
 
 
 # -- 受理/退回 acceptance --------------------
