@@ -7,16 +7,23 @@ Each answer goes back to the original's sender, correlated to the original's id.
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from connectors.dedup import HandledIds
+from connectors.documents import DocumentFile
 from connectors.messages import Answerable, OriginalRef, original_ref
+from hub.core.errors import HubError
+from hub.routing.policy import Policy
 from hub.trust.address import Address
 from hub.trust.keys import SigningKey
 from hub.wire.envelope import now_utc
+
+#: A processing report as Connector.send takes a document: a path, or a DocumentFile.
+ReportFile = str | os.PathLike[str] | DocumentFile
 
 
 def receipt_payload(
@@ -60,8 +67,15 @@ def acceptance_payload(
     }
 
 
-def feedback_payload(note: str, percent: int | None = None) -> dict[str, Any]:
-    return {"note": note, "percent": percent, "reported_at": now_utc()}
+def feedback_payload(
+    note: str, percent: int | None = None, processing_report: int | None = None
+) -> dict[str, Any]:
+    return {
+        "note": note,
+        "percent": percent,
+        "reported_at": now_utc(),
+        "processing_report": processing_report,
+    }
 
 
 def closure_payload(
@@ -72,6 +86,7 @@ def closure_payload(
     sanctions: dict[str, int] | None = None,
     note: str | None = None,
     closed_at: datetime | None = None,
+    processing_report: int | None = None,
 ) -> dict[str, Any]:
     return {
         "result": result,
@@ -80,13 +95,38 @@ def closure_payload(
         "sanctions": [{"kind": k, "count": n} for k, n in (sanctions or {}).items()],
         "note": note,
         "closed_at": closed_at or now_utc(),
+        "processing_report": processing_report,
     }
+
+
+class ProcessingReportRequired(HubError):
+    """A closure the policy says must carry a processing report (处理报告), given without one."""
+
+    reason = "processing_report_required"
+    exit_code = 2
+
+
+def require_processing_report(
+    policy: Policy | None, family: str, sender: Address, recipient: Address, given: bool
+) -> None:
+    """Refuse, before anything is sent, a closure that lacks the report the policy requires."""
+    if (
+        not given
+        and policy is not None
+        and policy.processing_report_required(family, sender, recipient)
+    ):
+        raise ProcessingReportRequired(
+            f"closing {family or 'a hand-off'} from {sender} (a higher level) needs its "
+            "processing report (处理报告): attach it as the closure's processing report"
+        )
 
 
 class Answering:
     address: Address
     key: SigningKey | None
     handled: HandledIds | None
+    #: The hub's policy, for the processing reports it requires (None: nothing required here).
+    policy: Policy | None
     #: Connector.send: signs and publishes, returns the message id.
     send: Callable[..., str]
 
@@ -97,11 +137,13 @@ class Answering:
         payload: dict[str, Any],
         *,
         message_id: str | None = None,
+        documents: Sequence[ReportFile] = (),
     ) -> str:
         ref = original_ref(original)
         return self.send(
-            family, ref.sender, payload, correlation_id=ref.message_id, message_id=message_id
-        )
+            family, ref.sender, payload, correlation_id=ref.message_id, message_id=message_id,
+            documents=documents,
+        )  # fmt: skip
 
     def receipt(
         self, original: Answerable, *, received_by: str | None = None, note: str | None = None
@@ -160,8 +202,18 @@ class Answering:
             self.handled.remember_answer(original.message_id, "refusal", mid)
         return mid
 
-    def feedback(self, original: Answerable, note: str, *, percent: int | None = None) -> str:
-        return self.reply(original, "feedback", feedback_payload(note, percent))
+    def feedback(
+        self,
+        original: Answerable,
+        note: str,
+        *,
+        percent: int | None = None,
+        processing_report: ReportFile | None = None,
+    ) -> str:
+        """反馈; ``processing_report`` (a path or DocumentFile) travels as its document 1."""
+        docs = [processing_report] if processing_report is not None else []
+        payload = feedback_payload(note, percent, 1 if docs else None)
+        return self.reply(original, "feedback", payload, documents=docs)
 
     def close_case(
         self,
@@ -173,8 +225,19 @@ class Answering:
         sanctions: dict[str, int] | None = None,
         note: str | None = None,
         closed_at: datetime | None = None,
+        processing_report: ReportFile | None = None,
     ) -> str:
-        """办结 with its result (named ``close_case``: ``close`` releases the client)."""
+        """办结 with its result (named ``close_case``: ``close`` releases the client).
+
+        ``processing_report`` (a path or DocumentFile) travels as the closure's document 1;
+        raises :class:`ProcessingReportRequired`, sending nothing, when the policy requires one
+        for this hand-off and none is given."""
+        ref = original_ref(original)
+        family = original.family
+        require_processing_report(
+            self.policy, family, ref.sender, self.address, processing_report is not None
+        )
+        docs = [processing_report] if processing_report is not None else []
         payload = closure_payload(
             result,
             recovered_fen=recovered_fen,
@@ -182,5 +245,6 @@ class Answering:
             sanctions=sanctions,
             note=note,
             closed_at=closed_at,
+            processing_report=1 if docs else None,
         )
-        return self.reply(original, "closure", payload)
+        return self.reply(original, "closure", payload, documents=docs)

@@ -44,6 +44,7 @@ from connectors.receiving import Receiving
 from connectors.witness import TreeHeadWitness
 from hub.core.config import Settings
 from hub.routing.freshness import Freshness
+from hub.routing.policy import Policy, load_policy
 from hub.runtime.state import resolve_bootstrap
 from hub.trust import e2e
 from hub.trust.address import Address
@@ -94,6 +95,7 @@ class Connector(Answering, Receiving):
         decryption_keys: Sequence[EncryptionKey] = (),
         witness: TreeHeadWitness | None = None,
         documents_dir: Path | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.address = Address.parse(address) if isinstance(address, str) else address
         #: This connector's private encryption keys, newest first (retired ones included).
@@ -108,6 +110,7 @@ class Connector(Answering, Receiving):
         self.security = security or {}
         #: Where ``consume`` saves the documents of the messages it takes (one folder each).
         self.documents_dir = documents_dir
+        self.policy = policy
         self._consumer_conf = {
             "session_timeout_ms": session_timeout_ms,
             "heartbeat_interval_ms": heartbeat_interval_ms,
@@ -150,6 +153,7 @@ class Connector(Answering, Receiving):
                 timedelta(seconds=settings.freshness_max_ahead_s),
             ),
             decryption_keys=load_encryption_keys(settings.keys_dir, address, directory.current),
+            policy=load_policy(settings.policy_path),
         )
 
     # -- sending -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import mimetypes
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +159,16 @@ def publish_documents(
                 future.get(timeout_s)
         refs.append(doc.ref)
     return tuple(refs)
+
+
+def as_planned(env: Envelope, count: int) -> Envelope:
+    """``env`` as it will be once its ``count`` documents are sent, for the family's rules to
+    be checked before any chunk goes out (a rule may name a document by its number)."""
+    if not count:
+        return env
+    return replace(
+        env, documents=tuple(DocumentRef(n, 0, 0, b"", b"") for n in range(1, count + 1))
+    )
 
 
 def descriptors(env: Envelope, keys: Sequence[EncryptionKey]) -> tuple[ReceivedDocument, ...]:

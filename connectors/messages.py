@@ -92,6 +92,8 @@ class OriginalRef:
 
     message_id: str
     sender: Address
+    #: The original's family, when known (a processing report may be required for it).
+    family: str = ""
 
 
 Answerable = InboxMessage | OriginalRef
@@ -99,7 +101,7 @@ Answerable = InboxMessage | OriginalRef
 
 def original_ref(original: Answerable) -> OriginalRef:
     if isinstance(original, InboxMessage):
-        return OriginalRef(original.message_id, original.envelope.sender)
+        return OriginalRef(original.message_id, original.envelope.sender, original.family)
     return original
 
 

@@ -13,109 +13,36 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-import rfc8785
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 
-from connectors.documents import DocumentFile
-from connectors.gateway.service import ACTIONS, Answer, Gateway, GatewayError
-from connectors.gateway.uploads import UploadError, content_digest_of, read_upload
-from hub.trust.agencies import AGENCIES
-from hub.trust.signed import canonical
+from connectors.gateway.bodies import (
+    REPORT_BODY,
+    SEND_BODY,
+    answer_body,
+    is_form,
+    new_message,
+    read_form,
+    with_documents,
+)
+from connectors.gateway.models import ID_PATTERN as ID_PATTERN
+from connectors.gateway.models import (
+    PROBLEMS,
+    Accepted,
+    AnswerBody,
+    NewMessage,
+    problem,
+)
+from connectors.gateway.service import ACTIONS, REPORTING, Gateway, GatewayError
+from connectors.gateway.uploads import content_digest_of
 from hub.wire import jsoncheck
-from hub.wire.envelope import ID_PATTERN as ENVELOPE_ID
-from hub.wire.families import FAMILIES
 
 log = logging.getLogger("connectors.gateway.http")
-
-PROBLEM = "application/problem+json"
-ID_PATTERN = f"^{ENVELOPE_ID.pattern}$"
-#: A connector's address as the directory writes it: an agency code, ``@``, a GB/T 2260 region.
-ADDRESS_PATTERN = f"^({'|'.join(sorted(set(AGENCIES) - {'HUB'}))})@[0-9]{{6}}$"
-#: What an agency may send (the hub's own families, SLA events and tree heads, it may not).
-SENDABLE = tuple(name for name, family in FAMILIES.items() if not family.hub_only)
-Family = Literal[SENDABLE]  # type: ignore[valid-type]
-
-
-class NewMessage(BaseModel):
-    family: Family = Field(description="a message family (`hub families`), e.g. clue_transfer")
-    to: str = Field(
-        pattern=ADDRESS_PATTERN,
-        description="the recipient connector, AGENCY@REGION",
-        examples=["PSB@350582"],
-    )
-    payload: dict[str, Any] = Field(description="the payload as JSON, per the family's schema")
-    correlation_id: str | None = Field(default=None, description="the message this one answers")
-    causation_id: str | None = None
-    encrypt: bool | None = Field(
-        default=None, description="end-to-end encryption (default: when the family requires it)"
-    )
-
-
-class Accepted(BaseModel):
-    id: str = Field(description="the message id")
-    family: str
-
-
-class AnswerBody(BaseModel):
-    """What each action takes: receipt (received_by, note), accept (case_number), return
-    (reason), feedback (note, percent), close (result, recovered_fen, penalties_fen, sanctions,
-    note)."""
-
-    received_by: str | None = None
-    note: str | None = None
-    case_number: str | None = None
-    reason: str | None = None
-    percent: int | None = Field(default=None, ge=0, le=100)
-    result: str | None = Field(default=None, examples=["VERIFIED_TRUE"])
-    recovered_fen: int | None = Field(default=None, ge=0)
-    penalties_fen: int | None = Field(default=None, ge=0)
-    sanctions: dict[str, int] | None = Field(default=None, examples=[{"FINED": 1}])
-
-
-class Problem(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: str
-    reason: str
-    errors: list[dict[str, str]] = []
-
-
-def problem(
-    status: int, reason: str, detail: str, errors: list[jsoncheck.Problem] | None = None
-) -> JSONResponse:
-    body = {
-        "type": f"urn:medfund-hub:problem:{reason}",
-        "title": reason.replace("_", " "),
-        "status": status,
-        "detail": detail,
-        "reason": reason,
-        "errors": [{"pointer": p.pointer, "detail": p.detail} for p in errors or []],
-    }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
-
-
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "content": {PROBLEM: {}}, "description": text}
-    for code, text in (
-        (400, "the body cannot be read: not JSON, or not the declared content type"),
-        (401, "no valid token or client certificate"),
-        (404, "no such message here"),
-        (409, "a request with this Idempotency-Key is still in flight"),
-        (413, "a document over max_document_bytes, or a message part over 1 MiB"),
-        (416, "the Range asked lies outside the document"),
-        (422, "the request or its payload is invalid, or the key was used with another body"),
-        (503, "the hub's broker is away; retry with the same Idempotency-Key"),
-    )
-}
-
 
 HTTP_REASONS = {
     400: "malformed_body",
@@ -123,82 +50,6 @@ HTTP_REASONS = {
     405: "method_not_allowed",
     416: "range_not_satisfiable",
 }
-
-#: ``POST /v1/messages`` takes either body; the form's ``message`` part is the JSON one.
-SEND_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/NewMessage"}},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["message"],
-                    "properties": {
-                        "message": {"$ref": "#/components/schemas/NewMessage"},
-                        "document": {
-                            "type": "array",
-                            "items": {"type": "string", "format": "binary"},
-                            "description": "one part per document, each with its filename and "
-                            "Content-Type, optionally Content-Digest (RFC 9530)",
-                        },
-                    },
-                },
-                "encoding": {"message": {"contentType": "application/json"}},
-            },
-        },
-    }
-}
-
-
-def new_message(raw: bytes) -> dict[str, Any]:
-    """The JSON body of a send, checked as FastAPI would check a declared body."""
-    try:
-        body = NewMessage.model_validate_json(raw or b"null").model_dump()
-        canonical(body)  # what the idempotency digest is made of
-        return body
-    except UnicodeEncodeError as exc:  # "\ud800" escapes: JSON, but no Unicode text
-        raise GatewayError(400, "malformed_body", "the body holds a lone surrogate") from exc
-    except rfc8785.CanonicalizationError as exc:
-        raise GatewayError(
-            422, "invalid_request", "a number outside the range JSON keeps exactly (±2^53)"
-        ) from exc
-    except ValidationError as exc:
-        if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            raise GatewayError(400, "malformed_body", "the body is not JSON") from exc
-        errors = [
-            jsoncheck.Problem("/" + "/".join(str(x) for x in e.get("loc", ())), str(e["msg"]))
-            for e in exc.errors()
-        ]
-        raise GatewayError(
-            422, "invalid_request", "the request does not fit the API", errors
-        ) from exc
-
-
-async def send_with_documents(
-    gateway: Gateway, request: Request, who: str, idem_key: str
-) -> Answer:
-    """Write the document parts to the gateway's folder, send, then remove them."""
-    try:
-        upload = await read_upload(
-            request.headers,
-            request.stream(),
-            gateway.uploads_dir,
-            max_document_bytes=gateway.max_document_bytes,
-        )
-    except UploadError as exc:
-        problems = [jsoncheck.Problem(exc.pointer, exc.detail)] if exc.pointer else []
-        raise GatewayError(exc.status, exc.reason, exc.detail, problems) from exc
-    try:
-        body = new_message(upload.message)
-        body["documents"] = [
-            {"name": d.name, "media_type": d.media_type, "size": d.size, "sha256": d.sha256}
-            for d in upload.documents
-        ]
-        files = [DocumentFile(d.path, d.name, d.media_type) for d in upload.documents]
-        return await run_in_threadpool(gateway.submit, who, idem_key, body, files)
-    finally:
-        upload.remove()
 
 
 def _caller(request: Request) -> str:
@@ -294,11 +145,17 @@ def create_api(
         responses={413: PROBLEMS[413]},
     )
     async def send(request: Request, who: Caller, idempotency_key: IdemKey) -> JSONResponse:
-        if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            answer = await send_with_documents(gateway, request, who, idempotency_key)
-        else:
+        if not is_form(request):
             body = new_message(await request.body())
             answer = await run_in_threadpool(gateway.submit, who, idempotency_key, body)
+            return JSONResponse(answer.body, status_code=answer.status)
+        upload = await read_form(request, gateway.uploads_dir, gateway.max_document_bytes)
+        try:  # the parts on disk go once sent (or refused)
+            body = new_message(upload.message)
+            files = with_documents(body, upload)
+            answer = await run_in_threadpool(gateway.submit, who, idempotency_key, body, files)
+        finally:
+            upload.remove()
         return JSONResponse(answer.body, status_code=answer.status)
 
     @app.get(
@@ -372,25 +229,60 @@ def _answer_route(app: FastAPI, gateway: Gateway, action: str) -> None:
         "receipt": "sign for a message (签收)",
         "accept": "accept it (受理)",
         "return": "return it (退回)",
-        "feedback": "report progress (反馈)",
-        "close": "close it with its result (办结)",
+        "feedback": "report progress (反馈), with a processing report when sent as a form",
+        "close": "close it with its result (办结), with its processing report as a form",
     }
-
-    def answer(
-        message_id: MessageId,
-        who: Caller,
-        body: AnswerBody | None = None,
-        idempotency_key: OptionalIdemKey = None,
-    ) -> JSONResponse:
-        data = (body or AnswerBody()).model_dump(exclude_none=True)
-        result = gateway.answer(who, idempotency_key, message_id, action, data)
-        return JSONResponse(result.body, status_code=result.status)
-
-    app.post(
+    extra: dict[str, Any] = (
+        {"openapi_extra": REPORT_BODY, "responses": {413: PROBLEMS[413]}}
+        if action in REPORTING
+        else {}
+    )
+    route = app.post(
         f"/v1/messages/{{message_id}}/{action}",
         status_code=202,
         response_model=Accepted,
         tags=["lifecycle"],
         summary=summaries[action],
         name=f"answer_{action}",
-    )(answer)
+        **extra,
+    )
+
+    if action not in REPORTING:
+
+        def answer(
+            message_id: MessageId,
+            who: Caller,
+            body: AnswerBody | None = None,
+            idempotency_key: OptionalIdemKey = None,
+        ) -> JSONResponse:
+            data = (body or AnswerBody()).model_dump(exclude_none=True)
+            result = gateway.answer(who, idempotency_key, message_id, action, data)
+            return JSONResponse(result.body, status_code=result.status)
+
+        route(answer)
+        return
+
+    async def answer_with_report(
+        message_id: MessageId,
+        who: Caller,
+        request: Request,
+        idempotency_key: OptionalIdemKey = None,
+    ) -> JSONResponse:
+        if not is_form(request):
+            data = answer_body(await request.body())
+            result = await run_in_threadpool(
+                gateway.answer, who, idempotency_key, message_id, action, data
+            )
+            return JSONResponse(result.body, status_code=result.status)
+        upload = await read_form(request, gateway.uploads_dir, gateway.max_document_bytes)
+        try:
+            data = answer_body(upload.message)
+            files = with_documents(data, upload)
+            result = await run_in_threadpool(
+                gateway.answer, who, idempotency_key, message_id, action, data, files
+            )
+        finally:
+            upload.remove()
+        return JSONResponse(result.body, status_code=result.status)
+
+    route(answer_with_report)

@@ -44,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from connectors.client import Connector
+from connectors.documents import as_planned
 from connectors.gateway.outbox_documents import documents, row_documents
 from connectors.gateway.outbox_tables import inbox, meta, outbox, sent
 from connectors.messages import InboxMessage
@@ -215,12 +216,14 @@ class OutboxRelay:
             correlation_id=row["correlation_id"],
             message_id=message_id_for(row["id"]),
         )
-        problems = [jsoncheck.rule_problem(r) for r in check_payload(fam, payload, env)]
-        if problems:
-            return problems, None
         docs = row_documents(self.engine, row["id"], self.work_dir)
         if docs.problems:
             return docs.problems, None
+        planned = as_planned(env, len(docs.files))
+        problems = [jsoncheck.rule_problem(r) for r in check_payload(fam, payload, planned)]
+        if problems:
+            docs.remove()
+            return problems, None
         if docs.files:  # chunks out now; the envelope signed over them is kept, then published
             try:
                 env, raw = self.connector.publish_documents_and_seal(

@@ -18,15 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from connectors.answers import (
-    acceptance_payload,
-    closure_payload,
     documents_received,
-    feedback_payload,
     receipt_payload,
 )
 from connectors.client import Connector
-from connectors.documents import DocumentFile, safe_name
+from connectors.documents import DocumentFile, as_planned, safe_name
+from connectors.gateway.answer_payloads import (
+    ACTIONS,
+    REPORTING,
+    answer_payload,
+    processing_report,
+)
 from connectors.gateway.custody import custody
+from connectors.gateway.errors import GatewayError
 from connectors.gateway.store import GatewayStore, digest
 from connectors.messages import InboxMessage
 from hub.core.errors import HubError
@@ -40,18 +44,7 @@ from hub.wire.jsonpayload import from_json, to_json
 
 log = logging.getLogger("gateway")
 
-ACTIONS = ("receipt", "accept", "return", "feedback", "close")
-
-
-class GatewayError(HubError):
-    """A request the gateway refuses: an HTTP status, a reason code, the problems found."""
-
-    def __init__(
-        self, status: int, reason: str, detail: str, errors: list[jsoncheck.Problem] | None = None
-    ) -> None:
-        super().__init__(detail, reason=reason)
-        self.status = status
-        self.errors = errors or []
+__all__ = ["ACTIONS", "REPORTING", "Answer", "Gateway", "GatewayError"]
 
 
 @dataclass(frozen=True)
@@ -133,11 +126,15 @@ class Gateway:
         original_id: str,
         action: str,
         body: dict[str, Any],
+        files: Sequence[DocumentFile] = (),
     ) -> Answer:
-        """``POST /v1/messages/{id}/{action}``: answer a message this gateway received."""
+        """``POST /v1/messages/{id}/{action}``: answer a message this gateway received; a
+        feedback or closure may carry its processing report as ``files``."""
         original = self.store.received(original_id)
         if original is None:
             raise GatewayError(404, "not_found", "no such message in this gateway's inbox")
+        report = processing_report(self.connector.policy, self.connector.address, original,
+                                   action, files)  # fmt: skip
         message_id = None
         if action == "receipt":
             earlier = self._earlier_receipt(original_id)
@@ -151,34 +148,8 @@ class Gateway:
             message_id = self.connector.answer_id(original_id, "receipt")
             if idem_key is None:  # signing twice, whatever it says, is one receipt
                 idem_key, body = f"receipt:{original_id}", {}
-        elif action in ("accept", "return"):
-            family = "acceptance"
-            if action == "return" and not body.get("reason"):
-                raise GatewayError(
-                    422,
-                    "invalid_payload",
-                    "a return needs its reason",
-                    [jsoncheck.Problem("/reason", "is required")],
-                )
-            payload = acceptance_payload(
-                "ACCEPTED" if action == "accept" else "RETURNED",
-                body.get("reason") if action == "return" else None,
-                body.get("case_number"),
-            )
-        elif action == "feedback":
-            family = "feedback"
-            payload = feedback_payload(str(body.get("note", "")), body.get("percent"))
-        elif action == "close":
-            family = "closure"
-            payload = closure_payload(
-                str(body.get("result", "")),
-                recovered_fen=int(body.get("recovered_fen") or 0),
-                penalties_fen=int(body.get("penalties_fen") or 0),
-                sanctions=body.get("sanctions") or None,
-                note=body.get("note"),
-            )
         else:
-            raise GatewayError(404, "not_found", f"no action {action!r}; one of {ACTIONS}")
+            family, payload = answer_payload(action, body, report)
         return self._send(
             caller,
             idem_key or f"unkeyed:{uuid.uuid4()}",
@@ -190,6 +161,7 @@ class Gateway:
             causation_id=None,
             encrypt=False,
             message_id=message_id,
+            files=files,
         )
 
     def _earlier_receipt(self, original_id: str) -> Answer | None:
@@ -256,7 +228,7 @@ class Gateway:
                 message_id=message_id,
                 encrypt=encrypt,
             )
-            rules = check_payload(FAMILIES[family], payload, env)
+            rules = check_payload(FAMILIES[family], payload, as_planned(env, len(files)))
             if rules:
                 raise GatewayError(
                     422,

@@ -20,7 +20,7 @@ def _answerable(settings: Settings, message_id: str):
     entry = Ledger(open_store(settings).engine).entry(message_id)
     if entry is None:
         raise NotFound(f"{message_id} is not in the ledger of {settings.home}")
-    return OriginalRef(message_id, Address.parse(entry["sender"]))
+    return OriginalRef(message_id, Address.parse(entry["sender"]), entry["family"])
 
 
 def cmd_lifecycle(args: argparse.Namespace, settings: Settings) -> int:
@@ -35,7 +35,9 @@ def cmd_lifecycle(args: argparse.Namespace, settings: Settings) -> int:
         elif args.command == "return":
             mid = conn.return_(original, args.reason)
         elif args.command == "feedback":
-            mid = conn.feedback(original, args.note, percent=args.percent)
+            mid = conn.feedback(
+                original, args.note, percent=args.percent, processing_report=args.processing_report
+            )
         else:
             sanctions: dict[str, int] = {}
             for item in args.sanction or []:
@@ -51,6 +53,7 @@ def cmd_lifecycle(args: argparse.Namespace, settings: Settings) -> int:
                 penalties_fen=args.penalties_fen,
                 sanctions=sanctions,
                 note=args.note,
+                processing_report=args.processing_report,
             )
     print(mid)
     return 0
@@ -138,6 +141,9 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     _lifecycle_parsers(sub, fmt)
 
 
+REPORT_HELP = "the case's processing report (处理报告), sent with the answer as its document"
+
+
 def _lifecycle_parsers(sub: Any, fmt: Any) -> None:
     specs = [
         ("receipt", "sign for a message (签收)"),
@@ -172,6 +178,7 @@ def _lifecycle_parsers(sub: Any, fmt: Any) -> None:
         elif name == "feedback":
             s.add_argument("--note", required=True)
             s.add_argument("--percent", type=int, help="progress 0..100")
+            s.add_argument("--processing-report", metavar="FILE", help=REPORT_HELP)
         else:
             s.add_argument(
                 "--result",
@@ -188,4 +195,10 @@ def _lifecycle_parsers(sub: Any, fmt: Any) -> None:
                 "REFERRED_TO_JUDICIAL or OTHER; repeatable",
             )
             s.add_argument("--note")
+            s.add_argument(
+                "--processing-report",
+                metavar="FILE",
+                help=REPORT_HELP + "; required by the policy to close a clue a higher level "
+                "handed down (seed 004), refused before sending without it",
+            )
         s.set_defaults(func=cmd_lifecycle)

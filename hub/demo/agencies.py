@@ -18,6 +18,7 @@ from connectors.client import Connector
 from connectors.messages import InboxMessage
 from connectors.responders.finance import FinanceResponder, Register, sample_invoices
 from hub.core.config import Settings
+from hub.demo.files import processing_report
 
 log = logging.getLogger("hub.demo")
 
@@ -104,12 +105,16 @@ class Agency:
         if action == "feedback":
             return conn.feedback(original, args["note"], percent=args.get("percent"))
         if action == "close":
+            report = None
+            if args.get("processing_report") and conn.documents_dir is not None:
+                report = processing_report(conn.documents_dir.parent / "reports", message_id, args)
             return conn.close_case(
                 original,
                 args["result"],
                 recovered_fen=args.get("recovered_fen", 0),
                 penalties_fen=args.get("penalties_fen", 0),
                 sanctions=args.get("sanctions") or {},
+                processing_report=report,
             )
         raise ValueError(f"unknown step action {action!r}")
 

@@ -24,6 +24,7 @@ from hub.audit.store import AuditStore
 from hub.core.clock import BEIJING
 from hub.demo import scenario, week
 from hub.demo.agencies import Agency, Department, finance_bureau
+from hub.demo.files import evidence
 from hub.demo.gateway_agency import GatewayAgency
 from hub.demo.hub import DemoHub
 from hub.demo.scenario import Script, Step
@@ -54,6 +55,8 @@ class Player:
         self.hub = hub
         self.agencies = agencies
         self.say = say
+        #: Where the evidence the script sends is made (beside the hub's home).
+        self.files = hub.home / "demo-files"
         settings = hub.settings()
         self.store = Store(settings.effective_store_url)
         self.ledger = Ledger(self.store.engine)
@@ -77,7 +80,12 @@ class Player:
             conn = sender.connector
             schema = conn.registry.latest(step.family)
             payload = from_json(schema.raw, step.payload)
-            conn.send(step.family, step.to, payload, message_id=step.ref)
+            files = (
+                evidence(self.files, step.ref, list(step.args["evidence"]))
+                if step.args.get("evidence")
+                else []
+            )
+            conn.send(step.family, step.to, payload, message_id=step.ref, documents=files)
             if "dead_letter" in step.args:
                 _wait(lambda: self._dead_lettered(step.ref), f"dead letter of {step.ref}")
                 self.say(f"          → {step.args['dead_letter']}")

@@ -58,10 +58,19 @@ def build(seed: int, monday: date) -> Script:
         return f"demo{seed}-{n:03d}-{tag}"
 
     def send(
-        when: datetime, frm: str, to: str, family: str, payload: dict[str, Any], say: str, tag: str
+        when: datetime,
+        frm: str,
+        to: str,
+        family: str,
+        payload: dict[str, Any],
+        say: str,
+        tag: str,
+        **args: Any,
     ) -> str:
         m = mid(tag)
-        steps.append(Step(when, frm, "send", m, say, family=family, to=to, payload=payload))
+        steps.append(
+            Step(when, frm, "send", m, say, family=family, to=to, payload=payload, args=args)
+        )
         return m
 
     def answer(when: datetime, actor: str, action: str, ref: str, say: str, **args: Any) -> None:
@@ -133,8 +142,10 @@ def build(seed: int, monday: date) -> Script:
         category="CARD_SKIMMING",
     )
     w = send(
-        at(0, 10, 30), CITY, JINJIANG, "clue_transfer", whistle, "12393 举报线索 → 晋江", "whistle"
-    )
+        at(0, 10, 30), CITY, JINJIANG, "clue_transfer", whistle,
+        "12393 举报线索 → 晋江（附举报材料与就诊明细）", "whistle",
+        evidence=["举报材料.pdf", "就诊明细.csv"],
+    )  # fmt: skip
     answer(at(0, 11), JINJIANG, "receipt", w, "晋江市医保局签收举报线索")
     answer(at(0, 11, 5), JINJIANG, "accept", w, "晋江市医保局受理", case_number="350582-J01")
 
@@ -353,22 +364,24 @@ def build(seed: int, monday: date) -> Script:
             county,
             "close",
             m3,
-            f"{county} 办结 {clue_id}",
+            f"{county} 办结 {clue_id}（附处理报告）",
             result=result,
             sanctions=sanctions,
             recovered_fen=recovered,
             penalties_fen=penalties,
+            processing_report=True,  # a clue the city handed down (seed 004)
         )
     answer(
         at(4, 16),
         JINJIANG,
         "close",
         w,
-        "晋江市医保局办结举报线索",
+        "晋江市医保局办结举报线索（附处理报告）",
         result="VERIFIED_TRUE",
         sanctions={"FINED": 1},
         recovered_fen=86_000,
         penalties_fen=86_000,
+        processing_report=True,
     )
     answer(
         at(4, 8, 30),

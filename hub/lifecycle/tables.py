@@ -50,6 +50,9 @@ ledger = Table(
     Column("penalties_fen", BigInteger),
     Column("sanctions", Text),  # JSON {kind: count}
     Column("result_note", Text),
+    #: The latest processing report (处理报告) a feedback or closure carried, as the audit log
+    #: keeps documents: ``n:wire_size:chunks_root``.
+    Column("processing_report", Text),
     Column("last_event_id", String(64)),
 )
 

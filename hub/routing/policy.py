@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -51,6 +52,14 @@ def region_relation_holds(rule: str, sender_region: str, recipient_region: str) 
 @dataclass(frozen=True)
 class Policy:
     rules: tuple[Rule, ...]
+    #: Hand-offs whose closure must carry a processing report (处理报告): rules over the
+    #: original's family, sender and recipient, as above.
+    report_rules: tuple[Rule, ...] = ()
+
+    def processing_report_required(self, family: str, sender: Address, recipient: Address) -> bool:
+        """Whether closing this hand-off (``family`` from ``sender`` to ``recipient``; an empty
+        family matches any) needs a processing report."""
+        return any(r.matches(family or r.family, sender, recipient) for r in self.report_rules)
 
     def violation(self, family: str, sender: Address, recipient: Address) -> str | None:
         """None when some rule allows the flow, else a sentence saying why not."""
@@ -76,10 +85,20 @@ class Policy:
 def parse_policy(data: object, source: str, families: set[str] | None = None) -> Policy:
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise PolicyError(f"{source}: expected a mapping with a 'rules' list")
+    reports = data.get("processing_reports", [])
+    if not isinstance(reports, list):
+        raise PolicyError(f"{source}: 'processing_reports' must be a list of rules")
+    return Policy(
+        _rules(data["rules"], source, "rule", families),
+        _rules(reports, source, "processing_reports rule", families),
+    )
+
+
+def _rules(items: list[Any], source: str, what: str, families: set[str] | None) -> tuple[Rule, ...]:
     rules = []
     valid_agencies = set(AGENCIES) | {"*"}
-    for i, item in enumerate(data["rules"], start=1):
-        where = f"{source}: rule {i}"
+    for i, item in enumerate(items, start=1):
+        where = f"{source}: {what} {i}"
         if not isinstance(item, dict):
             raise PolicyError(f"{where}: expected a mapping")
         unknown = set(item) - {"family", "from", "to", "regions"}
@@ -101,7 +120,7 @@ def parse_policy(data: object, source: str, families: set[str] | None = None) ->
         if regions not in REGION_RULES:
             raise PolicyError(f"{where}: regions must be one of {REGION_RULES}, not {regions!r}")
         rules.append(Rule(family, sides["from"], sides["to"], regions))
-    return Policy(tuple(rules))
+    return tuple(rules)
 
 
 def load_policy(path: Path, families: set[str] | None = None) -> Policy:

@@ -225,3 +225,25 @@ def test_the_week_played_is_one_of_five_working_days_after_today() -> None:
     # has a make-up Saturday (10-12); the demo takes the first plain week after those.
     monday = scenario.next_plain_monday(datetime(2024, 9, 29, 12, tzinfo=UTC), calendar.is_workday)
     assert monday == date(2024, 10, 14)
+
+
+def test_evidence_and_processing_reports_travel_in_the_demo(demo: DemoRun) -> None:
+    """The whistle-blower clue reaches 晋江 with its evidence; every clue a county closes was
+    handed down by the city, so its closure carries a processing report the ledger records."""
+    from hub.core.config import Settings
+    from hub.lifecycle.ledger import Ledger
+    from hub.storage.store import Store
+
+    saved = demo.home / "connectors" / f"{scenario.JINJIANG}.documents"
+    names = sorted(p.name for p in saved.glob("*/*"))
+    assert "1-举报材料.pdf" in names and "2-就诊明细.csv" in names
+    script = demo.json("script.json")
+    closes = [
+        s for s in script["steps"] if s["action"] == "close" and s["actor"].startswith("MIB@")
+    ]
+    assert closes and all(s["args"].get("processing_report") for s in closes)
+    ledger = Ledger(Store(Settings(home=demo.home).effective_store_url).engine)
+    for step in closes:
+        entry = ledger.entry(step["ref"])
+        assert entry is not None and entry["state"] == "CLOSED"
+        assert entry["processing_report"].startswith("1:"), step["ref"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -28,7 +29,8 @@ from hub.storage.engine import insert_many_ignore
 from hub.storage.redelivery import Redeliveries
 from hub.storage.store import DeliveryRow, Store, deliveries
 from hub.wire.deadletter import DeadLetter
-from hub.wire.families import family
+from hub.wire.documents import documents_fact
+from hub.wire.families import Family, family
 
 #: The epoch of an inbox topic's data (``hub.runtime.admin.TopicEpochs``).
 Epochs = Callable[[str], str]
@@ -191,7 +193,7 @@ class Recorder:
             new_state=d.new_state,
             at=now,
             fulfils=fulfils(row.family, d.payload),
-            result=fam.ledger_result(d.payload or {}) if fam is not None else {},
+            result=ledger_result(fam, d),
             conn=conn,
         )
         if applied:
@@ -216,3 +218,14 @@ class Recorder:
                 metrics.RECEIPTS.labels(d.conversation.family, on_time).inc()
         elif d.new_state is State.CLOSED:
             metrics.TIME_TO_CLOSE.labels(d.conversation.family).observe(since)
+
+
+def ledger_result(fam: Family | None, d: Delivered) -> dict[str, Any]:
+    """The ledger columns a reply fills in, with the processing report it carries, if any."""
+    out = fam.ledger_result(d.payload or {}) if fam is not None else {}
+    n = (d.payload or {}).get("processing_report")
+    report = [x for x in d.envelope.documents if x.n == n] if n is not None else []
+    if report:
+        out = {**out, "processing_report": documents_fact(
+            (x.n, x.size, x.chunks_root.hex()) for x in report)}  # fmt: skip
+    return out

@@ -78,13 +78,21 @@ def check_feedback(p: Payload, env: Envelope) -> Problems:
     percent = p.get("percent")
     if percent is not None and not 0 <= percent <= 100:
         out.append("percent must lie between 0 and 100")
-    return out
+    return out + report_problems(p, env)
 
 
 def feedback_facts(p: Payload, ref: SubjectHasher) -> dict[str, str]:
     out = Facts()
-    out.take(p, "percent", "reported_at")
+    out.take(p, "percent", "reported_at", "processing_report")
     return dict(out)
+
+
+def report_problems(p: Payload, env: Envelope) -> Problems:
+    """A processing report names a document the message carries."""
+    n = p.get("processing_report")
+    if n is not None and n not in {d.n for d in env.documents}:
+        return [f"processing_report names document {n}, which the message does not carry"]
+    return []
 
 
 # -- 办结 closure --------------------
@@ -98,7 +106,7 @@ def check_closure(p: Payload, env: Envelope) -> Problems:
             out.append(f"sanction {s['kind']}: count must be at least 1")
     if len(kinds) != len(set(kinds)):
         out.append("each sanction kind may be listed once (give its count)")
-    return out
+    return out + report_problems(p, env)
 
 
 def _sanctions(p: Payload) -> dict[str, int]:
@@ -112,7 +120,7 @@ def closure_facts(p: Payload, ref: SubjectHasher) -> dict[str, str]:
     out = Facts()
     out.take(p, "result", "recovered_fen", "penalties_fen")
     out.put("sanctions", _sanctions(p))
-    out.take(p, "closed_at")
+    out.take(p, "closed_at", "processing_report")
     return dict(out)
 
 
