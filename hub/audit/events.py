@@ -36,6 +36,7 @@ ACCEPTED = "accepted"
 RETURNED = "returned"
 FEEDBACK = "feedback"
 CLOSED = "closed"
+WEEKLY_REPORT = "weekly_report"
 KEY_REGISTERED = "key_registered"
 UNREADABLE = "unreadable_audit_record"
 #: A record on hub.audit without a valid tag from the hub, or one the database refused: kept as
@@ -61,6 +62,7 @@ KINDS = (
     RETURNED,
     FEEDBACK,
     CLOSED,
+    WEEKLY_REPORT,
     *SLA_KINDS.values(),
     KEY_REGISTERED,
     UNREADABLE,

@@ -10,7 +10,9 @@ from typing import Any
 
 from hub.audit.schema import default_audit_url
 from hub.audit.store import AuditStore
+from hub.cli.weekly_travel import cmd_received, cmd_send
 from hub.core.config import Settings
+from hub.core.errors import UsageError
 from hub.report.render import to_csv, to_html, to_text
 from hub.report.rules import check_region, week_bounds
 from hub.report.weekly import weekly_report_from_store
@@ -38,6 +40,8 @@ examples:
   hub report weekly --region 350582 --week 2024-W25 --format json
   hub report weekly --region 350500 --week 2024-W25 --out reports/2024-W25
       (writes form1.csv form2.csv form3.csv for Excel and weekly.html for printing)
+  hub report weekly --send --as MIB@350582 --week 2024-W25 --processing-report ID=处理报告.pdf
+  hub report weekly --received --as MIB@350500 --week 2024-W25
 """
 
 
@@ -60,9 +64,7 @@ def add_parsers(sub: Any, formatter_class: Any) -> None:
         description=WEEKLY_HELP,
         epilog=WEEKLY_EXAMPLES,
     )
-    s.add_argument(
-        "--region", required=True, metavar="CODE", help="six-digit region code, e.g. 350500"
-    )
+    s.add_argument("--region", metavar="CODE", help="six-digit region code, e.g. 350500")
     s.add_argument("--week", required=True, metavar="YYYY-Www", help="ISO week, e.g. 2024-W25")
     s.add_argument(
         "--out",
@@ -77,12 +79,38 @@ def add_parsers(sub: Any, formatter_class: Any) -> None:
         help="what to print when there is no --out: table (form 3 and summaries of forms 1–2, "
         "the default), csv (the three forms), html (the printable page) or json",
     )
+    travel = s.add_mutually_exclusive_group()
+    travel.add_argument(
+        "--send",
+        action="store_true",
+        help="send the week's report to the bureau one level up (due Wednesday), as --as: a "
+        "county's figures from the log, a city's the sum of its counties' submissions",
+    )
+    travel.add_argument(
+        "--received",
+        action="store_true",
+        help="the reports --as received for the week, each figure beside what the log "
+        "supports for the sender's region, differences flagged",
+    )
+    s.add_argument("--as", dest="as_", metavar="MIB@REGION", help="the bureau, with --send or "
+                   "--received")  # fmt: skip
+    s.add_argument(
+        "--processing-report",
+        action="append",
+        metavar="CLOSURE_ID=FILE",
+        help="with --send: a processing report of the week to carry, repeatable",
+    )
     s.set_defaults(func=cmd_report_weekly)
 
 
 def cmd_report_weekly(args: argparse.Namespace, settings: Settings) -> int:
+    travelling = args.send or args.received
+    if travelling and not args.as_:
+        raise UsageError("--send and --received need --as MIB@REGION")
+    if not travelling and not args.region:
+        raise UsageError("give --region (or --as with --send / --received)")
     try:
-        region = check_region(args.region)
+        region = check_region(args.region or args.as_.partition("@")[2])
         week_bounds(args.week)
     except ValueError as exc:
         print(f"hub report weekly: {exc}", file=sys.stderr)
@@ -97,6 +125,10 @@ def cmd_report_weekly(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     store = AuditStore(url)
     try:
+        if args.send:
+            return cmd_send(args, settings, store)
+        if args.received:
+            return cmd_received(args, settings, store)
         report = weekly_report_from_store(store, region, args.week)
     finally:
         store.close()

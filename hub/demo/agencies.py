@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from connectors.client import Connector
@@ -37,6 +38,8 @@ class Agency:
     def __init__(self, settings: Settings, address: str, bootstrap: str) -> None:
         self.address = address
         self.connector = Connector.from_settings(settings, address, bootstrap=bootstrap)
+        #: The processing reports this bureau sent with its closures: (closure id, file).
+        self.reports: list[tuple[str, Path]] = []
         # Answers are keyed by the original's id already; the script never answers twice.
         self.connector.handled = None
         self.inbox: dict[str, InboxMessage] = {}
@@ -108,7 +111,7 @@ class Agency:
             report = None
             if args.get("processing_report") and conn.documents_dir is not None:
                 report = processing_report(conn.documents_dir.parent / "reports", message_id, args)
-            return conn.close_case(
+            closure = conn.close_case(
                 original,
                 args["result"],
                 recovered_fen=args.get("recovered_fen", 0),
@@ -116,6 +119,9 @@ class Agency:
                 sanctions=args.get("sanctions") or {},
                 processing_report=report,
             )
+            if report is not None:
+                self.reports.append((closure, report))
+            return closure
         raise ValueError(f"unknown step action {action!r}")
 
     def stop(self) -> None:

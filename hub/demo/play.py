@@ -30,10 +30,13 @@ from hub.demo.hub import DemoHub
 from hub.demo.scenario import Script, Step
 from hub.lifecycle.ledger import Ledger
 from hub.report.render import to_html, to_text
+from hub.report.travel import upward_report
 from hub.report.weekly import weekly_report_from_store
 from hub.runtime import board_page
+from hub.sla.weekly import duty_id
 from hub.sla.workdays import default_calendar
 from hub.storage.store import Store
+from hub.trust.address import Address
 from hub.wire.jsonpayload import from_json
 
 WEEKDAYS = "一二三四五六日"
@@ -95,8 +98,29 @@ class Player:
         if step.action == "expect":
             self._expect(step)
             return
+        if step.action == "weekly":
+            self._weekly(step)
+            return
         reply = self.agencies[step.actor].answer(step.action, step.ref, dict(step.args))
         _wait(lambda: self.ledger.reply_applied(reply), f"{step.action} {reply} applied")
+
+    def _weekly(self, step: Step) -> None:
+        """The bureau's weekly report, from the log, with the processing reports it sent."""
+        bureau = self.agencies[step.actor]
+        assert isinstance(bureau, Agency), "weekly reports are sent by connectors in the script"
+        audit = AuditStore(self.hub.settings().effective_audit_url, migrate_schema=False)
+        settle_audit(audit)  # the week's closures are in the log before it is summed up
+        me, week = Address.parse(step.actor), str(step.args["week"])
+        conn = bureau.connector
+        above, payload = upward_report(
+            audit, me, week, set(conn.directory().connectors), [c for c, _ in bureau.reports]
+        )
+        audit.close()
+        conn.send("weekly_report", above, payload, correlation_id=duty_id(me, week),
+                  documents=[path for _, path in bureau.reports])  # fmt: skip
+        duty = duty_id(me, week)
+        _wait(lambda: (self.ledger.entry(duty) or {}).get("state") == "CLOSED", f"{duty} closed")
+        self.say(f"          → {len(payload['figures'])} figures, {len(bureau.reports)} 处理报告")
 
     def _dead_lettered(self, message_id: str) -> bool:
         return any(r["message_id"] == message_id for r in self.store.dead_letters(limit=100))

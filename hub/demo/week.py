@@ -383,6 +383,9 @@ def build(seed: int, monday: date) -> Script:
         penalties_fen=86_000,
         processing_report=True,
     )
+    # -- Saturday morning: 晋江 reports the week upward, with the week's processing reports -----
+    iso, say = monday.isocalendar(), "晋江市医保局报送本周周报表（附本周处理报告）→ 泉州市医保局"
+    answer(at(5, 9), JINJIANG, "weekly", "", say, week=f"{iso.year}-W{iso.week:02d}")
     answer(
         at(4, 8, 30),
         PSB,

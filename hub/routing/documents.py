@@ -17,8 +17,9 @@ from hub.wire.deadletter import Reason
 from hub.wire.documents import CHUNK_BYTES, MAX_DOCUMENT_BYTES
 from hub.wire.envelope import Envelope
 
-#: Replies that may carry documents: a progress note or a closure with its processing report.
-REPLIES_WITH_DOCUMENTS = frozenset({"feedback", "closure"})
+#: Replies that may carry documents: a progress note or a closure with its processing report,
+#: a weekly report with the week's.
+REPLIES_WITH_DOCUMENTS = frozenset({"feedback", "closure", "weekly_report"})
 #: Documents one message may carry.
 MAX_DOCUMENTS = 100
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from hub.audit import emit
 from hub.lifecycle.rows import SlaEventRow
@@ -19,9 +19,11 @@ from hub.runtime.ingress.recorder import Epochs
 from hub.runtime.services import HubServices
 from hub.sla.clock import SlaClock
 from hub.sla.publisher import SlaPublisher
+from hub.sla.weekly import duties, week_of
 from hub.storage.chunks import ChunkStore
 from hub.storage.redelivery import Redeliveries
 from hub.storage.store import Pruned
+from hub.trust.address import Address
 from hub.trust.directory import load_signing_key
 from hub.trust.keys import SigningKey
 from hub.trust.operators import OPERATORS
@@ -44,6 +46,7 @@ class SlaTicker:
         self._key: SigningKey | None = None
         directory = services.directory
         self.clock = SlaClock(services.ledger, lambda: directory.current, on_fired=count_sla_event)
+        self.duties = WeeklyDuties(services)
         self.publisher = SlaPublisher(
             services.registry,
             services.ledger,
@@ -63,8 +66,33 @@ class SlaTicker:
 
     async def tick(self) -> None:
         now = self.services.clock()
+        await asyncio.to_thread(self.duties.open, now)
         await asyncio.to_thread(self.clock.tick, now)
         await self.publisher.publish_pending(self.producer, now)
+
+
+class WeeklyDuties:
+    """Opens, once per week and directory, every bureau's weekly report duty (hub.sla.weekly)
+    for the week under way: a week already over when the hub first ran is asked of no one."""
+
+    def __init__(self, services: HubServices) -> None:
+        self.services = services
+        self._opened: set[tuple[str, frozenset[Address]]] = set()
+
+    def open(self, now: datetime) -> int:
+        s = self.services
+        week = week_of(now)
+        addresses = frozenset(s.directory.current.connectors)
+        if (week, addresses) in self._opened:
+            return 0
+        found = duties(set(addresses), week, s.calendar, s.escalation_grace)
+        rows = [(d.original(), [d.obligation]) for d in found]
+        if rows:
+            with s.ledger.engine.begin() as conn:
+                s.ledger.record_originals(conn, rows)
+            log.info("weekly report duties of %s: %d bureaus report upward", week, len(rows))
+        self._opened.add((week, addresses))
+        return len(rows)
 
 
 class KeyRecorder:

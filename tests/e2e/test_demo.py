@@ -247,3 +247,16 @@ def test_evidence_and_processing_reports_travel_in_the_demo(demo: DemoRun) -> No
         entry = ledger.entry(step["ref"])
         assert entry is not None and entry["state"] == "CLOSED"
         assert entry["processing_report"].startswith("1:"), step["ref"]
+
+
+def test_jinjiang_reports_its_week_to_the_city_with_its_processing_reports(demo: DemoRun) -> None:
+    from hub.core.config import Settings
+    from hub.lifecycle.ledger import Ledger
+    from hub.sla.weekly import duty_id
+    from hub.storage.store import Store
+
+    script = demo.json("script.json")
+    ledger = Ledger(Store(Settings(home=demo.home).effective_store_url).engine)
+    duty = ledger.entry(duty_id(scenario.JINJIANG, script["week"]))
+    assert duty is not None and duty["state"] == "CLOSED"
+    assert "处理报告" in demo.output.split("报送本周周报表")[1].splitlines()[1]
