@@ -199,6 +199,6 @@ def _lifecycle_parsers(sub: Any, fmt: Any) -> None:
                 "--processing-report",
                 metavar="FILE",
                 help=REPORT_HELP + "; required by the policy to close a clue a higher level "
-                "handed down (seed 004), refused before sending without it",
+                "handed down (临医保发〔2019〕8号), refused before sending without it",
             )
         s.set_defaults(func=cmd_lifecycle)

@@ -369,7 +369,7 @@ def build(seed: int, monday: date) -> Script:
             sanctions=sanctions,
             recovered_fen=recovered,
             penalties_fen=penalties,
-            processing_report=True,  # a clue the city handed down (seed 004)
+            processing_report=True,  # a clue the city handed down (临医保发〔2019〕8号)
         )
     answer(
         at(4, 16),

@@ -1,5 +1,5 @@
 """The weekly report's duty: each week, every county and city bureau owes the bureau one level up
-its 周报表 by Wednesday (seed 004: "连同周报表每周三…发送至市医疗保障局").
+its 周报表 by Wednesday (临医保发〔2019〕8号: "连同周报表每周三…发送至市医疗保障局").
 
 No message opens this deadline, so the hub opens it: for each ISO week and each bureau (MIB)
 at county or city level whose supervising bureau has a connector, a ledger row of family
@@ -26,7 +26,7 @@ from hub.trust.regions import ancestors, level
 
 FAMILY = "weekly_report"
 AGENCY = "MIB"
-#: The levels that report upward (a province's report to the national bureau is not in seed 004).
+#: The levels that report upward (a province's report to the national bureau is not in 临医保发〔2019〕8号).
 REPORTING_LEVELS = ("county", "city")
 WEDNESDAY = 2
 

@@ -93,17 +93,28 @@ def scenario(pg_hub: HubProcess, audit_pg: str, tmp_path_factory) -> dict:
         "w1": ("MIB@350500", "MIB@350582", clue("WHISTLEBLOWER", 1, 1)),
     }
     ids = {k: send(pg_hub, tmp, *v) for k, v in plan.items()}
+    # The lifecycle commands look each original up in the ledger: wait until it is there.
+    from hub.lifecycle.ledger import Ledger
+    from hub.storage.store import Store
+
+    book = Ledger(Store(pg_hub.settings.effective_store_url).engine)
+    wait_until(lambda: all(book.entry(i) for i in ids.values()), what="the clues delivered")
+    # Each of these clues came from a higher level: closing it takes its processing report.
+    report = tmp / "处理报告.txt"
+    report.write_text("处理报告（测试）\n", encoding="utf-8")
     n1 = ids["n1"]
     pg_hub.cli("receipt", "--as", "MIB@350500", n1, "--by", PEOPLE[0][0])
     pg_hub.cli("accept", "--as", "MIB@350500", n1, "--case-number", "QZ-2026-1")
     pg_hub.cli("feedback", "--as", "MIB@350500", n1, "--note", f"约谈 {PEOPLE[0][0]}")
     pg_hub.cli("close", "--as", "MIB@350500", n1, "--result", "VERIFIED_TRUE",
                "--recovered-fen", "1234567", "--sanction", "FINED=1",
-               "--note", f"{PEOPLE[0][0]} {PEOPLE[0][1]} 已退回")  # fmt: skip
+               "--note", f"{PEOPLE[0][0]} {PEOPLE[0][1]} 已退回",
+               "--processing-report", str(report))  # fmt: skip
     for key, result in (("n3", "NOT_TRUE"), ("w1", "PARTIALLY_TRUE")):
         pg_hub.cli("receipt", "--as", "MIB@350582", ids[key])
         pg_hub.cli("accept", "--as", "MIB@350582", ids[key])
-        pg_hub.cli("close", "--as", "MIB@350582", ids[key], "--result", result)
+        pg_hub.cli("close", "--as", "MIB@350582", ids[key], "--result", result,
+                   "--processing-report", str(report))  # fmt: skip
     pg_hub.cli("receipt", "--as", "MIB@350500", ids["p1"])
     pg_hub.cli("return", "--as", "MIB@350500", ids["p1"], "--reason", f"{PEOPLE[1][0]} 不在辖区")
 
