@@ -26,7 +26,7 @@ from hub.trust.regions import ancestors, level
 
 FAMILY = "weekly_report"
 AGENCY = "MIB"
-#: The levels that report upward (a province's report to the national bureau is not in 临医保发〔2019〕8号).
+#: The levels that report upward (the notice has no province → national report).
 REPORTING_LEVELS = ("county", "city")
 WEDNESDAY = 2
 
