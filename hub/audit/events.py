@@ -37,6 +37,8 @@ RETURNED = "returned"
 FEEDBACK = "feedback"
 CLOSED = "closed"
 WEEKLY_REPORT = "weekly_report"
+#: An officer looked at hand-offs in the console (who, what; a hand-off's id when one).
+CONSOLE_LOOK = "console_look"
 KEY_REGISTERED = "key_registered"
 UNREADABLE = "unreadable_audit_record"
 #: A record on hub.audit without a valid tag from the hub, or one the database refused: kept as
@@ -63,6 +65,7 @@ KINDS = (
     FEEDBACK,
     CLOSED,
     WEEKLY_REPORT,
+    CONSOLE_LOOK,
     *SLA_KINDS.values(),
     KEY_REGISTERED,
     UNREADABLE,

@@ -299,8 +299,9 @@ class AuditStore:
         kinds: Sequence[str] | None = None,
         status: str | None = None,
         limit: int = 1000,
+        newest_first: bool = False,
     ) -> list[dict[str, Any]]:
-        """Records matching every given filter, oldest first."""
+        """Records matching every given filter, oldest first (or the newest ``limit``)."""
         cond = []
         parties = (audit_log.c.sender, audit_log.c.recipient, audit_log.c.routed_to)
         if agency:
@@ -318,7 +319,8 @@ class AuditStore:
             cond.append(audit_log.c.kind.in_(list(kinds)))
         if status:
             cond.append(audit_log.c.status == status.upper())
-        stmt = select(audit_log).where(and_(True, *cond)).order_by(audit_log.c.seq).limit(limit)
+        order = audit_log.c.seq.desc() if newest_first else audit_log.c.seq
+        stmt = select(audit_log).where(and_(True, *cond)).order_by(order).limit(limit)
         with self.engine.connect() as conn:
             return [_row_to_record(r) for r in conn.execute(stmt).all()]
 

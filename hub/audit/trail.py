@@ -238,6 +238,8 @@ def story(step: Step) -> str:
         return f"{kind[4:].upper()} on {f.get('stage')} owed by {r['recipient']} (due {due}){to}"
     if kind == "dlq_replayed":
         return f"replayed from the dead letters ({f.get('replay_of', '')[:12]})"
+    if kind == "console_look":
+        return f"looked at in the console by {f.get('officer')} ({f.get('outcome')})"
     if kind == "duplicate_ignored":
         return "submitted again; already delivered, ignored"
     return kind

@@ -16,8 +16,9 @@ from hub.core.errors import UsageError
 from hub.report.render import to_csv, to_html, to_text
 from hub.report.rules import check_region, week_bounds
 from hub.report.weekly import weekly_report_from_store
+from hub.report.xlsx import to_xlsx
 
-FORMATS = ("table", "csv", "html", "json")
+FORMATS = ("table", "csv", "html", "json", "xlsx")
 
 WEEKLY_HELP = """\
 Compute 打击欺诈骗保工作周报表（一）（二）（三） (临医保发〔2019〕8号) for one region and one
@@ -40,6 +41,7 @@ examples:
   hub report weekly --region 350582 --week 2024-W25 --format json
   hub report weekly --region 350500 --week 2024-W25 --out reports/2024-W25
       (writes form1.csv form2.csv form3.csv for Excel and weekly.html for printing)
+  hub report weekly --region 350500 --week 2024-W25 --format xlsx --out 周报表.xlsx
   hub report weekly --send --as MIB@350582 --week 2024-W25 --processing-report ID=处理报告.pdf
   hub report weekly --received --as MIB@350500 --week 2024-W25
 """
@@ -68,16 +70,17 @@ def add_parsers(sub: Any, formatter_class: Any) -> None:
     s.add_argument("--week", required=True, metavar="YYYY-Www", help="ISO week, e.g. 2024-W25")
     s.add_argument(
         "--out",
-        metavar="DIR",
+        metavar="DIR|FILE",
         help="write form1.csv form2.csv form3.csv (UTF-8 with BOM) and weekly.html into DIR "
-        "and print their paths",
+        "and print their paths; with --format xlsx, the workbook FILE",
     )
     s.add_argument(
         "--format",
         choices=FORMATS,
         default="table",
         help="what to print when there is no --out: table (form 3 and summaries of forms 1–2, "
-        "the default), csv (the three forms), html (the printable page) or json",
+        "the default), csv (the three forms), html (the printable page) or json; xlsx writes "
+        "the workbook (a sheet per form) to --out FILE",
     )
     travel = s.add_mutually_exclusive_group()
     travel.add_argument(
@@ -133,6 +136,14 @@ def cmd_report_weekly(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         store.close()
 
+    if args.format == "xlsx":
+        if not args.out:
+            raise UsageError("--format xlsx writes a workbook: give --out FILE.xlsx")
+        target = Path(args.out)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(to_xlsx(report))
+        print(target)
+        return 0
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -81,6 +81,9 @@ class Ledger(ObligationStore):
                     "risk_level": original.risk_level,
                     "state": State.DELIVERED.value,
                     "delivered_at": as_utc(original.delivered_at),
+                    "sender_region": d.sender.rpartition("@")[2],
+                    "recipient_region": d.routed_to.rpartition("@")[2],
+                    "reference": original.reference,
                 }
             )
             for ob in planned:

@@ -82,3 +82,5 @@ class Original:
     delivery: DeliveryRow
     delivered_at: datetime
     risk_level: str | None = None
+    #: The sender's own reference of the hand-off (clue id, hand-off id, case number …).
+    reference: str | None = None

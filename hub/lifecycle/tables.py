@@ -54,6 +54,12 @@ ledger = Table(
     #: keeps documents: ``n:wire_size:chunks_root``.
     Column("processing_report", Text),
     Column("last_event_id", String(64)),
+    # What the console searches by (each indexed below): the regions of the two sides, the
+    # sender's own reference (clue id, hand-off id …) and the recipient's case number.
+    Column("sender_region", String(6)),
+    Column("recipient_region", String(6)),
+    Column("reference", String(64)),
+    Column("case_number", String(64)),
 )
 
 obligations = Table(
@@ -97,6 +103,11 @@ _partial("ix_obligations_open", "debtor")
 
 # The board's receipt times read only the last weeks' receipts, by this index.
 Index("ix_ledger_received", ledger.c.received_at)
+# The console's filters, one index each, with the time for its order.
+for _column in ("family", "state", "sender_region", "recipient_region", "reference",
+                "case_number"):  # fmt: skip
+    Index(f"ix_ledger_{_column}", ledger.c[_column], ledger.c.delivered_at)
+Index("ix_ledger_delivered", ledger.c.delivered_at)
 
 #: Hand-offs per (sender, connector delivered to, family), kept up to date in the transaction
 #: that changes the ledger, so the board never aggregates the whole ledger.

@@ -66,6 +66,13 @@ def add_missing_columns(engine: Engine, meta: MetaData) -> list[str]:
     return added
 
 
+def add_missing_indexes(engine: Engine, meta: MetaData) -> None:
+    """Create the indexes a newer hub declares on tables an older one created."""
+    for table in meta.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
+
+
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
     """Insert unless the primary key exists; True when a row was written.
 

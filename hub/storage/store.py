@@ -29,9 +29,10 @@ from sqlalchemy import (
 )
 
 from hub.core.clock import as_utc
-from hub.storage import redelivery, tree_heads  # noqa: F401  (tables created with the others)
+from hub.storage import officers, redelivery, tree_heads  # noqa: F401  (tables created with the others)
 from hub.storage.engine import (
     add_missing_columns,
+    add_missing_indexes,
     insert_ignore,
     insert_many_ignore,
     make_engine,
@@ -103,6 +104,7 @@ class Store:
         if create:
             metadata.create_all(self.engine)
             add_missing_columns(self.engine, metadata)
+            add_missing_indexes(self.engine, metadata)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -165,6 +167,17 @@ class Store:
             stmt = stmt.where(dead_letters.c.reason == reason)
         if not include_replayed:
             stmt = stmt.where(dead_letters.c.replay_count == 0)
+        with self.engine.connect() as conn:
+            return [self._dl_row(r) for r in conn.execute(stmt).mappings()]
+
+    def dead_letters_of(self, message_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The dead letters of one message id (a refused original, a refused answer …)."""
+        stmt = (
+            select(dead_letters)
+            .where(dead_letters.c.message_id == message_id)
+            .order_by(dead_letters.c.dead_lettered_at)
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
             return [self._dl_row(r) for r in conn.execute(stmt).mappings()]
 

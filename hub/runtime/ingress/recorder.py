@@ -178,7 +178,7 @@ class Recorder:
             escalation_grace=self.escalation_grace,
         )
         risk = (d.payload or {}).get("risk_level")
-        return Original(row, now, risk), list(planned)
+        return Original(row, now, risk, reference_of(d.payload)), list(planned)
 
     def _reply(
         self, d: Delivered, row: DeliveryRow, now: datetime, conn: Connection
@@ -229,3 +229,16 @@ def ledger_result(fam: Family | None, d: Delivered) -> dict[str, Any]:
         out = {**out, "processing_report": documents_fact(
             (x.n, x.size, x.chunks_root.hex()) for x in report)}  # fmt: skip
     return out
+
+
+#: Payload fields that carry the sender's own reference of a hand-off, in order of preference.
+REFERENCES = ("clue_id", "handoff_id", "case_number", "request_id")
+
+
+def reference_of(payload: dict[str, Any] | None) -> str | None:
+    """The hand-off's reference for the console's search (an identifier, never a name)."""
+    for name in REFERENCES:
+        value = (payload or {}).get(name)
+        if isinstance(value, str) and value:
+            return value[:64]
+    return None

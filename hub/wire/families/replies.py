@@ -67,7 +67,9 @@ def acceptance_fulfils(p: Payload) -> tuple[str, ...]:
 
 
 def acceptance_columns(p: Payload) -> dict[str, Any]:
-    return {"return_reason": p.get("reason")} if _returned(p) else {}
+    if _returned(p):
+        return {"return_reason": p.get("reason")}
+    return {"case_number": p["case_number"][:64]} if p.get("case_number") else {}
 
 
 # -- 反馈 feedback --------------------

@@ -1,0 +1,257 @@
+"""``hub console``: the compliance officers' web pages (FastAPI, Jinja2, no JavaScript needed).
+
+Sessions are a random token in an HttpOnly, SameSite=Strict cookie, kept in the store as its
+SHA-256 and expiring after ``console_session_minutes``; every form carries a CSRF token (the
+session's, or before sign-in a double-submit cookie).  An officer sees the hand-offs of their
+scope only: one outside it answers 403, and the attempt is audited like every look.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import urllib.parse
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from hub.audit.store import AuditStore
+from hub.console.auth import SignInRefused, sign_in
+from hub.console.handoff import handoff_view
+from hub.console.looks import LookLog, look
+from hub.console.search import Filters, in_scope, search
+from hub.core.clock import BEIJING
+from hub.lifecycle.ledger import Ledger
+from hub.lifecycle.states import State
+from hub.report.render import to_html
+from hub.report.weekly import weekly_report_from_store
+from hub.report.xlsx import to_xlsx
+from hub.sla.weekly import week_of
+from hub.sla.workdays import WorkCalendar
+from hub.storage.officers import Officer, OfficerStore, Session
+from hub.storage.store import Store
+from hub.trust.directory import Directory
+from hub.wire.families import FAMILIES
+
+log = logging.getLogger("hub.console")
+
+COOKIE = "hub_console"
+LOGIN_CSRF = "hub_console_login"
+PAGES = Environment(
+    loader=PackageLoader("hub.console", "templates"), autoescape=select_autoescape()
+)
+WRONG = "账号、密码或动态口令错误 Account, password or code is wrong."
+
+
+class Console:
+    """What the pages read and write: the hub's store and audit log, the officers, the looks."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        audit: AuditStore,
+        directory: Callable[[], Directory],
+        calendar: WorkCalendar,
+        looks: LookLog,
+        clock: Callable[[], datetime],
+        session_minutes: float = 30.0,
+        secure_cookies: bool = False,
+    ) -> None:
+        self.store, self.audit, self.directory = store, audit, directory
+        self.ledger = Ledger(store.engine)
+        self.officers = OfficerStore(store.engine)
+        self.calendar, self.looks, self.clock = calendar, looks, clock
+        self.session_lifetime = timedelta(minutes=session_minutes)
+        self.secure_cookies = secure_cookies
+
+
+class NotSignedIn(Exception):
+    pass
+
+
+def create_app(console: Console) -> FastAPI:
+    app = FastAPI(title="hub console", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
+        return HTMLResponse(PAGES.get_template(name).render(**values), status_code=status)
+
+    def current(request: Request) -> tuple[Officer, Session]:
+        token = request.cookies.get(COOKIE, "")
+        session = console.officers.session(token, now=console.clock()) if token else None
+        officer = console.officers.get(session.officer) if session else None
+        if session is None or officer is None or officer.disabled:
+            raise NotSignedIn
+        return officer, session
+
+    @app.exception_handler(NotSignedIn)
+    async def to_login(request: Request, exc: NotSignedIn) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/login")
+    def login_form(request: Request) -> HTMLResponse:
+        csrf = secrets.token_urlsafe(24)
+        response = page("login.html", login_csrf=csrf, officer=None)
+        response.set_cookie(LOGIN_CSRF, csrf, httponly=True, samesite="strict",
+                            secure=console.secure_cookies)  # fmt: skip
+        return response
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        csrf = str(form.get("csrf", ""))
+        if not csrf or not secrets.compare_digest(csrf, request.cookies.get(LOGIN_CSRF, "")):
+            return page("login.html", 400, error="表单已过期，请重试 The form expired; try again.",
+                        login_csrf="", officer=None)  # fmt: skip
+        name = str(form.get("name", ""))[:64]
+        try:
+            officer = sign_in(console.officers, name, str(form.get("password", "")),
+                              str(form.get("code", "")), console.clock())  # fmt: skip
+        except SignInRefused as exc:
+            log.warning("console sign-in refused for %r: %s", name, exc.detail)
+            fresh = secrets.token_urlsafe(24)
+            refused = page("login.html", 401, login_csrf=fresh, officer=None, error=WRONG)
+            refused.set_cookie(LOGIN_CSRF, fresh, httponly=True, samesite="strict",
+                               secure=console.secure_cookies)  # fmt: skip
+            return refused
+        token, _ = console.officers.new_session(officer.name, now=console.clock(),
+                                                lifetime=console.session_lifetime)  # fmt: skip
+        log.info("console: %s signed in", officer.name)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
+                            secure=console.secure_cookies,
+                            max_age=int(console.session_lifetime.total_seconds()))  # fmt: skip
+        response.delete_cookie(LOGIN_CSRF)
+        return response
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        officer, session = current(request)
+        form = await request.form()
+        if secrets.compare_digest(str(form.get("csrf", "")), session.csrf):
+            console.officers.end_session(request.cookies.get(COOKIE, ""))
+            log.info("console: %s signed out", officer.name)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @app.get("/")
+    def search_page(request: Request) -> HTMLResponse:
+        officer, session = current(request)
+        f = Filters.of(dict(request.query_params))
+        now = console.clock()
+        console.looks.write(look(officer.name, "search", now, filters=f.as_facts()))
+        rows, more = search(console.store.engine, f, scope=officer.scope, now=now)
+        for r in rows:
+            r["delivered"] = r["delivered_at"].astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+        query = dict(request.query_params)
+        return page(
+            "search.html", officer=officer, csrf=session.csrf, f=f, rows=rows, more=more,
+            families=sorted(n for n, fam in FAMILIES.items() if not fam.hub_only),
+            states=[s.value for s in State],
+            next=urllib.parse.urlencode({**query, "page": f.page + 1}),
+            prev=urllib.parse.urlencode({**query, "page": max(1, f.page - 1)}),
+        )  # fmt: skip
+
+    @app.get("/handoffs/{message_id}")
+    def handoff_page(message_id: str, request: Request) -> HTMLResponse:
+        officer, session = current(request)
+        now = console.clock()
+        entry = console.ledger.entry(message_id[:64])
+        if entry is None:
+            console.looks.write(look(officer.name, "handoff", now, message_id=message_id[:64],
+                                     outcome="not_found"))  # fmt: skip
+            return page("denied.html", 404, officer=officer, csrf=session.csrf)
+        if not in_scope(officer.scope, entry.get("sender_region"), entry.get("recipient_region")):
+            console.looks.write(look(officer.name, "handoff", now, message_id=message_id,
+                                     outcome="denied"))  # fmt: skip
+            log.warning("console: %s refused %s (outside %s)", officer.name, message_id,
+                        officer.scope)  # fmt: skip
+            return page("denied.html", 403, officer=officer, csrf=session.csrf)
+        console.looks.write(look(officer.name, "handoff", now, message_id=message_id))
+        view = handoff_view(message_id, ledger=console.ledger, store=console.store,
+                            audit=console.audit, directory=console.directory(),
+                            calendar=console.calendar, now=now)  # fmt: skip
+        return page("handoff.html", officer=officer, csrf=session.csrf, v=view)
+
+    def _weekly_args(request: Request, officer: Officer) -> tuple[str, str]:
+        region = request.query_params.get("region", officer.scope).strip() or officer.scope
+        week = request.query_params.get("week", "").strip() or week_of(console.clock())
+        return region, week
+
+    def _refused_region(officer: Officer, region: str) -> bool:
+        return not (len(region) == 6 and region.isdigit() and in_scope(officer.scope, region))
+
+    @app.get("/weekly")
+    def weekly_page(request: Request) -> HTMLResponse:
+        officer, session = current(request)
+        region, week = _weekly_args(request, officer)
+        if _refused_region(officer, region):
+            console.looks.write(look(officer.name, "weekly", console.clock(),
+                                     filters={"region": region}, outcome="denied"))  # fmt: skip
+            return page("denied.html", 403, officer=officer, csrf=session.csrf)
+        return page("weekly.html", officer=officer, csrf=session.csrf, region=region, week=week)
+
+    def _report(request: Request, outcome: str) -> tuple[Any, str, str] | Response:
+        """(the report, region, week) once the look is written, or the answer refusing it."""
+        officer, _ = current(request)
+        region, week = _weekly_args(request, officer)
+        if _refused_region(officer, region):
+            return Response("outside your scope", status_code=403)
+        try:
+            report = weekly_report_from_store(console.audit, region, week)
+        except ValueError as exc:
+            return Response(str(exc), status_code=400)
+        where = {"region": region, "week": week}
+        console.looks.write(
+            look(officer.name, "weekly", console.clock(), filters=where, outcome=outcome)
+        )
+        return report, region, week
+
+    @app.get("/weekly/print")
+    def weekly_print(request: Request) -> Response:
+        found = _report(request, "shown")
+        return found if isinstance(found, Response) else HTMLResponse(to_html(found[0]))
+
+    @app.get("/weekly.xlsx")
+    def weekly_xlsx(request: Request) -> Response:
+        found = _report(request, "downloaded")
+        if isinstance(found, Response):
+            return found
+        report, region, week = found
+        name = urllib.parse.quote(f"周报表-{region}-{week}.xlsx")
+        return Response(
+            to_xlsx(report),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+        )
+
+    @app.get("/looks")
+    def looks_page(request: Request) -> HTMLResponse:
+        officer, session = current(request)
+        if officer.role != "supervisor":
+            return page("denied.html", 403, officer=officer, csrf=session.csrf)
+        console.looks.write(look(officer.name, "looks", console.clock()))
+        rows = []
+        for r in console.audit.search(kinds=["console_look"], limit=200, newest_first=True):
+            facts = _facts(r)
+            rows.append({
+                "seq": r["seq"], "at": str(r["occurred_at"])[:19], "officer": facts.get("officer"),
+                "what": facts.get("what"), "outcome": facts.get("outcome"),
+                "message_id": r.get("message_id"),
+                "filters": " ".join(f"{k[7:]}={v}" for k, v in facts.items()
+                                    if k.startswith("filter_")),
+            })  # fmt: skip
+        return page("looks.html", officer=officer, csrf=session.csrf, looks=rows)
+
+    return app
+
+
+def _facts(record: dict[str, Any]) -> dict[str, str]:
+    import json
+
+    return json.loads(record.get("facts") or "{}")

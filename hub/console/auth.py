@@ -1,0 +1,123 @@
+"""Signing officers in: a password (argon2id) and a one-time code (TOTP, RFC 6238), or a client
+certificate whose fingerprint the account names.  Repeated failures lock the account for a
+while; a code is never accepted twice; a disabled account cannot sign in.  Every refusal says
+the same to the browser ("name, password or code is wrong") and its true reason to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from hub.core.errors import HubError
+from hub.storage.officers import ROLES, Officer, OfficerStore
+from hub.trust.regions import is_region
+
+log = logging.getLogger("hub.console")
+
+#: argon2id with the library's defaults (RFC 9106's second recommended option).
+HASHER = PasswordHasher()
+#: A hash of nothing, verified when the name is unknown, so that time does not tell.
+_DUMMY = HASHER.hash("no such officer")
+LOCK_AFTER = 5
+LOCK_FOR = timedelta(minutes=15)
+MIN_PASSWORD = 12
+
+
+class SignInRefused(HubError):
+    """A sign-in that fails; ``reason`` is for the log, never for the browser."""
+
+    reason = "sign_in_refused"
+
+
+@dataclass(frozen=True)
+class NewOfficer:
+    officer: Officer
+    totp_uri: str  # for the authenticator app (otpauth://…), shown once
+
+
+def make_officer(
+    name: str,
+    password: str,
+    *,
+    role: str,
+    scope: str,
+    cert_sha256: str | None,
+    now: datetime,
+) -> NewOfficer:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}")
+    if not is_region(scope):
+        raise ValueError("scope must be a six-digit region code, e.g. 350500")
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"a password has at least {MIN_PASSWORD} characters")
+    secret = pyotp.random_base32()
+    officer = Officer(
+        name=name,
+        password_hash=HASHER.hash(password),
+        totp_secret=secret,
+        cert_sha256=cert_sha256.lower().replace(":", "") if cert_sha256 else None,
+        role=role,
+        scope=scope,
+        disabled=False,
+        failed=0,
+        locked_until=None,
+        last_totp_step=0,
+        created_at=now,
+    )
+    uri = pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name="medfund-hub console")
+    return NewOfficer(officer, uri)
+
+
+def totp_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time step ``code`` is valid for (this one, or one either side), or None."""
+    totp = pyotp.TOTP(secret)
+    code = code.strip()
+    for offset in (0, -1, 1):
+        at = now + timedelta(seconds=offset * totp.interval)
+        if pyotp.utils.strings_equal(totp.at(at), code):
+            return int(totp.timecode(at))
+    return None
+
+
+def sign_in(store: OfficerStore, name: str, password: str, code: str, now: datetime) -> Officer:
+    officer = store.get(name)
+    if officer is None:
+        _verify(_DUMMY, password)
+        raise SignInRefused("no such officer")
+    if officer.disabled:
+        raise SignInRefused("account disabled")
+    if officer.locked_until is not None and officer.locked_until > now:
+        raise SignInRefused("account locked after repeated failures")
+    step = totp_step(officer.totp_secret, code, now) if _verify(officer.password_hash,
+                                                                password) else None  # fmt: skip
+    if step is None or step <= officer.last_totp_step:
+        failed = store.failed_sign_in(name, lock_after=LOCK_AFTER, lock_for=LOCK_FOR, now=now)
+        raise SignInRefused(
+            "wrong password or code" + (" (account now locked)" if failed == 0 else "")
+        )
+    store.signed_in(name, step)
+    return officer
+
+
+def sign_in_with_certificate(store: OfficerStore, sha256: str, now: datetime) -> Officer:
+    officer = store.by_certificate(sha256.lower())
+    if officer is None:
+        raise SignInRefused("certificate names no officer")
+    if officer.disabled:
+        raise SignInRefused("account disabled")
+    if officer.locked_until is not None and officer.locked_until > now:
+        raise SignInRefused("account locked")
+    return officer
+
+
+def _verify(hashed: str, password: str) -> bool:
+    try:
+        return HASHER.verify(hashed, password)
+    except (VerificationError, InvalidHashError):
+        return False

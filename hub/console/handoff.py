@@ -1,0 +1,106 @@
+"""What a hand-off's page shows: what the hub knows of it, never more.
+
+Its 台账 row; its chain of custody from the audit log, each step re-verified (record hash and the
+signer's signature, as ``hub audit trail`` does) with the receipt's digests set beside what was
+sent; its SLA obligations with their deadlines in working days and what fired; the manifest of
+its documents (sizes and digests: their names are sealed, or payload); its dead letters.  An
+encrypted payload stays unreadable: the hub has only its digest.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from hub.audit.keys import message_keys, revocations
+from hub.audit.store import AuditStore
+from hub.audit.trail import Step, build_trail, story
+from hub.core.clock import BEIJING
+from hub.lifecycle.ledger import Ledger
+from hub.sla.workdays import WorkCalendar
+from hub.storage.store import Store
+from hub.trust.directory import Directory
+from hub.wire.documents import parse_documents_fact
+
+
+def _cst(at: Any) -> str:
+    if not at:
+        return ""
+    when = (
+        at if isinstance(at, datetime) else datetime.fromisoformat(str(at).replace("Z", "+00:00"))
+    )
+    return when.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _step(s: Step) -> dict[str, Any]:
+    r = s.record
+    return {
+        "seq": r["seq"],
+        "kind": r["kind"],
+        "at": _cst(r["occurred_at"]),
+        "story": story(s),
+        "signature": s.signature or "-",
+        "signer": s.signer,
+        "record_ok": s.record_ok,
+        "receipt_check": s.receipt_check,
+        "documents": [d.to_json() for d in s.document_checks],
+        "message_id": r["message_id"],
+    }
+
+
+def handoff_view(
+    message_id: str,
+    *,
+    ledger: Ledger,
+    store: Store,
+    audit: AuditStore,
+    directory: Directory,
+    calendar: WorkCalendar,
+    now: datetime,
+) -> dict[str, Any] | None:
+    entry = ledger.entry(message_id)
+    if entry is None:
+        return None
+    steps = build_trail(audit.trail(message_id), audit.predecessor_hash,
+                        message_keys(directory, audit), revocations(directory))  # fmt: skip
+    documents: list[dict[str, Any]] = []
+    for s in steps:
+        if s.record["kind"] == "submitted" and s.record["message_id"] == message_id:
+            for n, (size, root) in sorted(
+                parse_documents_fact(s.facts.get("documents", "")).items()
+            ):
+                documents.append({"n": n, "wire_size": size, "chunks_root": root})
+    delivered = entry["delivered_at"]
+    obligations = []
+    for ob in ledger.obligations_of(message_id):
+        obligations.append({
+            "stage": ob.stage,
+            "debtor": ob.debtor,
+            "creditor": ob.creditor,
+            "due_at": _cst(ob.due_at),
+            "working_days": calendar.workdays_between(delivered.astimezone(BEIJING).date(),
+                                                      ob.due_at.astimezone(BEIJING).date()),
+            "fulfilled_at": _cst(ob.fulfilled_at),
+            "overdue": ob.fulfilled_at is None and ob.due_at < now,
+        })  # fmt: skip
+    fired = [
+        {"kind": e.kind, "stage": e.stage, "at": _cst(e.fired_at), "to": ", ".join(e.escalated_to)}
+        for e in ledger.events(message_id)
+    ]
+    return {
+        "entry": {k: (_cst(v) if isinstance(v, datetime) else v) for k, v in entry.items()},
+        "steps": [_step(s) for s in steps],
+        "steps_ok": all(s.record_ok and s.signature in ("valid", "") for s in steps),
+        "obligations": obligations,
+        "fired": fired,
+        "documents": documents,
+        "dead_letters": [
+            {
+                "id": d["dead_letter_id"],
+                "reason": d["reason"],
+                "at": _cst(d["dead_lettered_at"]),
+                "replays": d.get("replay_count", 0),
+            }
+            for d in store.dead_letters_of(message_id)
+        ],
+    }

@@ -1,0 +1,71 @@
+"""Every look an officer takes is written to the audit log before the page is shown: a search
+(with its filters), a hand-off opened (and one refused as out of scope), a report or 台账 taken
+away.  Access to case files must be accountable (个人信息保护法 §§ 51, 55), and a look at a
+hand-off shows up in that hand-off's own chain of custody, as ``console_look``.
+
+Published to ``hub.audit`` with the hub's MAC, like every event, and acknowledged by the broker
+before the page goes out: a look the log does not have was not shown.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from hub.audit import events as ev
+from hub.audit.emit import AuditPublisher
+from hub.audit.events import AuditEvent
+from hub.wire import headers
+from hub.wire.topics import AUDIT
+
+
+class SyncProducer(Protocol):
+    def send(self, topic: str, *, key: bytes, value: bytes, headers: list[Any]) -> Any: ...
+
+
+def look(
+    officer: str, what: str, at: datetime, *, message_id: str | None = None,
+    filters: Mapping[str, str] | None = None, outcome: str = "shown",
+) -> AuditEvent:  # fmt: skip
+    """One look: ``what`` is search, handoff, weekly, ledger or looks; ``outcome`` shown or
+    denied.  Filters are identifiers, codes and dates, never free text."""
+    facts = {"officer": officer, "what": what, "outcome": outcome}
+    for name, value in (filters or {}).items():
+        if value:
+            facts[f"filter_{name}"] = str(value)[:64]
+    return AuditEvent(
+        event_id(uuid.uuid4()),
+        ev.CONSOLE_LOOK,
+        at,
+        message_id=message_id,
+        conversation_id=message_id,
+        facts=facts,
+    )
+
+
+def event_id(unique: object) -> str:
+    return ev.event_id(ev.CONSOLE_LOOK, unique)
+
+
+class LookLog:
+    """Writes looks to ``hub.audit`` and waits for the broker's acknowledgement."""
+
+    def __init__(self, publisher: AuditPublisher, producer: SyncProducer, timeout_s: float = 10):
+        self.publisher = publisher
+        self.producer = producer
+        self.timeout_s = timeout_s
+
+    def write(self, event: AuditEvent) -> None:
+        value = self.publisher.encode(event)
+        key = (event.conversation_id or event.event_id).encode()
+        self.producer.send(
+            AUDIT.name,
+            key=key,
+            value=value,
+            headers=[
+                (headers.AUDIT_KIND, event.kind.encode()),
+                (headers.AUDIT_MAC, self.publisher.mac.tag(value)),
+            ],
+        ).get(self.timeout_s)

@@ -1,0 +1,227 @@
+"""The console in process: officers sign in with a password and a one-time code (never the same
+code twice; five failures lock the account; a disabled account is refused), forms carry CSRF
+tokens, sessions expire; an officer finds only the hand-offs of their region, one outside it
+answers 403; every search and every page opened is written to the audit log first; the weekly
+report downloads as the same workbook `hub report weekly --format xlsx` writes."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from hub.audit.emit import AuditPublisher
+from hub.audit.store import AuditStore
+from hub.console.app import COOKIE, Console, create_app
+from hub.console.auth import LOCK_AFTER, make_officer
+from hub.console.looks import LookLog
+from hub.runtime.ingress.pipeline import DELIVERED
+from tests.runtime.test_ingress_pipeline import Rig
+
+PASSWORD = "correct horse battery"
+
+
+class Producer:
+    def __init__(self, rig: Rig) -> None:
+        self.rig = rig
+        self.looks: list[dict[str, Any]] = []
+
+    def send(self, topic: str, *, key: bytes, value: bytes, headers: list[Any]) -> Any:
+        self.looks.append(self.rig.read_audit(value))
+        return self
+
+    def get(self, timeout: float | None = None) -> None:
+        return None
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Rig:
+    return Rig(tmp_path / "hub")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def looks(rig: Rig) -> Producer:
+    return Producer(rig)
+
+
+@pytest.fixture
+def console(rig: Rig, tmp_path: Path, clock: Clock, looks: Producer) -> Console:
+    s = rig.services
+    c = Console(
+        store=s.store,
+        audit=AuditStore(f"sqlite:///{tmp_path / 'audit.db'}"),
+        directory=lambda: s.directory.current,
+        calendar=s.calendar,
+        looks=LookLog(AuditPublisher(s.registry, s.audit_mac), looks),
+        clock=clock,
+    )
+    for name, role, scope in (("qz-audit-01", "officer", "350500"),
+                              ("pt-audit-01", "officer", "350300"),
+                              ("fj-super-01", "supervisor", "350000")):  # fmt: skip
+        c.officers.add(make_officer(name, PASSWORD, role=role, scope=scope, cert_sha256=None,
+                                    now=clock.now).officer)  # fmt: skip
+    return c
+
+
+@pytest.fixture
+def browser(console: Console) -> TestClient:
+    return TestClient(create_app(console), follow_redirects=False)
+
+
+def code_for(console: Console, name: str, at: datetime) -> str:
+    officer = console.officers.get(name)
+    assert officer is not None
+    return pyotp.TOTP(officer.totp_secret).at(at)
+
+
+def sign_in(browser: TestClient, console: Console, name: str, *, code: str | None = None,
+            password: str = PASSWORD, at: datetime | None = None) -> Any:  # fmt: skip
+    form = browser.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]*)"', form.text)
+    assert csrf is not None
+    return browser.post("/login", data={
+        "csrf": csrf.group(1), "name": name, "password": password,
+        "code": code or code_for(console, name, at or console.clock()),
+    })  # fmt: skip
+
+
+def delivered_clue(rig: Rig, to: str = "PSB@350582") -> str:
+    mid, raw = rig.message(to=to)
+    assert rig.handle(rig.record(raw)).kind == DELIVERED
+    return mid
+
+
+def test_an_officer_signs_in_with_password_and_code_and_a_code_is_never_used_twice(
+    browser: TestClient, console: Console, clock: Clock
+) -> None:
+    ok = sign_in(browser, console, "qz-audit-01")
+    assert ok.status_code == 303 and ok.headers["location"] == "/"
+    assert COOKIE in ok.cookies and "httponly" in ok.headers["set-cookie"].lower()
+    assert browser.get("/").status_code == 200
+    replay = TestClient(create_app(console), follow_redirects=False)
+    used = code_for(console, "qz-audit-01", clock.now)
+    assert sign_in(replay, console, "qz-audit-01", code=used).status_code == 401
+
+
+def test_wrong_passwords_and_codes_lock_the_account_and_say_nothing_more(
+    browser: TestClient, console: Console, clock: Clock
+) -> None:
+    for _ in range(LOCK_AFTER):
+        refused = sign_in(browser, console, "qz-audit-01", password="wrong password here")
+        assert refused.status_code == 401 and "Account, password or code is wrong" in refused.text
+    clock.now += timedelta(seconds=60)  # a fresh code, right password: still locked
+    assert sign_in(browser, console, "qz-audit-01").status_code == 401
+    clock.now += timedelta(minutes=16)
+    assert sign_in(browser, console, "qz-audit-01").status_code == 303
+    unknown = sign_in(browser, console, "nobody", code="123456")
+    assert unknown.status_code == 401 and "Account, password or code is wrong" in unknown.text
+
+
+def test_a_disabled_account_cannot_sign_in_and_loses_its_sessions(
+    browser: TestClient, console: Console, clock: Clock
+) -> None:
+    assert sign_in(browser, console, "qz-audit-01").status_code == 303
+    console.officers.set_disabled("qz-audit-01", True)
+    assert browser.get("/").status_code == 303  # back to the sign-in page
+    clock.now += timedelta(seconds=60)
+    assert sign_in(browser, console, "qz-audit-01").status_code == 401
+
+
+def test_forms_need_their_csrf_token_and_sessions_expire(
+    browser: TestClient, console: Console, clock: Clock
+) -> None:
+    browser.get("/login")
+    forged = browser.post("/login", data={"csrf": "forged", "name": "qz-audit-01",
+                                          "password": PASSWORD, "code": "000000"})  # fmt: skip
+    assert forged.status_code == 400
+    assert sign_in(browser, console, "qz-audit-01").status_code == 303
+    browser.post("/logout", data={"csrf": "forged"})
+    assert browser.get("/").status_code == 303  # the cookie went, but the session stays…
+    clock.now += timedelta(minutes=31)
+    assert console.officers.session("any", now=clock.now) is None
+
+
+def test_a_city_officer_finds_its_counties_hand_offs_and_no_other_city_s(
+    rig: Rig, browser: TestClient, console: Console, looks: Producer
+) -> None:
+    mine = delivered_clue(rig)
+    sign_in(browser, console, "qz-audit-01")
+    found = browser.get("/", params={"message_id": mine})
+    assert f"/handoffs/{mine}" in found.text
+    assert browser.get("/", params={"reference": "no-such-clue"}).text.count("/handoffs/") == 0
+    page = browser.get(f"/handoffs/{mine}")
+    assert page.status_code == 200 and "PSB@350582" in page.text
+    other = TestClient(create_app(console), follow_redirects=False)
+    sign_in(other, console, "pt-audit-01")
+    assert f"/handoffs/{mine}" not in other.get("/", params={"message_id": mine}).text
+    denied = other.get(f"/handoffs/{mine}")
+    assert denied.status_code == 403
+    kinds = [(e["kind"], e["message_id"], e["facts"]) for e in looks.looks]
+    assert all(k == "console_look" for k, _, _ in kinds)
+    by_outcome = {(f["officer"], f["what"], f["outcome"]): m for _, m, f in kinds}
+    assert by_outcome[("qz-audit-01", "search", "shown")] is None
+    assert by_outcome[("qz-audit-01", "handoff", "shown")] == mine
+    assert by_outcome[("pt-audit-01", "handoff", "denied")] == mine
+    assert any(f.get("filter_message_id") == mine for _, _, f in kinds)
+
+
+def test_search_filters_by_state_and_overdue(
+    rig: Rig, browser: TestClient, console: Console, clock: Clock
+) -> None:
+    mid = delivered_clue(rig)
+    sign_in(browser, console, "qz-audit-01")
+    assert f"/handoffs/{mid}" in browser.get("/", params={"state": "DELIVERED"}).text
+    assert f"/handoffs/{mid}" not in browser.get("/", params={"state": "CLOSED"}).text
+    assert f"/handoffs/{mid}" not in browser.get("/", params={"overdue": "1"}).text
+    clock.now += timedelta(days=10)  # the receipt was due the next working day
+    sign_in(browser, console, "qz-audit-01")  # the session had expired meanwhile
+    assert f"/handoffs/{mid}" in browser.get("/", params={"overdue": "1"}).text
+
+
+def test_the_weekly_report_downloads_as_the_command_line_s_workbook(
+    browser: TestClient, console: Console
+) -> None:
+    from hub.report.weekly import weekly_report_from_store
+    from hub.report.xlsx import to_xlsx
+
+    sign_in(browser, console, "qz-audit-01")
+    got = browser.get("/weekly.xlsx", params={"region": "350582", "week": "2026-W49"})
+    assert got.status_code == 200 and got.headers["content-type"].endswith("sheet")
+    mine = load_workbook(io.BytesIO(got.content))
+    theirs = load_workbook(io.BytesIO(to_xlsx(weekly_report_from_store(console.audit, "350582",
+                                                                       "2026-W49"))))  # fmt: skip
+    for name in theirs.sheetnames:
+        assert [[c.value for c in r] for r in mine[name].iter_rows()] == [
+            [c.value for c in r] for r in theirs[name].iter_rows()
+        ]
+    assert browser.get("/weekly.xlsx", params={"region": "350300"}).status_code == 403
+
+
+def test_only_a_supervisor_sees_who_looked_at_what(
+    browser: TestClient, console: Console, clock: Clock
+) -> None:
+    sign_in(browser, console, "qz-audit-01")
+    assert browser.get("/looks").status_code == 403
+    boss = TestClient(create_app(console), follow_redirects=False)
+    sign_in(boss, console, "fj-super-01")
+    assert boss.get("/looks").status_code == 200

@@ -1,0 +1,148 @@
+"""The console in Debian's Chromium, driven by Playwright, against a real `hub run` and a real
+`hub console`: an officer made on the command line signs in with a password and a one-time
+code, finds a clue by its id, reads its custody, and downloads the week's report as a workbook
+equal to the command line's; an officer of another city gets 403; every look, the refused one
+too, is in the audit log, in the trail of the hand-off looked at."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyotp
+import pytest
+from openpyxl import load_workbook
+from playwright.sync_api import Browser, sync_playwright
+
+from hub.runtime.broker import free_port
+from hub.sla.weekly import week_of
+from tests.e2e.test_end_to_end import payload
+from tests.gatewayproc import spawn_cli
+from tests.hubproc import HubProcess, wait_for_messages, wait_until
+
+PASSWORD = "a long enough password"
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def officers(hub: HubProcess) -> dict[str, str]:
+    """Two officers: 泉州 (350500) and 莆田 (350300); their TOTP secrets by name."""
+    secrets = {}
+    for name, scope in (("qz-audit-01", "350500"), ("pt-audit-01", "350300")):
+        out = subprocess.run(
+            [sys.executable, "-m", "hub.cli", "console", "officer", "add", name, "--scope", scope,
+             "--password-env", "OFFICER_PASSWORD"],
+            env={**hub.env, "OFFICER_PASSWORD": PASSWORD}, capture_output=True, text=True,
+            check=True,
+        ).stdout  # fmt: skip
+        found = re.search(r"one-time-code secret: ([A-Z2-7]+)", out)
+        assert found is not None, out
+        secrets[name] = found.group(1)
+    return secrets
+
+
+@pytest.fixture(scope="module")
+def console_url(hub: HubProcess, officers: dict[str, str]) -> Iterator[str]:
+    port = free_port("127.0.0.1")
+    proc, _log = spawn_cli(hub, "console", "console", "--port", str(port))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _up(url), timeout=60, what="hub console")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def _up(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/login", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is missing: `./dev test` installs Debian's chromium package")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def sign_in(browser: Browser, url: str, name: str, secret: str) -> object:
+    page = browser.new_page(accept_downloads=True)
+    page.goto(f"{url}/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+    return page
+
+
+def test_an_officer_finds_reads_and_takes_away_and_every_look_is_audited(
+    hub: HubProcess, console_url: str, officers: dict[str, str], browser: Browser,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    mib = hub.connector("MIB@350582")
+    mid = mib.send("clue_transfer", "PSB@350582", payload(mib, "clue_transfer"))
+    wait_for_messages(hub.connector("PSB@350582", signing=False), [mid])
+
+    page = sign_in(browser, console_url, "qz-audit-01", officers["qz-audit-01"])
+    page.fill("input[name=message_id]", mid)  # type: ignore[attr-defined]
+    page.click("form.filters button[type=submit]")  # type: ignore[attr-defined]
+    shots_search = Path(os.environ.get("CONSOLE_SCREENSHOTS", str(tmp_path)))
+    page.screenshot(path=str(shots_search / "console-search.png"), full_page=True)  # type: ignore[attr-defined]
+    page.click(f"a[href='/handoffs/{mid}']")  # type: ignore[attr-defined]
+    assert page.inner_text("#message-id") == mid  # type: ignore[attr-defined]
+    wait_until(lambda: "delivered" in _reload(page, "#timeline"), what="the custody timeline")
+    assert "✓" in page.inner_text("#timeline")  # type: ignore[attr-defined]
+    shots = Path(os.environ.get("CONSOLE_SCREENSHOTS", str(tmp_path)))  # docs/: the pictures
+    page.screenshot(path=str(shots / "console-handoff.png"), full_page=True)  # type: ignore[attr-defined]
+
+    week = week_of(datetime.now(UTC))
+    page.goto(f"{console_url}/weekly?region=350582&week={week}")  # type: ignore[attr-defined]
+    with page.expect_download() as download:  # type: ignore[attr-defined]
+        page.click("#xlsx")  # type: ignore[attr-defined]
+    got = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
+    cli = tmp_path / "cli.xlsx"
+    hub.cli("report", "weekly", "--region", "350582", "--week", week, "--format", "xlsx",
+            "--out", str(cli))  # fmt: skip
+    want = load_workbook(cli)
+    for name in want.sheetnames:
+        assert [[c.value for c in r] for r in got[name].iter_rows()] == [
+            [c.value for c in r] for r in want[name].iter_rows()
+        ]
+    as_json = json.loads(hub.cli("report", "weekly", "--region", "350582", "--week", week,
+                                 "--format", "json").stdout)  # fmt: skip
+    cells = [c.value for r in got["form3"].iter_rows() for c in r]
+    assert as_json["form3"]["whistleblower"]["total"] in cells
+
+    other = sign_in(browser, console_url, "pt-audit-01", officers["pt-audit-01"])
+    response = other.goto(f"{console_url}/handoffs/{mid}")  # type: ignore[attr-defined]
+    assert response.status == 403 and "Not in your scope" in other.inner_text("#denied")  # type: ignore[attr-defined]
+
+    def looks() -> list[dict]:
+        steps = json.loads(hub.cli("audit", "trail", mid, "--json").stdout)
+        return [s["facts"] for s in steps if s["kind"] == "console_look"]
+
+    wait_until(lambda: len(looks()) >= 2, what="the looks in the hand-off's trail")
+    seen = {(f["officer"], f["outcome"]) for f in looks()}
+    assert {("qz-audit-01", "shown"), ("pt-audit-01", "denied")} <= seen
+
+
+def _reload(page: object, selector: str) -> str:
+    page.reload()  # type: ignore[attr-defined]
+    return str(page.inner_text(selector))  # type: ignore[attr-defined]
