@@ -132,7 +132,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from hub.runtime.state import resolve_bootstrap
     from hub.sla.workdays import default_calendar
     from hub.storage.store import Store
-    from hub.trust.directory import directory_file
+    from hub.trust.directory import DirectoryError, directory_file, load_signing_key
+    from hub.trust.operators import OPERATORS
     from hub.wire.schemas import SchemaRegistry
 
     producer = KafkaProducer(
@@ -144,6 +145,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     registry = SchemaRegistry.load(settings.schemas_path)
     looks = LookLog(AuditPublisher(registry, AuditMac.from_file(settings.audit_mac_path)), producer)
     directory = directory_file(settings)
+    try:
+        checkpoint_key = load_signing_key(settings.keys_dir, OPERATORS, directory.current)
+    except DirectoryError:
+        checkpoint_key = None  # no proofs to check in the browser: the page says nothing of them
     console = Console(
         store=Store(settings.effective_store_url),
         audit=AuditStore(settings.effective_audit_url, migrate_schema=False),
@@ -153,6 +158,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         clock=clock_from_settings(settings),
         session_minutes=args.session_minutes,
         secure_cookies=args.secure_cookies,
+        checkpoint_key=checkpoint_key,
     )
     print(f"hub console on http://{args.host}:{args.port}/ (every look is audited)", flush=True)
     try:

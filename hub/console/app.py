@@ -8,18 +8,22 @@ scope only: one outside it answers 403, and the attempt is audited like every lo
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import secrets
 import urllib.parse
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from hub.audit.store import AuditStore
+from hub.audit.transparency import prove
 from hub.console.auth import SignInRefused, sign_in
 from hub.console.handoff import handoff_view
 from hub.console.looks import LookLog, look
@@ -35,6 +39,7 @@ from hub.sla.workdays import WorkCalendar
 from hub.storage.officers import Officer, OfficerStore, Session
 from hub.storage.store import Store
 from hub.trust.directory import Directory
+from hub.trust.keys import SigningKey, public_raw
 from hub.wire.families import FAMILIES
 
 log = logging.getLogger("hub.console")
@@ -61,6 +66,7 @@ class Console:
         clock: Callable[[], datetime],
         session_minutes: float = 30.0,
         secure_cookies: bool = False,
+        checkpoint_key: SigningKey | None = None,
     ) -> None:
         self.store, self.audit, self.directory = store, audit, directory
         self.ledger = Ledger(store.engine)
@@ -68,6 +74,17 @@ class Console:
         self.calendar, self.looks, self.clock = calendar, looks, clock
         self.session_lifetime = timedelta(minutes=session_minutes)
         self.secure_cookies = secure_cookies
+        #: Signs the tree head the proofs lead to (the operators' key, as `hub audit prove`);
+        #: its public half is what the page pins and the browser checks against.
+        self.checkpoint_key = checkpoint_key
+
+    def pinned(self) -> dict[str, str]:
+        key = self.checkpoint_key
+        if key is None:
+            return {}
+        raw = public_raw(key.private.public_key())
+        return {"checkpoint_key_name": key.key_id,
+                "checkpoint_key": base64.b64encode(raw).decode()}  # fmt: skip
 
 
 class NotSignedIn(Exception):
@@ -176,7 +193,26 @@ def create_app(console: Console) -> FastAPI:
         view = handoff_view(message_id, ledger=console.ledger, store=console.store,
                             audit=console.audit, directory=console.directory(),
                             calendar=console.calendar, now=now)  # fmt: skip
-        return page("handoff.html", officer=officer, csrf=session.csrf, v=view)
+        config = {**console.pinned(), "proofs_url": f"/handoffs/{message_id}/proofs"}
+        return page("handoff.html", officer=officer, csrf=session.csrf, v=view,
+                    config=json.dumps(config), can_verify=bool(console.pinned()))  # fmt: skip
+
+    @app.get("/handoffs/{message_id}/proofs")
+    def proofs(message_id: str, request: Request) -> Response:
+        officer, _ = current(request)
+        entry = console.ledger.entry(message_id[:64])
+        if entry is None or not in_scope(officer.scope, entry.get("sender_region"),
+                                         entry.get("recipient_region")):  # fmt: skip
+            return JSONResponse({"detail": "not in your scope"}, status_code=403)
+        if console.checkpoint_key is None:
+            return JSONResponse({"detail": "no key to sign the tree head"}, status_code=503)
+        console.looks.write(look(officer.name, "proofs", console.clock(), message_id=message_id))
+        return JSONResponse(prove(console.audit, message_id, key=console.checkpoint_key))
+
+    @app.get("/static/verify.js")
+    def verify_js() -> Response:
+        text = resources.files("hub.console").joinpath("static/verify.js").read_text("utf-8")
+        return Response(text, media_type="text/javascript")
 
     def _weekly_args(request: Request, officer: Officer) -> tuple[str, str]:
         region = request.query_params.get("region", officer.scope).strip() or officer.scope
@@ -252,6 +288,4 @@ def create_app(console: Console) -> FastAPI:
 
 
 def _facts(record: dict[str, Any]) -> dict[str, str]:
-    import json
-
     return json.loads(record.get("facts") or "{}")

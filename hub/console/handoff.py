@@ -9,7 +9,7 @@ encrypted payload stays unreadable: the hub has only its digest.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hub.audit.keys import message_keys, revocations
@@ -30,6 +30,14 @@ def _cst(at: Any) -> str:
         at if isinstance(at, datetime) else datetime.fromisoformat(str(at).replace("Z", "+00:00"))
     )
     return when.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _due(at: datetime) -> str:
+    """A deadline as people write it: the end of a day is that day's 24:00, not the next 00:00."""
+    local = at.astimezone(BEIJING)
+    if (local.hour, local.minute, local.second) == (0, 0, 0):
+        return f"{(local - timedelta(days=1)):%Y-%m-%d} 24:00"
+    return f"{local:%Y-%m-%d %H:%M}"
 
 
 def _step(s: Step) -> dict[str, Any]:
@@ -77,7 +85,7 @@ def handoff_view(
             "stage": ob.stage,
             "debtor": ob.debtor,
             "creditor": ob.creditor,
-            "due_at": _cst(ob.due_at),
+            "due_at": _due(ob.due_at),
             "working_days": calendar.workdays_between(delivered.astimezone(BEIJING).date(),
                                                       ob.due_at.astimezone(BEIJING).date()),
             "fulfilled_at": _cst(ob.fulfilled_at),

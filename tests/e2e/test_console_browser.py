@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
@@ -109,8 +110,31 @@ def test_an_officer_finds_reads_and_takes_away_and_every_look_is_audited(
     assert page.inner_text("#message-id") == mid  # type: ignore[attr-defined]
     wait_until(lambda: "delivered" in _reload(page, "#timeline"), what="the custody timeline")
     assert "✓" in page.inner_text("#timeline")  # type: ignore[attr-defined]
+
+    # The proofs, checked by the page's own JavaScript against the pinned key …
+    page.click("#verify")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "document.getElementById('verify-result').textContent.includes('verified')"
+    )
+    assert "verified in this browser" in page.inner_text("#verify-result")  # type: ignore[attr-defined]
+    assert "FAILED" not in page.inner_text("#verify-result")  # type: ignore[attr-defined]
     shots = Path(os.environ.get("CONSOLE_SCREENSHOTS", str(tmp_path)))  # docs/: the pictures
     page.screenshot(path=str(shots / "console-handoff.png"), full_page=True)  # type: ignore[attr-defined]
+
+    # … and a proof altered on its way to the browser fails there.
+    def tamper(route: Any) -> None:
+        proofs = route.fetch().json()
+        first = proofs["records"][0]
+        first["proof"][0] = ("0" if first["proof"][0][0] != "0" else "1") + first["proof"][0][1:]
+        route.fulfill(json=proofs)
+
+    page.route(f"**/handoffs/{mid}/proofs", tamper)  # type: ignore[attr-defined]
+    page.click("#verify")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "document.getElementById('verify-result').textContent.includes('FAILED')"
+    )
+    assert "is not in the signed tree" in page.inner_text("#verify-result")  # type: ignore[attr-defined]
+    page.unroute(f"**/handoffs/{mid}/proofs")  # type: ignore[attr-defined]
 
     week = week_of(datetime.now(UTC))
     page.goto(f"{console_url}/weekly?region=350582&week={week}")  # type: ignore[attr-defined]
