@@ -14,7 +14,7 @@ import logging
 import secrets
 import urllib.parse
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -67,6 +67,7 @@ class Console:
         session_minutes: float = 30.0,
         secure_cookies: bool = False,
         checkpoint_key: SigningKey | None = None,
+        code_clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.store, self.audit, self.directory = store, audit, directory
         self.ledger = Ledger(store.engine)
@@ -77,6 +78,8 @@ class Console:
         #: Signs the tree head the proofs lead to (the operators' key, as `hub audit prove`);
         #: its public half is what the page pins and the browser checks against.
         self.checkpoint_key = checkpoint_key
+        #: One-time codes follow the wall clock of the officer's phone, whatever the hub's.
+        self.code_clock = code_clock or (lambda: datetime.now(UTC))
 
     def pinned(self) -> dict[str, str]:
         key = self.checkpoint_key
@@ -127,7 +130,8 @@ def create_app(console: Console) -> FastAPI:
         name = str(form.get("name", ""))[:64]
         try:
             officer = sign_in(console.officers, name, str(form.get("password", "")),
-                              str(form.get("code", "")), console.clock())  # fmt: skip
+                              str(form.get("code", "")), console.clock(),
+                              code_time=console.code_clock())  # fmt: skip
         except SignInRefused as exc:
             log.warning("console sign-in refused for %r: %s", name, exc.detail)
             fresh = secrets.token_urlsafe(24)

@@ -20,7 +20,7 @@ from typing import Any
 import pyotp
 import pytest
 from openpyxl import load_workbook
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from hub.runtime.broker import free_port
 from hub.sla.weekly import week_of
@@ -29,7 +29,6 @@ from tests.gatewayproc import spawn_cli
 from tests.hubproc import HubProcess, wait_for_messages, wait_until
 
 PASSWORD = "a long enough password"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -70,16 +69,6 @@ def _up(url: str) -> bool:
             return r.status == 200
     except OSError:
         return False
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is missing: `./dev test` installs Debian's chromium package")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 def sign_in(browser: Browser, url: str, name: str, secret: str) -> object:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser
 
 from hub.demo import scenario, week
 from hub.sla.workdays import default_calendar
@@ -260,3 +261,72 @@ def test_jinjiang_reports_its_week_to_the_city_with_its_processing_reports(demo:
     duty = ledger.entry(duty_id(scenario.JINJIANG, script["week"]))
     assert duty is not None and duty["state"] == "CLOSED"
     assert "处理报告" in demo.output.split("报送本周周报表")[1].splitlines()[1]
+
+
+def test_an_officer_finds_the_demo_week_s_breached_clue_reads_and_proves_it(
+    demo: DemoRun, browser: Browser, tmp_path: Path
+) -> None:
+    """The done-when of the console: an officer made on the command line signs in, finds the
+    clue 晋江 police never signed for (breached), reads its custody, verifies its proofs in the
+    browser and takes the week's report away as a workbook whose numbers equal the hub's."""
+    import io
+
+    import pyotp
+    from openpyxl import load_workbook
+
+    from hub.runtime.broker import free_port
+    from tests.e2e.test_console_browser import PASSWORD, _up, sign_in
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update({"HUB_HOME": str(demo.home), "HUB_DEV_DIRECTORY": "always",
+                "HUB_CLOCK_FILE": str(demo.home / "clock-offset"),
+                "HUB_ALLOW_CLOCK_FILE": "true", "OFFICER_PASSWORD": PASSWORD})  # fmt: skip
+    hub_cli = [sys.executable, "-m", "hub.cli"]
+    made = subprocess.run([*hub_cli, "console", "officer", "add", "qz-audit-07", "--scope",
+                           "350500", "--password-env", "OFFICER_PASSWORD"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    secret = re.search(r"one-time-code secret: ([A-Z2-7]+)", made)
+    assert secret is not None
+    port = free_port("127.0.0.1")
+    with open(tmp_path / "console.log", "wb") as log:
+        proc = subprocess.Popen([*hub_cli, "console", "--port", str(port)], env=env, cwd=ROOT,
+                                stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _up(url):
+            assert time.monotonic() < deadline, (tmp_path / "console.log").read_text()
+            time.sleep(0.3)
+        script = demo.json("script.json")
+        breached = next(s["ref"] for s in script["steps"] if s["action"] == "expect"
+                        and s["args"].get("kind") == "BREACH"
+                        and s["args"].get("stage") == "receipt")  # fmt: skip
+        assert pyotp.TOTP(secret.group(1)).now()
+        page = sign_in(browser, url, "qz-audit-07", secret.group(1))
+        page.goto(f"{url}/?overdue=1&agency=PSB")  # type: ignore[attr-defined]
+        page.click(f"a[href='/handoffs/{breached}']")  # type: ignore[attr-defined]
+        timeline = page.inner_text("#timeline")  # type: ignore[attr-defined]
+        assert "sla_breach" in timeline and "receipt" not in page.inner_text("#state").lower()  # type: ignore[attr-defined]
+        page.click("#verify")  # type: ignore[attr-defined]
+        page.wait_for_function(  # type: ignore[attr-defined]
+            "document.getElementById('verify-result').textContent.includes('verif')"
+        )
+        assert "verified in this browser" in page.inner_text("#verify-result")  # type: ignore[attr-defined]
+        page.goto(f"{url}/weekly?region=350500&week={script['week']}")  # type: ignore[attr-defined]
+        with page.expect_download() as download:  # type: ignore[attr-defined]
+            page.click("#xlsx")  # type: ignore[attr-defined]
+        book = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
+        weekly = demo.json("weekly.json")
+        f3 = [c.value for r in book["form3"].iter_rows() for c in r]
+        for key in ("total", "closed", "verified"):
+            assert weekly["form3"]["national_total"][key] in f3
+        f1 = [c.value for r in book["form1"].iter_rows() for c in r]
+        assert weekly["form1"]["hospital"]["closures"] in f1
+        trail = [*hub_cli, "audit", "trail", breached, "--json"]
+        looks = subprocess.run(trail, env=env, cwd=ROOT, capture_output=True, text=True,
+                               check=True).stdout  # fmt: skip
+        assert any(s["kind"] == "console_look" and s["facts"]["officer"] == "qz-audit-07"
+                   for s in json.loads(looks))  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait(20)
