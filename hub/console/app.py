@@ -24,6 +24,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from hub.audit.store import AuditStore
 from hub.audit.transparency import prove
+from hub.console import pictures
 from hub.console.auth import SignInRefused, sign_in
 from hub.console.handoff import handoff_view
 from hub.console.looks import LookLog, look
@@ -269,6 +270,27 @@ def create_app(console: Console) -> FastAPI:
             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
         )
+
+    @app.get("/pictures")
+    def pictures_page(request: Request) -> HTMLResponse:
+        officer, session = current(request)
+        now = console.clock()
+        since, until = pictures.period(request.query_params.get("since", ""),
+                                       request.query_params.get("until", ""), now)  # fmt: skip
+        first = since.astimezone(BEIJING).date().isoformat()
+        last = (until - timedelta(days=1)).astimezone(BEIJING).date().isoformat()
+        console.looks.write(look(officer.name, "pictures", now,
+                                 filters={"since": first, "until": last}))  # fmt: skip
+        engine = console.store.engine
+        flows = pictures.flows(engine, officer.scope, since, until)
+        overdue = pictures.overdue_by_region(engine, officer.scope, now)
+        return page(
+            "pictures.html", officer=officer, csrf=session.csrf, since=first, until=last,
+            flows=sorted(flows.items()), overdue=overdue.most_common(),
+            flows_svg=pictures.flows_svg(flows), overdue_svg=pictures.overdue_svg(overdue),
+            compliance_svg=pictures.compliance_svg(
+                pictures.compliance(engine, officer.scope, since, until)),
+        )  # fmt: skip
 
     @app.get("/looks")
     def looks_page(request: Request) -> HTMLResponse:

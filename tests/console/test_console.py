@@ -226,3 +226,24 @@ def test_only_a_supervisor_sees_who_looked_at_what(
     boss = TestClient(create_app(console), follow_redirects=False)
     sign_in(boss, console, "fj-super-01")
     assert boss.get("/looks").status_code == 200
+
+
+def test_pictures_show_flows_compliance_and_overdue_within_scope(
+    rig: Rig, browser: TestClient, console: Console, clock: Clock
+) -> None:
+    delivered_clue(rig)
+    delivered_clue(rig)
+    delivered_clue(rig, to="HEALTH@350582")
+    clock.now += timedelta(days=10)  # every receipt is now overdue
+    sign_in(browser, console, "qz-audit-01")
+    page = browser.get("/pictures")
+    assert page.status_code == 200
+    assert '<svg id="flows"' in page.text and "MIB → PSB: 2" in page.text
+    assert "MIB → HEALTH: 1" in page.text
+    assert '<svg id="overdue"' in page.text and "350582: 6" in page.text  # receipt + acceptance
+    # Receipts and acceptances of the three fell due, none met: 0 of 4 and 0 of 2 on time.
+    assert '<svg id="compliance"' in page.text
+    assert "MIB → PSB" in page.text and "0/4 on time" in page.text and "0/2 on time" in page.text
+    other = TestClient(create_app(console), follow_redirects=False)
+    sign_in(other, console, "pt-audit-01")
+    assert "No hand-offs in this period" in other.get("/pictures").text  # 莆田 sees none of it
