@@ -9,6 +9,7 @@ scope only: one outside it answers 403, and the attempt is audited like every lo
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 import secrets
@@ -24,7 +25,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from hub.audit.store import AuditStore
 from hub.audit.transparency import prove
-from hub.console import pictures
+from hub.console import ledger_book, pictures
 from hub.console.auth import SignInRefused, sign_in
 from hub.console.handoff import handoff_view
 from hub.console.looks import LookLog, look
@@ -50,6 +51,7 @@ LOGIN_CSRF = "hub_console_login"
 PAGES = Environment(
     loader=PackageLoader("hub.console", "templates"), autoescape=select_autoescape()
 )
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 WRONG = "账号、密码或动态口令错误 Account, password or code is wrong."
 
 
@@ -267,7 +269,7 @@ def create_app(console: Console) -> FastAPI:
         name = urllib.parse.quote(f"周报表-{region}-{week}.xlsx")
         return Response(
             to_xlsx(report),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            media_type=XLSX,
             headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
         )
 
@@ -291,6 +293,49 @@ def create_app(console: Console) -> FastAPI:
             compliance_svg=pictures.compliance_svg(
                 pictures.compliance(engine, officer.scope, since, until)),
         )  # fmt: skip
+
+    def _ledger_args(request: Request, officer: Officer) -> tuple[str, datetime, datetime]:
+        region = request.query_params.get("region", officer.scope).strip() or officer.scope
+        q = request.query_params
+        since, until = pictures.period(q.get("since", ""), q.get("until", ""), console.clock())
+        return region, since, until
+
+    def _days(since: datetime, until: datetime) -> tuple[str, str]:
+        last = until - timedelta(days=1)
+        return (since.astimezone(BEIJING).date().isoformat(),
+                last.astimezone(BEIJING).date().isoformat())  # fmt: skip
+
+    @app.get("/ledger")
+    def ledger_page(request: Request) -> HTMLResponse:
+        officer, session = current(request)
+        region, since, until = _ledger_args(request, officer)
+        first, last = _days(since, until)
+        if _refused_region(officer, region):
+            return page("denied.html", 403, officer=officer, csrf=session.csrf)
+        where = {"region": region, "since": first, "until": last}
+        console.looks.write(look(officer.name, "ledger", console.clock(), filters=where))
+        found = list(itertools.islice(ledger_book.rows(console.store.engine, region, since,
+                                                       until), 501))  # fmt: skip
+        return page("ledger.html", officer=officer, csrf=session.csrf, region=region,
+                    since=first, until=last, rows=found[:500], more=len(found) > 500,
+                    columns=ledger_book.COLUMNS)  # fmt: skip
+
+    @app.get("/ledger.xlsx")
+    def ledger_xlsx(request: Request) -> Response:
+        officer, _ = current(request)
+        region, since, until = _ledger_args(request, officer)
+        first, last = _days(since, until)
+        if _refused_region(officer, region):
+            return Response("outside your scope", status_code=403)
+        where = {"region": region, "since": first, "until": last}
+        console.looks.write(
+            look(officer.name, "ledger", console.clock(), outcome="downloaded", filters=where)
+        )
+        body = ledger_book.to_xlsx(ledger_book.rows(console.store.engine, region, since, until),
+                                   f"台账 {region} {first} — {last}")  # fmt: skip
+        name = urllib.parse.quote(f"台账-{region}-{first}-{last}.xlsx")
+        disposition = f"attachment; filename*=UTF-8''{name}"
+        return Response(body, media_type=XLSX, headers={"Content-Disposition": disposition})
 
     @app.get("/looks")
     def looks_page(request: Request) -> HTMLResponse:

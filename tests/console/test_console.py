@@ -247,3 +247,19 @@ def test_pictures_show_flows_compliance_and_overdue_within_scope(
     other = TestClient(create_app(console), follow_redirects=False)
     sign_in(other, console, "pt-audit-01")
     assert "No hand-offs in this period" in other.get("/pictures").text  # 莆田 sees none of it
+
+
+def test_the_ledger_of_a_region_downloads_with_dates_and_sums_as_numbers(
+    rig: Rig, browser: TestClient, console: Console
+) -> None:
+    mid = delivered_clue(rig)
+    sign_in(browser, console, "qz-audit-01")
+    listed = browser.get("/ledger", params={"region": "350582"})
+    assert listed.status_code == 200 and f"/handoffs/{mid}" in listed.text
+    got = browser.get("/ledger.xlsx", params={"region": "350582"})
+    assert got.status_code == 200
+    sheet = load_workbook(io.BytesIO(got.content))["台账"]
+    rows = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert rows[1][0] == "消息编号" and rows[2][0] == mid and rows[2][6] == "DELIVERED"
+    assert isinstance(rows[2][7], datetime)  # a date Excel can sort and filter by
+    assert browser.get("/ledger.xlsx", params={"region": "350300"}).status_code == 403
