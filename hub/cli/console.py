@@ -37,6 +37,13 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     c.add_argument("--port", type=int, default=8090)
     c.add_argument("--session-minutes", type=float, default=30.0, help="sessions expire after")
     c.add_argument("--secure-cookies", action="store_true", help="served over HTTPS")
+    c.add_argument(
+        "--client-cert-header",
+        metavar="NAME",
+        help="behind a TLS proxy that verifies client certificates: the header it passes the "
+        "certificate in, URL-encoded PEM (nginx: proxy_set_header X-SSL-Client-Cert "
+        "$ssl_client_escaped_cert); never without such a proxy",
+    )
     c.set_defaults(func=cmd_serve)
     cs = c.add_subparsers(dest="console_command", metavar="SUBCOMMAND")
     o = cs.add_parser("officer", help="officers' accounts")
@@ -159,6 +166,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         session_minutes=args.session_minutes,
         secure_cookies=args.secure_cookies,
         checkpoint_key=checkpoint_key,
+        client_cert_header=args.client_cert_header,
     )
     print(f"hub console on http://{args.host}:{args.port}/ (every look is audited)", flush=True)
     try:

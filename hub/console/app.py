@@ -26,7 +26,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from hub.audit.store import AuditStore
 from hub.audit.transparency import prove
 from hub.console import ledger_book, pictures
-from hub.console.auth import SignInRefused, sign_in
+from hub.console.auth import (
+    SignInRefused,
+    certificate_sha256,
+    sign_in,
+    sign_in_with_certificate,
+)
 from hub.console.handoff import handoff_view
 from hub.console.looks import LookLog, look
 from hub.console.search import Filters, in_scope, search
@@ -52,6 +57,7 @@ PAGES = Environment(
     loader=PackageLoader("hub.console", "templates"), autoescape=select_autoescape()
 )
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+NO_CERTIFICATES = "证书登录未启用 Certificate sign-in is not enabled here."
 WRONG = "账号、密码或动态口令错误 Account, password or code is wrong."
 
 
@@ -71,6 +77,7 @@ class Console:
         secure_cookies: bool = False,
         checkpoint_key: SigningKey | None = None,
         code_clock: Callable[[], datetime] | None = None,
+        client_cert_header: str | None = None,
     ) -> None:
         self.store, self.audit, self.directory = store, audit, directory
         self.ledger = Ledger(store.engine)
@@ -83,6 +90,9 @@ class Console:
         self.checkpoint_key = checkpoint_key
         #: One-time codes follow the wall clock of the officer's phone, whatever the hub's.
         self.code_clock = code_clock or (lambda: datetime.now(UTC))
+        #: Behind a TLS proxy that verified the officer's client certificate: the header it
+        #: passes the certificate in (URL-encoded PEM, nginx's $ssl_client_escaped_cert).
+        self.client_cert_header = client_cert_header
 
     def pinned(self) -> dict[str, str]:
         key = self.checkpoint_key
@@ -118,7 +128,8 @@ def create_app(console: Console) -> FastAPI:
     @app.get("/login")
     def login_form(request: Request) -> HTMLResponse:
         csrf = secrets.token_urlsafe(24)
-        response = page("login.html", login_csrf=csrf, officer=None)
+        response = page("login.html", login_csrf=csrf, officer=None,
+                        certificates=bool(console.client_cert_header))  # fmt: skip
         response.set_cookie(LOGIN_CSRF, csrf, httponly=True, samesite="strict",
                             secure=console.secure_cookies)  # fmt: skip
         return response
@@ -142,6 +153,21 @@ def create_app(console: Console) -> FastAPI:
             refused.set_cookie(LOGIN_CSRF, fresh, httponly=True, samesite="strict",
                                secure=console.secure_cookies)  # fmt: skip
             return refused
+        return _signed_in(officer)
+
+    @app.get("/login/certificate")
+    def login_certificate(request: Request) -> Response:
+        if not console.client_cert_header:
+            return page("login.html", 404, login_csrf="", officer=None, error=NO_CERTIFICATES)
+        try:
+            sha256 = certificate_sha256(request.headers.get(console.client_cert_header, ""))
+            officer = sign_in_with_certificate(console.officers, sha256, console.clock())
+        except (SignInRefused, ValueError) as exc:
+            log.warning("console certificate sign-in refused: %s", exc)
+            return page("login.html", 401, login_csrf="", officer=None, error=WRONG)
+        return _signed_in(officer)
+
+    def _signed_in(officer: Officer) -> Response:
         token, _ = console.officers.new_session(officer.name, now=console.clock(),
                                                 lifetime=console.session_lifetime)  # fmt: skip
         log.info("console: %s signed in", officer.name)

@@ -126,6 +126,20 @@ def sign_in_with_certificate(store: OfficerStore, sha256: str, now: datetime) ->
     return officer
 
 
+def certificate_sha256(escaped_pem: str) -> str:
+    """The SHA-256 fingerprint (hex) of a certificate passed as URL-encoded PEM by the TLS proxy
+    that verified it; raises ValueError when there is none or it is not a certificate."""
+    import urllib.parse
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    pem = urllib.parse.unquote(escaped_pem).strip()
+    if not pem:
+        raise ValueError("no client certificate")
+    return x509.load_pem_x509_certificate(pem.encode()).fingerprint(hashes.SHA256()).hex()
+
+
 def _verify(hashed: str, password: str) -> bool:
     try:
         return HASHER.verify(hashed, password)

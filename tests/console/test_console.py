@@ -263,3 +263,43 @@ def test_the_ledger_of_a_region_downloads_with_dates_and_sums_as_numbers(
     assert rows[1][0] == "消息编号" and rows[2][0] == mid and rows[2][6] == "DELIVERED"
     assert isinstance(rows[2][7], datetime)  # a date Excel can sort and filter by
     assert browser.get("/ledger.xlsx", params={"region": "350300"}).status_code == 403
+
+
+def test_behind_a_tls_proxy_an_officer_signs_in_with_the_certificate_the_account_names(
+    console: Console, clock: Clock
+) -> None:
+    import urllib.parse
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def certificate(cn: str) -> x509.Certificate:
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        return (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(clock.now).not_valid_after(clock.now + timedelta(days=1))
+                .sign(key, hashes.SHA256()))  # fmt: skip
+
+    mine, stranger = certificate("qz-audit-09"), certificate("someone else")
+    console.officers.add(make_officer("qz-audit-09", PASSWORD, role="officer", scope="350500",
+                                      cert_sha256=mine.fingerprint(hashes.SHA256()).hex(),
+                                      now=clock.now).officer)  # fmt: skip
+
+    def header(cert: x509.Certificate) -> dict[str, str]:
+        pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+        return {"X-SSL-Client-Cert": urllib.parse.quote(pem)}
+
+    off = TestClient(create_app(console), follow_redirects=False)
+    assert off.get("/login/certificate", headers=header(mine)).status_code == 404
+    console.client_cert_header = "X-SSL-Client-Cert"
+    proxy = TestClient(create_app(console), follow_redirects=False)
+    assert proxy.get("/login/certificate", headers=header(stranger)).status_code == 401
+    assert proxy.get("/login/certificate").status_code == 401
+    signed = proxy.get("/login/certificate", headers=header(mine))
+    assert signed.status_code == 303 and proxy.get("/").status_code == 200
+    console.officers.set_disabled("qz-audit-09", True)
+    again = TestClient(create_app(console), follow_redirects=False)
+    assert again.get("/login/certificate", headers=header(mine)).status_code == 401
