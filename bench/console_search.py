@@ -32,8 +32,7 @@ STATES = ("DELIVERED", "RECEIVED", "ACCEPTED", "IN_PROGRESS", "CLOSED", "RETURNE
 AGENCIES = ("MIB", "PSB", "PROC", "HEALTH", "SAMR", "FIN", "CDI")
 REGIONS = [f"35{c:02d}{d:02d}" for c in (1, 3, 5) for d in (0, 2, 3, 4, 5, 21, 24, 25, 26, 27, 81,
                                                           82)]  # fmt: skip
-INDEXES = ("ix_ledger_family", "ix_ledger_state", "ix_ledger_sender_region",
-           "ix_ledger_recipient_region", "ix_ledger_reference", "ix_ledger_case_number",
+INDEXES = ("ix_ledger_family", "ix_ledger_state", "ix_ledger_reference", "ix_ledger_case_number",
            "ix_ledger_delivered")  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from typing import Any
 
 from hub.audit.store import AuditStore
@@ -67,7 +68,7 @@ def cmd_received(args: argparse.Namespace, settings: Settings, audit: AuditStore
     checked = []
     for s in got:
         supported = figures(weekly_report_from_store(audit, s.region, s.week))
-        checked.append(_with_cells(s, compare(s.figures, supported)))
+        checked.append(replace(s, cells=tuple(compare(s.figures, supported))))
     if args.format == "json":
         print(json.dumps([s.to_json() for s in checked], ensure_ascii=False, indent=2))
         return 0
@@ -87,9 +88,3 @@ def cmd_received(args: argparse.Namespace, settings: Settings, audit: AuditStore
     flagged = sum(len(s.flagged) for s in checked)
     print(f"{len(checked)} report(s); {flagged} figure(s) flagged")
     return 0
-
-
-def _with_cells(s: Any, cells: list[Any]) -> Any:
-    from dataclasses import replace
-
-    return replace(s, cells=tuple(cells))

@@ -121,6 +121,26 @@ def create_app(console: Console) -> FastAPI:
             raise NotSignedIn
         return officer, session
 
+    def denied(
+        officer: Officer, what: str, *, message_id: str | None = None,
+        filters: dict[str, str] | None = None, csrf: str | None = None,
+    ) -> Response:  # fmt: skip
+        """403, once the refused look is in the audit log like any other."""
+        console.looks.write(look(officer.name, what, console.clock(), message_id=message_id,
+                                 filters=filters, outcome="denied"))  # fmt: skip
+        log.warning("console: %s refused %s %s (scope %s)", officer.name, what,
+                    message_id or filters or "", officer.scope)  # fmt: skip
+        if csrf is None:
+            return Response("outside your scope", status_code=403)
+        return page("denied.html", 403, officer=officer, csrf=csrf)
+
+    def visible(officer: Officer, message_id: str) -> dict[str, Any] | None:
+        entry = console.ledger.entry(message_id[:64])
+        if entry is None or not in_scope(officer.scope, entry.get("sender_region"),
+                                         entry.get("recipient_region")):  # fmt: skip
+            return None
+        return entry
+
     @app.exception_handler(NotSignedIn)
     async def to_login(request: Request, exc: NotSignedIn) -> Response:
         return RedirectResponse("/login", status_code=303)
@@ -208,20 +228,15 @@ def create_app(console: Console) -> FastAPI:
         )  # fmt: skip
 
     @app.get("/handoffs/{message_id}")
-    def handoff_page(message_id: str, request: Request) -> HTMLResponse:
+    def handoff_page(message_id: str, request: Request) -> Response:
         officer, session = current(request)
         now = console.clock()
-        entry = console.ledger.entry(message_id[:64])
-        if entry is None:
+        if console.ledger.entry(message_id[:64]) is None:
             console.looks.write(look(officer.name, "handoff", now, message_id=message_id[:64],
                                      outcome="not_found"))  # fmt: skip
             return page("denied.html", 404, officer=officer, csrf=session.csrf)
-        if not in_scope(officer.scope, entry.get("sender_region"), entry.get("recipient_region")):
-            console.looks.write(look(officer.name, "handoff", now, message_id=message_id,
-                                     outcome="denied"))  # fmt: skip
-            log.warning("console: %s refused %s (outside %s)", officer.name, message_id,
-                        officer.scope)  # fmt: skip
-            return page("denied.html", 403, officer=officer, csrf=session.csrf)
+        if visible(officer, message_id) is None:
+            return denied(officer, "handoff", message_id=message_id, csrf=session.csrf)
         console.looks.write(look(officer.name, "handoff", now, message_id=message_id))
         view = handoff_view(message_id, ledger=console.ledger, store=console.store,
                             audit=console.audit, directory=console.directory(),
@@ -233,10 +248,8 @@ def create_app(console: Console) -> FastAPI:
     @app.get("/handoffs/{message_id}/proofs")
     def proofs(message_id: str, request: Request) -> Response:
         officer, _ = current(request)
-        entry = console.ledger.entry(message_id[:64])
-        if entry is None or not in_scope(officer.scope, entry.get("sender_region"),
-                                         entry.get("recipient_region")):  # fmt: skip
-            return JSONResponse({"detail": "not in your scope"}, status_code=403)
+        if visible(officer, message_id) is None:
+            return denied(officer, "proofs", message_id=message_id[:64])
         if console.checkpoint_key is None:
             return JSONResponse({"detail": "no key to sign the tree head"}, status_code=503)
         console.looks.write(look(officer.name, "proofs", console.clock(), message_id=message_id))
@@ -256,13 +269,11 @@ def create_app(console: Console) -> FastAPI:
         return not (len(region) == 6 and region.isdigit() and in_scope(officer.scope, region))
 
     @app.get("/weekly")
-    def weekly_page(request: Request) -> HTMLResponse:
+    def weekly_page(request: Request) -> Response:
         officer, session = current(request)
         region, week = _weekly_args(request, officer)
         if _refused_region(officer, region):
-            console.looks.write(look(officer.name, "weekly", console.clock(),
-                                     filters={"region": region}, outcome="denied"))  # fmt: skip
-            return page("denied.html", 403, officer=officer, csrf=session.csrf)
+            return denied(officer, "weekly", filters={"region": region}, csrf=session.csrf)
         return page("weekly.html", officer=officer, csrf=session.csrf, region=region, week=week)
 
     def _report(request: Request, outcome: str) -> tuple[Any, str, str] | Response:
@@ -270,7 +281,7 @@ def create_app(console: Console) -> FastAPI:
         officer, _ = current(request)
         region, week = _weekly_args(request, officer)
         if _refused_region(officer, region):
-            return Response("outside your scope", status_code=403)
+            return denied(officer, "weekly", filters={"region": region})
         try:
             report = weekly_report_from_store(console.audit, region, week)
         except ValueError as exc:
@@ -305,8 +316,7 @@ def create_app(console: Console) -> FastAPI:
         now = console.clock()
         since, until = pictures.period(request.query_params.get("since", ""),
                                        request.query_params.get("until", ""), now)  # fmt: skip
-        first = since.astimezone(BEIJING).date().isoformat()
-        last = (until - timedelta(days=1)).astimezone(BEIJING).date().isoformat()
+        first, last = _days(since, until)
         console.looks.write(look(officer.name, "pictures", now,
                                  filters={"since": first, "until": last}))  # fmt: skip
         engine = console.store.engine
@@ -326,18 +336,13 @@ def create_app(console: Console) -> FastAPI:
         since, until = pictures.period(q.get("since", ""), q.get("until", ""), console.clock())
         return region, since, until
 
-    def _days(since: datetime, until: datetime) -> tuple[str, str]:
-        last = until - timedelta(days=1)
-        return (since.astimezone(BEIJING).date().isoformat(),
-                last.astimezone(BEIJING).date().isoformat())  # fmt: skip
-
     @app.get("/ledger")
-    def ledger_page(request: Request) -> HTMLResponse:
+    def ledger_page(request: Request) -> Response:
         officer, session = current(request)
         region, since, until = _ledger_args(request, officer)
         first, last = _days(since, until)
         if _refused_region(officer, region):
-            return page("denied.html", 403, officer=officer, csrf=session.csrf)
+            return denied(officer, "ledger", filters={"region": region}, csrf=session.csrf)
         where = {"region": region, "since": first, "until": last}
         console.looks.write(look(officer.name, "ledger", console.clock(), filters=where))
         found = list(itertools.islice(ledger_book.rows(console.store.engine, region, since,
@@ -352,7 +357,7 @@ def create_app(console: Console) -> FastAPI:
         region, since, until = _ledger_args(request, officer)
         first, last = _days(since, until)
         if _refused_region(officer, region):
-            return Response("outside your scope", status_code=403)
+            return denied(officer, "ledger", filters={"region": region})
         where = {"region": region, "since": first, "until": last}
         console.looks.write(
             look(officer.name, "ledger", console.clock(), outcome="downloaded", filters=where)
@@ -364,10 +369,10 @@ def create_app(console: Console) -> FastAPI:
         return Response(body, media_type=XLSX, headers={"Content-Disposition": disposition})
 
     @app.get("/looks")
-    def looks_page(request: Request) -> HTMLResponse:
+    def looks_page(request: Request) -> Response:
         officer, session = current(request)
         if officer.role != "supervisor":
-            return page("denied.html", 403, officer=officer, csrf=session.csrf)
+            return denied(officer, "looks", csrf=session.csrf)
         console.looks.write(look(officer.name, "looks", console.clock()))
         rows = []
         for r in console.audit.search(kinds=["console_look"], limit=200, newest_first=True):
@@ -382,6 +387,12 @@ def create_app(console: Console) -> FastAPI:
         return page("looks.html", officer=officer, csrf=session.csrf, looks=rows)
 
     return app
+
+
+def _days(since: datetime, until: datetime) -> tuple[str, str]:
+    """[since, until) as the first and last Beijing days, as the forms show them."""
+    last = until - timedelta(days=1)
+    return since.astimezone(BEIJING).date().isoformat(), last.astimezone(BEIJING).date().isoformat()
 
 
 def _facts(record: dict[str, Any]) -> dict[str, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, select
@@ -211,7 +211,6 @@ def overdue_svg(counts: Counter[str]) -> str:
 
 def period(since: str, until: str, now: datetime) -> tuple[datetime, datetime]:
     """[since, until] as Beijing days, the last four weeks by default."""
-    from datetime import date
 
     def day(text: str, default: date) -> date:
         try:

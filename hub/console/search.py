@@ -2,8 +2,8 @@
 
 Scope: an officer of region R sees a hand-off when its sender's or its recipient's region lies
 in R or under it (350500: the city and its counties; 350000: the province; 100000: all).
-Regions are compared as ranges of codes (``3505xx`` = [350500, 350600)), so each side's index
-serves the scope as it serves the region filter.
+Regions are compared as ranges of codes (``3505xx`` = [350500, 350600)).  Identifiers, family
+and state have an index each; regions have none, and a page is read off the time index.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, exists, or_, select
 
 from hub.core.clock import BEIJING, as_utc
 from hub.lifecycle.tables import ledger, obligations
@@ -66,16 +66,12 @@ def in_scope(scope: str, *regions: str | None) -> bool:
     return span is None or any(r is not None and span[0] <= r < span[1] for r in regions)
 
 
-def _within(span: tuple[str, str], *, indexed: bool = True) -> ColumnElement[bool]:
+def _within(span: tuple[str, str]) -> ColumnElement[bool]:
+    # No index serves this (hub.lifecycle.tables): a region matches a share of the 台账, and
+    # reading the time index backwards until a page is full beats collecting every match from
+    # two region indexes and sorting them (0.9–1.5 s at 10^6 on SQLite, docs/performance.md).
     lo, hi = span
-    sender: ColumnElement[Any] = ledger.c.sender_region
-    recipient: ColumnElement[Any] = ledger.c.recipient_region
-    if not indexed:
-        # A region matches a share of the 台账 (an officer's scope a large one): reading the time
-        # index backwards until a page is full beats collecting every match from the two region
-        # indexes and sorting them (0.9–1.5 s at 10^6 on SQLite, docs/performance.md), so the
-        # planner is kept off them.
-        sender, recipient = func.coalesce(sender, ""), func.coalesce(recipient, "")
+    sender, recipient = ledger.c.sender_region, ledger.c.recipient_region
     return or_(and_(sender >= lo, sender < hi), and_(recipient >= lo, recipient < hi))
 
 
@@ -94,7 +90,7 @@ def search(
     """(a page of hand-offs, newest first; whether there is another page)."""
     conditions: list[ColumnElement[bool]] = []
     if (span := region_range(scope)) is not None:
-        conditions.append(_within(span, indexed=False))
+        conditions.append(_within(span))
     if f.message_id:
         conditions.append(ledger.c.message_id == f.message_id)
     if f.reference:
@@ -105,7 +101,7 @@ def search(
         conditions.append(or_(ledger.c.sender.like(f"{agency}@%"),
                               ledger.c.routed_to.like(f"{agency}@%")))  # fmt: skip
     if f.region and (span := region_range(f.region)) is not None:
-        conditions.append(_within(span, indexed=False))
+        conditions.append(_within(span))
     if f.family:
         conditions.append(ledger.c.family == f.family)
     if f.state:

@@ -103,9 +103,10 @@ _partial("ix_obligations_open", "debtor")
 
 # The board's receipt times read only the last weeks' receipts, by this index.
 Index("ix_ledger_received", ledger.c.received_at)
-# The console's filters, one index each, with the time for its order.
-for _column in ("family", "state", "sender_region", "recipient_region", "reference",
-                "case_number"):  # fmt: skip
+# The console's filters, one index each, with the time for its order.  Regions have none: a
+# region matches a share of the 台账, and the search walks the time index instead
+# (hub.console.search), so an index per side would only slow every delivery.
+for _column in ("family", "state", "reference", "case_number"):
     Index(f"ix_ledger_{_column}", ledger.c[_column], ledger.c.delivered_at)
 Index("ix_ledger_delivered", ledger.c.delivered_at)
 

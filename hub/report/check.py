@@ -18,6 +18,7 @@ same way against the log of its own region.  Pure: records in, rows out.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -145,8 +146,6 @@ def submissions(
 ) -> list[Submission]:
     """The ``weekly_report`` records of the log, to ``recipient`` and for ``week`` if given;
     one per sender and week (the first recorded: a second is refused by the ledger anyway)."""
-    import json
-
     out: dict[tuple[str, str], Submission] = {}
     for r in records:
         if r.get("kind") != "weekly_report":

@@ -250,7 +250,7 @@ def test_pictures_show_flows_compliance_and_overdue_within_scope(
 
 
 def test_the_ledger_of_a_region_downloads_with_dates_and_sums_as_numbers(
-    rig: Rig, browser: TestClient, console: Console
+    rig: Rig, browser: TestClient, console: Console, looks: Producer
 ) -> None:
     mid = delivered_clue(rig)
     sign_in(browser, console, "qz-audit-01")
@@ -263,6 +263,9 @@ def test_the_ledger_of_a_region_downloads_with_dates_and_sums_as_numbers(
     assert rows[1][0] == "消息编号" and rows[2][0] == mid and rows[2][6] == "DELIVERED"
     assert isinstance(rows[2][7], datetime)  # a date Excel can sort and filter by
     assert browser.get("/ledger.xlsx", params={"region": "350300"}).status_code == 403
+    refused = looks.looks[-1]["facts"]  # every refusal is a look too
+    assert (refused["what"], refused["outcome"], refused["filter_region"]) == (
+        "ledger", "denied", "350300")  # fmt: skip
 
 
 def test_behind_a_tls_proxy_an_officer_signs_in_with_the_certificate_the_account_names(
