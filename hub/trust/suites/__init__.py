@@ -1,0 +1,75 @@
+"""The cryptographic suites, the one place algorithms are named (``base`` says what a suite
+offers; ``intl`` and ``gm`` are the two).  Everything else finds its suite here: by the
+deployment's ``crypto_suite``, by a key id's prefix, by a scheme's name, or by a public key's
+wire form."""
+
+from __future__ import annotations
+
+from hub.trust.suites.base import DecryptionFailed, Hasher, PrivateKey, PublicKey, Sealed, Suite
+from hub.trust.suites.gm import DISTID as GM_DISTID
+from hub.trust.suites.gm import GM
+from hub.trust.suites.intl import INTL
+
+__all__ = [
+    "DEFAULT",
+    "GM_DISTID",
+    "SUITES",
+    "DecryptionFailed",
+    "Hasher",
+    "PrivateKey",
+    "PublicKey",
+    "Sealed",
+    "Suite",
+    "by_key_id",
+    "by_name",
+    "by_scheme",
+    "load_private_pem",
+    "public_from_raw",
+]
+
+SUITES: dict[str, Suite] = {"intl": INTL, "gm": GM}
+DEFAULT = "intl"
+
+
+def by_name(name: str) -> Suite:
+    try:
+        return SUITES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown crypto suite {name[:20]!r}: one of {', '.join(sorted(SUITES))}"
+        ) from None
+
+
+def by_key_id(key_id: str) -> Suite:
+    """The suite whose keys are named ``<prefix>:…``; ValueError for another prefix."""
+    prefix = key_id.partition(":")[0]
+    for suite in SUITES.values():
+        if prefix in (suite.signing_prefix, suite.encryption_prefix):
+            return suite
+    raise ValueError(f"a key id names no known algorithm ({prefix[:20]!r})")
+
+
+def by_scheme(scheme: str) -> Suite | None:
+    """The suite an envelope signature or encryption scheme belongs to, if one does."""
+    for suite in SUITES.values():
+        if scheme in (suite.envelope_scheme, suite.encryption_scheme):
+            return suite
+    return None
+
+
+def public_from_raw(raw: bytes, *, encryption: bool = False) -> PublicKey:
+    """A public key from its wire form: 32 bytes are Ed25519/X25519, a 65-byte point is SM2."""
+    for suite in SUITES.values():
+        if suite.owns_raw_public(raw):
+            return suite.public_from_raw(raw, encryption=encryption)
+    raise ValueError(f"a public key of {len(raw)} bytes belongs to no suite")
+
+
+def load_private_pem(pem: bytes, *, encryption: bool = False) -> PrivateKey:
+    """A PKCS#8 PEM private key of whichever suite made it; ValueError when none did."""
+    for suite in SUITES.values():
+        key = suite.load_private_pem(pem, encryption=encryption)
+        if key is not None:
+            return key
+    kind = "encryption" if encryption else "signing"
+    raise ValueError(f"not a {kind} key of any suite ({', '.join(SUITES)})")

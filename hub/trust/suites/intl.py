@@ -1,0 +1,118 @@
+"""The ``intl`` suite: Ed25519 signatures, HPKE (RFC 9180: DHKEM(X25519, HKDF-SHA256),
+HKDF-SHA256, AES-128-GCM) for payloads, SHA-256 digests and trees, HMAC-SHA256; all from
+``cryptography`` (pyca)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
+
+from hub.trust.suites.base import (
+    DecryptionFailed,
+    Hasher,
+    PrivateKey,
+    PublicKey,
+    Sealed,
+    pem_of,
+)
+
+_HPKE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_128_GCM)
+_ENC_LEN = 32  # an X25519 encapsulated key
+_RAW = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+class Intl:
+    name = "intl"
+    signing_prefix = "ed25519"
+    encryption_prefix = "x25519"
+    hash_name = "sha256"
+    envelope_scheme = "hub-sig-v2"
+    encryption_scheme = "hpke-base-x25519-sha256-aes128gcm"
+
+    def hasher(self) -> Hasher:
+        return hashlib.sha256()
+
+    def digest(self, data: bytes) -> bytes:
+        return hashlib.sha256(data).digest()
+
+    def mac(self, key: bytes, data: bytes) -> bytes:
+        return hmac.new(key, data, hashlib.sha256).digest()
+
+    def _id(self, raw: bytes, encryption: bool) -> str:
+        prefix = self.encryption_prefix if encryption else self.signing_prefix
+        return f"{prefix}:{hashlib.sha256(raw).hexdigest()[:16]}"
+
+    def generate_signing_key(self) -> PrivateKey:
+        handle = Ed25519PrivateKey.generate()
+        return PrivateKey(self, self._id(handle.public_key().public_bytes(*_RAW), False), handle)
+
+    def generate_encryption_key(self) -> PrivateKey:
+        handle = X25519PrivateKey.generate()
+        return PrivateKey(self, self._id(handle.public_key().public_bytes(*_RAW), True), handle)
+
+    def public_of(self, key: PrivateKey) -> PublicKey:
+        public = key.handle.public_key()
+        raw = public.public_bytes(*_RAW)
+        encryption = isinstance(key.handle, X25519PrivateKey)
+        return PublicKey(self, self._id(raw, encryption), raw, public)
+
+    def owns_raw_public(self, raw: bytes) -> bool:
+        return len(raw) == 32
+
+    def public_from_raw(self, raw: bytes, *, encryption: bool = False) -> PublicKey:
+        kind = X25519PublicKey if encryption else Ed25519PublicKey
+        return PublicKey(self, self._id(raw, encryption), raw, kind.from_public_bytes(raw))
+
+    def private_from_handle(self, handle: Any, *, encryption: bool) -> PrivateKey | None:
+        kind = X25519PrivateKey if encryption else Ed25519PrivateKey
+        if not isinstance(handle, kind):
+            return None
+        return PrivateKey(self, self._id(handle.public_key().public_bytes(*_RAW), encryption),
+                          handle)  # fmt: skip
+
+    def private_pem(self, key: PrivateKey) -> bytes:
+        return pem_of(key.handle, serialization, private=True)
+
+    def public_pem(self, key: PublicKey) -> bytes:
+        return pem_of(key.handle, serialization, private=False)
+
+    def load_private_pem(self, pem: bytes, *, encryption: bool) -> PrivateKey | None:
+        try:
+            handle = serialization.load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError):
+            return None
+        except Exception:  # UnsupportedAlgorithm: an SM2 key, say
+            return None
+        return self.private_from_handle(handle, encryption=encryption)
+
+    def sign(self, key: PrivateKey, data: bytes) -> bytes:
+        return bytes(key.handle.sign(data))
+
+    def verify(self, key: PublicKey, signature: bytes, data: bytes) -> bool:
+        try:
+            key.handle.verify(signature, data)
+        except (InvalidSignature, ValueError, TypeError):
+            return False
+        return True
+
+    def seal(self, plaintext: bytes, to: PublicKey, info: bytes) -> Sealed:
+        sealed = _HPKE.encrypt(plaintext, to.handle, info=info)
+        return Sealed(self.encryption_scheme, to.key_id, sealed[:_ENC_LEN], b"",
+                      sealed[_ENC_LEN:])  # fmt: skip
+
+    def open(self, sealed: Sealed, key: PrivateKey, info: bytes) -> bytes:
+        try:
+            return bytes(_HPKE.decrypt(sealed.encapsulated + sealed.ciphertext, key.handle,
+                                       info=info))  # fmt: skip
+        except Exception as exc:  # InvalidTag and friends: altered, or not for this key
+            raise DecryptionFailed(str(type(exc).__name__)) from exc
+
+
+INTL = Intl()
