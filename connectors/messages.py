@@ -12,8 +12,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-
 from connectors.documents import ReceivedDocument, descriptors
 from hub.core.errors import TrustError
 from hub.core.text import shown
@@ -25,6 +23,7 @@ from hub.trust.directory import Directory
 from hub.trust.e2e import EncryptionKey
 from hub.trust.keys import verify
 from hub.trust.regions import ancestors
+from hub.trust.suites import PublicKey
 from hub.wire import codec, headers
 from hub.wire.documents import DocumentError
 from hub.wire.envelope import Envelope, read_envelope
@@ -226,7 +225,7 @@ def _open(
     )
 
 
-def encryption_target(directory: Directory, recipient: Address) -> tuple[str, X25519PublicKey]:
+def encryption_target(directory: Directory, recipient: Address) -> tuple[str, PublicKey]:
     """The key a payload for ``recipient`` is encrypted to: that of the connector the hub will
     deliver it to (on a fallback, the supervising level's), found as the router finds it."""
     route = resolve(directory, recipient)

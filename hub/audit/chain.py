@@ -23,9 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from hub.trust.keys import SigningKey, verify
+from hub.trust.suites import PublicKey
 
 GENESIS = "0" * 64
 CHECKPOINT_SCHEME = "hub-audit-checkpoint-v1"
@@ -160,7 +159,7 @@ class Verdict:
         }
 
 
-PublicKeys = Callable[[str], Ed25519PublicKey | None]
+PublicKeys = Callable[[str], PublicKey | None]
 
 
 def verify_chain(

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from hub.core.clock import as_utc, iso_ms, parse_iso
-from hub.wire.envelope import SIG_V1, Envelope, SignedStructure
+from hub.wire.envelope import Envelope
 from hub.wire.families import family as family_of
+from hub.wire.signing import SIG_V1, SignedStructure
 
 SUBMITTED = "submitted"
 ROUTED = "routed"
@@ -94,7 +95,7 @@ class SignedFields:
             schema_version=env.schema_version,
             created_at=env.created_at,
             signing_key_id=env.signing_key_id,
-            payload_sha256=hashlib.sha256(env.payload).hexdigest(),
+            payload_sha256=env.payload_digest(),
             signature=env.signature,
             correlation_id=env.correlation_id,
             causation_id=env.causation_id,

@@ -18,16 +18,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from hub.audit.chain import record_hash
 from hub.audit.events import SignedFields
 from hub.core.clock import parse_iso
 from hub.trust.keys import verify
+from hub.trust.suites import PublicKey
 from hub.wire.documents import parse_documents_fact
 
 #: key id → (owner address, public key), or None when unknown.
-KeyLookup = Callable[[str], tuple[str, Ed25519PublicKey] | None]
+KeyLookup = Callable[[str], tuple[str, PublicKey] | None]
 
 
 @dataclass(frozen=True)

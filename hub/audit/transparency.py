@@ -21,19 +21,19 @@ SHA-256(name || "\\n" || 0x01 || raw public key), per the signed-note spec for E
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Iterator
 from typing import Any
 
 from hub.audit.store import AuditStore
 from hub.core import merkle
-from hub.trust.keys import SigningKey, public_raw
+from hub.trust import suites
+from hub.trust.keys import SigningKey
 
 ORIGIN = "medfund-hub/audit"
 
 
 def note_key_hash(name: str, public: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + b"\x01" + public).digest()[:4]
+    return suites.note_key_hash(name, suites.public_from_raw(public))
 
 
 def checkpoint_body(origin: str, size: int, root: bytes) -> str:
@@ -42,7 +42,7 @@ def checkpoint_body(origin: str, size: int, root: bytes) -> str:
 
 def signed_checkpoint(origin: str, size: int, root: bytes, key: SigningKey) -> str:
     body = checkpoint_body(origin, size, root)
-    public = public_raw(key.private.public_key())
+    public = key.public.raw
     sig = note_key_hash(key.key_id, public) + key.sign(body.encode())
     return f"{body}\n\u2014 {key.key_id} {base64.b64encode(sig).decode()}\n"
 
@@ -111,10 +111,7 @@ class CheckpointError(ValueError):
 
 def open_checkpoint(note: str, name: str, public: bytes) -> tuple[str, int, bytes]:
     """(origin, size, root) of a C2SP signed note once its signature by ``name`` (the raw
-    Ed25519 ``public`` key) verifies; raises CheckpointError otherwise."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
+    ``public`` key, in its suite's wire form) verifies; raises CheckpointError otherwise."""
     body, sep, signatures = note.partition("\n\n")
     if not sep or body.count("\n") < 2:
         raise CheckpointError("not a signed note")
@@ -134,9 +131,6 @@ def open_checkpoint(note: str, name: str, public: bytes) -> tuple[str, int, byte
             continue
         if blob[:4] != note_key_hash(name, public):
             continue
-        try:
-            Ed25519PublicKey.from_public_bytes(public).verify(blob[4:], body.encode())
-        except InvalidSignature:
-            continue
-        return origin, size, root
+        if suites.public_from_raw(public).verify(blob[4:], body.encode()):
+            return origin, size, root
     raise CheckpointError(f"no valid signature by {name}")

@@ -24,7 +24,8 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 
     key_path = Path(args.key) if args.key else settings.directory_key_path
     try:
-        key = init_directory_key(key_path, settings.directory_anchor_path)
+        key = init_directory_key(key_path, settings.directory_anchor_path,
+                                 settings.crypto_suite)  # fmt: skip
     except DirectoryError as exc:
         raise UsageError(str(exc)) from exc
     from hub.trust.authority import DirectoryAuthority

@@ -39,11 +39,13 @@ def cmd_keys_new(args: argparse.Namespace, settings: Settings) -> int:
     try:
         address = Address.parse(args.address)
         if args.request:
-            request = make_request("register", address, settings.keys_dir, name=args.name or "")
+            request = make_request("register", address, settings.keys_dir, name=args.name or "",
+                                   suite=args.suite or settings.crypto_suite)  # fmt: skip
             _requested(request, Path(args.request))
             return 0
         authority = authority_for(settings)
-        key = create_key(authority, settings.keys_dir, address, args.name or "")
+        key = create_key(authority, settings.keys_dir, address, args.name or "",
+                         args.suite or settings.crypto_suite)  # fmt: skip
     except (ValueError, DirectoryError) as exc:
         raise UsageError(str(exc)) from exc
     print(key.key_id)
@@ -93,7 +95,8 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from hub.trust.rotation import rotate_keys, rotation_request
 
     both = not args.signing and not args.encryption
-    which = {"signing": args.signing or both, "encryption": args.encryption or both}
+    which = {"signing": args.signing or both, "encryption": args.encryption or both,
+             "suite": args.suite}  # fmt: skip
     try:
         address = Address.parse(args.address)
         if args.request:
@@ -154,6 +157,8 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     s.add_argument("address", metavar="AGENCY@REGION")
     s.add_argument("--name", help="a readable name for the connector")
     s.add_argument("--request", metavar="FILE", help="write a registration request here")
+    s.add_argument("--suite", choices=["intl", "gm"],
+                   help="the keys' suite (default: the crypto_suite setting)")  # fmt: skip
     s.set_defaults(func=cmd_keys_new)
     s = ks.add_parser(
         "list",
@@ -177,6 +182,9 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     s.add_argument("--signing", action="store_true", help="only the signing key")
     s.add_argument("--encryption", action="store_true", help="only the encryption key")
     s.add_argument("--request", metavar="FILE", help="write a rotation request here")
+    s.add_argument("--suite", choices=["intl", "gm"],
+                   help="make the new keys in this suite: `--suite gm` migrates the agency to "
+                   "SM2/SM4 (default: the current key's suite)")  # fmt: skip
     s.set_defaults(func=cmd_keys_rotate)
     s = ks.add_parser(
         "revoke",

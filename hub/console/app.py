@@ -46,7 +46,7 @@ from hub.sla.workdays import WorkCalendar
 from hub.storage.officers import Officer, OfficerStore, Session
 from hub.storage.store import Store
 from hub.trust.directory import Directory
-from hub.trust.keys import SigningKey, public_raw
+from hub.trust.keys import SigningKey
 from hub.wire.families import FAMILIES
 
 log = logging.getLogger("hub.console")
@@ -98,7 +98,7 @@ class Console:
         key = self.checkpoint_key
         if key is None:
             return {}
-        raw = public_raw(key.private.public_key())
+        raw = key.public.raw
         return {"checkpoint_key_name": key.key_id,
                 "checkpoint_key": base64.b64encode(raw).decode()}  # fmt: skip
 

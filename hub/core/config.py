@@ -42,6 +42,10 @@ class Settings:
     startup_timeout_s: float = 120.0
     #: Consumer group of the router workers; two workers with the same id share the work.
     app_id: str = "hub-router"
+    #: The cryptographic suite new keys are made in (hub.trust.suites): ``intl`` (Ed25519, HPKE,
+    #: SHA-256) or ``gm`` (SM2, SM4, SM3).  Keys already made keep their suite; a directory may
+    #: hold both while agencies migrate.
+    crypto_suite: str = "intl"
     #: Accept new messages signed with hub-sig-v1 (which does not cover the encryption header):
     #: only while the connectors of a deployment move to hub-sig-v2.
     accept_hub_sig_v1: bool = False
@@ -255,6 +259,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
             f"kafka_security_protocol must be one of {sorted(_PROTOCOLS)}, "
             f"not {settings.kafka_security_protocol!r}"
         )
+    if settings.crypto_suite not in ("intl", "gm"):
+        raise ConfigError(f"crypto_suite must be intl or gm, not {settings.crypto_suite!r}")
     if settings.fetch_max_wait_ms < 0:
         raise ConfigError("fetch_max_wait_ms must be >= 0")
     if settings.sla_tick_s <= 0:

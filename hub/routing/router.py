@@ -32,9 +32,10 @@ from hub.trust.keys import verify
 from hub.wire import codec
 from hub.wire.deadletter import Reason
 from hub.wire.documents import CHUNK_STEM, MAX_DOCUMENT_BYTES, Chunk
-from hub.wire.envelope import SIG_V2, SIG_V3, Envelope, read_envelope
+from hub.wire.envelope import Envelope, read_envelope
 from hub.wire.families import Family, check_payload, family
 from hub.wire.schemas import SchemaRegistry
+from hub.wire.signing import SIG_SM2, SIG_V2, SIG_V3
 from hub.wire.topics import docs_topic
 
 
@@ -104,7 +105,7 @@ class Router:
         conversations: Callable[[str], Conversation | None] = _no_conversations,
         reply_applied: Callable[[str], bool] = _nothing_applied,
         freshness: Freshness | None = None,
-        schemes: frozenset[str] = frozenset({SIG_V2, SIG_V3}),
+        schemes: frozenset[str] = frozenset({SIG_V2, SIG_V3, SIG_SM2}),
         chunks: Callable[[str, str], Seen] = _no_chunks,
         max_document_bytes: int = MAX_DOCUMENT_BYTES,
     ) -> None:
@@ -247,11 +248,11 @@ class Router:
                 f"{fam.name} answers a hand-off and travels in clear: the ledger reads it",
                 env,
             )
-        if header.get("scheme") != e2e.SCHEME:
+        if header.get("scheme") not in e2e.SCHEMES:
             return Rejected(
                 Reason.UNSUPPORTED_ENCRYPTION,
                 f"unknown encryption scheme {shown(str(header.get('scheme')), 40)}; "
-                f"this hub carries {e2e.SCHEME}",
+                f"this hub carries {', '.join(sorted(e2e.SCHEMES))}",
                 env,
             )
         route = resolve(directory, env.recipient)

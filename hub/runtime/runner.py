@@ -47,7 +47,8 @@ def prepare_directory(settings: Settings) -> Directory:
     """
     if wants_dev_directory(settings):
         authority = development_authority(settings)
-        made = create_dev_directory(authority, settings.keys_dir, [*DEV_CONNECTORS, str(OPERATORS)])
+        made = create_dev_directory(authority, settings.keys_dir, [*DEV_CONNECTORS, str(OPERATORS)],
+                                    settings.crypto_suite)  # fmt: skip
         if made:
             log.info(
                 "development directory: created keys for %d connectors in %s (directory key %s)",
@@ -57,7 +58,8 @@ def prepare_directory(settings: Settings) -> Directory:
             )
     elif settings.directory_key_path.exists():
         authority = DirectoryAuthority.from_settings(settings)
-        if create_dev_directory(authority, settings.keys_dir, [str(OPERATORS)]):
+        if create_dev_directory(authority, settings.keys_dir, [str(OPERATORS)],
+                                settings.crypto_suite):  # fmt: skip
             log.info("registered the hub operators' signing key for %s", OPERATORS)
     directory = load_directory(settings)
     try:

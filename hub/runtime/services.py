@@ -24,9 +24,9 @@ from hub.sla.workdays import WorkCalendar, default_calendar
 from hub.storage.chunks import ChunkStore
 from hub.storage.store import Store
 from hub.trust.directory import DirectoryFile, directory_file
-from hub.wire.envelope import SIG_V1, SIG_V2, SIG_V3
 from hub.wire.families import FAMILIES
 from hub.wire.schemas import SchemaRegistry
+from hub.wire.signing import SIG_SM2, SIG_V1, SIG_V2, SIG_V3
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,9 @@ class HubServices:
                 timedelta(seconds=settings.freshness_max_age_s),
                 timedelta(seconds=settings.freshness_max_ahead_s),
             ),
-            frozenset({SIG_V1, SIG_V2, SIG_V3})
+            frozenset({SIG_V1, SIG_V2, SIG_V3, SIG_SM2})
             if settings.accept_hub_sig_v1
-            else frozenset({SIG_V2, SIG_V3}),
+            else frozenset({SIG_V2, SIG_V3, SIG_SM2}),
             chunks=ChunkStore(store.engine).seen,
             max_document_bytes=settings.max_document_bytes,
         )

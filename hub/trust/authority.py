@@ -118,15 +118,15 @@ def _retire(entries: tuple[KeyEntry, ...]) -> tuple[KeyEntry, ...]:
     return tuple(replace(k, status="retired") if k.status == "active" else k for k in entries)
 
 
-def init_directory_key(key_path: Path, anchor_path: Path) -> SigningKey:
+def init_directory_key(key_path: Path, anchor_path: Path, suite: str = "intl") -> SigningKey:
     """A new directory key (private, 0600) and the trust anchor naming it; refuses to replace
     either."""
     for path in (key_path, anchor_path):
         if path.exists():
             raise DirectoryError(f"{path} exists already; not replaced")
-    key = SigningKey.generate()
+    key = SigningKey.generate(suite)
     key.save(key_path)
-    TrustAnchor.of(key.private.public_key()).save(anchor_path)
+    TrustAnchor.of(key.public).save(anchor_path)
     log.info("directory key %s created; trust anchor %s", key.key_id, anchor_path)
     return key
 
@@ -151,7 +151,7 @@ def development_authority(settings: Settings) -> DirectoryAuthority:
     and an unsigned (format 1) directory left by an older hub is signed once."""
     key_path, anchor_path = settings.directory_key_path, settings.directory_anchor_path
     if not key_path.exists() and not anchor_path.exists():
-        init_directory_key(key_path, anchor_path)
+        init_directory_key(key_path, anchor_path, settings.crypto_suite)
     authority = DirectoryAuthority.from_settings(settings)
     if _format(settings.directory_path) == UNSIGNED_FORMAT:
         authority.sign_unsigned(settings.directory_path)
@@ -167,11 +167,15 @@ def _format(path: Path) -> object:
 
 
 def create_key(
-    authority: DirectoryAuthority, keys_dir: Path, address: Address, name: str = ""
+    authority: DirectoryAuthority,
+    keys_dir: Path,
+    address: Address,
+    name: str = "",
+    suite: str = "intl",
 ) -> SigningKey:
     """Both sides at once, for a hub that holds its directory key (development): the agency's
     request is made and applied.  Returns the new signing key."""
-    request = make_request("register", address, keys_dir, name=name)
+    request = make_request("register", address, keys_dir, name=name, suite=suite)
     authority.apply(request)
     return SigningKey.load(
         private_key_path(keys_dir, address, request.body["signing_key"]["key_id"])
@@ -179,7 +183,7 @@ def create_key(
 
 
 def create_dev_directory(
-    authority: DirectoryAuthority, keys_dir: Path, addresses: Iterable[str]
+    authority: DirectoryAuthority, keys_dir: Path, addresses: Iterable[str], suite: str = "intl"
 ) -> int:
     """Give every listed connector that has no key yet its key pairs (and an encryption key to
     one registered before end-to-end encryption); one new serial for all.  Returns how many
@@ -192,11 +196,13 @@ def create_dev_directory(
         conn = directory.connectors.get(address)
         if conn is None:
             request = make_request(
-                "register", address, keys_dir, name=f"development connector {address}"
-            )
+                "register", address, keys_dir, name=f"development connector {address}",
+                suite=suite,
+            )  # fmt: skip
         elif conn.encryption_key() is None:
             current = SigningKey.load(private_key_path(keys_dir, address, conn.keys[-1].key_id))
-            request = make_request("rotate", address, keys_dir, signing=False, current=current)
+            request = make_request("rotate", address, keys_dir, signing=False, current=current,
+                                   suite=suite)  # fmt: skip
         else:
             continue
         check_request(request, directory)

@@ -15,23 +15,22 @@ import binascii
 import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.core.config import Settings
 from hub.core.errors import TrustError
 from hub.core.files import write_atomic
 from hub.core.text import shown
+from hub.trust import suites
 from hub.trust.address import Address
 from hub.trust.agencies import AGENCIES, is_agency
-from hub.trust.e2e import EncryptionKey, encryption_key_id
-from hub.trust.keys import SigningKey, key_id_for, load_public
+from hub.trust.e2e import EncryptionKey
+from hub.trust.keys import SigningKey, load_public
 from hub.trust.regions import is_region
 from hub.trust.signed import AnchorError, TrustAnchor, sign_document
+from hub.trust.suites import PublicKey
 
 log = logging.getLogger(__name__)
 UNSIGNED_FORMAT = 1  # the directory before it was signed: read only to be signed
@@ -69,7 +68,7 @@ STATUSES = ("active", "retired", "revoked")
 @dataclass(frozen=True)
 class KeyEntry:
     key_id: str
-    public_key: str  # base64 of the raw 32-byte public key (Ed25519, or X25519 for encryption)
+    public_key: str  # base64 of the raw public key, in its suite's wire form (hub.trust.suites)
     created_at: str
     status: str = "active"
     revoked_at: str | None = None
@@ -131,8 +130,8 @@ class Directory:
     def encryption_key_owner(self, key_id: str) -> tuple[Address, KeyEntry] | None:
         return self._enc_keys.get(key_id)  # type: ignore[attr-defined]
 
-    def public_key(self, key_id: str) -> Ed25519PublicKey | None:
-        cache: dict[str, Ed25519PublicKey] = self._public_cache  # type: ignore[attr-defined]
+    def public_key(self, key_id: str) -> PublicKey | None:
+        cache: dict[str, PublicKey] = self._public_cache  # type: ignore[attr-defined]
         if key_id not in cache:
             owner = self.key_owner(key_id)
             if owner is None:
@@ -189,8 +188,8 @@ class Directory:
             try:
                 address = Address.parse(item["address"])
                 check_address(address)
-                keys = tuple(_entry(k, key_id_for) for k in item.get("keys", []))
-                enc = tuple(_entry(k, encryption_key_id) for k in item.get("encryption_keys", []))
+                keys = tuple(_entry(k, encryption=False) for k in item.get("keys", []))
+                enc = tuple(_entry(k, encryption=True) for k in item.get("encryption_keys", []))
             except (KeyError, TypeError, ValueError) as exc:
                 raise DirectoryError(f"{source}: connector #{i + 1}: {exc}") from exc
             if address in connectors:
@@ -256,7 +255,7 @@ def _entry_json(k: KeyEntry) -> dict:
     return out
 
 
-def _entry(data: dict, key_id_of: Callable[[bytes], str]) -> KeyEntry:
+def _entry(data: dict, *, encryption: bool) -> KeyEntry:
     """A key entry as the file has it, checked: its id is recomputed from its public key (an id
     names one key only), its status is one of ``STATUSES``."""
     entry = KeyEntry(**data)
@@ -266,7 +265,11 @@ def _entry(data: dict, key_id_of: Callable[[bytes], str]) -> KeyEntry:
         raw = base64.b64decode(entry.public_key, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError(f"key {entry.key_id}: public key is not base64") from exc
-    if len(raw) != 32 or key_id_of(raw) != entry.key_id:
+    try:
+        key_id = suites.public_from_raw(raw, encryption=encryption).key_id
+    except ValueError as exc:
+        raise ValueError(f"key {entry.key_id}: {exc}") from None
+    if key_id != entry.key_id:
         raise ValueError(f"key {entry.key_id}: the id does not match its public key")
     return entry
 

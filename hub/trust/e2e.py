@@ -1,12 +1,15 @@
-"""End-to-end payload encryption to the receiving connector: HPKE (RFC 9180), base mode,
-DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM, from ``cryptography``.
+"""End-to-end payload encryption to the receiving connector, in the suite of the receiving
+connector's encryption key (``hub.trust.suites``): ``intl`` seals with HPKE (RFC 9180, base mode,
+DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-128-GCM), ``gm`` with SM4-GCM under a content key
+SM2-encrypted to the recipient.
 
-The sender encrypts the encoded payload to the receiving connector's X25519 key (registered in
-the directory with its own key id); the envelope's ``encryption`` header names the scheme, that
-key id and the encapsulated key, and the sender's hub-sig-v2 signature covers the header and the
-ciphertext's digest.  So the hub verifies the sender without reading the payload, and only the
-holder of the private key reads it.  The HPKE ``info`` binds the ciphertext to its envelope (ids,
-family, parties, key id): lifted into another envelope it does not decrypt.
+The sender encrypts the encoded payload to the receiving connector's encryption key (registered
+in the directory with its own key id); the envelope's ``encryption`` header names the scheme,
+that key id, the encapsulated (or wrapped) key and the nonce, and the sender's signature covers
+the header and the ciphertext's digest.  So the hub verifies the sender without reading the
+payload, and only the holder of the private key reads it.  The ``info`` (associated data) binds
+the ciphertext to its envelope (ids, family, parties, key id): lifted into another envelope it
+does not decrypt.
 
 Private keys are PKCS#8 PEM files in the connector's key folder (0600), like signing keys; a
 rotated key's private half is kept so older messages stay readable.
@@ -14,22 +17,19 @@ rotated key's private half is kept so older messages stay readable.
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
+from typing import Any, ClassVar
 
 from hub.core.errors import TrustError
-from hub.trust.keys import load_private, save_private
+from hub.trust import suites
+from hub.trust.keys import HeldKey, load_public
+from hub.trust.suites import DecryptionFailed, PublicKey, Sealed
 
-SCHEME = "hpke-base-x25519-sha256-aes128gcm"
-SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_128_GCM)
-ENC_LEN = 32  # an X25519 encapsulated key
+#: The payload encryption schemes this hub carries, one per suite.
+SCHEMES = frozenset(s.encryption_scheme for s in suites.SUITES.values())
+#: Both suites' chunk ciphers are GCM with a 16-byte tag.
+CHUNK_TAG_LEN = 16
 
 
 class DecryptionError(TrustError):
@@ -37,42 +37,18 @@ class DecryptionError(TrustError):
 
 
 def encryption_key_id(public_raw: bytes) -> str:
-    return "x25519:" + hashlib.sha256(public_raw).hexdigest()[:16]
-
-
-def _raw(public: X25519PublicKey) -> bytes:
-    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return suites.public_from_raw(public_raw, encryption=True).key_id
 
 
 @dataclass(frozen=True)
-class EncryptionKey:
-    """A connector's X25519 key pair for receiving encrypted payloads."""
+class EncryptionKey(HeldKey):
+    """A connector's key pair for receiving encrypted payloads."""
 
-    key_id: str
-    private: X25519PrivateKey
-
-    @classmethod
-    def generate(cls) -> EncryptionKey:
-        private = X25519PrivateKey.generate()
-        return cls(encryption_key_id(_raw(private.public_key())), private)
-
-    @property
-    def public_b64(self) -> str:
-        return base64.b64encode(_raw(self.private.public_key())).decode()
-
-    def save(self, path: Path) -> None:
-        save_private(path, self.private)
-
-    @classmethod
-    def load(cls, path: Path) -> EncryptionKey:
-        private = load_private(path)
-        if not isinstance(private, X25519PrivateKey):
-            raise ValueError(f"{path} is not an X25519 private key")
-        return cls(encryption_key_id(_raw(private.public_key())), private)
+    encryption: ClassVar[bool] = True
 
 
-def load_encryption_public(b64: str) -> X25519PublicKey:
-    return X25519PublicKey.from_public_bytes(base64.b64decode(b64))
+def load_encryption_public(b64: str) -> PublicKey:
+    return load_public(b64, encryption=True)
 
 
 def length_prefixed(*parts: str) -> bytes:
@@ -94,72 +70,68 @@ def context(
     recipient: str,
     key_id: str,
 ) -> bytes:
-    """The HPKE ``info``: what the ciphertext is bound to, length-prefixed."""
+    """The ``info``: what the ciphertext is bound to, length-prefixed."""
     return length_prefixed(
         "hub-e2e-v1", message_id, family, str(schema_version), sender, recipient, key_id
     )
 
 
 def encrypt(
-    plaintext: bytes, public: X25519PublicKey, key_id: str, info: bytes
+    plaintext: bytes, public: PublicKey, key_id: str, info: bytes
 ) -> tuple[dict[str, Any], bytes]:
     """(the envelope's encryption header, the ciphertext that becomes its payload)."""
-    sealed = SUITE.encrypt(plaintext, public, info=info)
+    sealed = public.suite.seal(plaintext, public, info)
     header = {
-        "scheme": SCHEME,
+        "scheme": sealed.scheme,
         "recipient_key_id": key_id,
-        "ephemeral_public_key": sealed[:ENC_LEN],
-        "nonce": b"",  # HPKE derives the nonce from the key schedule
+        "ephemeral_public_key": sealed.encapsulated,
+        "nonce": sealed.nonce,  # HPKE derives its nonce from the key schedule: empty there
     }
-    return header, sealed[ENC_LEN:]
+    return header, sealed.ciphertext
 
 
 def decrypt(header: dict[str, Any], ciphertext: bytes, key: EncryptionKey, info: bytes) -> bytes:
-    if header.get("scheme") != SCHEME:
-        raise DecryptionError(f"unknown encryption scheme {str(header.get('scheme'))[:40]!r}")
+    scheme = str(header.get("scheme"))
+    if scheme != key.suite.encryption_scheme:
+        raise DecryptionError(f"encryption scheme {scheme[:40]!r} is not this key's")
     if header.get("recipient_key_id") != key.key_id:
         raise DecryptionError(f"encrypted for {header.get('recipient_key_id')}, not {key.key_id}")
-    enc = bytes(header.get("ephemeral_public_key") or b"")
+    sealed = Sealed(scheme, key.key_id, bytes(header.get("ephemeral_public_key") or b""),
+                    bytes(header.get("nonce") or b""), ciphertext)  # fmt: skip
     try:
-        return SUITE.decrypt(enc + ciphertext, key.private, info=info)
-    except Exception as exc:  # InvalidTag and friends: altered, or not for this key
+        return key.suite.open(sealed, key.private, info)
+    except DecryptionFailed as exc:
         raise DecryptionError("the payload does not decrypt with this key") from exc
 
 
 # -- documents ------------------------------------------------------------------------------
-# A document travels as chunks, each sealed with AES-256-GCM under a key of its own (random, one
-# per document).  The key reaches the receiving connector inside the document's descriptor,
-# sealed with the same HPKE suite and key as the payload; so only the payload's reader reads the
-# documents.  Each chunk's nonce is its index (unique under a key used for one document only)
-# and its associated data names the message, the parties, the document and the chunk's place:
-# a chunk moved, swapped or replayed into another message does not open.
-
-DOCUMENT_SCHEME = "hpke-wrapped-aes256gcm-chunks"
-DOCUMENT_KEY_LEN = 32
-CHUNK_TAG_LEN = 16
+# A document travels as chunks, each sealed with the suite's AEAD (AES-256-GCM, SM4-GCM) under a
+# key of its own (random, one per document).  The key reaches the receiving connector inside
+# the document's descriptor, sealed like the payload to the same key; so only the payload's
+# reader reads the documents.  Each chunk's nonce is its index (unique under a key used for one
+# document only) and its associated data names the message, the parties, the document and the
+# chunk's place: a chunk moved, swapped or replayed into another message does not open.
 
 
-def new_document_key() -> bytes:
-    import os
-
-    return os.urandom(DOCUMENT_KEY_LEN)
+def new_document_key(suite: suites.Suite) -> bytes:
+    return os.urandom(suite.content_key_len)
 
 
 def document_info(payload_info: bytes, n: int) -> bytes:
-    """The HPKE ``info`` of document ``n``'s descriptor: the payload's, and which document."""
+    """The ``info`` of document ``n``'s descriptor: the payload's, and which document."""
     return payload_info + length_prefixed("hub-e2e-document-v1", str(n))
 
 
-def seal_descriptor(descriptor: bytes, public: X25519PublicKey, info: bytes) -> bytes:
-    """A document's descriptor (name, media type, size, digest, key) sealed for the recipient:
-    the encapsulated key followed by the ciphertext."""
-    return SUITE.encrypt(descriptor, public, info=info)
+def seal_descriptor(descriptor: bytes, public: PublicKey, info: bytes) -> bytes:
+    """A document's descriptor (name, media type, size, digest, key) sealed for the recipient,
+    in the suite's packed form."""
+    return public.suite.pack(public.suite.seal(descriptor, public, info))
 
 
 def open_descriptor(sealed: bytes, key: EncryptionKey, info: bytes) -> bytes:
     try:
-        return SUITE.decrypt(sealed, key.private, info=info)
-    except Exception as exc:
+        return key.suite.open(key.suite.unpack(sealed, key.key_id), key.private, info)
+    except DecryptionFailed as exc:
         raise DecryptionError("a document descriptor does not decrypt with this key") from exc
 
 
@@ -175,18 +147,14 @@ def _nonce(index: int) -> bytes:
     return index.to_bytes(12, "big")
 
 
-def seal_chunk(key: bytes, index: int, plaintext: bytes, aad: bytes) -> bytes:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    return AESGCM(key).encrypt(_nonce(index), plaintext, aad)
+def seal_chunk(suite: suites.Suite, key: bytes, index: int, plaintext: bytes, aad: bytes) -> bytes:
+    return suite.aead_seal(key, _nonce(index), plaintext, aad)
 
 
-def open_chunk(key: bytes, index: int, ciphertext: bytes, aad: bytes) -> bytes:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
+def open_chunk(suite: suites.Suite, key: bytes, index: int, ciphertext: bytes, aad: bytes) -> bytes:
     try:
-        return AESGCM(key).decrypt(_nonce(index), ciphertext, aad)
-    except Exception as exc:
+        return suite.aead_open(key, _nonce(index), ciphertext, aad)
+    except DecryptionFailed as exc:
         raise DecryptionError(
             f"chunk {index} does not decrypt: altered, moved or replayed"
         ) from exc

@@ -1,82 +1,93 @@
-"""Ed25519 signing keys of connectors: generation, ids, PEM files, verification."""
+"""Signing keys of connectors and of the operators: generation, ids, PEM files, verification.
+
+Every algorithm question goes to ``hub.trust.suites``: a key is made under the deployment's
+suite (``intl``: Ed25519, ``gm``: SM2), its id names its algorithm (``ed25519:…``, ``sm2:…``),
+and a public key read from the directory is checked with the algorithm of its own suite, so a
+directory can hold keys of both during a migration.
+"""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import ClassVar, Self
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from hub.trust import suites
+from hub.trust.suites import PrivateKey, PublicKey
 
 
 def key_id_for(public_raw: bytes) -> str:
     """A key's id names the key itself, so a rotated key can never be mistaken for the old one."""
-    return "ed25519:" + hashlib.sha256(public_raw).hexdigest()[:16]
+    return suites.public_from_raw(public_raw).key_id
 
 
-def public_raw(public: Ed25519PublicKey) -> bytes:
-    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+def public_raw(public: PublicKey) -> bytes:
+    return public.raw
 
 
 @dataclass(frozen=True)
-class SigningKey:
+class HeldKey:
+    """A private key this host holds, of some suite: a signing key, or (``EncryptionKey``) a
+    key for receiving encrypted payloads."""
+
     key_id: str
-    private: Ed25519PrivateKey
+    private: PrivateKey
+
+    #: Whether keys of this kind are encryption keys (their ids have the suite's other prefix).
+    encryption: ClassVar[bool] = False
 
     @classmethod
-    def generate(cls) -> SigningKey:
-        private = Ed25519PrivateKey.generate()
-        return cls(key_id_for(public_raw(private.public_key())), private)
+    def generate(cls, suite: str = suites.DEFAULT) -> Self:
+        made = suites.by_name(suite)
+        private = made.generate_encryption_key() if cls.encryption else made.generate_signing_key()
+        return cls(private.key_id, private)
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        try:
+            private = suites.load_private_pem(path.read_bytes(), encryption=cls.encryption)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        return cls(private.key_id, private)
+
+    @property
+    def suite(self) -> suites.Suite:
+        return self.private.suite
+
+    @property
+    def public(self) -> PublicKey:
+        return self.private.public()
 
     @property
     def public_b64(self) -> str:
-        return base64.b64encode(public_raw(self.private.public_key())).decode()
-
-    def sign(self, data: bytes) -> bytes:
-        return self.private.sign(data)
+        return self.public.b64
 
     def save(self, path: Path) -> None:
         save_private(path, self.private)
 
-    @classmethod
-    def load(cls, path: Path) -> SigningKey:
-        private = load_private(path)
-        if not isinstance(private, Ed25519PrivateKey):
-            raise ValueError(f"{path} is not an Ed25519 private key")
-        return cls(key_id_for(public_raw(private.public_key())), private)
+
+@dataclass(frozen=True)
+class SigningKey(HeldKey):
+    def sign(self, data: bytes) -> bytes:
+        return self.private.sign(data)
 
 
-def save_private(path: Path, private: Any) -> None:
+def save_private(path: Path, private: PrivateKey) -> None:
     """A private key as unencrypted PKCS#8 PEM, 0600, in a folder made if missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
     # Create with 0600 from the start rather than chmod afterwards: no window where it is
     # readable by others.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
+        fh.write(private.pem())
 
 
-def load_private(path: Path) -> Any:
-    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+def load_public(b64: str, *, encryption: bool = False) -> PublicKey:
+    """A public key from the directory's base64 wire form, in the suite its length names."""
+    return suites.public_from_raw(base64.b64decode(b64), encryption=encryption)
 
 
-def load_public(b64: str) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(base64.b64decode(b64))
-
-
-def verify(public: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
-    try:
-        public.verify(signature, data)
-    except InvalidSignature:
-        return False
-    return True
+def verify(public: PublicKey, signature: bytes, data: bytes) -> bool:
+    return public.verify(signature, data)

@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from hub.core.files import write_atomic
+from hub.trust import suites
 from hub.trust.address import Address
 from hub.trust.directory import Directory, DirectoryError, check_address, private_key_path
-from hub.trust.e2e import EncryptionKey, encryption_key_id
-from hub.trust.keys import SigningKey, key_id_for, load_public, verify
+from hub.trust.e2e import EncryptionKey
+from hub.trust.keys import SigningKey, load_public, verify
 from hub.trust.signed import canonical, issued_now
 
 FORMAT = 1
@@ -108,6 +109,7 @@ def make_request(
     signing: bool = True,
     encryption: bool = True,
     current: SigningKey | None = None,
+    suite: str = suites.DEFAULT,
 ) -> KeyRequest:
     """New key pairs for ``address``, their private halves kept in ``keys_dir``, and the request
     that registers their public halves (a rotation is authorised by ``current``)."""
@@ -128,11 +130,11 @@ def make_request(
     }
     new_signing: SigningKey | None = None
     if signing:
-        new_signing = SigningKey.generate()
+        new_signing = SigningKey.generate(suite)
         new_signing.save(private_key_path(keys_dir, address, new_signing.key_id))
         body["signing_key"] = {"key_id": new_signing.key_id, "public_key": new_signing.public_b64}
     if encryption:
-        enc = EncryptionKey.generate()
+        enc = EncryptionKey.generate(suite)
         enc.save(private_key_path(keys_dir, address, enc.key_id))
         body["encryption_key"] = {"key_id": enc.key_id, "public_key": enc.public_b64}
     prover = new_signing or current
@@ -157,14 +159,18 @@ def check_request(request: KeyRequest, directory: Directory) -> None:
     encryption = body.get("encryption_key")
     if not signing and not encryption:
         raise DirectoryError("the request registers no key")
-    for entry, id_of in ((signing, key_id_for), (encryption, encryption_key_id)):
+    for entry, encrypting in ((signing, False), (encryption, True)):
         if entry is None:
             continue
         try:
             raw = base64.b64decode(str(entry["public_key"]), validate=True)
         except (KeyError, TypeError, binascii.Error) as exc:
             raise DirectoryError("request: a key without a base64 public key") from exc
-        if len(raw) != 32 or id_of(raw) != entry.get("key_id"):
+        try:
+            key_id = suites.public_from_raw(raw, encryption=encrypting).key_id
+        except ValueError:
+            key_id = None
+        if key_id is None or key_id != entry.get("key_id"):
             raise DirectoryError(f"request: key {entry.get('key_id')} does not match its id")
         if directory.key_owner(entry["key_id"]) or directory.encryption_key_owner(entry["key_id"]):
             raise DirectoryError(f"request: key {entry['key_id']} is registered already")

@@ -19,15 +19,25 @@ from hub.trust.requests import KeyRequest, make_request
 
 
 def rotation_request(
-    keys_dir: Path, address: Address, directory: Directory, *, signing: bool, encryption: bool
+    keys_dir: Path,
+    address: Address,
+    directory: Directory,
+    *,
+    signing: bool,
+    encryption: bool,
+    suite: str | None = None,
 ) -> KeyRequest:
-    """The agency's side: new key pairs, and the request its current signing key authorises."""
+    """The agency's side: new key pairs, and the request its current signing key authorises.
+
+    The new keys are made in ``suite``; by default in the current key's, so that only a
+    rotation asked to (``--suite gm``) moves an agency to another suite."""
     if address not in directory.connectors:
         raise DirectoryError(f"{address} is not in the directory")
     current = load_signing_key(keys_dir, address, directory)
     return make_request(
-        "rotate", address, keys_dir, signing=signing, encryption=encryption, current=current
-    )
+        "rotate", address, keys_dir, signing=signing, encryption=encryption, current=current,
+        suite=suite or current.suite.name,
+    )  # fmt: skip
 
 
 def rotate_keys(
@@ -37,11 +47,13 @@ def rotate_keys(
     *,
     signing: bool,
     encryption: bool,
+    suite: str | None = None,
 ) -> list[str]:
     """Both sides at once (a hub that holds its directory key): returns the new key ids."""
     request = rotation_request(
-        keys_dir, address, authority.current(), signing=signing, encryption=encryption
-    )
+        keys_dir, address, authority.current(), signing=signing, encryption=encryption,
+        suite=suite,
+    )  # fmt: skip
     authority.apply(request)
     return [
         request.body[k]["key_id"]

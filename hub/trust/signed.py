@@ -1,6 +1,7 @@
 """The signed directory and the trust anchor it is checked against.
 
-The agency directory is a document signed by the operators' *directory key*: an Ed25519 key
+The agency directory is a document signed by the operators' *directory key*: a signing key of a
+suite (``hub.trust.suites``: Ed25519 or SM2)
 that is not the hub's runtime key (``HUB@100000``) and may live offline.  Routers and
 connectors load a directory only when its signature verifies against a configured *trust
 anchor* (``directory-anchor.json``: the directory keys' public halves, as X-Road's
@@ -13,10 +14,10 @@ File format 2::
      "directory": {"serial": N, "issued_at": "...", "connectors": [...]},
      "signatures": [{"key_id": "ed25519:…", "signature": "<base64>"}]}
 
-Each signature is Ed25519 over ``b"hub-directory-v1\\n"`` followed by the RFC 8785 (JCS)
-canonical JSON of the ``directory`` object.  ``serial`` grows with every version; a reader that
-has loaded version N refuses to go back to an older one (a replayed directory could bring back
-a revoked key).
+Each signature is in its key's suite (the key id names it) over ``b"hub-directory-v1\\n"``
+followed by the RFC 8785 (JCS) canonical JSON of the ``directory`` object.  ``serial`` grows
+with every version; a reader that has loaded version N refuses to go back to an older one (a
+replayed directory could bring back a revoked key).
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import rfc8785
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.core.files import write_atomic
-from hub.trust.keys import SigningKey, key_id_for, public_raw, verify
+from hub.trust import suites
+from hub.trust.keys import SigningKey, verify
+from hub.trust.suites import PublicKey
 
 SIGNED_FORMAT = 2
 ANCHOR_FORMAT = 1
@@ -53,11 +55,11 @@ def canonical(obj: Any) -> bytes:
 class TrustAnchor:
     """The directory keys a reader trusts: key id → public key."""
 
-    keys: dict[str, Ed25519PublicKey]
+    keys: dict[str, PublicKey]
 
     @classmethod
-    def of(cls, *public: Ed25519PublicKey) -> TrustAnchor:
-        return cls({key_id_for(public_raw(p)): p for p in public})
+    def of(cls, *public: PublicKey) -> TrustAnchor:
+        return cls({p.key_id: p for p in public})
 
     @classmethod
     def load(cls, path: Path) -> TrustAnchor:
@@ -73,9 +75,13 @@ class TrustAnchor:
             keys = {}
             for item in data["keys"]:
                 raw = base64.b64decode(item["public_key"], validate=True)
-                if len(raw) != 32 or key_id_for(raw) != item["key_id"]:
+                try:
+                    public = suites.public_from_raw(raw)
+                except ValueError:
+                    public = None
+                if public is None or public.key_id != item["key_id"]:
                     raise AnchorError(f"{path}: key {item['key_id']} does not match its id")
-                keys[item["key_id"]] = Ed25519PublicKey.from_public_bytes(raw)
+                keys[item["key_id"]] = public
         except (json.JSONDecodeError, KeyError, TypeError, binascii.Error) as exc:
             raise AnchorError(f"{path}: not a trust anchor ({type(exc).__name__})") from exc
         if not keys:
@@ -86,8 +92,7 @@ class TrustAnchor:
         return {
             "format": ANCHOR_FORMAT,
             "keys": [
-                {"key_id": kid, "public_key": base64.b64encode(public_raw(pub)).decode()}
-                for kid, pub in sorted(self.keys.items())
+                {"key_id": kid, "public_key": pub.b64} for kid, pub in sorted(self.keys.items())
             ],
         }
 

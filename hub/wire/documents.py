@@ -16,20 +16,17 @@ Both ends stream: a chunk at a time in, a chunk at a time out, with the running 
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-
 from hub.core import merkle
-from hub.core.errors import ContractError
-from hub.trust import e2e
+from hub.trust import e2e, suites
+from hub.trust.suites import PublicKey
+from hub.wire.descriptor import Descriptor, DocumentError
 from hub.wire.media import HEAD, media_problem
 
 CHUNK_STEM = "document_chunk"
@@ -41,50 +38,6 @@ MAX_DOCUMENT_BYTES = 2 * 1024**3
 #: A file name's longest form, in characters.
 MAX_NAME = 255
 UPLOAD = re.compile(r"[0-9a-f]{32}")
-
-
-class DocumentError(ContractError):
-    """A document or chunk that cannot be accepted; ``reason`` is the dead-letter code."""
-
-    reason = "invalid_document"
-
-
-@dataclass(frozen=True)
-class Descriptor:
-    """What the recipient learns of a document before its bytes: payload, sealed when the
-    payload is."""
-
-    name: str
-    media_type: str
-    size: int
-    sha256: str
-    key: bytes | None = None  # the document's AES-256 key, when it travels encrypted
-
-    def to_bytes(self) -> bytes:
-        body: dict[str, Any] = {
-            "name": self.name,
-            "media_type": self.media_type,
-            "size": self.size,
-            "sha256": self.sha256,
-        }
-        if self.key is not None:
-            body["key"] = base64.b64encode(self.key).decode()
-        return json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Descriptor:
-        try:
-            body = json.loads(data)
-            key = base64.b64decode(body["key"]) if "key" in body else None
-            return cls(
-                str(body["name"]),
-                str(body["media_type"]),
-                int(body["size"]),
-                str(body["sha256"]),
-                key,
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DocumentError("a document descriptor is not readable") from exc
 
 
 @dataclass(frozen=True)
@@ -140,17 +93,17 @@ def parse_documents_fact(text: str) -> dict[int, tuple[int, str]]:
     return out
 
 
-def manifest_digest(refs: list[DocumentRef]) -> str:
-    """Lowercase hex SHA-256 of the manifest as the signature covers it: ``hub-manifest-v1``,
-    then per document its number, upload, chunk count, wire size, chunk root and descriptor
-    digest."""
+def manifest_digest(refs: list[DocumentRef], suite: suites.Suite = suites.INTL) -> str:
+    """Lowercase hex digest, by ``suite``'s hash, of the manifest as the signature covers it:
+    ``hub-manifest-v1``, then per document its number, upload, chunk count, wire size, chunk
+    root and descriptor digest."""
     out = bytearray(e2e.length_prefixed("hub-manifest-v1"))
     for r in refs:
         out += e2e.length_prefixed(
             str(r.n), r.upload, str(r.chunk_count), str(r.size), r.chunks_root.hex(),
-            hashlib.sha256(r.descriptor).hexdigest(),
+            suite.digest(r.descriptor).hex(),
         )  # fmt: skip
-    return hashlib.sha256(bytes(out)).hexdigest()
+    return suite.digest(bytes(out)).hex()
 
 
 @dataclass(frozen=True)
@@ -222,7 +175,7 @@ def chunk_count(size: int) -> int:
 class Sealing:
     """To whom a document is sealed: the recipient's key and the payload's HPKE ``info``."""
 
-    public: X25519PublicKey
+    public: PublicKey
     payload_info: bytes
 
 
@@ -257,7 +210,8 @@ class SplitDocument:
         self.source, self.size, self.n = source, size, n
         self.message_id, self.sender, self.recipient = message_id, sender, recipient
         self.name, self.media_type, self.sealing = name, media_type, sealing
-        self.key = e2e.new_document_key() if sealing else None
+        self.suite = sealing.public.suite if sealing else None
+        self.key = e2e.new_document_key(self.suite) if self.suite else None
         self.count = chunk_count(size)
         self.upload = secrets.token_hex(16)
         self._ref: DocumentRef | None = None
@@ -271,11 +225,11 @@ class SplitDocument:
             read += len(block)
             plain.update(block)
             data = block
-            if self.key is not None:
+            if self.key is not None and self.suite is not None:
                 aad = e2e.chunk_aad(
                     self.message_id, self.sender, self.recipient, self.n, index, self.count
                 )
-                data = e2e.seal_chunk(self.key, index, block, aad)
+                data = e2e.seal_chunk(self.suite, self.key, index, block, aad)
             root.add(merkle.leaf_hash(data))
             wire += len(data)
             yield Chunk(
@@ -290,8 +244,9 @@ class SplitDocument:
             )
         if read != self.size or self.source.read(1):
             raise DocumentError(f"document {self.n} changed size while it was read")
+        cipher = self.suite.name if self.suite and self.suite.name != suites.DEFAULT else None
         descriptor = Descriptor(
-            self.name, self.media_type, self.size, plain.hexdigest(), self.key
+            self.name, self.media_type, self.size, plain.hexdigest(), self.key, cipher
         ).to_bytes()
         if self.sealing is not None:
             info = e2e.document_info(self.sealing.payload_info, self.n)
@@ -357,7 +312,8 @@ class DocumentAssembler:
                 self.message_id, self.sender, self.recipient, self.ref.n, chunk.index, chunk.count
             )
             try:
-                block = e2e.open_chunk(self.descriptor.key, chunk.index, chunk.data, aad)
+                block = e2e.open_chunk(self.descriptor.suite, self.descriptor.key, chunk.index,
+                                       chunk.data, aad)  # fmt: skip
             except e2e.DecryptionError as exc:
                 raise DocumentError(str(exc), reason="corrupt_chunk") from exc
         if self.next == 0 and (problem := media_problem(self.descriptor.media_type, block[:HEAD])):

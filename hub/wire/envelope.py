@@ -12,27 +12,28 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-
 from hub.core.clock import now_utc
 from hub.trust import e2e
 from hub.trust.address import Address
 from hub.trust.keys import SigningKey
+from hub.trust.suites import PublicKey
 from hub.wire import codec
 from hub.wire.documents import DocumentRef, manifest_digest
 from hub.wire.schemas import SchemaRegistry, SchemaVersion
+from hub.wire.signing import (
+    SIG_V1,
+    SIG_V2,
+    SIG_V3,
+    SignedStructure,
+    encryption_digest,
+    scheme_suite,
+)
 
 ENVELOPE_STEM = "envelope"
 #: Message, correlation and causation ids: 1 to 64 ASCII characters of a small alphabet, so they
 #: fit every column, log line and header that carries them, and cannot smuggle control text.
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 ID_RULE = "1-64 characters of A-Z a-z 0-9 . _ : - (starting with a letter or digit)"
-SIG_V1 = "hub-sig-v1"
-SIG_V2 = "hub-sig-v2"
-#: hub-sig-v2 and the digest of the documents' manifest: what a message with documents is signed
-#: with (one without keeps hub-sig-v2, so every verifier written for v2 still reads it).
-SIG_V3 = "hub-sig-v3"
-SCHEMES = frozenset({SIG_V1, SIG_V2, SIG_V3})
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,15 @@ class Envelope:
         return h.hexdigest()
 
     def manifest_sha256(self) -> str | None:
-        """The digest hub-sig-v3 covers; None for a message without documents."""
-        return manifest_digest(list(self.documents)) if self.documents else None
+        """The manifest digest the signature covers (SHA-256, or SM3 under hub-sig-sm2-v1);
+        None for a message without documents."""
+        if not self.documents:
+            return None
+        return manifest_digest(list(self.documents), scheme_suite(self.signature_scheme))
+
+    def payload_digest(self) -> str:
+        """The payload's digest the signature covers (SHA-256, or SM3 under hub-sig-sm2-v1)."""
+        return scheme_suite(self.signature_scheme).digest(self.payload).hex()
 
     def e2e_context(self) -> bytes:
         """The HPKE ``info`` of this envelope's encrypted payload (``hub.trust.e2e.context``)."""
@@ -151,8 +159,9 @@ class Envelope:
         )
 
     def encryption_sha256(self) -> str | None:
-        """SHA-256 of the encryption header in its canonical form; None when there is none."""
-        return encryption_digest(self.encryption)
+        """The digest of the encryption header in its canonical form (SHA-256, or SM3 under
+        hub-sig-sm2-v1); None when there is none."""
+        return encryption_digest(self.encryption, scheme_suite(self.signature_scheme))
 
     def signing_bytes(self) -> bytes:
         """The exact bytes the sender signs, by ``signature_scheme`` (README: hub-sig-v2).
@@ -172,134 +181,11 @@ class Envelope:
             causation_id=self.causation_id,
             created_at=self.created_at,
             signing_key_id=self.signing_key_id,
-            payload_sha256=hashlib.sha256(self.payload).hexdigest(),
+            payload_sha256=self.payload_digest(),
             encryption_sha256=self.encryption_sha256(),
             manifest_sha256=self.manifest_sha256(),
         )
         return fields.to_bytes()
-
-
-@dataclass(frozen=True)
-class SignedStructure:
-    """Every field a signature covers, the payload only as its digest, so a signature can be
-    re-verified from metadata alone (the audit log does)."""
-
-    scheme: str
-    message_id: str
-    family: str
-    schema_version: int
-    sender: str
-    recipient: str
-    correlation_id: str | None
-    causation_id: str | None
-    created_at: datetime
-    signing_key_id: str
-    payload_sha256: str
-    encryption_sha256: str | None = None
-    manifest_sha256: str | None = None
-
-    def to_bytes(self) -> bytes:
-        if self.scheme in (SIG_V2, SIG_V3) and (self.manifest_sha256 is not None) != (
-            self.scheme == SIG_V3
-        ):
-            raise ValueError("documents are signed with hub-sig-v3, and only they")
-        if self.scheme in (SIG_V2, SIG_V3):
-            return self._v2()
-        if self.scheme == SIG_V1:
-            if self.encryption_sha256 is not None or self.manifest_sha256 is not None:
-                raise ValueError("hub-sig-v1 cannot sign an encrypted envelope or documents")
-            return signing_string(
-                message_id=self.message_id,
-                family=self.family,
-                schema_version=self.schema_version,
-                sender=self.sender,
-                recipient=self.recipient,
-                correlation_id=self.correlation_id,
-                causation_id=self.causation_id,
-                created_at=self.created_at,
-                signing_key_id=self.signing_key_id,
-                payload_sha256=self.payload_sha256,
-            )
-        raise ValueError(f"unknown signature scheme {self.scheme[:40]!r}")
-
-    def _v2(self) -> bytes:
-        """hub-sig-v2: each field as a 4-byte big-endian length and its UTF-8 bytes; an optional
-        field as one byte 0 (absent) or 1 followed by the field.  No text can move from one field
-        into another under the same signature, and an absent id differs from an empty one.
-        hub-sig-v3 is the same with its own name first and the manifest digest last."""
-        out = bytearray()
-
-        def put(text: str) -> None:
-            data = text.encode()
-            out.extend(len(data).to_bytes(4, "big"))
-            out.extend(data)
-
-        def put_optional(text: str | None) -> None:
-            if text is None:
-                out.append(0)
-            else:
-                out.append(1)
-                put(text)
-
-        put(self.scheme)
-        put(self.message_id)
-        put(self.family)
-        put(str(self.schema_version))
-        put(self.sender)
-        put(self.recipient)
-        put_optional(self.correlation_id)
-        put_optional(self.causation_id)
-        put(str(int(self.created_at.timestamp() * 1000)))
-        put(self.signing_key_id)
-        put(self.payload_sha256)
-        put_optional(self.encryption_sha256)
-        if self.scheme == SIG_V3:
-            put(self.manifest_sha256 or "")
-        return bytes(out)
-
-
-def encryption_digest(header: dict[str, Any] | None) -> str | None:
-    """SHA-256 (hex) of an encryption header: its four fields length-prefixed in schema order."""
-    if header is None:
-        return None
-    h = hashlib.sha256()
-    for name in ("scheme", "recipient_key_id", "ephemeral_public_key", "nonce"):
-        value = header.get(name)
-        data = value if isinstance(value, bytes) else str(value or "").encode()
-        h.update(len(data).to_bytes(4, "big") + data)
-    return h.hexdigest()
-
-
-def signing_string(
-    *,
-    message_id: str,
-    family: str,
-    schema_version: int,
-    sender: str,
-    recipient: str,
-    correlation_id: str | None,
-    causation_id: str | None,
-    created_at: datetime,
-    signing_key_id: str,
-    payload_sha256: str,
-) -> bytes:
-    """hub-sig-v1 from its fields (envelopes written before hub-sig-v2): newline-joined, which is
-    unambiguous only because ids are restricted to a newline-free alphabet."""
-    millis = int(created_at.timestamp() * 1000)
-    lines = [
-        SIG_V1.encode(),
-        message_id.encode(),
-        family.encode(),
-        str(schema_version).encode(),
-        sender.encode(),
-        recipient.encode(),
-        (correlation_id or "").encode(),
-        (causation_id or "").encode(),
-        str(millis).encode(),
-        signing_key_id.encode(),
-        payload_sha256.encode(),
-    ]
-    return b"\n".join(lines)
 
 
 def envelope_schema(registry: SchemaRegistry) -> SchemaVersion:
@@ -319,14 +205,14 @@ def seal(
     causation_id: str | None = None,
     message_id: str | None = None,
     created_at: datetime | None = None,
-    encrypt_to: tuple[str, X25519PublicKey] | None = None,
+    encrypt_to: tuple[str, PublicKey] | None = None,
     documents: tuple[DocumentRef, ...] = (),
 ) -> tuple[Envelope, bytes]:
     """Encode ``payload``, wrap it in a signed envelope; returns the envelope and its wire bytes.
 
     With ``encrypt_to`` (the receiving connector's encryption key id and public key) the payload
-    travels as HPKE ciphertext bound to this envelope (``hub.trust.e2e``), and the signature
-    covers the encryption header and the ciphertext's digest.
+    travels encrypted in that key's suite, bound to this envelope (``hub.trust.e2e``), and the
+    signature covers the encryption header and the ciphertext's digest.
     """
     message_id = message_id or str(uuid.uuid4())
     encoded = codec.encode(payload_schema, payload)
@@ -355,10 +241,16 @@ def seal(
         causation_id=causation_id,
         encryption=header,
         documents=documents,
-        signature_scheme=SIG_V3 if documents else SIG_V2,
+        signature_scheme=signature_scheme(key, documents=bool(documents)),
     )
     env = replace(env, signature=key.sign(env.signing_bytes()))
     return env, encode_envelope(registry, env)
+
+
+def signature_scheme(key: SigningKey, *, documents: bool) -> str:
+    """What a key of its suite signs a new envelope with."""
+    scheme = key.suite.envelope_scheme
+    return SIG_V3 if scheme == SIG_V2 and documents else scheme
 
 
 def encode_envelope(registry: SchemaRegistry, env: Envelope) -> bytes:

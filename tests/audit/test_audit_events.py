@@ -139,7 +139,7 @@ def test_delivery_events_carry_a_verifiable_signature() -> None:
     routed, delivered = delivered_events(env)
     assert delivered.status == "DELIVERED" and routed.status is None
     store_rec = _as_record(delivered)
-    keys = {key.key_id: ("MIB@350582", key.private.public_key())}
+    keys = {key.key_id: ("MIB@350582", key.public)}
     assert signature_check(store_rec, keys.get) == ("valid", "MIB@350582")
     # A different claimed sender, or a changed payload hash, no longer verifies.
     assert signature_check({**store_rec, "sender": "MIB@350583"}, keys.get)[0] == "wrong signer"
@@ -181,7 +181,7 @@ def test_a_hub_sig_v1_record_keeps_its_old_form_and_still_verifies() -> None:
         "schema_version", "created_at", "correlation_id", "causation_id",
         "signing_key_id", "payload_sha256", "signature",
     }  # fmt: skip
-    keys = {key.key_id: ("MIB@350582", key.private.public_key())}
+    keys = {key.key_id: ("MIB@350582", key.public)}
     assert signature_check(store_rec, keys.get) == ("valid", "MIB@350582")
 
 
@@ -429,7 +429,7 @@ def test_the_trail_compares_a_receipt_with_the_bytes_that_were_sent(tmp_path: Pa
 def test_a_signature_made_before_its_key_was_revoked_stays_valid_one_made_after_does_not() -> None:
     env, _, key = sealed(person_clue(), created_at=T0)
     rec = _as_record(delivered_event(env))
-    keys = {key.key_id: ("MIB@350582", key.private.public_key())}
+    keys = {key.key_id: ("MIB@350582", key.public)}
     later = {key.key_id: T0 + timedelta(hours=1)}
     earlier = {key.key_id: T0 - timedelta(hours=1)}
     assert signature_check(rec, keys.get, later.get)[0] == "valid"

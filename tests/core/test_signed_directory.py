@@ -108,7 +108,7 @@ def test_an_older_directory_is_refused_once_a_newer_one_was_loaded(rig: Rig) -> 
 
 def test_the_directory_key_must_be_in_the_anchor_it_is_used_with(tmp_path: Path) -> None:
     key = init_directory_key(tmp_path / "k.pem", tmp_path / "anchor.json")
-    other = TrustAnchor.of(SigningKey.generate().private.public_key())
+    other = TrustAnchor.of(SigningKey.generate().public)
     with pytest.raises(DirectoryError, match="not in the trust anchor"):
         DirectoryAuthority(tmp_path / "d.json", other, key)
     with pytest.raises(DirectoryError, match="exists already"):
@@ -117,7 +117,7 @@ def test_the_directory_key_must_be_in_the_anchor_it_is_used_with(tmp_path: Path)
 
 def test_an_anchor_may_name_several_keys_and_any_of_them_signs(tmp_path: Path) -> None:
     k1, k2 = SigningKey.generate(), SigningKey.generate()
-    anchor = TrustAnchor.of(k1.private.public_key(), k2.private.public_key())
+    anchor = TrustAnchor.of(k1.public, k2.public)
     anchor.save(tmp_path / "anchor.json")
     anchor = TrustAnchor.load(tmp_path / "anchor.json")
     path = tmp_path / "d.json"

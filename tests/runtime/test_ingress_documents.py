@@ -158,7 +158,7 @@ def test_an_earlier_upload_under_another_key_does_not_mix_in(rig: Rig) -> None:
     """The sender's first attempt died half-way; the second draws a new key and upload id."""
     key = e2e.EncryptionKey.generate()
     data = pdf()
-    sealing = Sealing(key.private.public_key(), b"info")
+    sealing = Sealing(key.public, b"info")
     _, first = split(rig, "m-evidence-2", data, sealing)
     ref, second = split(rig, "m-evidence-2", data, sealing)
     _, raw = rig.message(message_id="m-evidence-2", documents=(ref,))

@@ -20,7 +20,7 @@ from hub.core import merkle
 from hub.runtime.tree_heads import TreeHeadPublisher, message_id
 from hub.storage.tree_heads import TreeHeads
 from hub.trust.address import Address
-from hub.trust.keys import SigningKey, public_raw
+from hub.trust.keys import SigningKey
 from hub.trust.operators import OPERATORS
 from tests.runtime.test_ingress_pipeline import Rig
 
@@ -174,7 +174,7 @@ def test_a_head_signed_but_not_sent_everywhere_is_sent_again(world: World) -> No
 # -- the verdicts, pure --------------------------------------------------------------------------
 
 KEY = SigningKey.generate()
-KEYS = [(KEY.key_id, public_raw(KEY.private.public_key()))]
+KEYS = [(KEY.key_id, KEY.public.raw)]
 
 
 def head_of(leaves: list[bytes], *, key: SigningKey = KEY, froms: tuple[int, ...] = ()) -> dict:

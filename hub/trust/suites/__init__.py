@@ -12,7 +12,9 @@ from hub.trust.suites.intl import INTL
 
 __all__ = [
     "DEFAULT",
+    "GM",
     "GM_DISTID",
+    "INTL",
     "SUITES",
     "DecryptionFailed",
     "Hasher",
@@ -24,6 +26,7 @@ __all__ = [
     "by_name",
     "by_scheme",
     "load_private_pem",
+    "note_key_hash",
     "public_from_raw",
 ]
 
@@ -63,6 +66,14 @@ def public_from_raw(raw: bytes, *, encryption: bool = False) -> PublicKey:
         if suite.owns_raw_public(raw):
             return suite.public_from_raw(raw, encryption=encryption)
     raise ValueError(f"a public key of {len(raw)} bytes belongs to no suite")
+
+
+def note_key_hash(name: str, public: PublicKey) -> bytes:
+    """The 4-byte key hash of a C2SP signed note: SHA-256(name || 0x0A || type || key)[:4], the
+    spec's own hash whatever the signature's suite."""
+    import hashlib
+
+    return hashlib.sha256(name.encode() + b"\n" + public.suite.note_type + public.raw).digest()[:4]
 
 
 def load_private_pem(pem: bytes, *, encryption: bool = False) -> PrivateKey:

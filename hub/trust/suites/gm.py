@@ -99,6 +99,10 @@ class Gm:
     hash_name = "sm3"
     envelope_scheme = "hub-sig-sm2-v1"
     encryption_scheme = "sm2-wrapped-sm4gcm"
+    content_key_len = _KEY_LEN
+    chunk_cipher = "sm4gcm"
+    #: C2SP signed-note signature type: SM2 has none assigned; 0xff is the spec's for others.
+    note_type = b"\xff"
 
     def hasher(self) -> Hasher:
         return _SM3()
@@ -188,6 +192,29 @@ class Gm:
                 raise DecryptionFailed("not an SM4 key and nonce")
             return bytes(SM4GCM(content_key).decrypt(sealed.nonce, sealed.ciphertext, info))
         except (ValueError, InvalidTag) as exc:
+            raise DecryptionFailed(type(exc).__name__) from exc
+
+    def pack(self, sealed: Sealed) -> bytes:
+        """The wrapped key's length (2 bytes, big-endian), the wrapped key, the nonce, the
+        ciphertext."""
+        wrapped = sealed.encapsulated
+        return len(wrapped).to_bytes(2, "big") + wrapped + sealed.nonce + sealed.ciphertext
+
+    def unpack(self, data: bytes, key_id: str) -> Sealed:
+        size = int.from_bytes(data[:2], "big")
+        if len(data) < 2 + size + _NONCE_LEN:
+            raise DecryptionFailed("shorter than a wrapped key and a nonce")
+        rest = data[2 + size :]
+        return Sealed(self.encryption_scheme, key_id, data[2 : 2 + size], rest[:_NONCE_LEN],
+                      rest[_NONCE_LEN:])  # fmt: skip
+
+    def aead_seal(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        return bytes(SM4GCM(key).encrypt(nonce, plaintext, aad))
+
+    def aead_open(self, key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+        try:
+            return bytes(SM4GCM(key).decrypt(nonce, ciphertext, aad))
+        except (InvalidTag, ValueError) as exc:
             raise DecryptionFailed(type(exc).__name__) from exc
 
 

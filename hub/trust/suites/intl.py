@@ -12,6 +12,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 
 from hub.trust.suites.base import (
@@ -35,6 +36,10 @@ class Intl:
     hash_name = "sha256"
     envelope_scheme = "hub-sig-v2"
     encryption_scheme = "hpke-base-x25519-sha256-aes128gcm"
+    content_key_len = 32
+    chunk_cipher = "aes256gcm"
+    #: C2SP signed-note signature type: Ed25519 has 0x01.
+    note_type = b"\x01"
 
     def hasher(self) -> Hasher:
         return hashlib.sha256()
@@ -113,6 +118,24 @@ class Intl:
                                        info=info))  # fmt: skip
         except Exception as exc:  # InvalidTag and friends: altered, or not for this key
             raise DecryptionFailed(str(type(exc).__name__)) from exc
+
+    def pack(self, sealed: Sealed) -> bytes:
+        """RFC 9180's single-shot form: the encapsulated key, then the ciphertext."""
+        return sealed.encapsulated + sealed.ciphertext
+
+    def unpack(self, data: bytes, key_id: str) -> Sealed:
+        if len(data) < _ENC_LEN:
+            raise DecryptionFailed("shorter than an encapsulated key")
+        return Sealed(self.encryption_scheme, key_id, data[:_ENC_LEN], b"", data[_ENC_LEN:])
+
+    def aead_seal(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        return AESGCM(key).encrypt(nonce, plaintext, aad)
+
+    def aead_open(self, key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+        try:
+            return AESGCM(key).decrypt(nonce, ciphertext, aad)
+        except Exception as exc:  # InvalidTag
+            raise DecryptionFailed(type(exc).__name__) from exc
 
 
 INTL = Intl()
