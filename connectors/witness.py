@@ -31,7 +31,7 @@ from typing import Any
 from prometheus_client import Counter
 
 from connectors.messages import InboxMessage, VerificationError
-from hub.audit.transparency import CheckpointError, open_checkpoint
+from hub.audit.transparency import CheckpointError, open_checkpoint, suite_of_origin
 from hub.core import merkle
 from hub.core.files import private_dir
 from hub.trust.directory import Directory
@@ -70,7 +70,7 @@ def check_head(
     kept: KeptHead | None, payload: dict[str, Any], operators_keys: Sequence[tuple[str, bytes]]
 ) -> Verdict:
     """The verdict on a tree head's ``payload`` given the head kept; raises TreeHeadMismatch.
-    Pure: ``operators_keys`` are (key id, raw Ed25519 public key) of the operators."""
+    Pure: ``operators_keys`` are (key id, raw public key) of the operators."""
     head = KeptHead(
         str(payload["origin"]),
         int(payload["tree_size"]),
@@ -87,6 +87,9 @@ def check_head(
         break
     else:
         raise TreeHeadMismatch("tree head: the checkpoint is not signed by the hub operators")
+    log_suite = suite_of_origin(head.origin)
+    if log_suite is None:
+        raise TreeHeadMismatch(f"tree head: {head.origin[:60]!r} names no log this hub keeps")
     if kept is None:
         return Verdict("first", head)
     if head.origin != kept.origin:
@@ -110,6 +113,7 @@ def check_head(
                 bytes.fromhex(kept.root_hash),
                 bytes.fromhex(head.root_hash),
                 [bytes.fromhex(p) for p in proof["path"]],
+                log_suite.digest,
             )
         except ValueError:  # not hex: a malformed proof is no proof, and must not stop the inbox
             ok = False

@@ -163,7 +163,9 @@ class AuditSink:
         self.settings = settings
         self.bootstrap = bootstrap
         self.registry = SchemaRegistry.load(settings.schemas_path)
-        self.store = store or AuditStore(settings.effective_audit_url)
+        self.store = store or AuditStore(
+            settings.effective_audit_url, new_log_suite=settings.crypto_suite
+        )
         self.key = key or self._operators_key
         self.max_records = max_records
         self.checkpointer = Checkpointer(
@@ -172,7 +174,7 @@ class AuditSink:
             every=settings.audit_checkpoint_every,
             interval_s=settings.audit_checkpoint_interval_s,
         )
-        self.mac = AuditMac.from_file(settings.audit_mac_path)
+        self.mac = AuditMac.from_file(settings.audit_mac_path, settings.crypto_suite)
         self.appended = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

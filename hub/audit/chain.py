@@ -17,14 +17,14 @@ only); ``tests/test_audit_chain.py`` checks that the two agree.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.trust import suites
 from hub.trust.keys import SigningKey, verify
-from hub.trust.suites import PublicKey
+from hub.trust.suites import PublicKey, Suite
 
 GENESIS = "0" * 64
 CHECKPOINT_SCHEME = "hub-audit-checkpoint-v1"
@@ -53,8 +53,9 @@ def canonical(record: Mapping[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def record_hash(prev_hash: str, record: Mapping[str, Any]) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(record)).hexdigest()
+def record_hash(prev_hash: str, record: Mapping[str, Any], suite: Suite = suites.INTL) -> str:
+    """The chain hash, by the log's suite: SHA-256 (intl) or SM3 (gm)."""
+    return suite.digest(prev_hash.encode() + b"\n" + canonical(record)).hex()
 
 
 def json_text(value: Any) -> str:
@@ -168,6 +169,7 @@ def verify_chain(
     public_key: PublicKeys,
     *,
     progress: Callable[[int], None] | None = None,
+    suite: Suite = suites.INTL,
 ) -> Verdict:
     """Walk the records in ``seq`` order; stop at the first bad record or checkpoint.
 
@@ -221,7 +223,7 @@ def verify_chain(
                 )
                 v.problem = Problem(seq, eid, what)
             return v
-        computed = record_hash(prev, rec)
+        computed = record_hash(prev, rec, suite)
         if computed != rec.get("hash"):
             v.problem = Problem(seq, eid, "content altered: the record does not match its hash")
             return v

@@ -2,8 +2,9 @@
 
 ``audit.jsonl`` holds every record exactly as the chain hashes it (plus ``prev_hash`` and
 ``hash``); ``audit.csv`` the same columns for a spreadsheet; ``checkpoints.jsonl`` the signed
-checkpoints; ``manifest.json`` the SHA-256 of each file, the hash rule, the head of the chain
-and the public keys that signed the checkpoints.  ``ops/audit/verify_export.py`` re-verifies
+checkpoints; ``manifest.json`` each file's digest, the log's hash (``sha256``, or ``sm3`` for a
+log of the gm suite), the hash rule, the head of the chain and the public keys that signed the
+checkpoints.  ``ops/audit/verify_export.py`` re-verifies
 all of it with the Python standard library (and ``cryptography`` for the signatures), without
 the hub or its database.
 """
@@ -11,7 +12,6 @@ the hub or its database.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,23 +21,25 @@ from typing import Any
 from hub.audit.chain import CHAIN_COLUMNS, CHECKPOINT_SCHEME, GENESIS, Checkpoint
 from hub.audit.store import AuditStore
 from hub.core.clock import iso_ms
+from hub.trust.suites import Suite
 
 FORMAT = "hub-audit-export-v1"
 COLUMNS = (*CHAIN_COLUMNS, "prev_hash", "hash")
 HASH_RULE = (
-    "hash_n = sha256_hex(hash_{n-1} + '\\n' + canonical_n); hash_0 = 64 zeros; canonical_n = "
+    "hash_n = HASH_hex(hash_{n-1} + '\\n' + canonical_n); hash_0 = 64 zeros; canonical_n = "
     "JSON object of the columns " + ", ".join(CHAIN_COLUMNS) + " of record n (null where "
     "empty), keys sorted, separators ',' and ':', non-ASCII escaped as \\uXXXX; 'signed' and "
     "'facts' are JSON strings taken verbatim"
 )
 CHECKPOINT_RULE = (
-    "Ed25519 signature over the UTF-8 lines '" + CHECKPOINT_SCHEME + "', seq, head_hash, "
-    "signed_at, key_id joined by '\\n'"
+    "a signature by key_id (ed25519:… Ed25519; sm2:… SM2 with SM3, signer id 1234567812345678) "
+    "over the UTF-8 lines '" + CHECKPOINT_SCHEME + "', seq, head_hash, signed_at, key_id joined "
+    "by '\\n'"
 )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
+def _digest(path: Path, suite: Suite) -> str:
+    h = suite.hasher()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
@@ -84,12 +86,13 @@ def export(
         "head_hash": head,
         "genesis_hash": GENESIS,
         "columns": list(COLUMNS),
-        "hash_rule": HASH_RULE,
+        "hash": store.suite.hash_name,
+        "hash_rule": HASH_RULE.replace("HASH", store.suite.hash_name),
         "checkpoint_rule": CHECKPOINT_RULE,
         "checkpoints": len(checkpoints),
         "checkpoint_keys": checkpoint_keys,
         "files": {
-            p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
+            p.name: {store.suite.hash_name: _digest(p, store.suite), "bytes": p.stat().st_size}
             for p in (jsonl, csv_path, cps)
         },
         "verify_with": "python3 ops/audit/verify_export.py <this directory>",

@@ -1,4 +1,5 @@
-"""Authenticating audit records: an HMAC-SHA256 tag on every record the hub publishes.
+"""Authenticating audit records: an HMAC tag on every record the hub publishes, with the hash of
+the deployment's suite (HMAC-SHA256 under ``intl``, HMAC-SM3 under ``gm``).
 
 Anyone who can write to ``hub.audit`` could otherwise put a made-up fact into the transfer log,
 or take a genuine event's (deterministic) id first so that the genuine one is skipped as a
@@ -9,22 +10,23 @@ as a fact only when its tag verifies, and otherwise only its hash, in quarantine
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from pathlib import Path
 
 from hub.core.files import private_dir
+from hub.trust import suites
 
 
 class AuditMac:
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, suite: str = suites.DEFAULT) -> None:
         if len(key) < 32:
             raise ValueError("the audit MAC key must have at least 32 bytes")
         self._key = key
+        self._suite = suites.by_name(suite)
 
     @classmethod
-    def from_file(cls, path: Path) -> AuditMac:
+    def from_file(cls, path: Path, suite: str = suites.DEFAULT) -> AuditMac:
         """The key in ``path``, created (random, 0600) on first use."""
         if not path.exists():
             private_dir(path.parent)
@@ -34,10 +36,10 @@ class AuditMac:
             except FileExistsError:
                 pass  # another worker made it first: use theirs
             path.chmod(0o600)
-        return cls(bytes.fromhex(path.read_text(encoding="ascii").strip()))
+        return cls(bytes.fromhex(path.read_text(encoding="ascii").strip()), suite)
 
     def tag(self, value: bytes) -> bytes:
-        return hmac.new(self._key, value, hashlib.sha256).hexdigest().encode("ascii")
+        return self._suite.mac(self._key, value).hex().encode("ascii")
 
     def verify(self, value: bytes, tag: bytes | None) -> bool:
         return tag is not None and hmac.compare_digest(self.tag(value), bytes(tag))

@@ -56,7 +56,16 @@ audit_checkpoints = Table(
     Column("head_hash", String(64), nullable=False),
     Column("signed_at", String(32), nullable=False),
     Column("key_id", String(64), nullable=False),
-    Column("signature", String(128), nullable=False),
+    Column("signature", String(192), nullable=False),  # hex: Ed25519 128, SM2 DER up to 144
+)
+
+#: The log's own settings, written once: ``hash`` names the suite (hub.trust.suites) whose hash
+#: chains the records and builds the tree, fixed when the first record is appended.
+audit_meta = Table(
+    "audit_meta",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", String(64), nullable=False),
 )
 
 

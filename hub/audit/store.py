@@ -43,12 +43,14 @@ from hub.audit.events import AuditEvent
 from hub.audit.schema import (
     audit_checkpoints,
     audit_log,
+    audit_meta,
     migrate,
 )
 from hub.core.clock import as_utc, iso_ms, truncate_ms
 from hub.storage.engine import make_engine
-from hub.trust import regions
+from hub.trust import regions, suites
 from hub.trust.keys import SigningKey
+from hub.trust.suites import Suite
 
 log = logging.getLogger("hub.audit")
 
@@ -84,11 +86,31 @@ class AppendResult:
 
 
 class AuditStore:
-    def __init__(self, url: str, *, migrate_schema: bool = True) -> None:
+    """``new_log_suite`` is the suite a log started by this store hashes with (the writer's
+    ``crypto_suite``); a log that has records keeps the suite it started with (``suite``)."""
+
+    def __init__(
+        self, url: str, *, migrate_schema: bool = True, new_log_suite: str = suites.DEFAULT
+    ) -> None:
         self.url = url
         self.engine = make_engine(url)
         if migrate_schema:
             migrate(self.engine)
+        self.new_log_suite = suites.by_name(new_log_suite)
+        self._suite: Suite | None = None
+
+    @property
+    def suite(self) -> Suite:
+        """The suite whose hash chains this log and builds its tree: the one recorded when its
+        first record was appended; for a log from before that was recorded (or an empty one not
+        yet claimed) SHA-256's, ``intl``."""
+        if self._suite is None:
+            with self.engine.connect() as conn:
+                recorded = _recorded_suite(conn)
+            if recorded is None:
+                return self.new_log_suite if self.count() == 0 else suites.INTL
+            self._suite = recorded
+        return self._suite
 
     def close(self) -> None:
         self.engine.dispose()
@@ -116,6 +138,7 @@ class AuditStore:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK})
             seen = self._existing_ids(conn, [e.event_id for e in events])
             seq, prev = _head(conn)
+            suite = _claim_suite(conn, self.new_log_suite if seq == 0 else suites.INTL)
             rows = []
             for ev in events:
                 if ev.event_id in seen:
@@ -124,7 +147,7 @@ class AuditStore:
                 seq += 1
                 record = self._record(ev, seq, recorded)
                 record["prev_hash"] = prev
-                record["hash"] = prev = record_hash(prev, _hashable(record))
+                record["hash"] = prev = record_hash(prev, _hashable(record), suite)
                 rows.append(record)
             if rows:
                 conn.execute(audit_log.insert(), rows)
@@ -332,6 +355,20 @@ class AuditStore:
             )
             for row in result:
                 yield _row_to_record(row)
+
+
+def _recorded_suite(conn: Connection) -> Suite | None:
+    value = conn.execute(select(audit_meta.c.value).where(audit_meta.c.name == "hash")).scalar()
+    return suites.by_name(str(value)) if value else None
+
+
+def _claim_suite(conn: Connection, suite: Suite) -> Suite:
+    """The log's suite, recorded now (inside the appending transaction) if it was not yet."""
+    recorded = _recorded_suite(conn)
+    if recorded is not None:
+        return recorded
+    conn.execute(audit_meta.insert().values(name="hash", value=suite.name))
+    return suite
 
 
 def _head(conn: Connection) -> tuple[int, str]:

@@ -21,8 +21,9 @@ from typing import Any
 from hub.audit.chain import record_hash
 from hub.audit.events import SignedFields
 from hub.core.clock import parse_iso
+from hub.trust import suites
 from hub.trust.keys import verify
-from hub.trust.suites import PublicKey
+from hub.trust.suites import PublicKey, Suite
 from hub.wire.documents import parse_documents_fact
 
 #: key id → (owner address, public key), or None when unknown.
@@ -138,6 +139,7 @@ def build_trail(
     predecessor_hash: Callable[[int], str],
     keys: KeyLookup,
     revoked: Revocations | None = None,
+    suite: Suite = suites.INTL,
 ) -> list[Step]:
     steps = []
     prev_seq: int | None = None
@@ -145,7 +147,9 @@ def build_trail(
     for r in records:
         # Consecutive records of the trail need no lookup: the previous one's hash is known.
         expected_prev = prev_hash if prev_seq == r["seq"] - 1 else predecessor_hash(r["seq"])
-        intact = r["prev_hash"] == expected_prev and record_hash(r["prev_hash"], r) == r["hash"]
+        intact = (
+            r["prev_hash"] == expected_prev and record_hash(r["prev_hash"], r, suite) == r["hash"]
+        )
         verdict, signer = signature_check(r, keys, revoked)
         steps.append(Step(r, intact, verdict, signer))
         prev_seq, prev_hash = r["seq"], r["hash"]

@@ -28,8 +28,27 @@ from hub.audit.store import AuditStore
 from hub.core import merkle
 from hub.trust import suites
 from hub.trust.keys import SigningKey
+from hub.trust.suites import Suite
 
 ORIGIN = "medfund-hub/audit"
+
+
+def origin_of(suite: Suite) -> str:
+    """The checkpoint origin of a log hashed by ``suite``: a log with another hash is another
+    log, so its checkpoints name it (``medfund-hub/audit-sm3``); SHA-256's keeps the old name."""
+    return ORIGIN if suite is suites.INTL else f"{ORIGIN}-{suite.hash_name}"
+
+
+def suite_of_origin(origin: str) -> Suite | None:
+    """The suite whose hash built the tree a checkpoint of ``origin`` commits to."""
+    for suite in suites.SUITES.values():
+        if origin == origin_of(suite):
+            return suite
+    return None
+
+
+def tree_scheme(suite: Suite) -> str:
+    return f"rfc9162-{suite.hash_name}"
 
 
 def note_key_hash(name: str, public: bytes) -> bytes:
@@ -49,7 +68,8 @@ def signed_checkpoint(origin: str, size: int, root: bytes, key: SigningKey) -> s
 
 def leaves(store: AuditStore, size: int) -> Iterator[bytes]:
     """The tree's leaf hashes of the first ``size`` records, streamed."""
-    return (merkle.leaf_hash(h.encode()) for h in store.iter_record_hashes(size))
+    suite = store.suite
+    return (merkle.leaf_hash(h.encode(), suite.digest) for h in store.iter_record_hashes(size))
 
 
 def prove(store: AuditStore, message_id: str, *, key: SigningKey | None) -> dict[str, Any]:
@@ -60,7 +80,8 @@ def prove(store: AuditStore, message_id: str, *, key: SigningKey | None) -> dict
     appending meanwhile changes nothing: every record proved is in the tree proved against."""
     size = store.head()[0]
     trail = store.trail(message_id, upto=size)
-    tree = merkle.StreamedTree(size)
+    suite = store.suite
+    tree = merkle.StreamedTree(size, suite.digest)
     if size:
         tree.want_root()
     for r in trail:
@@ -79,10 +100,10 @@ def prove(store: AuditStore, message_id: str, *, key: SigningKey | None) -> dict
         for r in trail
     ]
     return {
-        "scheme": "rfc9162-sha256",
+        "scheme": tree_scheme(suite),
         "tree_size": size,
         "root": root.hex(),
-        "checkpoint": signed_checkpoint(ORIGIN, size, root, key) if key else None,
+        "checkpoint": signed_checkpoint(origin_of(suite), size, root, key) if key else None,
         "message_id": message_id,
         "records": records,
     }
@@ -91,12 +112,12 @@ def prove(store: AuditStore, message_id: str, *, key: SigningKey | None) -> dict
 def consistency(store: AuditStore, old_size: int) -> dict[str, Any]:
     """A proof that the tree of ``old_size`` records is a prefix of the current one."""
     size = store.head()[0]
-    tree = merkle.StreamedTree(size)
+    tree = merkle.StreamedTree(size, store.suite.digest)
     tree.want_root()
     tree.want_consistency(old_size)
     tree.feed(leaves(store, size))
     return {
-        "scheme": "rfc9162-sha256",
+        "scheme": tree_scheme(store.suite),
         "old_size": old_size,
         "old_root": tree.root(0, old_size).hex(),
         "tree_size": size,

@@ -53,6 +53,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         checkpoints,
         checkpoint_keys(_directory(settings), args.key or []),
         progress=progress("verifying"),
+        suite=store.suite,
     )
     if sys.stderr.isatty():
         print(file=sys.stderr)
@@ -91,6 +92,7 @@ def cmd_trail(args: argparse.Namespace, settings: Settings) -> int:
         store.predecessor_hash,
         message_keys(directory := _directory(settings), store),
         revocations(directory),
+        store.suite,
     )
     if args.json:
         print(json.dumps([s.to_json() for s in steps], ensure_ascii=False))
@@ -178,7 +180,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"exported {manifest['records']} records and {manifest['checkpoints']} checkpoints")
         for name, info in manifest["files"].items():
-            print(f"  {out / name}  sha256 {info['sha256']}")
+            print(f"  {out / name}  {manifest['hash']} {info[manifest['hash']]}")
         print(f"  {out / 'manifest.json'}")
         print(f"re-verify anywhere with: python3 ops/audit/verify_export.py {out}")
     return 0

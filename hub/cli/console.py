@@ -150,7 +150,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         **settings.kafka_python_security(),
     )
     registry = SchemaRegistry.load(settings.schemas_path)
-    looks = LookLog(AuditPublisher(registry, AuditMac.from_file(settings.audit_mac_path)), producer)
+    mac = AuditMac.from_file(settings.audit_mac_path, settings.crypto_suite)
+    looks = LookLog(AuditPublisher(registry, mac), producer)
     directory = directory_file(settings)
     try:
         checkpoint_key = load_signing_key(settings.keys_dir, OPERATORS, directory.current)

@@ -37,7 +37,8 @@ def cmd_consistency(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_witness(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.witness import TreeHeadWitness
-    from hub.audit.transparency import ORIGIN
+    from hub.audit.store import AuditStore
+    from hub.audit.transparency import origin_of
     from hub.trust.address import Address
 
     address = Address.parse(args.address)
@@ -45,7 +46,8 @@ def cmd_witness(args: argparse.Namespace, settings: Settings) -> int:
     if not memory.exists():
         raise NotFound(f"{address} has no connector memory in {memory.parent}")
     witness = TreeHeadWitness(memory)
-    kept, gaps = witness.kept(ORIGIN), witness.gaps()
+    log_suite = AuditStore(settings.effective_audit_url, migrate_schema=False).suite
+    kept, gaps = witness.kept(origin_of(log_suite)), witness.gaps()
     witness.close()
     out = {
         "connector": str(address),

@@ -70,7 +70,8 @@ def handoff_view(
     if entry is None:
         return None
     steps = build_trail(audit.trail(message_id), audit.predecessor_hash,
-                        message_keys(directory, audit), revocations(directory))  # fmt: skip
+                        message_keys(directory, audit), revocations(directory),
+                        audit.suite)  # fmt: skip
     documents: list[dict[str, Any]] = []
     for s in steps:
         if s.record["kind"] == "submitted" and s.record["message_id"] == message_id:

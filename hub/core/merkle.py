@@ -11,21 +11,30 @@ chunks in order, a leaf's data the chunk's bytes as they travel.  Hashes (RFC 91
 
 Inclusion proofs (§2.1.3) show one record is in a tree of a given size and root; consistency
 proofs (§2.1.4) show a tree of size m is a prefix of a tree of size n, i.e. nothing recorded was
-changed or removed since.  The verifiers are the RFC's algorithms and need nothing but hashlib.
+changed or removed since.  The verifiers are the RFC's algorithms.  The hash is a parameter
+``h`` (SHA-256 by default, as the RFC has it; SM3 in the gm suite's logs).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+
+#: The tree's hash function, bytes to digest.  RFC 9162 fixes SHA-256; the structure is the same
+#: with another hash (the gm suite's logs use SM3: ``hub.trust.suites``), passed as ``h``.
+Digest = Callable[[bytes], bytes]
 
 
-def leaf_hash(data: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + data).digest()
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
 
 
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+def leaf_hash(data: bytes, h: Digest = sha256) -> bytes:
+    return h(b"\x00" + data)
+
+
+def node_hash(left: bytes, right: bytes, h: Digest = sha256) -> bytes:
+    return h(b"\x01" + left + right)
 
 
 def _split(n: int) -> int:
@@ -36,17 +45,17 @@ def _split(n: int) -> int:
     return k
 
 
-def root(leaves: Sequence[bytes]) -> bytes:
+def root(leaves: Sequence[bytes], h: Digest = sha256) -> bytes:
     """MTH of the leaf hashes ``leaves``."""
     if not leaves:
-        return hashlib.sha256(b"").digest()
+        return h(b"")
     if len(leaves) == 1:
         return leaves[0]
     k = _split(len(leaves))
-    return node_hash(root(leaves[:k]), root(leaves[k:]))
+    return node_hash(root(leaves[:k], h), root(leaves[k:], h), h)
 
 
-def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
+def inclusion_proof(index: int, leaves: Sequence[bytes], h: Digest = sha256) -> list[bytes]:
     """PATH(index, D[n]) over the leaf hashes."""
     n = len(leaves)
     if not 0 <= index < n:
@@ -55,30 +64,30 @@ def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
         return []
     k = _split(n)
     if index < k:
-        return [*inclusion_proof(index, leaves[:k]), root(leaves[k:])]
-    return [*inclusion_proof(index - k, leaves[k:]), root(leaves[:k])]
+        return [*inclusion_proof(index, leaves[:k], h), root(leaves[k:], h)]
+    return [*inclusion_proof(index - k, leaves[k:], h), root(leaves[:k], h)]
 
 
-def consistency_proof(m: int, leaves: Sequence[bytes]) -> list[bytes]:
+def consistency_proof(m: int, leaves: Sequence[bytes], h: Digest = sha256) -> list[bytes]:
     """PROOF(m, D[n]) over the leaf hashes, 0 < m <= n."""
     n = len(leaves)
     if not 0 < m <= n:
         raise ValueError(f"no consistency proof from {m} to {n}")
-    return _subproof(m, leaves, True)
+    return _subproof(m, leaves, True, h)
 
 
-def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
+def _subproof(m: int, leaves: Sequence[bytes], complete: bool, h: Digest) -> list[bytes]:
     n = len(leaves)
     if m == n:
-        return [] if complete else [root(leaves)]
+        return [] if complete else [root(leaves, h)]
     k = _split(n)
     if m <= k:
-        return [*_subproof(m, leaves[:k], complete), root(leaves[k:])]
-    return [*_subproof(m - k, leaves[k:], False), root(leaves[:k])]
+        return [*_subproof(m, leaves[:k], complete, h), root(leaves[k:], h)]
+    return [*_subproof(m - k, leaves[k:], False, h), root(leaves[:k], h)]
 
 
 def verify_inclusion(
-    index: int, size: int, leaf: bytes, proof: Sequence[bytes], root_: bytes
+    index: int, size: int, leaf: bytes, proof: Sequence[bytes], root_: bytes, h: Digest = sha256
 ) -> bool:
     """RFC 9162 §2.1.3.2."""
     if index >= size:
@@ -88,20 +97,20 @@ def verify_inclusion(
         if sn == 0:
             return False
         if fn % 2 == 1 or fn == sn:
-            r = node_hash(p, r)
+            r = node_hash(p, r, h)
             if fn % 2 == 0:
                 while fn % 2 == 0 and fn != 0:
                     fn >>= 1
                     sn >>= 1
         else:
-            r = node_hash(r, p)
+            r = node_hash(r, p, h)
         fn >>= 1
         sn >>= 1
     return sn == 0 and r == root_
 
 
 def verify_consistency(
-    m: int, n: int, root_m: bytes, root_n: bytes, proof: Sequence[bytes]
+    m: int, n: int, root_m: bytes, root_n: bytes, proof: Sequence[bytes], h: Digest = sha256
 ) -> bool:
     """RFC 9162 §2.1.4.2."""
     if m == n:
@@ -120,14 +129,14 @@ def verify_consistency(
         if sn == 0:
             return False
         if fn % 2 == 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
+            fr = node_hash(c, fr, h)
+            sr = node_hash(c, sr, h)
             if fn % 2 == 0:
                 while fn % 2 == 0 and fn != 0:
                     fn >>= 1
                     sn >>= 1
         else:
-            sr = node_hash(sr, c)
+            sr = node_hash(sr, c, h)
         fn >>= 1
         sn >>= 1
     return fr == root_m and sr == root_n and sn == 0
@@ -180,10 +189,10 @@ class StreamedTree:
     most log2(size) deep); the leaves themselves are not kept.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, h: Digest = sha256) -> None:
         if size < 0:
             raise ValueError("a tree has no negative size")
-        self.size = size
+        self.size, self.h = size, h
         self._wanted: set[tuple[int, int]] = set()
         self._roots: dict[tuple[int, int], bytes] = {}
         self._fed = False
@@ -217,9 +226,9 @@ class StreamedTree:
                 stack.append((1, leaf))
                 while len(stack) > 1 and stack[-1][0] == stack[-2][0]:
                     (n, right), (_, left) = stack.pop(), stack.pop()
-                    stack.append((2 * n, node_hash(left, right)))
+                    stack.append((2 * n, node_hash(left, right, self.h)))
                 if r[1] == i + 1:
-                    self._roots[r] = _fold(active.pop(r))
+                    self._roots[r] = _fold(active.pop(r), self.h)
             count = i + 1
         if count != self.size:
             raise ValueError(f"{count} leaves fed to a tree of {self.size}")
@@ -228,7 +237,7 @@ class StreamedTree:
     def root(self, lo: int = 0, hi: int | None = None) -> bytes:
         hi = self.size if hi is None else hi
         if lo == hi == 0:
-            return hashlib.sha256(b"").digest()
+            return self.h(b"")
         return self._answer((lo, hi))
 
     def inclusion(self, index: int) -> list[bytes]:
@@ -246,11 +255,11 @@ class StreamedTree:
             raise ValueError(f"subtree {r} was not asked for before the leaves were fed") from None
 
 
-def _fold(stack: list[tuple[int, bytes]]) -> bytes:
+def _fold(stack: list[tuple[int, bytes]], h: Digest) -> bytes:
     """MTH of a range from its complete subtrees, largest first (RFC 9162 splits the same way)."""
     r = stack[-1][1]
     for _, left in reversed(stack[:-1]):
-        r = node_hash(left, r)
+        r = node_hash(left, r, h)
     return r
 
 
@@ -258,16 +267,16 @@ class RootBuilder:
     """The RFC 9162 root of leaves pushed one at a time, in O(log n) memory: what a document's
     chunks are checked against as they stream by."""
 
-    def __init__(self) -> None:
+    def __init__(self, h: Digest = sha256) -> None:
         self._stack: list[tuple[int, bytes]] = []
-        self.count = 0
+        self.count, self.h = 0, h
 
     def add(self, leaf: bytes) -> None:
         self._stack.append((1, leaf))
         while len(self._stack) > 1 and self._stack[-1][0] == self._stack[-2][0]:
             (n, right), (_, left) = self._stack.pop(), self._stack.pop()
-            self._stack.append((2 * n, node_hash(left, right)))
+            self._stack.append((2 * n, node_hash(left, right, self.h)))
         self.count += 1
 
     def root(self) -> bytes:
-        return _fold(self._stack) if self._stack else hashlib.sha256(b"").digest()
+        return _fold(self._stack, self.h) if self._stack else self.h(b"")

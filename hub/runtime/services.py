@@ -80,7 +80,7 @@ class HubServices:
             calendar=default_calendar(),
             clock=clock_from_settings(settings),
             subject_ref=SubjectRef.from_file(settings.audit_secret_path),
-            audit_mac=AuditMac.from_file(settings.audit_mac_path),
+            audit_mac=AuditMac.from_file(settings.audit_mac_path, settings.crypto_suite),
         )
 
     @property

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.audit.store import AuditStore
-from hub.audit.transparency import ORIGIN, leaves, signed_checkpoint
+from hub.audit.transparency import leaves, origin_of, signed_checkpoint
 from hub.core import merkle
 from hub.routing.operators_mail import EnsureInbox, queue_from_operators
 from hub.storage.tree_heads import PublishedHead, TreeHeads
@@ -84,7 +84,7 @@ class TreeHeadPublisher:
             return None
         size = store.head()[0]  # the sink may have appended since count()
         earlier_heads = [e for e in self.heads.recent_published(self.proofs) if e.tree_size < size]
-        tree = merkle.StreamedTree(size)
+        tree = merkle.StreamedTree(size, store.suite.digest)
         tree.want_root()
         for earlier in earlier_heads:
             tree.want_consistency(earlier.tree_size)
@@ -109,10 +109,10 @@ class TreeHeadPublisher:
             )
         now = self.clock()
         payload = {
-            "origin": ORIGIN,
+            "origin": origin_of(store.suite),
             "tree_size": size,
             "root_hash": root.hex(),
-            "checkpoint": signed_checkpoint(ORIGIN, size, root, self.key()),
+            "checkpoint": signed_checkpoint(origin_of(store.suite), size, root, self.key()),
             "proofs": proofs,
             "published_at": to_json(now),
         }

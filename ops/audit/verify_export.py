@@ -3,17 +3,22 @@
 
     python3 verify_export.py EXPORT_DIR [--key KEY_ID=BASE64_PUBLIC_KEY ...]
 
-Checks, in order: each file's SHA-256 against manifest.json; the hash chain of audit.jsonl
+Checks, in order: each file's digest against manifest.json; the hash chain of audit.jsonl
 from the genesis hash (sequence, links, every record's hash, the head in the manifest); that
-audit.csv holds the same records; each checkpoint's Ed25519 signature and that the chain
-passes through the signed hash at its sequence number.  Exit 0 when everything holds, 1 at
-the first failure, naming it.
+audit.csv holds the same records; each checkpoint's signature and that the chain passes through
+the signed hash at its sequence number.  Exit 0 when everything holds, 1 at the first failure,
+naming it.
+
+The log's hash is the manifest's ``hash``: ``sha256``, or ``sm3`` for a hub of the gm suite
+(SM3 from the standard library's OpenSSL when it has it, else from tongsuopy).  A key's id
+names its algorithm: ``ed25519:…`` (Ed25519, ``cryptography``) or ``sm2:…`` (SM2 with SM3 and the
+signer id 1234567812345678, ``tongsuopy``).
 
 With ``--prove PROOF.json`` (from ``hub audit prove``) it also checks, per RFC 9162, that each
 record of the proof is in the Merkle tree over the export's first ``tree_size`` records (leaf =
-SHA-256(0x00 || record hash), node = SHA-256(0x01 || left || right)), that the tree's root is the
-proof's, and that its signed checkpoint (a C2SP signed note) names that root and verifies with a
-trusted key.
+H(0x00 || record hash), node = H(0x01 || left || right), H the log's hash), that the tree's
+root is the proof's, and that its signed checkpoint (a C2SP signed note) names that root and
+verifies with a trusted key.
 
 Only the Python standard library is needed for the hashes; the signatures need the
 ``cryptography`` package (without it they are reported as not checked, and the exit is 2).
@@ -49,25 +54,77 @@ def fail(message: str) -> int:
     return 1
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
+HASH = "sha256"  # the log's hash, from the manifest
+
+
+def hasher():
+    if HASH == "sha256" or HASH in hashlib.algorithms_available:
+        return hashlib.new(HASH)
+    from tongsuopy.crypto import hashes  # SM3 where this Python's OpenSSL has none
+
+    class _Sm3:
+        def __init__(self) -> None:
+            self._h = hashes.Hash(hashes.SM3())
+
+        def update(self, data: bytes) -> None:
+            self._h.update(data)
+
+        def digest(self) -> bytes:
+            return self._h.copy().finalize()
+
+        def hexdigest(self) -> str:
+            return self.digest().hex()
+
+    return _Sm3()
+
+
+def digest(data: bytes) -> bytes:
+    h = hasher()
+    h.update(data)
+    return h.digest()
+
+
+def file_digest(path: Path) -> str:
+    h = hasher()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
 
 
+def verify_signature(key_id: str, raw: bytes, signature: bytes, message: bytes) -> bool:
+    """Ed25519 or SM2 (with SM3, signer id 1234567812345678), by the key id's algorithm."""
+    if key_id.startswith("sm2:"):
+        from tongsuopy.crypto import hashes
+        from tongsuopy.crypto.asymciphers import ec
+
+        public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SM2(), raw)
+        try:
+            public.verify(signature, message, ec.ECDSA(hashes.SM3()))
+        except Exception:  # InvalidSignature, or a malformed signature
+            return False
+        return True
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        Ed25519PublicKey.from_public_bytes(raw).verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
 def _leaf(record_hash: str) -> bytes:
-    return hashlib.sha256(b"\x00" + record_hash.encode()).digest()
+    return digest(b"\x00" + record_hash.encode())
 
 
 def _node(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+    return digest(b"\x01" + left + right)
 
 
 def merkle_root(leaves: list[bytes]) -> bytes:
     if not leaves:
-        return hashlib.sha256(b"").digest()
+        return digest(b"")
     if len(leaves) == 1:
         return leaves[0]
     k = 1
@@ -120,20 +177,16 @@ def check_proof(path: Path, hashes: dict[int, str], trusted: dict[str, str]) -> 
     lines = body.split("\n")
     if lines[1:3] != [str(size), base64.b64encode(root).decode()]:
         return fail("the checkpoint names another tree")
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
     for line in signatures.splitlines():
         _, name, sig = line.split(" ", 2)
         if name not in trusted:
             continue
         raw = base64.b64decode(trusted[name])
         blob = base64.b64decode(sig)
-        if blob[:4] != hashlib.sha256(name.encode() + b"\n\x01" + raw).digest()[:4]:
+        note_type = b"\xff" if name.startswith("sm2:") else b"\x01"  # C2SP signed-note types
+        if blob[:4] != hashlib.sha256(name.encode() + b"\n" + note_type + raw).digest()[:4]:
             return fail(f"checkpoint signature of {name}: wrong key hash")
-        try:
-            Ed25519PublicKey.from_public_bytes(raw).verify(blob[4:], (body + "\n").encode())
-        except InvalidSignature:
+        if not verify_signature(name, raw, blob[4:], (body + "\n").encode()):
             return fail(f"checkpoint signature of {name} does not verify")
         print(f"proof: {len(proof['records'])} records included in the tree of {size}, "
               f"root {root.hex()[:16]}…, checkpoint signed by {name}")  # fmt: skip
@@ -151,13 +204,17 @@ def main(argv: list[str] | None = None) -> int:
     manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
     if manifest.get("format") != "hub-audit-export-v1":
         return fail(f"unknown export format {manifest.get('format')!r}")
+    global HASH
+    HASH = manifest.get("hash", "sha256")
+    if HASH not in ("sha256", "sm3"):
+        return fail(f"unknown hash {HASH!r}")
 
     for name, info in manifest["files"].items():
         path = d / name
         if not path.exists():
             return fail(f"{name} is missing")
-        if sha256_file(path) != info["sha256"]:
-            return fail(f"{name} does not match the SHA-256 in manifest.json")
+        if file_digest(path) != info[HASH]:
+            return fail(f"{name} does not match the {HASH} digest in manifest.json")
     print(f"files: {len(manifest['files'])} match the manifest")
 
     checkpoints = {}
@@ -176,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                 return fail(f"audit.jsonl line {n}: record #{expected} expected, found #{seq}")
             if rec["prev_hash"] != prev:
                 return fail(f"record #{seq}: does not link to record #{seq - 1}")
-            computed = hashlib.sha256(prev.encode() + b"\n" + canonical(rec)).hexdigest()
+            computed = digest(prev.encode() + b"\n" + canonical(rec)).hex()
             if computed != rec["hash"]:
                 return fail(f"record #{seq} ({rec['event_id']}): content does not match its hash")
             cp = checkpoints.get(seq)
@@ -204,22 +261,19 @@ def main(argv: list[str] | None = None) -> int:
     trusted = dict(k.split("=", 1) for k in args.key) or {
         kid: info["public_key"] for kid, info in manifest.get("checkpoint_keys", {}).items()
     }
-    try:
-        from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    except ImportError:
-        print(f"signatures: {len(checkpoints)} checkpoints NOT checked (pip install cryptography)")
-        return 2
     for seq, cp in sorted(checkpoints.items()):
         if cp["key_id"] not in trusted:
             return fail(f"checkpoint at #{seq}: key {cp['key_id']} is not a trusted key")
-        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(trusted[cp["key_id"]]))
         message = "\n".join(
             [cp["scheme"], str(cp["seq"]), cp["head_hash"], cp["signed_at"], cp["key_id"]]
         ).encode()
+        raw = base64.b64decode(trusted[cp["key_id"]])
         try:
-            public.verify(bytes.fromhex(cp["signature"]), message)
-        except InvalidSignature:
+            good = verify_signature(cp["key_id"], raw, bytes.fromhex(cp["signature"]), message)
+        except ImportError as exc:
+            print(f"signatures: {len(checkpoints)} checkpoints NOT checked ({exc.name} missing)")
+            return 2
+        if not good:
             return fail(f"checkpoint at #{seq}: signature does not verify")
     source = "--key" if args.key else "manifest.json"
     print(f"signatures: {len(checkpoints)} checkpoints verified with keys from {source}")
