@@ -5,6 +5,7 @@ Loaded from a data file (``hub/data/policy.yaml`` by default); :func:`violation`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,10 @@ from hub.core.errors import ConfigError
 from hub.trust.address import Address
 from hub.trust.agencies import AGENCIES
 from hub.trust.regions import is_within
+from hub.trust.suites import SUITES
 
 REGION_RULES = ("any", "downward", "upward", "same")
+SUITE_NAMES = frozenset(SUITES)
 
 
 class PolicyError(ConfigError):
@@ -55,6 +58,29 @@ class Policy:
     #: Hand-offs whose closure must carry a processing report (处理报告): rules over the
     #: original's family, sender and recipient, as above.
     report_rules: tuple[Rule, ...] = ()
+    #: Flows that must travel under a given suite (``suites:``): (rule, suite name).
+    suite_rules: tuple[tuple[Rule, str], ...] = ()
+
+    def required_suite(self, family: str, sender: Address, recipient: Address) -> str | None:
+        """The suite this flow must travel under, if a ``suites`` rule names one."""
+        for rule, suite in self.suite_rules:
+            if rule.matches(family, sender, recipient):
+                return suite
+        return None
+
+    def suite_violation(
+        self, family: str, sender: Address, recipient: Address, used: Iterable[str]
+    ) -> str | None:
+        """None when every suite ``used`` (the signature's; the encryption's, if any) is the
+        one the policy requires of this flow, or none is required; else why not."""
+        required = self.required_suite(family, sender, recipient)
+        wrong = sorted({u for u in used if required is not None and u != required})
+        if not wrong:
+            return None
+        return (
+            f"{family} from {sender} to {recipient} must travel under the {required} suite; "
+            f"it came under {', '.join(wrong)}"
+        )
 
     def processing_report_required(self, family: str, sender: Address, recipient: Address) -> bool:
         """Whether closing this hand-off (``family`` from ``sender`` to ``recipient``; an empty
@@ -88,9 +114,24 @@ def parse_policy(data: object, source: str, families: set[str] | None = None) ->
     reports = data.get("processing_reports", [])
     if not isinstance(reports, list):
         raise PolicyError(f"{source}: 'processing_reports' must be a list of rules")
+    required = data.get("suites", [])
+    if not isinstance(required, list):
+        raise PolicyError(f"{source}: 'suites' must be a list of rules")
+    plain = []
+    for i, item in enumerate(required, start=1):
+        if not isinstance(item, dict) or item.get("require") not in SUITE_NAMES:
+            raise PolicyError(
+                f"{source}: suites rule {i}: 'require' must be one of {sorted(SUITE_NAMES)}"
+            )
+        plain.append({k: v for k, v in item.items() if k != "require"})
+    suite_rules = tuple(
+        (rule, str(item["require"]))
+        for rule, item in zip(_rules(plain, source, "suites rule", families), required, strict=True)
+    )
     return Policy(
         _rules(data["rules"], source, "rule", families),
         _rules(reports, source, "processing_reports rule", families),
+        suite_rules,
     )
 
 

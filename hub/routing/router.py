@@ -25,7 +25,7 @@ from hub.routing.documents import Seen, document_problem, places_problem
 from hub.routing.freshness import Freshness
 from hub.routing.policy import Policy
 from hub.routing.resolve import Route, resolve
-from hub.trust import e2e
+from hub.trust import e2e, suites
 from hub.trust.address import Address
 from hub.trust.directory import Directory, DirectoryError, check_address
 from hub.trust.keys import verify
@@ -35,7 +35,7 @@ from hub.wire.documents import CHUNK_STEM, MAX_DOCUMENT_BYTES, Chunk
 from hub.wire.envelope import Envelope, read_envelope
 from hub.wire.families import Family, check_payload, family
 from hub.wire.schemas import SchemaRegistry
-from hub.wire.signing import SIG_SM2, SIG_V2, SIG_V3
+from hub.wire.signing import SIG_SM2, SIG_V2, SIG_V3, scheme_suite
 from hub.wire.topics import docs_topic
 
 
@@ -157,6 +157,13 @@ class Router:
             violation = self.policy.violation(env.family, env.sender, env.recipient)
             if violation:
                 return Rejected(Reason.POLICY_VIOLATION, violation, env)
+        used = [scheme_suite(env.signature_scheme).name]
+        if env.encryption is not None:
+            sealed_by = suites.by_scheme(str(env.encryption.get("scheme")))
+            used += [sealed_by.name] if sealed_by else []
+        forbidden = self.policy.suite_violation(env.family, env.sender, env.recipient, used)
+        if forbidden:
+            return Rejected(Reason.SUITE_FORBIDDEN, forbidden, env)
         if not env.documents:
             return self._decide_content(env, fam, directory)
         seen = self.chunks(env.message_id, str(env.sender))
@@ -265,7 +272,13 @@ class Router:
         receiving = directory.connectors[route.inbox].encryption_key()
         # A retired key is still accepted: a message may have been sealed just before a rotation,
         # and the receiving connector keeps the private half.  A revoked one is not.
-        if owner is None or owner[0] != route.inbox or owner[1].status == "revoked":
+        scheme_of_key = suites.by_key_id(key_id).encryption_scheme if owner else None
+        if (
+            owner is None
+            or owner[0] != route.inbox
+            or owner[1].status == "revoked"
+            or header.get("scheme") != scheme_of_key
+        ):
             expected = receiving.key_id if receiving else "none registered"
             return Rejected(
                 Reason.ENCRYPTION_MISMATCH,

@@ -37,6 +37,7 @@ class Reason(StrEnum):
     DOCUMENT_TOO_LARGE = "document_too_large"  # over max_document_bytes
     INVALID_DOCUMENT = "invalid_document"  # a manifest out of shape, or documents where none go
     INVALID_CHUNK = "invalid_chunk"  # a chunk out of shape, or a place already taken by others
+    SUITE_FORBIDDEN = "suite_forbidden"  # signed or sealed under a suite the policy forbids here
 
 
 #: A dead letter's detail names fields, codes and limits, never payload values, and is bounded.
