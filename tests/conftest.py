@@ -21,6 +21,34 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
         proc.stop()
 
 
+#: The gm hub's policy: the packaged one, with corruption clues kept to the gm suite.
+GM_ONLY = "  - {family: corruption_clue_handoff, from: ['*'], to: [CDI], require: gm}\n"
+
+
+@pytest.fixture(scope="session")
+def gm_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """A second real ``hub run`` whose keys and log are of the gm suite (SM2/SM3/SM4), with a
+    policy that keeps corruption clues to gm; started only by the tests that ask for it."""
+    from hub.core.paths import PACKAGE_DATA
+
+    home = tmp_path_factory.mktemp("gm-hub-home")
+    policy = (PACKAGE_DATA / "policy.yaml").read_text(encoding="utf-8")
+    assert "suites: []\n" in policy
+    (home / "policy.yaml").write_text(policy.replace("suites: []\n", "suites:\n" + GM_ONLY))
+    proc = start_hub(home, extra_env={"HUB_CRYPTO_SUITE": "gm",
+                                      "HUB_POLICY_FILE": str(home / "policy.yaml")})  # fmt: skip
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(params=["intl", "gm"])
+def suite_hub(request: pytest.FixtureRequest) -> HubProcess:
+    """The session's hub of each suite in turn: a test taking it runs under both."""
+    return request.getfixturevalue("hub" if request.param == "intl" else "gm_hub")
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards.

@@ -69,7 +69,8 @@ def test_evidence_comes_out_of_the_recipients_connector_byte_for_byte(
     assert msg.to_json()["documents"][0]["name"] == "就诊记录.pdf"
 
 
-def test_a_sealed_document_is_in_clear_on_no_topic(hub: HubProcess, tmp_path: Path) -> None:
+def test_a_sealed_document_is_in_clear_on_no_topic(suite_hub: HubProcess, tmp_path: Path) -> None:
+    hub = suite_hub
     marker = f"MARK-{uuid.uuid4().hex}-证据原文".encode()
     evidence = write_pdf(tmp_path / "谈话笔录.pdf", 2 * CHUNK_PLAINTEXT, marker)
     mib = hub.connector("MIB@350582")

@@ -53,7 +53,8 @@ def dead_letter_of(hub: HubProcess, message_id: str) -> dict:
     return rows[0]
 
 
-def test_each_family_arrives_verified_and_decoded(hub: HubProcess) -> None:
+def test_each_family_arrives_verified_and_decoded(suite_hub: HubProcess) -> None:
+    hub = suite_hub
     mib = hub.connector("MIB@350582")
     fin = hub.connector("FIN@350582")
     sent = {

@@ -25,8 +25,9 @@ def secret_handoff(name: str, id_number: str) -> dict:
 
 
 def test_encrypted_names_and_id_numbers_appear_nowhere_on_the_hub(
-    hub: HubProcess, tmp_path: Path
+    suite_hub: HubProcess, tmp_path: Path
 ) -> None:
+    hub = suite_hub
     name, id_number = f"欧阳{uuid.uuid4().hex[:4]}", "350582197001011234"
     secrets = [name.encode(), id_number.encode()]
     mib, health = hub.connector("MIB@350582"), hub.connector("HEALTH@350582")
