@@ -158,15 +158,18 @@ def test_audit_records_of_an_encrypted_message_keep_the_encryption_digest(rig: R
     assert delivered["signed"]["encryption_sha256"] == env.encryption_sha256()
 
 
+@pytest.mark.parametrize("suite", ["intl", "gm"])
 def test_an_independent_reader_with_the_readme_the_schemas_and_the_key_reads_the_record(
-    rig: Rig, tmp_path: Path
+    suite: str, tmp_path: Path
 ) -> None:
-    """ops/e2e/read_inbox_record.py imports nothing from the hub: fastavro, cryptography, and
-    what docs/wire-format.md documents."""
+    """ops/e2e/read_inbox_record.py imports nothing from the hub: fastavro, cryptography (intl),
+    tongsuopy and the OpenSSL command line (gm), and what docs/wire-format.md documents."""
     import subprocess
     import sys
 
     from hub.trust.directory import private_key_path
+
+    rig = Rig(tmp_path / "hub", suite)
 
     _, raw = rig.message("corruption_clue_handoff", to="CDI@350582")
     rig.handle(rig.record(raw))
@@ -191,7 +194,8 @@ def test_an_independent_reader_with_the_readme_the_schemas_and_the_key_reads_the
     done = read("--key", str(private_key_path(rig.settings.keys_dir, CDI, key_id)))
     assert done.returncode == 0, done.stdout + done.stderr
     out = json.loads(done.stdout)
-    assert out["signature"] == "valid (hub-sig-v2)" and out["encrypted"] is True
+    scheme = "hub-sig-sm2-v1" if suite == "gm" else "hub-sig-v2"
+    assert out["signature"] == f"valid ({scheme})" and out["encrypted"] is True
     assert out["payload"]["officials"][0]["name"] == OFFICIAL
     assert read().returncode == 1  # without the key: the signature checks, the payload stays shut
     other = private_key_path(

@@ -46,10 +46,10 @@ CONNECTORS = ["MIB@350582", "PSB@350582", "PSB@350500", "HEALTH@350582", "CDI@35
 class Rig:
     """A pipeline on a temporary home, its fake producer, and a way to sign messages."""
 
-    def __init__(self, home: Path) -> None:
-        self.settings = Settings(home=home, dev_directory="never")
+    def __init__(self, home: Path, suite: str = "intl") -> None:
+        self.settings = Settings(home=home, dev_directory="never", crypto_suite=suite)
         self.authority = development_authority(self.settings)
-        create_dev_directory(self.authority, self.settings.keys_dir, CONNECTORS)
+        create_dev_directory(self.authority, self.settings.keys_dir, CONNECTORS, suite)
         self.services = HubServices.create(self.settings)
         self.producer = InMemoryProducer()
         self.pipeline: IngressPipeline = build_pipeline(self.services, self.producer)
