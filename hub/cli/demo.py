@@ -41,8 +41,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(line, flush=True)
 
     outcome = run_demo(
-        home, seed=args.seed, web_port=args.port, say=say, hold=hold if args.keep_running else None
-    )
+        home, seed=args.seed, web_port=args.port, say=say,
+        hold=hold if args.keep_running else None, suite=args.suite,
+    )  # fmt: skip
     print(f"demo finished in {outcome.seconds:.0f} s", file=sys.stderr)
     return 0 if outcome.verify.startswith("audit log intact") else 1
 
@@ -71,6 +72,13 @@ def add_parsers(sub: Any, fmt: Any) -> None:
         help="the demo hub's folder, emptied first (default .hub-demo)",
     )
     s.add_argument("--port", type=int, default=0, help="the hub's web port (default: a free one)")
+    s.add_argument(
+        "--suite",
+        choices=["intl", "gm"],
+        default="intl",
+        help="the departments' keys and the log in this cryptographic suite: gm is SM2/SM3/SM4 "
+        "(国密, what GB/T 39786 evaluates); default intl",
+    )
     s.add_argument(
         "--keep-running",
         action="store_true",

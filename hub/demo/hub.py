@@ -23,8 +23,9 @@ from hub.runtime.state import read_state
 
 
 class DemoHub:
-    def __init__(self, home: Path, *, web_port: int = 0) -> None:
+    def __init__(self, home: Path, *, web_port: int = 0, suite: str = "intl") -> None:
         self.home = home
+        self.suite = suite
         self.clock_file = home / "clock-offset"
         self.web_port = web_port
         self.proc: subprocess.Popen[bytes] | None = None
@@ -42,6 +43,7 @@ class DemoHub:
                 "HUB_SLA_TICK_S": "0.25",
                 "HUB_WEB_PORT": str(self.web_port),
                 "HUB_BOARD_REFRESH_S": "5",
+                "HUB_CRYPTO_SUITE": self.suite,
             }
         )
         return env
@@ -53,6 +55,7 @@ class DemoHub:
             dev_directory="always",
             clock_file=str(self.clock_file),
             allow_clock_file=True,
+            crypto_suite=self.suite,
         )
 
     def move_to(self, when: datetime) -> None:

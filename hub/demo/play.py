@@ -170,6 +170,7 @@ def run_demo(
     web_port: int = 0,
     say: Callable[[str], None] = print,
     hold: Callable[[str], None] | None = None,
+    suite: str = "intl",
 ) -> Outcome:
     """Start the hub and the departments, play the week, print what it left; ``hold`` (given
     the board's URL) is called before the hub stops."""
@@ -187,10 +188,10 @@ def run_demo(
     (out / "script.json").write_text(
         json.dumps(script.to_json(), ensure_ascii=False, indent=1), encoding="utf-8"
     )
-    hub = DemoHub(home, web_port=web_port)
+    hub = DemoHub(home, web_port=web_port, suite=suite)
     hub.move_to(script.steps[0].at)
     with ExitStack() as stack:
-        say(f"starting the hub in {home} (embedded broker, SQLite) ...")
+        say(f"starting the hub in {home} (embedded broker, SQLite, {suite} suite) ...")
         web_url = hub.start()
         stack.callback(hub.stop)
         settings = hub.settings()
