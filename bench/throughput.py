@@ -12,10 +12,13 @@ Starts its own `hub run` (embedded Tansu broker, temporary home), then:
            each, every one timed from its send to its arrival in the inbox (closed loop);
   memory:  peak RSS of the router, the audit sink and any extra worker.
 
-``--workers 2`` adds a `hub worker` (the two share the ingress partitions); ``--store postgres``
-puts the hub store and the audit store in fresh PostgreSQL databases; ``--profile DIR`` samples
-the router with py-spy during the hub run (``pip install -e '.[bench]'``).  The last line is
-``ratio=<hub rate / relay rate>``.  Never run by the tests: timings are machine-dependent.
+Each of ``--suites`` (default: ``intl gm``) gets a hub of its own, measured against the relay on
+that hub's broker; the run ends with both ratios side by side (SM2 verification costs more than
+Ed25519's).  ``--workers 2`` adds a `hub worker` (the two share the ingress partitions);
+``--store postgres`` puts the hub store and the audit store in fresh PostgreSQL databases;
+``--profile DIR`` samples the router with py-spy during the hub run (``pip install -e
+'.[bench]'``).  The last lines are ``ratio[SUITE]=<hub rate / relay rate>``.  Never run by the
+tests: timings are machine-dependent.
 
     .venv/bin/python -m bench.throughput --messages 5000
 """
@@ -198,11 +201,11 @@ async def measure(args: argparse.Namespace, hub: HubProcess, profiler: Profiler 
     return results
 
 
-def report(args: argparse.Namespace, res: dict, memory: dict[str, float]) -> None:
+def report(args: argparse.Namespace, suite: str, res: dict, memory: dict[str, float]) -> float:
     relay, relayed = res["relay"]
     hub, routed = res["hub"]
     print(
-        f"\n{args.messages} clues of {res['size']} bytes, embedded Tansu broker, "
+        f"\n{suite} suite: {args.messages} clues of {res['size']} bytes, embedded Tansu broker, "
         f"store {args.store}, {args.workers} router worker(s), {os.cpu_count()} cores\n"
     )
     print(f"{'path':<44}{'records':>9}{'msg/s':>9}")
@@ -219,7 +222,7 @@ def report(args: argparse.Namespace, res: dict, memory: dict[str, float]) -> Non
         + ", ".join(f"{k} {v * 1000:.2f} ms" for k, v in res["cpu"].items())
     )
     print("peak RSS: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in memory.items()))
-    print(f"ratio={hub / relay:.3f}")
+    return hub / relay
 
 
 def main() -> None:
@@ -233,12 +236,21 @@ def main() -> None:
     ap.add_argument("--latency-seconds", type=float, default=5.0)
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--profile", type=Path, help="write py-spy profiles of the router here")
+    ap.add_argument("--suites", nargs="+", choices=["intl", "gm"], default=["intl", "gm"],
+                    help="measure a hub of each of these suites (default both)")  # fmt: skip
     args = ap.parse_args()
+    ratios = {suite: measure_suite(args, suite) for suite in args.suites}
+    print()
+    for suite, ratio in ratios.items():
+        print(f"ratio[{suite}]={ratio:.3f}")
+
+
+def measure_suite(args: argparse.Namespace, suite: str) -> float:
     with ExitStack() as stack, tempfile.TemporaryDirectory() as home:
-        env: dict[str, str] = {}
+        env: dict[str, str] = {"HUB_CRYPTO_SUITE": suite}
         if args.store == "postgres":
             env.update(stack.enter_context(postgres_urls()))
-        print(f"starting hub in {home} …", flush=True)
+        print(f"starting a hub of the {suite} suite in {home} …", flush=True)
         hub = start_hub(Path(home), extra_env=env)
         stack.callback(hub.stop)
         pids = {"router": hub.process.pid}
@@ -255,9 +267,10 @@ def main() -> None:
         args.pids = {**pids, "benchmark": os.getpid()}
         res = asyncio.run(measure(args, hub, profiler))
         memory = {name: peak_rss_mib(pid) for name, pid in pids.items() if name != "broker"}
-    report(args, res, memory)
+    ratio = report(args, suite, res, memory)
     if profiler:
         profiler.summarise()
+    return ratio
 
 
 if __name__ == "__main__":

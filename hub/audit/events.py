@@ -12,7 +12,6 @@ of an 18-digit ID number could be reversed by trying every birth date and serial
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import secrets
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.core.clock import as_utc, iso_ms, parse_iso
+from hub.trust import suites
 from hub.wire.envelope import Envelope
 from hub.wire.families import family as family_of
 from hub.wire.signing import SIG_V1, SignedStructure
@@ -257,24 +257,26 @@ def event_id(kind: str, *parts: object) -> str:
 
 
 class SubjectRef:
-    """Keyed hash of a subject's identifying code (HMAC-SHA256 with the hub's audit secret)."""
+    """Keyed hash of a subject's identifying code: HMAC with the hub's audit secret and the
+    deployment suite's hash (SHA-256, or SM3 under gm)."""
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, suite: str = suites.DEFAULT) -> None:
         self._secret = secret
+        self._suite = suites.by_name(suite)
 
     def __call__(self, *parts: str | None) -> str:
         text = "|".join(p.strip().upper() for p in parts if p)
-        return hmac.new(self._secret, text.encode(), hashlib.sha256).hexdigest()[:32]
+        return self._suite.mac(self._secret, text.encode()).hex()[:32]
 
     @classmethod
-    def from_file(cls, path: Path) -> SubjectRef:
+    def from_file(cls, path: Path, suite: str = suites.DEFAULT) -> SubjectRef:
         """The secret in ``path`` (created, 0600, on first use)."""
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32) + "\n")
-        return cls(bytes.fromhex(path.read_text().strip()))
+        return cls(bytes.fromhex(path.read_text().strip()), suite)
 
 
 def facts_of(

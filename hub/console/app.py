@@ -16,7 +16,6 @@ import secrets
 import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -35,6 +34,7 @@ from hub.console.auth import (
 from hub.console.handoff import handoff_view
 from hub.console.looks import LookLog, look
 from hub.console.search import Filters, in_scope, search
+from hub.console.static_files import static_script
 from hub.core.clock import BEIJING
 from hub.lifecycle.ledger import Ledger
 from hub.lifecycle.states import State
@@ -255,10 +255,10 @@ def create_app(console: Console) -> FastAPI:
         console.looks.write(look(officer.name, "proofs", console.clock(), message_id=message_id))
         return JSONResponse(prove(console.audit, message_id, key=console.checkpoint_key))
 
-    @app.get("/static/verify.js")
-    def verify_js() -> Response:
-        text = resources.files("hub.console").joinpath("static/verify.js").read_text("utf-8")
-        return Response(text, media_type="text/javascript")
+    @app.get("/static/{name:path}")
+    def static(name: str) -> Response:
+        text = static_script(name)
+        return Response(text, media_type="text/javascript") if text else Response(status_code=404)
 
     def _weekly_args(request: Request, officer: Officer) -> tuple[str, str]:
         region = request.query_params.get("region", officer.scope).strip() or officer.scope

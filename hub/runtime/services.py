@@ -79,7 +79,7 @@ class HubServices:
             sla_policy=load_sla_policy(settings.sla_path),
             calendar=default_calendar(),
             clock=clock_from_settings(settings),
-            subject_ref=SubjectRef.from_file(settings.audit_secret_path),
+            subject_ref=SubjectRef.from_file(settings.audit_secret_path, settings.crypto_suite),
             audit_mac=AuditMac.from_file(settings.audit_mac_path, settings.crypto_suite),
         )
 

@@ -159,3 +159,57 @@ def test_an_officer_finds_reads_and_takes_away_and_every_look_is_audited(
 def _reload(page: object, selector: str) -> str:
     page.reload()  # type: ignore[attr-defined]
     return str(page.inner_text(selector))  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def gm_console(gm_hub: HubProcess) -> Iterator[tuple[str, str]]:
+    """``hub console`` on the gm hub, and the TOTP secret of its officer."""
+    out = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "console", "officer", "add", "qz-audit-gm",
+         "--scope", "350500", "--password-env", "OFFICER_PASSWORD"],
+        env={**gm_hub.env, "OFFICER_PASSWORD": PASSWORD}, capture_output=True, text=True,
+        check=True,
+    ).stdout  # fmt: skip
+    found = re.search(r"one-time-code secret: ([A-Z2-7]+)", out)
+    assert found is not None, out
+    port = free_port("127.0.0.1")
+    proc, _log = spawn_cli(gm_hub, "console-gm", "console", "--port", str(port))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _up(url), timeout=60, what="hub console on the gm hub")
+        yield url, found.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def test_under_gm_the_page_checks_sm3_proofs_and_the_sm2_checkpoint_itself(
+    gm_hub: HubProcess, gm_console: tuple[str, str], browser: Browser
+) -> None:
+    url, secret = gm_console
+    mib = gm_hub.connector("MIB@350582")
+    mid = mib.send("clue_transfer", "PSB@350582", payload(mib, "clue_transfer"))
+    wait_for_messages(gm_hub.connector("PSB@350582", signing=False), [mid])
+    page = sign_in(browser, url, "qz-audit-gm", secret)
+    page.goto(f"{url}/handoffs/{mid}")  # type: ignore[attr-defined]
+    wait_until(lambda: "delivered" in _reload(page, "#timeline"), what="the custody timeline")
+    page.click("#verify")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "document.getElementById('verify-result').className !== ''"
+    )
+    result = page.inner_text("#verify-result")  # type: ignore[attr-defined]
+    assert "verified in this browser" in result and "(SM3, SM2)" in result
+
+    def tamper(route: Any) -> None:
+        proofs = route.fetch().json()
+        proofs["checkpoint"] = proofs["checkpoint"].replace(
+            f"\n{proofs['tree_size']}\n", f"\n{proofs['tree_size'] + 1}\n", 1
+        )
+        route.fulfill(json=proofs)
+
+    page.route(f"**/handoffs/{mid}/proofs", tamper)  # type: ignore[attr-defined]
+    page.click("#verify")  # type: ignore[attr-defined]
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "document.getElementById('verify-result').textContent.includes('FAILED')"
+    )
+    assert "does not verify against the pinned key" in page.inner_text("#verify-result")  # type: ignore[attr-defined]
