@@ -6,7 +6,6 @@ Each answer goes back to the original's sender, correlated to the original's id.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -151,9 +150,9 @@ class Answering:
         """Sign for a message, once: signing again (a handler re-run after a crash) returns the
         first receipt's id and sends nothing.
 
-        The id is derived from the original's with this connector's private key (an Ed25519
-        signature is deterministic), so the same connector always derives the same id while no
-        one else can predict it and answer first.
+        The id is derived from the original's with this connector's private key
+        (``SigningKey.derive``), so the same connector always derives the same id while no one
+        else can predict it and answer first.
         """
         ref = original_ref(original)
         if self.handled is not None:
@@ -175,8 +174,8 @@ class Answering:
         """An id for this connector's ``family`` answer to ``original_id``: stable, unguessable."""
         if self.key is None:
             return str(uuid.uuid4())
-        mark = self.key.sign(f"hub-answer-id\n{family}\n{original_id}\n{self.address}".encode())
-        return str(uuid.UUID(bytes=hashlib.sha256(mark).digest()[:16], version=4))
+        mark = self.key.derive(f"hub-answer-id\n{family}\n{original_id}\n{self.address}".encode())
+        return str(uuid.UUID(bytes=mark[:16], version=4))
 
     def accept(self, original: Answerable, *, case_number: str | None = None) -> str:
         return self.reply(original, "acceptance", acceptance_payload("ACCEPTED", None, case_number))

@@ -73,6 +73,10 @@ class SigningKey(HeldKey):
     def sign(self, data: bytes) -> bytes:
         return self.private.sign(data)
 
+    def derive(self, data: bytes) -> bytes:
+        """Stable for ``data``, unpredictable without this key (``Suite.derive``)."""
+        return self.private.derive(data)
+
 
 def save_private(path: Path, private: PrivateKey) -> None:
     """A private key as unencrypted PKCS#8 PEM, 0600, in a folder made if missing."""

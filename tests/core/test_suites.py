@@ -123,3 +123,13 @@ def test_openssl_unwraps_the_sm2_encrypted_content_key(tmp_path: Path) -> None:
     assert len(content_key) == 16
     opened = SM4GCM(content_key).decrypt(sealed.nonce, sealed.ciphertext, b"ctx")
     assert opened == b"corruption clue"
+
+
+@pytest.mark.parametrize("suite", ALL)
+def test_a_derived_value_is_stable_for_its_key_and_unlike_another_keys(suite: Suite) -> None:
+    key, other = suite.generate_signing_key(), suite.generate_signing_key()
+    assert key.derive(b"hub-answer-id") == key.derive(b"hub-answer-id")  # a receipt id re-derived
+    assert key.derive(b"hub-answer-id") != key.derive(b"hub-answer-iD")
+    assert key.derive(b"hub-answer-id") != other.derive(b"hub-answer-id")
+    reloaded = suites.load_private_pem(key.pem())
+    assert reloaded.derive(b"hub-answer-id") == key.derive(b"hub-answer-id")

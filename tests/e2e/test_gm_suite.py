@@ -96,6 +96,12 @@ def test_openssl_verifies_every_familys_sm2_signature_from_the_readme(
                                 payload(fin, "invoice_verification_result"),
                                 correlation_id=request)],
     }  # fmt: skip
+    # The answers: the police sign for the clue, accept it, give feedback and close it.
+    psb = hub.connector("PSB@350582")
+    clue = wait_for_messages(psb, sent["PSB@350582"][:1])[sent["PSB@350582"][0]]
+    sent["MIB@350582"] += [psb.receipt(clue), psb.accept(clue, case_number="晋公刑〔2026〕1号"),
+                           psb.feedback(clue, "立案侦查中", percent=40),
+                           psb.close_case(clue, "VERIFIED_TRUE", recovered_fen=1234)]  # fmt: skip
     directory = load_directory(hub.settings)
     checked = set()
     for address, ids in sent.items():
@@ -118,7 +124,8 @@ def test_openssl_verifies_every_familys_sm2_signature_from_the_readme(
                 assert env.encryption["scheme"] == "sm2-wrapped-sm4gcm"
             checked.add(env.family)
     assert checked == {"clue_transfer", "case_referral", "corruption_clue_handoff",
-                       "invoice_verification_request", "invoice_verification_result"}  # fmt: skip
+                       "invoice_verification_request", "invoice_verification_result",
+                       "receipt", "acceptance", "feedback", "closure"}  # fmt: skip
 
 
 def test_a_corruption_clue_signed_under_intl_is_refused_by_the_gm_policy(

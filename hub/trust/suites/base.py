@@ -64,6 +64,9 @@ class PrivateKey:
     def sign(self, data: bytes) -> bytes:
         return self.suite.sign(self, data)
 
+    def derive(self, data: bytes) -> bytes:
+        return self.suite.derive(self, data)
+
     def pem(self) -> bytes:
         """Unencrypted PKCS#8 PEM."""
         return self.suite.private_pem(self)
@@ -114,6 +117,11 @@ class Suite(Protocol):
     def load_private_pem(self, pem: bytes, *, encryption: bool) -> PrivateKey | None: ...
 
     def sign(self, key: PrivateKey, data: bytes) -> bytes: ...
+    def derive(self, key: PrivateKey, data: bytes) -> bytes:
+        """A value only the key's holder can compute, the same every time for ``data`` (an
+        SM2 signature is randomised, so it cannot serve as one)."""
+        ...
+
     def verify(self, key: PublicKey, signature: bytes, data: bytes) -> bool: ...
 
     def seal(self, plaintext: bytes, to: PublicKey, info: bytes) -> Sealed: ...

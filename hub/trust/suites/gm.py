@@ -165,6 +165,11 @@ class Gm:
     def sign(self, key: PrivateKey, data: bytes) -> bytes:
         return bytes(key.handle.sign(data, ec.ECDSA(hashes.SM3())))
 
+    def derive(self, key: PrivateKey, data: bytes) -> bytes:
+        # SM2 signatures are randomised: HMAC-SM3 keyed with the private scalar instead.
+        scalar = key.handle.private_numbers().private_value.to_bytes(32, "big")
+        return self.mac(scalar, b"hub-derive-v1\n" + data)
+
     def verify(self, key: PublicKey, signature: bytes, data: bytes) -> bool:
         try:
             key.handle.verify(signature, data, ec.ECDSA(hashes.SM3()))

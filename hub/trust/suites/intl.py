@@ -100,6 +100,10 @@ class Intl:
     def sign(self, key: PrivateKey, data: bytes) -> bytes:
         return bytes(key.handle.sign(data))
 
+    def derive(self, key: PrivateKey, data: bytes) -> bytes:
+        # An Ed25519 signature is deterministic (RFC 8032): its digest is the value.
+        return hashlib.sha256(self.sign(key, data)).digest()
+
     def verify(self, key: PublicKey, signature: bytes, data: bytes) -> bool:
         try:
             key.handle.verify(signature, data)
