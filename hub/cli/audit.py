@@ -87,13 +87,9 @@ def cmd_trail(args: argparse.Namespace, settings: Settings) -> int:
     if not records:
         print(f"hub: no audit records about {args.message_id}", file=sys.stderr)
         return 1
-    steps = build_trail(
-        records,
-        store.predecessor_hash,
-        message_keys(directory := _directory(settings), store),
-        revocations(directory),
-        store.suite,
-    )
+    directory = _directory(settings)
+    steps = build_trail(records, store.predecessor_hash, message_keys(directory, store),
+                        revocations(directory), store.suite)  # fmt: skip
     if args.json:
         print(json.dumps([s.to_json() for s in steps], ensure_ascii=False))
     else:

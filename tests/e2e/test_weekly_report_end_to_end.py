@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.audit.store import AuditStore
 from hub.core.clock import BEIJING, advance_clock_file
 from hub.lifecycle.ledger import Ledger
 from hub.sla.weekly import duty_id, week_of
@@ -70,6 +71,11 @@ def test_reports_reach_the_city_late_ones_breach_and_unsupported_figures_are_fla
         msg, "VERIFIED_TRUE", recovered_fen=50_000, processing_report=report
     )
     wait_until(lambda: (book.entry(mid) or {}).get("state") == "CLOSED", what="the closure")
+    # A county's figures come from the audit log: the week's events must be in it before it
+    # reports (the sink runs beside the router and, under load, lags the ledger a moment).
+    audit = AuditStore(hub.settings.effective_audit_url, migrate_schema=False)
+    wait_until(lambda: any(r["kind"] == "closed" for r in audit.trail(mid)),
+               what="the closure in the audit log")  # fmt: skip
 
     # Wednesday after the week: 晋江 reports with its processing report; 石狮 inflates a figure.
     move_to(hub, monday + timedelta(days=9, hours=1))
