@@ -56,6 +56,7 @@ from hub.trust.directory import (
 )
 from hub.trust.e2e import EncryptionKey
 from hub.trust.keys import SigningKey
+from hub.trust.suites import INTL
 from hub.wire.documents import DocumentRef, Sealing
 from hub.wire.envelope import Envelope, seal
 from hub.wire.families import FAMILIES, Family
@@ -250,7 +251,7 @@ class Connector(Answering, Receiving):
         refs = publish_documents(
             self.producer, self.registry, files, message_id=message_id,
             sender=str(self.address), recipient=str(to), record_key=record_key, sealing=sealing,
-            timeout_s=timeout_s, progress=progress,
+            timeout_s=timeout_s, progress=progress, tree=self.key.suite if self.key else INTL,
         )  # fmt: skip
         return self.seal_message(
             family, to, payload, correlation_id=correlation_id, causation_id=causation_id,

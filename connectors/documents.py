@@ -25,6 +25,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from hub.trust import e2e
 from hub.trust.e2e import EncryptionKey
+from hub.trust.suites import INTL, Suite
 from hub.wire import codec
 from hub.wire.chunk_places import ChunkPlaces
 from hub.wire.documents import (
@@ -38,6 +39,7 @@ from hub.wire.documents import (
 )
 from hub.wire.envelope import Envelope
 from hub.wire.schemas import SchemaRegistry
+from hub.wire.signing import scheme_suite
 from hub.wire.topics import INGRESS
 
 #: Media types by file extension, for a document given as a bare path.
@@ -129,12 +131,14 @@ def publish_documents(
     sealing: Sealing | None,
     timeout_s: float,
     progress: Callable[[int, int], None] | None = None,
+    tree: Suite = INTL,
 ) -> tuple[DocumentRef, ...]:
     """Publish every chunk of ``files`` to hub.ingress, acknowledged, and return the manifest.
 
     Waits for each chunk's acknowledgement before reading the next but three: at most a few
     chunks are in memory, and a broker that refuses one stops the send before the envelope.
-    ``progress(bytes_sent, bytes_total)`` is told after each chunk.
+    ``progress(bytes_sent, bytes_total)`` is told after each chunk.  ``tree`` is the suite of
+    the key that signs the envelope: its hash builds each document's chunk tree.
     """
     schema = registry.latest("document_chunk")
     total = sum(f.path.stat().st_size for f in files)
@@ -145,7 +149,7 @@ def publish_documents(
         with f.path.open("rb") as source:
             doc = SplitDocument(source, size, n, message_id=message_id, sender=sender,
                                 recipient=recipient, name=f.name, media_type=f.media_type,
-                                sealing=sealing)  # fmt: skip
+                                sealing=sealing, tree=tree)  # fmt: skip
             in_flight: list[Any] = []
             for chunk in doc.chunks():
                 value = codec.encode(schema, chunk.to_record())
@@ -227,7 +231,8 @@ def fetch_documents(
             with partial.open("wb") as out:
                 asm = DocumentAssembler(ref, message_id=env.message_id, sender=str(env.sender),
                                         recipient=str(env.recipient), out=out,
-                                        open_descriptor=_opener(env, keys, ref.n))  # fmt: skip
+                                        open_descriptor=_opener(env, keys, ref.n),
+                                        tree=scheme_suite(env.signature_scheme))  # fmt: skip
                 for value in _read_places(consumer, places.topic, wanted):
                     _, fields = codec.decode(registry, value)
                     asm.add(Chunk.from_record(fields))

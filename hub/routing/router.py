@@ -92,7 +92,7 @@ def _nothing_applied(message_id: str) -> bool:
     return False
 
 
-def _no_chunks(message_id: str, sender: str) -> Seen:
+def _no_chunks(message_id: str, sender: str, tree: str = "sha256") -> Seen:
     return {}
 
 
@@ -106,7 +106,7 @@ class Router:
         reply_applied: Callable[[str], bool] = _nothing_applied,
         freshness: Freshness | None = None,
         schemes: frozenset[str] = frozenset({SIG_V2, SIG_V3, SIG_SM2}),
-        chunks: Callable[[str, str], Seen] = _no_chunks,
+        chunks: Callable[[str, str, str], Seen] = _no_chunks,
         max_document_bytes: int = MAX_DOCUMENT_BYTES,
     ) -> None:
         self.freshness = freshness or Freshness()
@@ -166,7 +166,8 @@ class Router:
             return Rejected(Reason.SUITE_FORBIDDEN, forbidden, env)
         if not env.documents:
             return self._decide_content(env, fam, directory)
-        seen = self.chunks(env.message_id, str(env.sender))
+        seen = self.chunks(env.message_id, str(env.sender),
+                           scheme_suite(env.signature_scheme).hash_name)  # fmt: skip
         problem = document_problem(
             env, is_reply=fam.is_reply, seen=seen, max_document_bytes=self.max_document_bytes
         )

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from hub.core import merkle
 from hub.core.clock import as_utc
 from hub.storage.engine import insert_many_ignore, metadata, transaction
+from hub.trust import suites
 from hub.wire.chunk_places import Seen, SeenDocument
 
 document_chunks = Table(
@@ -133,9 +134,12 @@ class ChunkStore:
                     .values(conflicted=True)
                 )
 
-    def seen(self, message_id: str, sender: str) -> Seen:
+    def seen(self, message_id: str, sender: str, tree: str = "sha256") -> Seen:
         """Per (document, upload): the chunks in a row from index 0, their bytes and root, and
-        their places.  Streams the rows: a document's root is built as they come."""
+        their places.  Streams the rows: a document's root is built as they come, with the
+        hash ``tree`` (the envelope's; a chunk that declared another has a leaf of another hash,
+        and the root does not match)."""
+        h = (suites.by_hash_name(tree) or suites.INTL).digest
         c = document_chunks.c
         stmt = (
             select(
@@ -155,7 +159,7 @@ class ChunkStore:
         out: dict[tuple[int, str], SeenDocument] = {}
         with self.engine.connect() as conn:
             key: tuple[int, str] | None = None
-            builder = merkle.RootBuilder()
+            builder = merkle.RootBuilder(h)
             count = size = 0
             conflicted = False
             topic = ""
@@ -171,7 +175,7 @@ class ChunkStore:
                 here = (int(r[0]), str(r[1]))
                 if here != key:
                     close()
-                    key, builder, count, size = here, merkle.RootBuilder(), 0, 0
+                    key, builder, count, size = here, merkle.RootBuilder(h), 0, 0
                     conflicted, topic, places = False, str(r[5]), []
                 conflicted = conflicted or bool(r[8])
                 if int(r[2]) != count:  # a gap: what follows is not in a row from 0

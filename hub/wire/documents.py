@@ -116,6 +116,9 @@ class Chunk:
     count: int
     data: bytes
     upload: str = ""
+    #: The hash of the document's chunk tree (``document_chunk.v2``): the envelope scheme's,
+    #: ``sha256``, or ``sm3`` under hub-sig-sm2-v1.
+    tree: str = "sha256"
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -127,6 +130,7 @@ class Chunk:
             "index": self.index,
             "count": self.count,
             "data": self.data,
+            "tree": self.tree,
         }
 
     @classmethod
@@ -140,6 +144,7 @@ class Chunk:
             int(r["count"]),
             bytes(r["data"]),
             str(r["upload"]),
+            str(r.get("tree") or "sha256"),
         )
 
     @property
@@ -155,6 +160,8 @@ class Chunk:
             )
         if not UPLOAD.fullmatch(self.upload):
             return DocumentError("chunk without a 32-hex-digit upload id", reason="invalid_chunk")
+        if suites.by_hash_name(self.tree) is None:
+            return DocumentError("chunk of a tree with an unknown hash", reason="invalid_chunk")
         if not (0 <= self.index < self.count and self.document >= 1):
             return DocumentError(
                 "chunk index, count or document number out of range", reason="invalid_chunk"
@@ -196,6 +203,7 @@ class SplitDocument:
         media_type: str,
         sealing: Sealing | None,
         max_bytes: int = MAX_DOCUMENT_BYTES,
+        tree: suites.Suite = suites.INTL,
     ) -> None:
         if size > max_bytes:
             raise DocumentError(
@@ -210,6 +218,7 @@ class SplitDocument:
         self.source, self.size, self.n = source, size, n
         self.message_id, self.sender, self.recipient = message_id, sender, recipient
         self.name, self.media_type, self.sealing = name, media_type, sealing
+        self.tree = tree  # the signing key's suite: its hash builds the chunk tree
         self.suite = sealing.public.suite if sealing else None
         self.key = e2e.new_document_key(self.suite) if self.suite else None
         self.count = chunk_count(size)
@@ -217,7 +226,7 @@ class SplitDocument:
         self._ref: DocumentRef | None = None
 
     def chunks(self) -> Iterator[Chunk]:
-        plain, root, wire, read = hashlib.sha256(), merkle.RootBuilder(), 0, 0
+        plain, root, wire, read = hashlib.sha256(), merkle.RootBuilder(self.tree.digest), 0, 0
         for index in range(self.count):
             block = self.source.read(min(CHUNK_PLAINTEXT, self.size - read))
             if index == 0 and (problem := media_problem(self.media_type, block[:HEAD])):
@@ -230,7 +239,7 @@ class SplitDocument:
                     self.message_id, self.sender, self.recipient, self.n, index, self.count
                 )
                 data = e2e.seal_chunk(self.suite, self.key, index, block, aad)
-            root.add(merkle.leaf_hash(data))
+            root.add(merkle.leaf_hash(data, self.tree.digest))
             wire += len(data)
             yield Chunk(
                 self.message_id,
@@ -241,6 +250,7 @@ class SplitDocument:
                 self.count,
                 data,
                 self.upload,
+                self.tree.hash_name,
             )
         if read != self.size or self.source.read(1):
             raise DocumentError(f"document {self.n} changed size while it was read")
@@ -274,15 +284,16 @@ class DocumentAssembler:
         recipient: str,
         out: BinaryIO,
         open_descriptor: Callable[[bytes], bytes] | None,
+        tree: suites.Suite = suites.INTL,
     ) -> None:
         raw = open_descriptor(ref.descriptor) if open_descriptor else ref.descriptor
         self.descriptor = Descriptor.from_bytes(raw)
         self.ref, self.out = ref, out
         self.message_id, self.sender, self.recipient = message_id, sender, recipient
-        self.next = 0
+        self.next, self.tree = 0, tree
         self._plain, self._root, self._wire, self._written = (
             hashlib.sha256(),
-            merkle.RootBuilder(),
+            merkle.RootBuilder(tree.digest),
             0,
             0,
         )
@@ -304,7 +315,7 @@ class DocumentAssembler:
                 f"document {self.ref.n}: chunk {chunk.index} does not fit the manifest",
                 reason="corrupt_chunk",
             )
-        self._root.add(merkle.leaf_hash(chunk.data))
+        self._root.add(merkle.leaf_hash(chunk.data, self.tree.digest))
         self._wire += len(chunk.data)
         block = chunk.data
         if self.descriptor.key is not None:

@@ -71,7 +71,7 @@ def seen_of(
 
 def router_seeing(world: World, seen: Seen) -> Router:
     return Router(world.registry, lambda: world.directory, world.policy,
-                  chunks=lambda message_id, sender: seen)  # fmt: skip
+                  chunks=lambda message_id, sender, tree: seen)  # fmt: skip
 
 
 def decide(router: Router, raw: bytes) -> Delivered | Rejected:
@@ -151,7 +151,7 @@ def test_documents_go_with_originals_feedback_and_closure_only_and_within_limits
         world.registry,
         lambda: world.directory,
         world.policy,
-        chunks=lambda m, s: at(ref, seen_of(chunks)),
+        chunks=lambda m, s, t: at(ref, seen_of(chunks)),
         max_document_bytes=CHUNK_PLAINTEXT,
     )
     _, raw = world.seal("clue_transfer", "MIB@350582", "PSB@350582", documents=(ref,))

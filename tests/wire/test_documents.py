@@ -11,7 +11,7 @@ import tracemalloc
 import pytest
 
 from hub.core import merkle
-from hub.trust import e2e
+from hub.trust import e2e, suites
 from hub.wire.documents import (
     CHUNK_BYTES,
     CHUNK_PLAINTEXT,
@@ -218,3 +218,46 @@ def test_memory_does_not_grow_with_the_document(tmp_path) -> None:
         split_peak,
         assemble_peak,
     )
+
+
+def test_under_gm_a_document_is_sealed_sm4_and_its_chunk_tree_is_sm3() -> None:
+    gm = suites.GM
+    key = e2e.EncryptionKey.generate("gm")
+    data = pdf(2 * CHUNK_PLAINTEXT + 9)
+    doc = SplitDocument(io.BytesIO(data), len(data), 1, name="谈话笔录.pdf",
+                        media_type="application/pdf", sealing=Sealing(key.public, INFO),
+                        tree=gm, **PARTIES)  # fmt: skip
+    chunks = list(doc.chunks())
+    ref = doc.ref
+    assert {c.tree for c in chunks} == {"sm3"}
+    assert ref.chunks_root == merkle.root(
+        [merkle.leaf_hash(c.data, gm.digest) for c in chunks], gm.digest
+    )
+    assert ref.chunks_root != merkle.root([merkle.leaf_hash(c.data) for c in chunks])
+    assert Chunk.from_record(chunks[0].to_record()) == chunks[0]
+
+    def opened(tree: suites.Suite) -> DocumentAssembler:
+        out = io.BytesIO()
+        asm = DocumentAssembler(
+            ref, out=out, tree=tree,
+            open_descriptor=lambda sealed: e2e.open_descriptor(sealed, key,
+                                                                e2e.document_info(INFO, 1)),
+            **PARTIES,
+        )  # fmt: skip
+        for c in chunks:
+            asm.add(c)
+        return asm
+
+    asm = opened(gm)
+    asm.finish()
+    assert asm.root == ref.chunks_root
+    assert opened(suites.INTL).root != ref.chunks_root  # the tree of another hash never matches
+    with pytest.raises(DocumentError):
+        opened(suites.INTL).finish()
+
+
+def test_a_chunk_declaring_an_unknown_tree_hash_is_refused() -> None:
+    chunks, _ = split(pdf(10))
+    odd = Chunk(**{**chunks[0].__dict__, "tree": "md5"})
+    problem = odd.problem()
+    assert problem is not None and problem.reason == "invalid_chunk"

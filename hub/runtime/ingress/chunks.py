@@ -17,6 +17,7 @@ from hub.core import merkle
 from hub.routing.router import ChunkAccepted, Delivered, Rejected
 from hub.runtime import metrics
 from hub.storage.chunks import KeptChunk
+from hub.trust import suites
 from hub.wire.chunk_places import ChunkPlaces
 from hub.wire.deadletter import Reason
 
@@ -25,7 +26,9 @@ CHUNK_KEPT = "chunk_kept"
 
 
 def leaf_of(d: ChunkAccepted) -> bytes:
-    return merkle.leaf_hash(d.chunk.data)
+    """The chunk's leaf in the tree hash it declares (an unknown one was refused before)."""
+    tree = suites.by_hash_name(d.chunk.tree) or suites.INTL
+    return merkle.leaf_hash(d.chunk.data, tree.digest)
 
 
 def slot_key(d: ChunkAccepted) -> str:

@@ -22,6 +22,7 @@ __all__ = [
     "PublicKey",
     "Sealed",
     "Suite",
+    "by_hash_name",
     "by_key_id",
     "by_name",
     "by_scheme",
@@ -50,6 +51,14 @@ def by_key_id(key_id: str) -> Suite:
         if prefix in (suite.signing_prefix, suite.encryption_prefix):
             return suite
     raise ValueError(f"a key id names no known algorithm ({prefix[:20]!r})")
+
+
+def by_hash_name(name: str) -> Suite | None:
+    """The suite whose hash is called ``name`` (``sha256``, ``sm3``), if one is."""
+    for suite in SUITES.values():
+        if suite.hash_name == name:
+            return suite
+    return None
 
 
 def by_scheme(scheme: str) -> Suite | None:
