@@ -23,10 +23,12 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
+from consumers.timestamper import Timestamper
 from hub.audit import events as ev
 from hub.audit.events import AuditEvent, event_id
 from hub.audit.mac import AuditMac
 from hub.audit.store import AppendResult, AuditStore
+from hub.audit.timestamps import TimestampClient
 from hub.core.config import Settings
 from hub.runtime.failures import is_transient
 from hub.storage.engine import safe_url
@@ -175,6 +177,10 @@ class AuditSink:
             interval_s=settings.audit_checkpoint_interval_s,
         )
         self.mac = AuditMac.from_file(settings.audit_mac_path, settings.crypto_suite)
+        self.timestamper = (
+            Timestamper(self.store, TimestampClient(settings.tsa_url),
+                        interval_s=settings.tsa_interval_s) if settings.tsa_url else None
+        )  # fmt: skip
         self.appended = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -314,6 +320,8 @@ class AuditSink:
     def start(self) -> AuditSink:
         self._thread = threading.Thread(target=self._run_logged, name="audit-sink", daemon=True)
         self._thread.start()
+        if self.timestamper is not None:
+            self.timestamper.start()
         return self
 
     def _run_logged(self) -> None:
@@ -326,6 +334,8 @@ class AuditSink:
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()
+        if self.timestamper is not None:
+            self.timestamper.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
 

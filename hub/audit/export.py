@@ -46,6 +46,23 @@ def _digest(path: Path, suite: Suite) -> str:
     return h.hexdigest()
 
 
+def _timestamps(store: AuditStore, checkpoints: list[Checkpoint], out: Path) -> list[dict]:
+    """Each checkpoint's token and the bytes it stamps, as files ``openssl ts`` reads."""
+    from hub.audit.stamps import Stamps
+    from hub.audit.timestamps import stamped_bytes, token_time
+
+    tokens = Stamps(store).tokens()
+    folder = out / "timestamps"
+    folder.mkdir(exist_ok=True)
+    listed = []
+    for cp in checkpoints:
+        if cp.seq in tokens:
+            (folder / f"{cp.seq}.tsr").write_bytes(tokens[cp.seq])
+            (folder / f"{cp.seq}.dat").write_bytes(stamped_bytes(cp))
+            listed.append({"seq": cp.seq, "time": iso_ms(token_time(tokens[cp.seq]))})
+    return listed
+
+
 def export(
     store: AuditStore,
     out: Path,
@@ -77,6 +94,14 @@ def export(
     with cps.open("w", encoding="utf-8", newline="\n") as fh:
         for cp in checkpoints:
             fh.write(json.dumps(cp.to_json(), separators=(",", ":")) + "\n")
+    stamped = _timestamps(store, checkpoints, out)
+    files = {}
+    for p in (jsonl, csv_path, cps, *sorted((out / "timestamps").glob("*"))):
+        size = p.stat().st_size
+        files[str(p.relative_to(out))] = {
+            store.suite.hash_name: _digest(p, store.suite),
+            "bytes": size,
+        }
     manifest = {
         "format": FORMAT,
         "exported_at": iso_ms(datetime.now(UTC)),
@@ -91,10 +116,11 @@ def export(
         "checkpoint_rule": CHECKPOINT_RULE,
         "checkpoints": len(checkpoints),
         "checkpoint_keys": checkpoint_keys,
-        "files": {
-            p.name: {store.suite.hash_name: _digest(p, store.suite), "bytes": p.stat().st_size}
-            for p in (jsonl, csv_path, cps)
-        },
+        "timestamps": stamped,
+        "timestamp_rule": "timestamps/<seq>.tsr is an RFC 3161 TimeStampResp over "
+        "timestamps/<seq>.dat: the checkpoint's signed lines, '\\n', its signature in hex; "
+        "openssl ts -verify -data <seq>.dat -in <seq>.tsr -CAfile <the TSA's CA>",
+        "files": files,
         "verify_with": "python3 ops/audit/verify_export.py <this directory>",
     }
     (out / "manifest.json").write_text(

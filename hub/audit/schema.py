@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -66,6 +67,15 @@ audit_meta = Table(
     metadata,
     Column("name", String(32), primary_key=True),
     Column("value", String(64), nullable=False),
+)
+
+#: An RFC 3161 token per signed checkpoint (hub.audit.timestamps), keyed by the checkpoint's seq.
+audit_timestamps = Table(
+    "audit_timestamps",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("token", LargeBinary, nullable=False),
+    Column("stamped_at", DateTime(timezone=True), nullable=False),
 )
 
 

@@ -16,14 +16,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from hub.audit.chain import Checkpoint, verify_chain
 from hub.audit.downgrade import downgrade_journal, is_downgrade, record_downgrade
 from hub.audit.events import KINDS
-from hub.audit.keys import checkpoint_keys, message_keys, operator_entries, revocations
+from hub.audit.keys import message_keys, operator_entries, revocations
 from hub.audit.schema import schema_revision
 from hub.audit.store import AuditStore
 from hub.audit.trail import build_trail, story
 from hub.cli import proofs
+from hub.cli.audit_verify import cmd_verify, directory_or_empty
 from hub.cli.output import progress, table
 from hub.core.clock import beijing_time, parse_when
 from hub.core.config import Settings
@@ -39,55 +39,13 @@ def _open(settings: Settings) -> AuditStore:
 # -- commands -------------------------------------------------------------------------------------
 
 
-def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    store = _open(settings)
-    checkpoints = store.checkpoints()
-    external = 0
-    for path in args.checkpoints or []:
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                checkpoints.append(Checkpoint.from_json(json.loads(line)))
-                external += 1
-    verdict = verify_chain(
-        store.records(),
-        checkpoints,
-        checkpoint_keys(_directory(settings), args.key or []),
-        progress=progress("verifying"),
-        suite=store.suite,
-    )
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
-    if args.json:
-        out = verdict.to_json()
-        out["external_checkpoints"] = external
-        print(json.dumps(out, ensure_ascii=False))
-    elif verdict.ok:
-        print(
-            f"audit log intact: {verdict.records} records, head #{verdict.head_seq} "
-            f"{verdict.head_hash[:16]}…; {verdict.checkpoints} checkpoint(s) verified"
-            + (f" ({external} from outside the database)" if external else "")
-        )
-        if verdict.uncovered:
-            print(
-                f"note: records #{verdict.last_checkpoint_seq + 1}..#{verdict.head_seq} are "
-                "chained but not yet covered by a signed checkpoint (`hub audit checkpoint`)"
-            )
-    else:
-        print(f"AUDIT LOG NOT INTACT: {verdict.problem}")
-        print(
-            f"({verdict.records} records before it verified; "
-            f"{verdict.checkpoints} checkpoint(s) matched)"
-        )
-    return 0 if verdict.ok else 1
-
-
 def cmd_trail(args: argparse.Namespace, settings: Settings) -> int:
     store = _open(settings)
     records = store.trail(args.message_id)
     if not records:
         print(f"hub: no audit records about {args.message_id}", file=sys.stderr)
         return 1
-    directory = _directory(settings)
+    directory = directory_or_empty(settings)
     steps = build_trail(records, store.predecessor_hash, message_keys(directory, store),
                         revocations(directory), store.suite)  # fmt: skip
     if args.json:
@@ -167,7 +125,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     store = _open(settings)
     keys = {
         k.key_id: {"address": str(OPERATORS), "public_key": k.public_key}
-        for k in operator_entries(_directory(settings))
+        for k in operator_entries(directory_or_empty(settings))
     }
     out = Path(args.out)
     manifest = export(store, out, checkpoint_keys=keys, progress=progress("exporting"))
@@ -289,6 +247,12 @@ def add_parsers(sub: Any, fmt: Any) -> None:
         metavar="FILE",
         help="checkpoints kept outside the database (`hub audit checkpoint --export`); repeatable",
     )
+    s.add_argument(
+        "--tsa-ca",
+        metavar="FILE",
+        help="verify the checkpoints' RFC 3161 tokens against these CA certificates (PEM; "
+        "default: the tsa_ca_file setting)",
+    )
     s.add_argument("--key", action="append", metavar="KEY_ID=BASE64",
                    help="also trust this public key for checkpoints")  # fmt: skip
     s.add_argument("--json", action="store_true")
@@ -384,15 +348,3 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     )
     s.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     s.set_defaults(func=cmd_sink)
-
-
-def _directory(settings: Settings) -> Any:
-    """The signed directory for the keys it names; without one (no anchor here, say) an empty
-    directory, so checkpoints are reported untrusted rather than believed."""
-    from hub.trust.directory import Directory, DirectoryError, load_directory
-
-    try:
-        return load_directory(settings)
-    except DirectoryError as exc:
-        print(f"warning: no trusted directory ({exc}); give keys with --key", file=sys.stderr)
-        return Directory()

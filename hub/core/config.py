@@ -96,6 +96,16 @@ class Settings:
     audit_checkpoint_every: int = 1000
     #: ...or this many seconds after the first record not yet covered by one.
     audit_checkpoint_interval_s: float = 60.0
+    #: An RFC 3161 time-stamping authority (URL) that dates every signed checkpoint
+    #: (hub.audit.timestamps); empty: none.  ``tsa_ca_file`` holds the CA certificates its tokens
+    #: are verified against (``hub audit verify``), ``tsa_interval_s`` how often pending
+    #: checkpoints are sent to it.
+    tsa_url: str = ""
+    tsa_ca_file: str = ""
+    tsa_interval_s: float = 10.0
+    #: How long checkpoints may go without a token before the routers stop taking new ingress
+    #: (records wait in hub.ingress, nothing is lost); X-Road's default, 4 h.
+    acceptable_timestamp_failure_period_s: float = 14400.0
     #: Secret that keys the hashes standing in for subjects' codes in the audit log; every
     #: worker of one hub must share it.  Empty: <home>/keys/audit-subject.secret (created).
     audit_secret_file: str = ""

@@ -25,6 +25,7 @@ from hub.runtime.kafka_clients import KafkaProducer
 from hub.runtime.services import HubServices
 from hub.runtime.startup import async_step, until
 from hub.runtime.timers import InboxTopics, KeyRecorder, Pruner, Redeliverer, SlaTicker
+from hub.runtime.timestamp_gate import TimestampGate
 from hub.runtime.tree_heads import TreeHeadPublisher
 from hub.runtime.web_pages import WebPages, serve_pages
 from hub.storage.tree_heads import TreeHeads
@@ -89,6 +90,11 @@ async def run_hub_runtime(
         loop.add_signal_handler(sig, main.cancel)
 
     tasks: list[asyncio.Task] = [asyncio.create_task(router.run_restarting(router_producer))]
+    if settings.tsa_url:
+        period = settings.acceptable_timestamp_failure_period_s
+        gate = TimestampGate(router, audit_opener(settings), period, services.clock)
+        job = Job("timestamp-gate", gate, settings.tsa_interval_s)
+        tasks.append(asyncio.create_task(keep_running(job)))
     producer = KafkaProducer(bootstrap, settings, client_id="hub-jobs")
     pages = WebPages(services, router, readiness, audit_opener(settings))
     web = None

@@ -20,10 +20,12 @@ from hub.runtime.admin import TopicEpochs
 from hub.runtime.audit_access import audit_opener
 from hub.runtime.health import Readiness, store_answers
 from hub.runtime.ingress.build import build_router
+from hub.runtime.jobs import Job, keep_running
 from hub.runtime.kafka_clients import KafkaProducer
 from hub.runtime.services import HubServices
 from hub.runtime.state import read_state, resolve_bootstrap
 from hub.runtime.timers import InboxTopics
+from hub.runtime.timestamp_gate import TimestampGate
 from hub.runtime.web_pages import WebPages, serve_pages
 
 log = logging.getLogger("hub.worker")
@@ -70,10 +72,28 @@ async def _work(services: HubServices, bootstrap: str, epochs: TopicEpochs, web_
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)
+    gate = None
+    if services.settings.tsa_url:  # workers refuse new ingress as the hub's router does
+        gate = asyncio.create_task(
+            keep_running(
+                Job(
+                    "timestamp-gate",
+                    TimestampGate(
+                        router,
+                        audit_opener(services.settings),
+                        services.settings.acceptable_timestamp_failure_period_s,
+                        services.clock,
+                    ),
+                    30.0,
+                )
+            )
+        )
     try:
         await router.run_restarting(producer)
     except asyncio.CancelledError:
         pass  # a signal: the batch in hand is not committed and will be read again
     finally:
+        if gate is not None:
+            gate.cancel()
         if web is not None:
             await web.cleanup()

@@ -17,5 +17,5 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
     TO {app};
 
 -- The transfer log: read and append, nothing else (its triggers refuse UPDATE and DELETE too).
-GRANT SELECT, INSERT ON audit_log, audit_checkpoints, audit_meta TO {app};
+GRANT SELECT, INSERT ON audit_log, audit_checkpoints, audit_meta, audit_timestamps TO {app};
 GRANT SELECT ON audit_schema_version TO {app};

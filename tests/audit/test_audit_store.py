@@ -82,9 +82,9 @@ def test_migrations_up_down_and_match_the_model(audit_url: str) -> None:
 
     engine = make_engine(audit_url)
     migrate(engine)
-    assert schema_revision(engine) == "0002"
+    assert schema_revision(engine) == "0003"
     tables = set(inspect(engine).get_table_names())
-    assert {"audit_log", "audit_checkpoints", "audit_meta"} <= tables
+    assert {"audit_log", "audit_checkpoints", "audit_meta", "audit_timestamps"} <= tables
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
         diff = [d for d in compare_metadata(ctx, metadata) if d[0] != "remove_table"]
@@ -96,7 +96,7 @@ def test_migrations_up_down_and_match_the_model(audit_url: str) -> None:
     migrate(engine, "base")
     assert "audit_log" not in inspect(engine).get_table_names()
     migrate(engine)  # and back up
-    assert schema_revision(engine) == "0002"
+    assert schema_revision(engine) == "0003"
     engine.dispose()
 
 
@@ -104,7 +104,7 @@ def test_cli_migrate(tmp_path: Path, monkeypatch, capsys) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     monkeypatch.setenv("HUB_AUDIT_URL", url)
     assert main(["--home", str(tmp_path), "audit", "migrate"]) == 0
-    assert "→ 0002" in capsys.readouterr().out
+    assert "→ 0003" in capsys.readouterr().out
 
 
 # -- appending -----------------------------------------------------------------------------------

@@ -70,6 +70,15 @@ class FakeConsumer:
     def assignment(self) -> set:
         return {T0, T1}
 
+    def pause(self, *tps: TopicPartition) -> None:
+        self.log.append(("pause", set(tps)))
+
+    def paused(self) -> set:
+        return set()
+
+    def resume(self, *tps: TopicPartition) -> None:
+        self.log.append(("resume", set(tps)))
+
     def highwater(self, tp: TopicPartition) -> int:
         return 10
 

@@ -97,6 +97,10 @@ class IngressLoop:
         self.joined = False
         self.partitions = 0
         self.on_joined: Callable[[int], Awaitable[None]] | None = None
+        #: Why new ingress is refused (``hub.runtime.timestamp_gate``), or None.  While it is
+        #: set the partitions are paused: records wait in hub.ingress, the group membership and
+        #: every committed outcome stay as they are.
+        self.refusing: str | None = None
 
     async def run(self) -> None:
         """Read and route until cancelled; the batch in hand at cancellation is not committed."""
@@ -105,6 +109,7 @@ class IngressLoop:
         await self.consumer.start()
         try:
             while True:
+                self._gate()
                 polled = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_records)
                 if polled:
                     async with self.lock:
@@ -112,6 +117,13 @@ class IngressLoop:
         finally:
             self.joined = False
             await self.consumer.stop()
+
+    def _gate(self) -> None:
+        assigned = self.consumer.assignment()
+        if self.refusing is not None:
+            self.consumer.pause(*assigned)
+        elif self.consumer.paused():
+            self.consumer.resume(*self.consumer.paused())
 
     async def run_restarting(self, producer: Startable, pause: float = 5.0) -> None:
         """:meth:`run` with ``producer`` started, for as long as the worker runs; started again

@@ -1,0 +1,75 @@
+"""``hub audit verify``: the hash chain, the signed checkpoints and their RFC 3161 tokens."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from hub.audit.chain import Checkpoint, verify_chain
+from hub.audit.keys import checkpoint_keys
+from hub.audit.stamps import check_timestamps
+from hub.audit.store import AuditStore
+from hub.cli.output import progress
+from hub.core.config import Settings
+from hub.trust.directory import Directory
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    store = AuditStore(settings.effective_audit_url)
+    checkpoints = store.checkpoints()
+    external = 0
+    for path in args.checkpoints or []:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                checkpoints.append(Checkpoint.from_json(json.loads(line)))
+                external += 1
+    verdict = verify_chain(
+        store.records(),
+        checkpoints,
+        checkpoint_keys(directory_or_empty(settings), args.key or []),
+        progress=progress("verifying"),
+        suite=store.suite,
+    )
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    stamps, stamp_problem = check_timestamps(store, args.tsa_ca or settings.tsa_ca_file)
+    if args.json:
+        out = verdict.to_json()
+        out["external_checkpoints"] = external
+        out["timestamps_verified"], out["timestamp_problem"] = stamps, stamp_problem
+        print(json.dumps(out, ensure_ascii=False))
+    elif verdict.ok:
+        print(
+            f"audit log intact: {verdict.records} records, head #{verdict.head_seq} "
+            f"{verdict.head_hash[:16]}…; {verdict.checkpoints} checkpoint(s) verified"
+            + (f" ({external} from outside the database)" if external else "")
+            + (f"; {stamps} timestamp(s) verified" if stamps else "")
+        )
+        if stamp_problem:
+            print(f"TIMESTAMPS NOT VERIFIED: {stamp_problem}")
+        if verdict.uncovered:
+            print(
+                f"note: records #{verdict.last_checkpoint_seq + 1}..#{verdict.head_seq} are "
+                "chained but not yet covered by a signed checkpoint (`hub audit checkpoint`)"
+            )
+    else:
+        print(f"AUDIT LOG NOT INTACT: {verdict.problem}")
+        print(
+            f"({verdict.records} records before it verified; "
+            f"{verdict.checkpoints} checkpoint(s) matched)"
+        )
+    return 0 if verdict.ok and not stamp_problem else 1
+
+
+def directory_or_empty(settings: Settings) -> Directory:
+    """The signed directory for the keys it names; without one (no anchor here, say) an empty
+    directory, so checkpoints are reported untrusted rather than believed."""
+    from hub.trust.directory import DirectoryError, load_directory
+
+    try:
+        return load_directory(settings)
+    except DirectoryError as exc:
+        print(f"warning: no trusted directory ({exc}); give keys with --key", file=sys.stderr)
+        return Directory()

@@ -1,0 +1,167 @@
+"""Independent time on the audit log: a real RFC 3161 TSA (``openssl ts -reply``, tests/tsa.py)
+stamps each signed checkpoint; the tokens verify in the hub and, from an export alone, with
+``openssl ts -verify``; an unreachable TSA costs the log nothing and its checkpoints are stamped
+when it answers again."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from consumers.timestamper import FAILURES, Timestamper
+from hub.audit.export import export
+from hub.audit.stamps import Stamps, check_timestamps
+from hub.audit.store import AuditStore
+from hub.audit.timestamps import TimestampClient, ingress_refusal, stamped_bytes
+from hub.trust.keys import SigningKey
+from tests.audit.test_audit_store import events
+from tests.tsa import LocalTsa
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def tsa() -> Iterator[LocalTsa]:
+    with LocalTsa() as t:
+        yield t
+
+
+def test_each_checkpoint_gets_a_token_that_openssl_verifies_from_an_export(
+    tsa: LocalTsa, tmp_path: Path
+) -> None:
+    store = AuditStore(f"sqlite:///{tmp_path / 'a.db'}")
+    key = SigningKey.generate()
+    stamper = Timestamper(store, TimestampClient(tsa.url), interval_s=60)
+    for start in (0, 5):  # two batches, two checkpoints, one TSA request each
+        store.append(events(5, start=start))
+        store.checkpoint(key)
+    assert stamper.once() == 2 and tsa.answered == 2
+    assert stamper.once() == 0 and tsa.answered == 2  # a stamped checkpoint is not sent again
+    assert check_timestamps(store, str(tsa.ca)) == (2, None)
+    env = {**os.environ, "HUB_AUDIT_URL": store.url, "HUB_TSA_CA_FILE": str(tsa.ca)}
+    cli = subprocess.run([sys.executable, "-m", "hub.cli", "--home", str(tmp_path), "audit",
+                          "verify", "--key", f"{key.key_id}={key.public_b64}"],
+                         capture_output=True, text=True, env=env, cwd=ROOT)  # fmt: skip
+    assert cli.returncode == 0 and "2 timestamp(s) verified" in cli.stdout, cli.stdout + cli.stderr
+
+    keys = {key.key_id: {"address": "HUB@100000", "public_key": key.public_b64}}
+    manifest = export(store, tmp_path / "export", checkpoint_keys=keys)
+    assert [t["seq"] for t in manifest["timestamps"]] == [5, 10]
+    folder = tmp_path / "export" / "timestamps"
+    for seq in (5, 10):
+        ok = subprocess.run(["openssl", "ts", "-verify", "-data", str(folder / f"{seq}.dat"),
+                             "-in", str(folder / f"{seq}.tsr"), "-CAfile", str(tsa.ca)],
+                            capture_output=True, text=True)  # fmt: skip
+        assert ok.returncode == 0 and "Verification: OK" in ok.stdout, ok.stderr
+    # The token of one checkpoint does not date another.
+    swapped = subprocess.run(["openssl", "ts", "-verify", "-data", str(folder / "5.dat"),
+                              "-in", str(folder / "10.tsr"), "-CAfile", str(tsa.ca)],
+                             capture_output=True, text=True)  # fmt: skip
+    assert swapped.returncode != 0
+    # The export's own verifier checks the token files' digests with the rest.
+    out = subprocess.run([sys.executable, str(ROOT / "ops/audit/verify_export.py"),
+                          str(tmp_path / "export")], capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads((tmp_path / "export" / "manifest.json").read_text())["timestamps"]
+
+
+def test_an_unreachable_tsa_costs_the_log_nothing_and_is_caught_up(
+    tsa: LocalTsa, tmp_path: Path
+) -> None:
+    store = AuditStore(f"sqlite:///{tmp_path / 'a.db'}")
+    key = SigningKey.generate()
+    stamper = Timestamper(store, TimestampClient(tsa.url, timeout_s=2), interval_s=60)
+    tsa.down = True
+    failures = FAILURES._value.get()
+    store.append(events(3))
+    store.checkpoint(key)
+    assert stamper.once() == 0
+    assert FAILURES._value.get() == failures + 1
+    store.append(events(3, start=3))  # the log goes on meanwhile
+    store.checkpoint(key)
+    assert [cp.seq for cp in Stamps(store).unstamped()] == [3, 6]
+    tsa.down = False
+    assert stamper.once() == 2 and Stamps(store).unstamped() == []
+    assert check_timestamps(store, str(tsa.ca)) == (2, None)
+
+
+def test_a_token_from_a_tsa_nobody_trusts_or_over_other_bytes_is_refused(
+    tsa: LocalTsa, tmp_path: Path
+) -> None:
+    store = AuditStore(f"sqlite:///{tmp_path / 'a.db'}")
+    store.append(events(3))
+    cp = store.checkpoint(SigningKey.generate())
+    assert cp is not None
+    client = TimestampClient(tsa.url)
+    now = datetime.now(UTC)
+    Stamps(store).add(cp.seq, client.stamp(stamped_bytes(cp) + b"x"), now)
+    verified, problem = check_timestamps(store, str(tsa.ca))
+    assert verified == 0 and problem is not None and f"#{cp.seq}" in problem
+    with LocalTsa() as other:
+        store2 = AuditStore(f"sqlite:///{tmp_path / 'b.db'}")
+        store2.append(events(3))
+        cp2 = store2.checkpoint(SigningKey.generate())
+        assert cp2 is not None
+        Stamps(store2).add(cp2.seq, TimestampClient(other.url).stamp(stamped_bytes(cp2)), now)
+        assert check_timestamps(store2, str(tsa.ca))[1] is not None  # not our TSA's CA
+        assert check_timestamps(store2, str(other.ca)) == (1, None)
+
+
+def test_ingress_is_refused_only_once_a_checkpoint_waited_longer_than_the_period() -> None:
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    four_hours = 4 * 3600.0
+    assert ingress_refusal(None, now, four_hours) is None
+    assert ingress_refusal(now - timedelta(hours=3, minutes=59), now, four_hours) is None
+    reason = ingress_refusal(now - timedelta(hours=4, minutes=6), now, four_hours)
+    assert reason is not None and "4.1 h" in reason and "(4 h)" in reason
+
+
+class FakeConsumer:
+    def __init__(self) -> None:
+        self.assigned = {"p0", "p1"}
+        self.stopped: set[str] = set()
+
+    def assignment(self) -> set[str]:
+        return self.assigned
+
+    def pause(self, *tps: str) -> None:
+        self.stopped |= set(tps)
+
+    def paused(self) -> set[str]:
+        return set(self.stopped)
+
+    def resume(self, *tps: str) -> None:
+        self.stopped -= set(tps)
+
+
+def test_the_gate_pauses_the_routers_partitions_and_resumes_them_when_stamped(
+    tsa: LocalTsa, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from hub.runtime.ingress.loop import IngressLoop
+    from hub.runtime.timestamp_gate import TimestampGate
+
+    store = AuditStore(f"sqlite:///{tmp_path / 'a.db'}")
+    store.append(events(3))
+    store.checkpoint(SigningKey.generate())
+    router = IngressLoop(None, lambda _h: None)  # type: ignore[arg-type]
+    router.consumer = FakeConsumer()
+    later = datetime.now(UTC) + timedelta(hours=5)
+    gate = TimestampGate(router, lambda: store, 4 * 3600.0, lambda: later)
+    asyncio.run(gate())
+    assert router.refusing is not None and "no timestamp" in router.refusing
+    router._gate()
+    assert router.consumer.paused() == {"p0", "p1"}
+    Timestamper(store, TimestampClient(tsa.url), interval_s=60).once()
+    asyncio.run(gate())
+    assert router.refusing is None
+    router._gate()
+    assert router.consumer.paused() == set()
