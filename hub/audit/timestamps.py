@@ -108,10 +108,14 @@ def ingress_refusal(
     waited = (now - oldest_unstamped).total_seconds()
     if waited <= period_s:
         return None
-    signed = oldest_unstamped.strftime("%Y-%m-%d %H:%M")
+    signed = oldest_unstamped.strftime("%Y-%m-%d %H:%M:%S")
+
+    def span(seconds: float) -> str:
+        return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds:.0f} s"
+
     return (
-        f"no timestamp for {waited / 3600:.1f} h (checkpoint signed {signed}Z), over "
-        f"acceptable_timestamp_failure_period_s ({period_s / 3600:g} h)"
+        f"no timestamp for {span(waited)} (checkpoint signed {signed}Z), over "
+        f"acceptable_timestamp_failure_period_s ({span(period_s)})"
     )
 
 

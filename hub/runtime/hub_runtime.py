@@ -93,7 +93,7 @@ async def run_hub_runtime(
     if settings.tsa_url:
         period = settings.acceptable_timestamp_failure_period_s
         gate = TimestampGate(router, audit_opener(settings), period, services.clock)
-        job = Job("timestamp-gate", gate, settings.tsa_interval_s)
+        job = Job("timestamp-gate", gate, settings.tsa_interval_s, at_start=False)
         tasks.append(asyncio.create_task(keep_running(job)))
     producer = KafkaProducer(bootstrap, settings, client_id="hub-jobs")
     pages = WebPages(services, router, readiness, audit_opener(settings))

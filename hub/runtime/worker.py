@@ -84,7 +84,8 @@ async def _work(services: HubServices, bootstrap: str, epochs: TopicEpochs, web_
                         services.settings.acceptable_timestamp_failure_period_s,
                         services.clock,
                     ),
-                    30.0,
+                    services.settings.tsa_interval_s,
+                    at_start=False,
                 )
             )
         )

@@ -111,7 +111,9 @@ class IngressLoop:
             while True:
                 self._gate()
                 polled = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_records)
-                if polled:
+                if polled and self.refusing is not None:
+                    self._put_back(polled)  # fetched as the gate closed: read again later
+                elif polled:
                     async with self.lock:
                         await self._route(polled)
         finally:
@@ -124,6 +126,14 @@ class IngressLoop:
             self.consumer.pause(*assigned)
         elif self.consumer.paused():
             self.consumer.resume(*self.consumer.paused())
+
+    def _put_back(self, polled: dict[Any, list[Any]]) -> None:
+        """Records fetched but not routed: the consumer reads each partition again from its
+        first one once it resumes.  Nothing was committed past them, so nothing is skipped."""
+        for tp, records in polled.items():
+            if records:
+                self.consumer.seek(tp, records[0].offset)
+        self._gate()
 
     async def run_restarting(self, producer: Startable, pause: float = 5.0) -> None:
         """:meth:`run` with ``producer`` started, for as long as the worker runs; started again
