@@ -43,7 +43,7 @@ class Timestamper:
             if done:
                 STAMPED.inc(done)
                 LAST.set_to_current_time()
-        UNSTAMPED.set(len(self.stamps.unstamped()))
+        UNSTAMPED.set(self.stamps.waiting())
         return done
 
     def start(self) -> Timestamper:

@@ -46,20 +46,18 @@ def _digest(path: Path, suite: Suite) -> str:
     return h.hexdigest()
 
 
-def _timestamps(store: AuditStore, checkpoints: list[Checkpoint], out: Path) -> list[dict]:
+def _timestamps(store: AuditStore, out: Path) -> list[dict]:
     """Each checkpoint's token and the bytes it stamps, as files ``openssl ts`` reads."""
     from hub.audit.stamps import Stamps
     from hub.audit.timestamps import stamped_bytes, token_time
 
-    tokens = Stamps(store).tokens()
     folder = out / "timestamps"
     folder.mkdir(exist_ok=True)
     listed = []
-    for cp in checkpoints:
-        if cp.seq in tokens:
-            (folder / f"{cp.seq}.tsr").write_bytes(tokens[cp.seq])
-            (folder / f"{cp.seq}.dat").write_bytes(stamped_bytes(cp))
-            listed.append({"seq": cp.seq, "time": iso_ms(token_time(tokens[cp.seq]))})
+    for cp, token in Stamps(store).stamped():
+        (folder / f"{cp.seq}.tsr").write_bytes(token)
+        (folder / f"{cp.seq}.dat").write_bytes(stamped_bytes(cp))
+        listed.append({"seq": cp.seq, "time": iso_ms(token_time(token))})
     return listed
 
 
@@ -94,7 +92,7 @@ def export(
     with cps.open("w", encoding="utf-8", newline="\n") as fh:
         for cp in checkpoints:
             fh.write(json.dumps(cp.to_json(), separators=(",", ":")) + "\n")
-    stamped = _timestamps(store, checkpoints, out)
+    stamped = _timestamps(store, out)
     files = {}
     for p in (jsonl, csv_path, cps, *sorted((out / "timestamps").glob("*"))):
         size = p.stat().st_size

@@ -1,20 +1,47 @@
 """The tokens of the checkpoints kept in the audit store (``audit_timestamps``, append-only), and
-the stamping of checkpoints that have none: one TSA request per checkpoint, oldest first."""
+the stamping of checkpoints that have none: one TSA request per checkpoint, oldest first.
+
+Every question is one query answered in the database (a join of checkpoints and tokens), and
+the long answers are streamed: neither the sink's rounds nor the routers' gate read every
+checkpoint or token into memory, however long the log grows."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
 from hub.audit.chain import Checkpoint
-from hub.audit.schema import audit_timestamps
+from hub.audit.schema import audit_checkpoints, audit_timestamps
 from hub.audit.store import AuditStore
-from hub.audit.timestamps import TimestampClient, TimestampError, stamped_bytes, token_time
+from hub.audit.timestamps import (
+    TimestampClient,
+    TimestampError,
+    load_roots,
+    stamped_bytes,
+    token_time,
+    verify_token,
+)
 from hub.core.clock import parse_iso
 
 log = logging.getLogger("hub.audit")
+
+_cp, _ts = audit_checkpoints.c, audit_timestamps.c
+#: Checkpoints without a token, oldest first.
+_WAITING: Select[Any] = (
+    select(audit_checkpoints)
+    .outerjoin(audit_timestamps, _ts.seq == _cp.seq)
+    .where(_ts.seq.is_(None))
+    .order_by(_cp.seq)
+)
+
+
+def _checkpoint(r: Any) -> Checkpoint:
+    return Checkpoint(r.seq, r.head_hash, r.signed_at, r.key_id, bytes.fromhex(r.signature))
 
 
 class Stamps:
@@ -24,62 +51,69 @@ class Stamps:
     def add(self, seq: int, token: bytes, stamped_at: datetime) -> None:
         """Keep the TSA's token for the checkpoint at ``seq`` (once; a second is ignored)."""
         with self.store.engine.begin() as conn:
-            known = select(audit_timestamps.c.seq).where(audit_timestamps.c.seq == seq)
+            known = select(_ts.seq).where(_ts.seq == seq)
             if conn.execute(known).first() is None:
                 conn.execute(audit_timestamps.insert().values(seq=seq, token=token,
                                                               stamped_at=stamped_at))  # fmt: skip
 
-    def tokens(self) -> dict[int, bytes]:
-        """The tokens kept, by checkpoint seq."""
+    def stamped(self) -> Iterator[tuple[Checkpoint, bytes]]:
+        """Each checkpoint that has a token, with it, oldest first; streamed."""
+        query = (
+            select(audit_checkpoints, _ts.token)
+            .join(audit_timestamps, _ts.seq == _cp.seq)
+            .order_by(_cp.seq)
+        )
         with self.store.engine.connect() as conn:
-            rows = conn.execute(select(audit_timestamps.c.seq, audit_timestamps.c.token)).all()
-        return {int(r.seq): bytes(r.token) for r in rows}
+            for r in conn.execution_options(yield_per=500).execute(query):
+                yield _checkpoint(r), bytes(r.token)
 
-    def unstamped(self) -> list[Checkpoint]:
-        """The checkpoints without a token yet, oldest first."""
-        have = set(self.tokens())
-        return [cp for cp in self.store.checkpoints() if cp.seq not in have]
+    def unstamped(self, limit: int | None = None) -> list[Checkpoint]:
+        """The checkpoints without a token yet, oldest first (at most ``limit``)."""
+        query = _WAITING if limit is None else _WAITING.limit(limit)
+        with self.store.engine.connect() as conn:
+            return [_checkpoint(r) for r in conn.execute(query)]
+
+    def waiting(self) -> int:
+        """How many checkpoints wait for a token."""
+        with self.store.engine.connect() as conn:
+            count = select(func.count()).select_from(_WAITING.subquery())
+            return int(conn.execute(count).scalar() or 0)
 
     def oldest_unstamped(self) -> datetime | None:
         """When the oldest checkpoint still without a token was signed."""
-        waiting = self.unstamped()
-        return parse_iso(waiting[0].signed_at) if waiting else None
+        first = self.unstamped(limit=1)
+        return parse_iso(first[0].signed_at) if first else None
 
-    def stamp_pending(self, client: TimestampClient) -> int:
-        """Ask the TSA for a token on every checkpoint that has none; returns how many were
-        stamped.  Stops at the first failure (raised as TimestampError): the rest wait for the
-        next call, and routing never waits for the TSA."""
+    def stamp_pending(self, client: TimestampClient, batch: int = 100) -> int:
+        """Ask the TSA for a token on every checkpoint that has none, a batch at a time; returns
+        how many were stamped.  Stops at the first failure (raised as TimestampError): the rest
+        wait for the next call, and routing never waits for the TSA."""
         done = 0
-        for cp in self.unstamped():
-            token = client.stamp(stamped_bytes(cp))
-            self.add(cp.seq, token, token_time(token))
-            done += 1
+        while waiting := self.unstamped(limit=batch):
+            for cp in waiting:
+                token = client.stamp(stamped_bytes(cp))
+                self.add(cp.seq, token, token_time(token))
+                done += 1
         if done:
             log.info("timestamped %d checkpoint(s) at %s", done, client.url)
         return done
 
 
-__all__ = ["Stamps", "TimestampError", "check_timestamps"]
-
-
 def check_timestamps(store: AuditStore, ca_file: str) -> tuple[int, str | None]:
     """(tokens verified, the first problem or None) for every token kept, against the CA
-    certificates in ``ca_file``; (0, None) when there are no tokens or no CA file to check."""
-    from pathlib import Path
-
-    from hub.audit.timestamps import load_roots, verify_token
-
-    tokens = Stamps(store).tokens()
-    if not tokens or not ca_file:
+    certificates in ``ca_file``; (0, None) when there is no CA file to check with.  A token
+    belongs to a stored checkpoint by construction (it is kept only for one)."""
+    if not ca_file:
         return 0, None
     roots = load_roots(Path(ca_file))
-    by_seq = {cp.seq: cp for cp in store.checkpoints()}
-    for n, (seq, token) in enumerate(sorted(tokens.items())):
-        cp = by_seq.get(seq)
-        if cp is None:
-            return n, f"a token for checkpoint #{seq}, which the store does not have"
+    n = 0
+    for cp, token in Stamps(store).stamped():
         try:
             verify_token(token, stamped_bytes(cp), roots)
         except TimestampError as exc:
-            return n, f"checkpoint #{seq}: {exc}"
-    return len(tokens), None
+            return n, f"checkpoint #{cp.seq}: {exc}"
+        n += 1
+    return n, None
+
+
+__all__ = ["Stamps", "TimestampError", "check_timestamps"]

@@ -15,8 +15,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from prometheus_client import REGISTRY
 
-from consumers.timestamper import FAILURES, Timestamper
+from consumers.timestamper import Timestamper
 from hub.audit.export import export
 from hub.audit.stamps import Stamps, check_timestamps
 from hub.audit.store import AuditStore
@@ -26,6 +27,7 @@ from tests.audit.test_audit_store import events
 from tests.tsa import LocalTsa
 
 ROOT = Path(__file__).resolve().parents[2]
+FAILURES_TOTAL = "hub_audit_timestamp_failures_total"
 
 
 @pytest.fixture
@@ -80,17 +82,25 @@ def test_an_unreachable_tsa_costs_the_log_nothing_and_is_caught_up(
     key = SigningKey.generate()
     stamper = Timestamper(store, TimestampClient(tsa.url, timeout_s=2), interval_s=60)
     tsa.down = True
-    failures = FAILURES._value.get()
+    failures = REGISTRY.get_sample_value(FAILURES_TOTAL) or 0.0
     store.append(events(3))
     store.checkpoint(key)
     assert stamper.once() == 0
-    assert FAILURES._value.get() == failures + 1
+    assert REGISTRY.get_sample_value(FAILURES_TOTAL) == failures + 1
     store.append(events(3, start=3))  # the log goes on meanwhile
     store.checkpoint(key)
     assert [cp.seq for cp in Stamps(store).unstamped()] == [3, 6]
+    assert Stamps(store).waiting() == 2 and Stamps(store).oldest_unstamped() is not None
     tsa.down = False
     assert stamper.once() == 2 and Stamps(store).unstamped() == []
-    assert check_timestamps(store, str(tsa.ca)) == (2, None)
+    assert Stamps(store).oldest_unstamped() is None
+    for start in (6, 9):
+        store.append(events(3, start=start))
+        store.checkpoint(key)
+    # Caught up a batch at a time (here one), oldest first, until none waits.
+    assert Stamps(store).stamp_pending(TimestampClient(tsa.url), batch=1) == 2
+    assert Stamps(store).waiting() == 0
+    assert check_timestamps(store, str(tsa.ca)) == (4, None)
 
 
 def test_a_token_from_a_tsa_nobody_trusts_or_over_other_bytes_is_refused(
