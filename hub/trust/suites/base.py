@@ -22,14 +22,31 @@ class Hasher(Protocol):
     def hexdigest(self) -> str: ...
 
 
-def pem_of(handle: Any, serialization: Any, *, private: bool) -> bytes:
-    """PKCS#8 (private) or SubjectPublicKeyInfo (public) PEM of a key object of pyca or of
-    tongsuopy, whose ``serialization`` modules have the same shape."""
-    encoding = serialization.Encoding.PEM
-    if private:
-        return bytes(handle.private_bytes(encoding, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))  # fmt: skip
-    return bytes(handle.public_bytes(encoding, serialization.PublicFormat.SubjectPublicKeyInfo))
+class PemFiles:
+    """PKCS#8 and SubjectPublicKeyInfo PEM for a suite whose library has pyca's
+    ``serialization`` module (pyca itself, tongsuopy): ``_serialization`` names it, and
+    ``private_from_handle`` says whether a loaded key is one of the suite's."""
+
+    _serialization: Any
+
+    def private_from_handle(self, handle: Any, *, encryption: bool) -> PrivateKey | None:
+        raise NotImplementedError
+
+    def private_pem(self, key: PrivateKey) -> bytes:
+        s = self._serialization
+        return bytes(key.handle.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8,
+                                              s.NoEncryption()))  # fmt: skip
+
+    def public_pem(self, key: PublicKey) -> bytes:
+        s = self._serialization
+        return bytes(key.handle.public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))
+
+    def load_private_pem(self, pem: bytes, *, encryption: bool) -> PrivateKey | None:
+        try:
+            handle = self._serialization.load_pem_private_key(pem, password=None)
+        except Exception:  # not PEM, or a key of an algorithm this library does not know
+            return None
+        return self.private_from_handle(handle, encryption=encryption)
 
 
 @dataclass(frozen=True)

@@ -29,15 +29,15 @@ from tongsuopy.backends.tongsuo.backend import backend as _backend
 from tongsuopy.crypto import hashes, serialization
 from tongsuopy.crypto.asymciphers import ec
 from tongsuopy.crypto.ciphers.aead import SM4GCM
-from tongsuopy.crypto.exceptions import InvalidSignature, InvalidTag, UnsupportedAlgorithm
+from tongsuopy.crypto.exceptions import InvalidSignature, InvalidTag
 
 from hub.trust.suites.base import (
     DecryptionFailed,
     Hasher,
+    PemFiles,
     PrivateKey,
     PublicKey,
     Sealed,
-    pem_of,
 )
 
 #: GB/T 35276's default signer identifier, the one tongsuopy signs with.
@@ -92,7 +92,8 @@ def _pkey_op(pkey: Any, init: Any, op: Any, data: bytes) -> bytes:
     return bytes(ffi.buffer(out)[: size[0]])
 
 
-class Gm:
+class Gm(PemFiles):
+    _serialization = serialization
     name = "gm"
     signing_prefix = "sm2"
     encryption_prefix = "sm2enc"
@@ -148,19 +149,6 @@ class Gm:
             return None
         return PrivateKey(self, self._id(handle.public_key().public_bytes(*_POINT), encryption),
                           handle)  # fmt: skip
-
-    def private_pem(self, key: PrivateKey) -> bytes:
-        return pem_of(key.handle, serialization, private=True)
-
-    def public_pem(self, key: PublicKey) -> bytes:
-        return pem_of(key.handle, serialization, private=False)
-
-    def load_private_pem(self, pem: bytes, *, encryption: bool) -> PrivateKey | None:
-        try:
-            handle = serialization.load_pem_private_key(pem, password=None)
-        except (ValueError, TypeError, UnsupportedAlgorithm):
-            return None
-        return self.private_from_handle(handle, encryption=encryption)
 
     def sign(self, key: PrivateKey, data: bytes) -> bytes:
         return bytes(key.handle.sign(data, ec.ECDSA(hashes.SM3())))

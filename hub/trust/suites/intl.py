@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
 from hub.trust.suites.base import (
     DecryptionFailed,
     Hasher,
+    PemFiles,
     PrivateKey,
     PublicKey,
     Sealed,
-    pem_of,
 )
 
 _HPKE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_128_GCM)
@@ -29,7 +29,8 @@ _ENC_LEN = 32  # an X25519 encapsulated key
 _RAW = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-class Intl:
+class Intl(PemFiles):
+    _serialization = serialization
     name = "intl"
     signing_prefix = "ed25519"
     encryption_prefix = "x25519"
@@ -81,21 +82,6 @@ class Intl:
             return None
         return PrivateKey(self, self._id(handle.public_key().public_bytes(*_RAW), encryption),
                           handle)  # fmt: skip
-
-    def private_pem(self, key: PrivateKey) -> bytes:
-        return pem_of(key.handle, serialization, private=True)
-
-    def public_pem(self, key: PublicKey) -> bytes:
-        return pem_of(key.handle, serialization, private=False)
-
-    def load_private_pem(self, pem: bytes, *, encryption: bool) -> PrivateKey | None:
-        try:
-            handle = serialization.load_pem_private_key(pem, password=None)
-        except (ValueError, TypeError):
-            return None
-        except Exception:  # UnsupportedAlgorithm: an SM2 key, say
-            return None
-        return self.private_from_handle(handle, encryption=encryption)
 
     def sign(self, key: PrivateKey, data: bytes) -> bytes:
         return bytes(key.handle.sign(data))
