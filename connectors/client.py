@@ -45,15 +45,12 @@ from connectors.witness import TreeHeadWitness
 from hub.core.config import Settings
 from hub.routing.freshness import Freshness
 from hub.routing.policy import Policy, load_policy
+from hub.runtime.directory_topic import DirectoryFollower
 from hub.runtime.state import resolve_bootstrap
 from hub.trust import e2e
 from hub.trust.address import Address
-from hub.trust.directory import (
-    Directory,
-    directory_file,
-    load_encryption_keys,
-    load_signing_key,
-)
+from hub.trust.directory import Directory, load_encryption_keys, load_signing_key
+from hub.trust.directory_file import DirectoryFile, directory_file
 from hub.trust.e2e import EncryptionKey
 from hub.trust.keys import SigningKey
 from hub.trust.suites import INTL
@@ -118,6 +115,9 @@ class Connector(Answering, Receiving):
             "fetch_max_wait_ms": fetch_max_wait_ms,
         }
         self._producer: KafkaProducer | None = None
+        #: The directory file behind ``directory`` (from_settings), and its topic follower.
+        self.directory_file: DirectoryFile | None = None
+        self._follower: DirectoryFollower | None = None
         self.rejected = 0
         self.freshness = freshness
         #: Told of every inbox record that fails the checks (it is skipped, never handled).
@@ -136,7 +136,7 @@ class Connector(Answering, Receiving):
         directory = directory_file(settings)
         memory = settings.home / "connectors" / f"{address}.handled.db"
         key = load_signing_key(settings.keys_dir, address, directory.current) if signing else None
-        return cls(
+        connector = cls(
             address,
             bootstrap=bootstrap or resolve_bootstrap(settings),
             registry=SchemaRegistry.load(settings.schemas_path),
@@ -156,6 +156,16 @@ class Connector(Answering, Receiving):
             decryption_keys=load_encryption_keys(settings.keys_dir, address, directory.current),
             policy=load_policy(settings.policy_path),
         )
+        connector.directory_file = directory
+        return connector
+
+    def follow_directory(self) -> None:
+        """Take newer signed directory versions from ``hub.directory`` as they are published
+        (``hub directory publish``), in a thread, until :meth:`close`.  Long-running uses call
+        this (``consume`` with ``follow``, the gateway); a one-off send reads the file."""
+        if self._follower is None and self.directory_file is not None:
+            self._follower = DirectoryFollower(self.directory_file, self.bootstrap,
+                                               self.security).start()  # fmt: skip
 
     # -- sending -------------------------------------------------------------------------------
     @property
@@ -313,6 +323,9 @@ class Connector(Answering, Receiving):
         self.producer.send(INGRESS.name, value=raw, key=key, headers=headers or []).get(timeout_s)
 
     def close(self) -> None:
+        if self._follower is not None:
+            self._follower.stop()
+            self._follower = None
         if self._producer is not None:
             self._producer.close()
             self._producer = None

@@ -30,7 +30,8 @@ from connectors.messages import (
     VerificationError,
     open_record,
 )
-from connectors.witness import TreeHeadMismatch, TreeHeadWitness
+from connectors.witness import VOUCHED, TreeHeadMismatch, TreeHeadWitness
+from hub.audit.cosignatures import cosign, note_body, record_of
 from hub.core.text import shown
 from hub.routing.freshness import Freshness
 from hub.trust.address import Address
@@ -41,10 +42,14 @@ from hub.wire.documents import DocumentError
 from hub.wire.families import FAMILIES
 from hub.wire.families.tree_head import NAME as TREE_HEAD
 from hub.wire.schemas import SchemaRegistry
-from hub.wire.topics import connector_group, inbox_topic
+from hub.wire.topics import COSIGNATURES, connector_group, inbox_topic
 
 log = logging.getLogger("connectors")
 
+
+COSIGNED = Counter(
+    "hub_connector_cosignatures_total", "Tree heads this connector cosigned and sent to the hub"
+)
 
 REJECTED = Counter(
     "hub_connector_rejected_total",
@@ -71,6 +76,9 @@ class Receiving:
     #: Answering.receipt and Answering.refuse, with the Connector they are mixed into.
     receipt: Callable[..., str]
     refuse: Callable[..., str]
+    #: The Connector's Kafka producer (cosignatures go out on it).
+    producer: Any
+    follow_directory: Callable[[], None]
 
     def open_message(self, record: Any) -> InboxMessage:
         """Verify and decode one inbox record; raises VerificationError."""
@@ -129,6 +137,8 @@ class Receiving:
         and leaves the record uncommitted, so it is delivered again.  With ``auto_receipt`` (and
         a signing key) an original the handler took is signed for before the commit.
         """
+        if follow:
+            self.follow_directory()
         consumer = self._consumer(group=True)
         consumer.subscribe([inbox_topic(self.address.agency, self.address.region)])
         handled = 0
@@ -199,7 +209,9 @@ class Receiving:
         if self.witness is None:
             return
         try:
-            self.witness.observe(msg, self.directory())
+            verdict = self.witness.observe(msg, self.directory())
+            if verdict.kind in VOUCHED and self.key is not None:
+                self._cosign(verdict.head.tree_size, verdict.head.checkpoint, self.key)
         except TreeHeadMismatch as exc:
             self.rejected += 1
             REJECTED.labels("tree_head_inconsistent").inc()
@@ -207,6 +219,17 @@ class Receiving:
             if self.on_rejected is not None:
                 where = (msg.topic, msg.partition, msg.offset, str(exc))
                 self.on_rejected(RejectedRecord(*where))
+
+    def _cosign(self, tree_size: int, checkpoint: str, key: SigningKey) -> None:
+        """Vouch for a head checked against one already trusted (C2SP tlog-cosignature): the
+        hub keeps it and publishes the head with it.  Not awaited: a lost cosignature costs one
+        head's count, and the next head is cosigned again."""
+        line = cosign(note_body(checkpoint), key, int(time.time()))
+        value = record_of(str(self.address), tree_size, line)
+        future = self.producer.send(COSIGNATURES.name, key=str(self.address).encode(), value=value)
+        future.add_errback(lambda exc: log.warning("cosignature of head %d not sent: %s",
+                                                   tree_size, type(exc).__name__))  # fmt: skip
+        COSIGNED.inc()
 
     def _wants_receipt(self, msg: InboxMessage) -> bool:
         fam = FAMILIES.get(msg.family)

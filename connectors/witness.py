@@ -14,7 +14,12 @@ kept head left as it was: it is the agency's evidence).  A head whose proofs all
 heads this connector never saw (it missed more heads than one carries proofs for) cannot be
 checked: it is a *gap*, recorded with both heads so that an auditor can ask the hub for the
 proof between them (``hub audit consistency --old-size N``), and the new head is kept from
-then on.  The first head a connector sees is taken on trust and kept.
+then on.  A connector with no head kept starts from the head the operators pinned in the
+signed directory (``hub.trust.pinned``), so its first head must be proved consistent with that;
+only when the directory pins none is the first head taken on trust.
+
+Every head checked against a kept or pinned one (``consistent`` or ``same``) is one the connector
+can vouch for: :data:`VOUCHED` verdicts are cosigned (``hub.audit.cosignatures``).
 """
 
 from __future__ import annotations
@@ -44,6 +49,18 @@ TREE_HEADS_CHECKED = Counter(
     "Tree heads of the audit log this connector checked, by verdict",
     ["verdict"],
 )
+
+
+#: Verdicts on a head the connector checked against one it already trusted: it cosigns these.
+VOUCHED = ("consistent", "same")
+
+
+def pinned(directory: Directory, origin: str) -> KeptHead | None:
+    """The head the directory pins for ``origin``, as if it had been kept."""
+    for head in directory.audit_heads:
+        if head.origin == origin:
+            return KeptHead(head.origin, head.tree_size, head.root_hash, "")
+    return None
 
 
 class TreeHeadMismatch(VerificationError):
@@ -173,7 +190,8 @@ class TreeHeadWitness:
             raise TreeHeadMismatch(f"tree head from {msg.envelope.sender}, not {OPERATORS}")
         origin = str(msg.payload.get("origin"))
         try:
-            verdict = check_head(self.kept(origin), dict(msg.payload), operators_keys(directory))
+            kept = self.kept(origin) or pinned(directory, origin)
+            verdict = check_head(kept, dict(msg.payload), operators_keys(directory))
         except TreeHeadMismatch:
             TREE_HEADS_CHECKED.labels("inconsistent").inc()
             raise

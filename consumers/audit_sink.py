@@ -23,6 +23,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
+from consumers.cosignatures import CosignatureCollector
 from consumers.timestamper import Timestamper
 from hub.audit import events as ev
 from hub.audit.events import AuditEvent, event_id
@@ -181,12 +182,15 @@ class AuditSink:
             Timestamper(self.store, TimestampClient(settings.tsa_url),
                         interval_s=settings.tsa_interval_s) if settings.tsa_url else None
         )  # fmt: skip
+        #: Gathers the agencies' cosignatures of tree heads (started with the sink's thread).
+        self.cosignatures: CosignatureCollector | None = None
         self.appended = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def _operators_key(self) -> SigningKey:
-        from hub.trust.directory import load_directory, load_signing_key
+        from hub.trust.directory import load_signing_key
+        from hub.trust.directory_file import load_directory
         from hub.trust.operators import OPERATORS
 
         if not hasattr(self, "_key"):
@@ -322,6 +326,7 @@ class AuditSink:
         self._thread.start()
         if self.timestamper is not None:
             self.timestamper.start()
+        self.cosignatures = CosignatureCollector(self.settings, self.bootstrap).start()
         return self
 
     def _run_logged(self) -> None:
@@ -336,6 +341,8 @@ class AuditSink:
         self._stop.set()
         if self.timestamper is not None:
             self.timestamper.stop(timeout)
+        if self.cosignatures is not None:
+            self.cosignatures.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
 

@@ -100,6 +100,7 @@ class RunningGateway:
         resent = self.gateway.recover()
         if resent:
             log.warning("published again %d sealed messages not confirmed before", resent)
+        self.connector.follow_directory()  # registrations and rotations, without a file copy
         self.receiver = Receiver(self.gateway, auto_receipt=options.auto_receipt).start()
         self.pusher = (
             Pusher(

@@ -45,7 +45,8 @@ def record_downgrade(settings: Settings, before: str, target: str, records: int)
         fh.write(line)
     log.warning("audit schema downgrade forced: %s", line.strip())
     try:
-        from hub.trust.directory import load_directory, load_signing_key
+        from hub.trust.directory import load_signing_key
+        from hub.trust.directory_file import load_directory
         from hub.trust.operators import OPERATORS
 
         key = load_signing_key(settings.keys_dir, OPERATORS, load_directory(settings))

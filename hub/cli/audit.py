@@ -23,7 +23,7 @@ from hub.audit.schema import schema_revision
 from hub.audit.store import AuditStore
 from hub.audit.trail import build_trail, story
 from hub.cli import proofs
-from hub.cli.audit_verify import cmd_verify, directory_or_empty
+from hub.cli.audit_verify import cmd_head, cmd_verify, directory_or_empty
 from hub.cli.output import progress, table
 from hub.core.clock import beijing_time, parse_when
 from hub.core.config import Settings
@@ -141,7 +141,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.trust.directory import load_directory, load_signing_key
+    from hub.trust.directory import load_signing_key
+    from hub.trust.directory_file import load_directory
     from hub.trust.operators import OPERATORS
 
     store = _open(settings)
@@ -255,8 +256,27 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     )
     s.add_argument("--key", action="append", metavar="KEY_ID=BASE64",
                    help="also trust this public key for checkpoints")  # fmt: skip
+    s.add_argument("--witnesses", type=int, default=0, metavar="K",
+                   help="also require a tree head cosigned by at least K agencies")  # fmt: skip
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_verify)
+
+    s = asub.add_parser(
+        "head",
+        formatter_class=fmt,
+        help="the latest tree head the agencies cosigned, with their cosignatures",
+        description="Print the tree head with the largest size any agency cosigned as a C2SP "
+        "signed note: the operators' checkpoint and every cosignature that verifies against "
+        "the directory (on stderr: how many agencies).  Exit 1 when no head is cosigned.",
+    )
+    s.add_argument("--size", type=int, help="that head instead of the latest cosigned")
+    s.add_argument("--witnesses", type=int, default=1, metavar="K",
+                   help="the latest head at least K agencies cosigned (default 1)")  # fmt: skip
+    s.add_argument(
+        "--check", action="store_true", help="also recompute the log's root at that size"
+    )
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_head)
 
     s = asub.add_parser(
         "trail",

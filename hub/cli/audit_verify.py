@@ -1,4 +1,5 @@
-"""``hub audit verify``: the hash chain, the signed checkpoints and their RFC 3161 tokens."""
+"""``hub audit verify``: the hash chain, the signed checkpoints, their RFC 3161 tokens and the
+agencies' cosignatures of tree heads (``--witnesses``); ``hub audit head`` shows the latter."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from hub.audit.chain import Checkpoint, verify_chain
 from hub.audit.keys import checkpoint_keys
 from hub.audit.stamps import check_timestamps
 from hub.audit.store import AuditStore
+from hub.audit.witnesses import Witnessed, witnessed_head
 from hub.cli.output import progress
 from hub.core.config import Settings
+from hub.storage.cosignatures import CosignatureRows
+from hub.storage.tree_heads import TreeHeads
 from hub.trust.directory import Directory
 
 
@@ -60,13 +64,62 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
             f"({verdict.records} records before it verified; "
             f"{verdict.checkpoints} checkpoint(s) matched)"
         )
-    return 0 if verdict.ok and not stamp_problem else 1
+    witness_problem = _witnesses(args, settings, store) if args.witnesses else ""
+    return 0 if verdict.ok and not stamp_problem and not witness_problem else 1
+
+
+def _witnesses(args: argparse.Namespace, settings: Settings, store: AuditStore) -> str:
+    """Check that at least ``--witnesses`` agencies cosigned a head of this log; the problem."""
+    w = witnessed(settings, store, cosigners=args.witnesses)
+    problem = w.problem or (
+        f"head {w.tree_size} is cosigned by {len(w.agencies)} agencies, fewer than "
+        f"{args.witnesses}" if len(w.agencies) < args.witnesses else ""
+    )  # fmt: skip
+    if not args.json:
+        if problem:
+            print(f"NOT WITNESSED: {problem}")
+        else:
+            print(f"tree head {w.tree_size} cosigned by {len(w.agencies)} agencies: "
+                  + ", ".join(w.agencies))  # fmt: skip
+    else:
+        print(json.dumps({"witnesses": {**w.to_json(), "required": args.witnesses,
+                                        "problem": problem}}, ensure_ascii=False))  # fmt: skip
+    return problem
+
+
+def witnessed(
+    settings: Settings, store: AuditStore | None, size: int | None = None, cosigners: int = 1
+) -> Witnessed:
+    from hub.storage.engine import make_engine
+
+    engine = make_engine(settings.effective_store_url)
+    directory = directory_or_empty(settings)
+    rows = CosignatureRows(engine)
+    return witnessed_head(TreeHeads(engine), rows, directory, store, size, cosigners)
+
+
+def cmd_head(args: argparse.Namespace, settings: Settings) -> int:
+    """The latest cosigned tree head (or that of ``--size``) with every cosignature that
+    verifies, as a C2SP signed note."""
+    store = AuditStore(settings.effective_audit_url) if args.check else None
+    w = witnessed(settings, store, args.size, args.witnesses)
+    if args.json:
+        print(json.dumps(w.to_json(), ensure_ascii=False))
+    elif w.problem:
+        print(f"no witnessed head: {w.problem}", file=sys.stderr)
+    else:
+        print(w.note, end="")
+        print(f"cosigned by {len(w.agencies)} agencies: {', '.join(w.agencies)}"
+              + (f" ({w.refused} cosignature(s) did not verify)" if w.refused else ""),
+              file=sys.stderr)  # fmt: skip
+    return 1 if w.problem else 0
 
 
 def directory_or_empty(settings: Settings) -> Directory:
     """The signed directory for the keys it names; without one (no anchor here, say) an empty
     directory, so checkpoints are reported untrusted rather than believed."""
-    from hub.trust.directory import DirectoryError, load_directory
+    from hub.trust.directory import DirectoryError
+    from hub.trust.directory_file import load_directory
 
     try:
         return load_directory(settings)

@@ -23,7 +23,7 @@ from hub.wire.topics import TopicSpec, hub_topics
 
 
 def _addresses(settings: Settings) -> list[Address]:
-    from hub.trust.directory import load_directory
+    from hub.trust.directory_file import load_directory
 
     return sorted(load_directory(settings).addresses())
 

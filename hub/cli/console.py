@@ -139,7 +139,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from hub.runtime.state import resolve_bootstrap
     from hub.sla.workdays import default_calendar
     from hub.storage.store import Store
-    from hub.trust.directory import DirectoryError, directory_file, load_signing_key
+    from hub.trust.directory import DirectoryError, load_signing_key
+    from hub.trust.directory_file import directory_file
     from hub.trust.operators import OPERATORS
     from hub.wire.schemas import SchemaRegistry
 

@@ -29,7 +29,7 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     except DirectoryError as exc:
         raise UsageError(str(exc)) from exc
     from hub.trust.authority import DirectoryAuthority
-    from hub.trust.directory import trust_anchor
+    from hub.trust.directory_file import trust_anchor
 
     if not settings.directory_path.exists():
         DirectoryAuthority(settings.directory_path, trust_anchor(settings), key).publish(
@@ -86,7 +86,7 @@ def cmd_sign(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.trust.directory import load_directory
+    from hub.trust.directory_file import load_directory
 
     d = load_directory(settings)
     info = {
@@ -106,6 +106,40 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
             f"{info['path']}: serial {d.serial}, issued {d.issued_at}, {info['connectors']} "
             f"connectors; signature verified against {info['anchor']}"
         )
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    """The signed directory (with the latest tree head pinned, given --pin-head) on the topic."""
+    from dataclasses import replace
+
+    from hub.runtime.directory_topic import publish
+    from hub.runtime.state import resolve_bootstrap
+    from hub.storage.engine import make_engine
+    from hub.storage.tree_heads import TreeHeads
+    from hub.trust.directory import DirectoryError
+    from hub.trust.directory_file import load_directory
+    from hub.trust.pinned import PinnedHead
+
+    try:
+        directory = load_directory(settings)
+        if args.pin_head:
+            head = TreeHeads(make_engine(settings.effective_store_url)).latest()
+            if head is None:
+                raise UsageError("no tree head to pin yet: the hub publishes one as its log grows")
+            pin = PinnedHead(str(head.payload["origin"]), head.tree_size, head.root_hash)
+            others = tuple(h for h in directory.audit_heads if h.origin != pin.origin)
+            directory = _authority(args, settings).publish(
+                replace(directory, audit_heads=(*others, pin)), base=directory
+            )
+            print(f"pinned tree head {pin.tree_size} ({pin.root_hash[:16]}…); directory serial "
+                  f"{directory.serial}", file=sys.stderr)  # fmt: skip
+        document = settings.directory_path.read_bytes()
+        offset = publish(resolve_bootstrap(settings), document, settings.kafka_python_security())
+    except DirectoryError as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"directory serial {directory.serial} published on hub.directory (offset {offset}): "
+          "every router, connector and gateway following it takes it", file=sys.stderr)  # fmt: skip
     return 0
 
 
@@ -167,3 +201,18 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     )
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_show)
+    s = ds.add_parser(
+        "publish",
+        formatter_class=fmt,
+        help="put the signed directory on the hub.directory topic for every reader",
+        description="Publish the signed directory file on the compacted hub.directory topic. "
+        "Routers, connectors and gateways follow the topic and take a newer serial that "
+        "verifies against their own trust anchor, within about a second, without a file copy. "
+        "With --pin-head, first sign a new serial that pins the latest tree head of the audit "
+        "log, so that new connectors check their first head against it (needs the directory "
+        "key and the hub's store).",
+        epilog="example: hub directory apply mib-350583.request.json && hub directory publish",
+    )
+    s.add_argument("--pin-head", action="store_true", help="pin the latest tree head first")
+    _key_option(s)
+    s.set_defaults(func=cmd_publish)

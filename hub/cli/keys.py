@@ -15,7 +15,7 @@ from typing import Any
 
 from hub.cli.output import print_json, table
 from hub.core.config import Settings
-from hub.core.errors import UsageError
+from hub.core.errors import TrustError, UsageError
 
 
 def _requested(request: Any, path: Path) -> None:
@@ -40,25 +40,44 @@ def cmd_keys_new(args: argparse.Namespace, settings: Settings) -> int:
         address = Address.parse(args.address)
         if args.request:
             request = make_request("register", address, settings.keys_dir, name=args.name or "",
-                                   suite=args.suite or settings.crypto_suite)  # fmt: skip
+                                   suite=args.suite or settings.crypto_suite,
+                                   pkcs11=args.pkcs11)  # fmt: skip
             _requested(request, Path(args.request))
             return 0
         authority = authority_for(settings)
         key = create_key(authority, settings.keys_dir, address, args.name or "",
-                         args.suite or settings.crypto_suite)  # fmt: skip
-    except (ValueError, DirectoryError) as exc:
+                         args.suite or settings.crypto_suite, args.pkcs11)  # fmt: skip
+    except (ValueError, DirectoryError, TrustError) as exc:
         raise UsageError(str(exc)) from exc
     print(key.key_id)
+    where = "in the PKCS#11 module" if args.pkcs11 else "in"
     print(
         f"registered {key.key_id} for {address} in {settings.directory_path} (signed with the "
-        f"directory key here); private key kept in {settings.keys_dir / str(address)}",
+        f"directory key here); private signing key kept {where} "
+        f"{'' if args.pkcs11 else settings.keys_dir / str(address)}".rstrip(),
         file=sys.stderr,
     )
     return 0
 
 
+def key_location(settings: Settings, address: Any, key_id: str) -> str:
+    """Where this host keeps a key's private half: a PEM file, a module (its URI without the
+    PIN), or nowhere here (another host's key, or one only the directory knows)."""
+    from hub.trust import hsm
+    from hub.trust.directory import private_key_path
+
+    pem = private_key_path(settings.keys_dir, address, key_id)
+    if pem.exists():
+        return f"file {pem}"
+    reference = pem.with_suffix(hsm.REFERENCE_SUFFIX)
+    if reference.exists():
+        uri = hsm.Pkcs11Uri.parse(reference.read_text(encoding="utf-8").strip())
+        return f"pkcs11 {uri.shown()}"
+    return "not on this host"
+
+
 def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
-    from hub.trust.directory import load_directory
+    from hub.trust.directory_file import load_directory
 
     directory = load_directory(settings)
     rows = [
@@ -69,17 +88,18 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
             k.status + (f" {k.revoked_at}" if k.revoked_at else ""),
             k.created_at,
             c.name,
+            key_location(settings, c.address, k.key_id),
         ]
         for c in directory.connectors.values()
         for use, entries in (("signing", c.keys), ("encryption", c.encryption_keys))
         for k in entries
     ]
-    names = ["address", "use", "key_id", "status", "created_at", "name"]
+    names = ["address", "use", "key_id", "status", "created_at", "name", "location"]
     if args.json:
         for r in rows:
             print_json(dict(zip(names, r, strict=True)))
     elif rows:
-        print(table(rows, ["CONNECTOR", "USE", "KEY ID", "STATUS", "CREATED", "NAME"]))
+        print(table(rows, ["CONNECTOR", "USE", "KEY ID", "STATUS", "CREATED", "NAME", "WHERE"]))
         print(f"directory serial {directory.serial}, issued {directory.issued_at}")
     else:
         print(
@@ -91,7 +111,8 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     from hub.trust.address import Address
     from hub.trust.authority import authority_for
-    from hub.trust.directory import DirectoryError, load_directory
+    from hub.trust.directory import DirectoryError
+    from hub.trust.directory_file import load_directory
     from hub.trust.rotation import rotate_keys, rotation_request
 
     both = not args.signing and not args.encryption
@@ -159,11 +180,17 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     s.add_argument("--request", metavar="FILE", help="write a registration request here")
     s.add_argument("--suite", choices=["intl", "gm"],
                    help="the keys' suite (default: the crypto_suite setting)")  # fmt: skip
+    s.add_argument("--pkcs11", metavar="URI",
+                   help="make the signing key inside this hardware module (RFC 7512 URI, e.g. "
+                   "'pkcs11:token=hub;object=operators?module-path=/usr/lib/softhsm/"
+                   "libsofthsm2.so&pin-source=file:/etc/hub/pin'); no PEM of it is "
+                   "written")  # fmt: skip
     s.set_defaults(func=cmd_keys_new)
     s = ks.add_parser(
         "list",
         help="list connectors and keys",
-        description="List every connector in the signed directory with its keys.",
+        description="List every connector in the signed directory with its keys, and where "
+        "this host keeps each private half: a PEM file, a PKCS#11 module, or not here.",
     )
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_keys_list)

@@ -68,7 +68,8 @@ def cmd_witness(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _operators_key(settings: Settings) -> Any:
-    from hub.trust.directory import DirectoryError, load_directory, load_signing_key
+    from hub.trust.directory import DirectoryError, load_signing_key
+    from hub.trust.directory_file import load_directory
     from hub.trust.operators import OPERATORS
 
     try:

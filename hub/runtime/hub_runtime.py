@@ -17,6 +17,7 @@ import logging
 import signal
 
 from hub.runtime.audit_access import audit_opener
+from hub.runtime.directory_topic import DirectoryFollower
 from hub.runtime.health import Readiness, store_answers
 from hub.runtime.ingress.build import build_router
 from hub.runtime.ingress.recorder import Epochs
@@ -96,6 +97,9 @@ async def run_hub_runtime(
         job = Job("timestamp-gate", gate, settings.tsa_interval_s, at_start=False)
         tasks.append(asyncio.create_task(keep_running(job)))
     producer = KafkaProducer(bootstrap, settings, client_id="hub-jobs")
+    # Newer signed directory versions from hub.directory (hub directory publish).
+    follower = DirectoryFollower(services.directory, bootstrap,
+                                 settings.kafka_python_security()).start()  # fmt: skip
     pages = WebPages(services, router, readiness, audit_opener(settings))
     web = None
     try:
@@ -121,6 +125,7 @@ async def run_hub_runtime(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.to_thread(follower.stop)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(producer.stop(), 10)
         if web is not None:

@@ -24,13 +24,8 @@ from hub.trust.authority import (
     development_authority,
     wants_dev_directory,
 )
-from hub.trust.directory import (
-    DEV_CONNECTORS,
-    Directory,
-    DirectoryError,
-    load_directory,
-    load_signing_key,
-)
+from hub.trust.directory import DEV_CONNECTORS, Directory, DirectoryError, load_signing_key
+from hub.trust.directory_file import load_directory
 from hub.trust.operators import OPERATORS
 from hub.wire.topics import hub_topics
 

@@ -23,7 +23,7 @@ from hub.sla.policy import SlaPolicy, load_sla_policy
 from hub.sla.workdays import WorkCalendar, default_calendar
 from hub.storage.chunks import ChunkStore
 from hub.storage.store import Store
-from hub.trust.directory import DirectoryFile, directory_file
+from hub.trust.directory_file import DirectoryFile, directory_file
 from hub.wire.families import FAMILIES
 from hub.wire.schemas import SchemaRegistry
 from hub.wire.signing import SIG_SM2, SIG_V1, SIG_V2, SIG_V3

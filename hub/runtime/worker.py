@@ -18,6 +18,7 @@ from hub.core.config import Settings
 from hub.core.process_lock import service_lock
 from hub.runtime.admin import TopicEpochs
 from hub.runtime.audit_access import audit_opener
+from hub.runtime.directory_topic import DirectoryFollower
 from hub.runtime.health import Readiness, store_answers
 from hub.runtime.ingress.build import build_router
 from hub.runtime.jobs import Job, keep_running
@@ -89,11 +90,14 @@ async def _work(services: HubServices, bootstrap: str, epochs: TopicEpochs, web_
                 )
             )
         )
+    follower = DirectoryFollower(services.directory, bootstrap,
+                                 services.settings.kafka_python_security()).start()  # fmt: skip
     try:
         await router.run_restarting(producer)
     except asyncio.CancelledError:
         pass  # a signal: the batch in hand is not committed and will be read again
     finally:
+        await asyncio.to_thread(follower.stop)
         if gate is not None:
             gate.cancel()
         if web is not None:

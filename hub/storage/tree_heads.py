@@ -68,6 +68,10 @@ class TreeHeads:
         rows = self._select(select(tree_heads).order_by(tree_heads.c.tree_size.desc()).limit(1))
         return rows[0] if rows else None
 
+    def at(self, tree_size: int) -> PublishedHead | None:
+        rows = self._select(select(tree_heads).where(tree_heads.c.tree_size == tree_size))
+        return rows[0] if rows else None
+
     def recent_published(self, count: int) -> list[PublishedHead]:
         """The ``count`` largest published heads, newest first."""
         stmt = (

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from hub.core.config import Settings
+from hub.trust import hsm
 from hub.trust.address import Address
 from hub.trust.directory import (
     UNSIGNED_FORMAT,
@@ -50,7 +51,7 @@ class DirectoryAuthority:
     @classmethod
     def from_settings(cls, settings: Settings, key_file: Path | None = None) -> DirectoryAuthority:
         path = key_file or settings.directory_key_path
-        if not path.exists():
+        if not path.exists() and not str(path).startswith(hsm.SCHEME):
             raise DirectoryError(
                 f"no directory key at {path}: changes to the directory are made where the "
                 "operators keep it (`hub directory apply --key FILE`); an agency writes a "
@@ -60,7 +61,7 @@ class DirectoryAuthority:
             anchor = TrustAnchor.load(settings.directory_anchor_path)
         except AnchorError as exc:
             raise DirectoryError(str(exc)) from exc
-        return cls(settings.directory_path, anchor, SigningKey.load(path))
+        return cls(settings.directory_path, anchor, directory_key(path))
 
     def current(self) -> Directory:
         return Directory.load(self.path, self.anchor)
@@ -118,14 +119,27 @@ def _retire(entries: tuple[KeyEntry, ...]) -> tuple[KeyEntry, ...]:
     return tuple(replace(k, status="retired") if k.status == "active" else k for k in entries)
 
 
+def directory_key(path: Path) -> SigningKey:
+    """The directory key from its PEM file, or from the hardware module a ``pkcs11:`` URI in
+    the ``directory_key_file`` setting names."""
+    if str(path).startswith(hsm.SCHEME):
+        key = hsm.load(str(path))
+        return SigningKey(key.key_id, key)
+    return SigningKey.load(path)
+
+
 def init_directory_key(key_path: Path, anchor_path: Path, suite: str = "intl") -> SigningKey:
     """A new directory key (private, 0600) and the trust anchor naming it; refuses to replace
     either."""
     for path in (key_path, anchor_path):
         if path.exists():
             raise DirectoryError(f"{path} exists already; not replaced")
-    key = SigningKey.generate(suite)
-    key.save(key_path)
+    if str(key_path).startswith(hsm.SCHEME):  # made in the module, where it stays
+        made = hsm.generate(str(key_path), suite)
+        key = SigningKey(made.key_id, made)
+    else:
+        key = SigningKey.generate(suite)
+        key.save(key_path)
     TrustAnchor.of(key.public).save(anchor_path)
     log.info("directory key %s created; trust anchor %s", key.key_id, anchor_path)
     return key
@@ -172,14 +186,17 @@ def create_key(
     address: Address,
     name: str = "",
     suite: str = "intl",
+    pkcs11: str | None = None,
 ) -> SigningKey:
     """Both sides at once, for a hub that holds its directory key (development): the agency's
-    request is made and applied.  Returns the new signing key."""
-    request = make_request("register", address, keys_dir, name=name, suite=suite)
+    request is made and applied.  Returns the new signing key (made in the hardware module the
+    ``pkcs11`` URI names, when one is given)."""
+    request = make_request("register", address, keys_dir, name=name, suite=suite, pkcs11=pkcs11)
     authority.apply(request)
-    return SigningKey.load(
-        private_key_path(keys_dir, address, request.body["signing_key"]["key_id"])
-    )
+    key_id = request.body["signing_key"]["key_id"]
+    if pkcs11:
+        return SigningKey(key_id, hsm.load(pkcs11, key_id))
+    return SigningKey.load(private_key_path(keys_dir, address, key_id))
 
 
 def create_dev_directory(

@@ -14,20 +14,19 @@ import base64
 import binascii
 import json
 import logging
-import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.core.config import Settings
 from hub.core.errors import TrustError
 from hub.core.files import write_atomic
 from hub.core.text import shown
-from hub.trust import suites
+from hub.trust import hsm, suites
 from hub.trust.address import Address
 from hub.trust.agencies import AGENCIES, is_agency
 from hub.trust.e2e import EncryptionKey
 from hub.trust.keys import SigningKey, load_public
+from hub.trust.pinned import PinnedHead, pinned_from_json, pinned_to_json
 from hub.trust.regions import is_region
 from hub.trust.signed import AnchorError, TrustAnchor, sign_document
 from hub.trust.suites import PublicKey
@@ -105,6 +104,8 @@ class Directory:
     #: Version number of the signed document (0: never signed); readers never go back.
     serial: int = 0
     issued_at: str = ""
+    #: Tree heads of the audit log the operators pinned with this version (hub.trust.pinned).
+    audit_heads: tuple[PinnedHead, ...] = ()
 
     def __post_init__(self) -> None:
         index: dict[str, tuple[Address, KeyEntry]] = {}
@@ -163,7 +164,9 @@ class Directory:
     # -- file ----------------------------------------------------------------------------------
     def to_json(self) -> dict:
         """The signed body: serial, issue time and connectors."""
+        heads = {"audit_heads": pinned_to_json(self.audit_heads)} if self.audit_heads else {}
         return {
+            **heads,
             "serial": self.serial,
             "issued_at": self.issued_at,
             "connectors": [
@@ -202,7 +205,11 @@ class Directory:
         serial = data.get("serial", 0)
         if not isinstance(serial, int) or serial < 0:
             raise DirectoryError(f"{source}: serial must be a whole number")
-        return cls(connectors, serial, str(data.get("issued_at", "")))
+        try:
+            heads = pinned_from_json(data.get("audit_heads", []))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DirectoryError(f"{source}: audit_heads: {exc}") from exc
+        return cls(connectors, serial, str(data.get("issued_at", "")), heads)
 
     @classmethod
     def load(cls, path: Path, anchor: TrustAnchor) -> Directory:
@@ -274,75 +281,6 @@ def _entry(data: dict, *, encryption: bool) -> KeyEntry:
     return entry
 
 
-class DirectoryFile:
-    """A directory that re-reads its file when the file changes (checked at most once a second).
-
-    Each version must verify against the trust anchor and must not be older (by serial) than
-    the one in hand; a file that fails either is logged and ignored, the previous version kept.
-    """
-
-    def __init__(self, path: Path, anchor: TrustAnchor, check_every_s: float = 1.0) -> None:
-        self.path = path
-        self.anchor = anchor
-        self.check_every_s = check_every_s
-        self._mtime: tuple[int, int, int] | None = None
-        self._checked = 0.0
-        self._current = Directory()
-        self.refused = 0
-        self.refresh(force=True)
-
-    def refresh(
-        self, *, force: bool = False, now: float | None = None, throttle: bool = True
-    ) -> Directory:
-        now = time.monotonic() if now is None else now
-        if throttle and not force and now - self._checked < self.check_every_s:
-            return self._current
-        self._checked = now
-        try:
-            st = self.path.stat()
-            # Writes replace the file, so the inode changes even within one mtime tick.
-            mtime = (st.st_mtime_ns, st.st_ino, st.st_size)
-        except FileNotFoundError:
-            mtime = None
-        if force or mtime != self._mtime:
-            self._mtime = mtime
-            try:
-                loaded = Directory.load(self.path, self.anchor)
-            except DirectoryError as exc:
-                self.refused += 1
-                log.error("directory %s not loaded, keeping the previous one: %s", self.path, exc)
-                return self._current
-            if loaded.serial < self._current.serial:
-                self.refused += 1
-                log.error(
-                    "directory %s has serial %d, older than the %d in use: refused (a replayed "
-                    "directory could bring back revoked keys)",
-                    self.path,
-                    loaded.serial,
-                    self._current.serial,
-                )
-                return self._current
-            if loaded.serial != self._current.serial or loaded != self._current:
-                if self._current.serial:
-                    log.info(
-                        "directory reloaded: serial %d, %d connectors",
-                        loaded.serial,
-                        len(loaded.connectors),
-                    )
-                self._current = loaded
-        return self._current
-
-    @property
-    def current(self) -> Directory:
-        return self.refresh()
-
-    def reload_if_changed(self) -> bool:
-        """Check the file now, ignoring the throttle; True when a new version was loaded."""
-        before = self._current
-        self.refresh(throttle=False)
-        return self._current is not before
-
-
 # -- private keys of local connectors ------------------------------------------------------------
 
 
@@ -361,6 +299,10 @@ def load_signing_key(keys_dir: Path, address: Address, directory: Directory) -> 
         path = private_key_path(keys_dir, address, entry.key_id)
         if entry.status == "active" and path.exists():
             return SigningKey.load(path)
+        held = path.with_suffix(hsm.REFERENCE_SUFFIX)
+        if entry.status == "active" and held.exists():  # in a hardware module (hub.trust.hsm)
+            key = hsm.load(held.read_text(encoding="utf-8").strip(), entry.key_id)
+            return SigningKey(key.key_id, key)
     raise DirectoryError(f"no private key of {address} in {keys_dir / str(address)}")
 
 
@@ -376,23 +318,3 @@ def load_encryption_keys(
         if path.exists():
             found.append(EncryptionKey.load(path))
     return found
-
-
-# -- readers --------------------------------------------------------------------------------------
-
-
-def trust_anchor(settings: Settings) -> TrustAnchor:
-    try:
-        return TrustAnchor.load(settings.directory_anchor_path)
-    except AnchorError as exc:
-        raise DirectoryError(str(exc)) from exc
-
-
-def directory_file(settings: Settings) -> DirectoryFile:
-    """The configured directory, verified against the configured trust anchor and followed."""
-    return DirectoryFile(settings.directory_path, trust_anchor(settings))
-
-
-def load_directory(settings: Settings) -> Directory:
-    """The configured directory once, verified against the configured trust anchor."""
-    return Directory.load(settings.directory_path, trust_anchor(settings))

@@ -80,12 +80,17 @@ class SigningKey(HeldKey):
 
 def save_private(path: Path, private: PrivateKey) -> None:
     """A private key as unencrypted PKCS#8 PEM, 0600, in a folder made if missing."""
+    write_private(path, private.pem())
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """``data`` in a file only its owner reads (0600), in a folder made if missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Create with 0600 from the start rather than chmod afterwards: no window where it is
     # readable by others.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        fh.write(private.pem())
+        fh.write(data)
 
 
 def load_public(b64: str, *, encryption: bool = False) -> PublicKey:

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from hub.core.files import write_atomic
-from hub.trust import suites
+from hub.trust import hsm, suites
 from hub.trust.address import Address
 from hub.trust.directory import Directory, DirectoryError, check_address, private_key_path
 from hub.trust.e2e import EncryptionKey
-from hub.trust.keys import SigningKey, load_public, verify
+from hub.trust.keys import SigningKey, load_public, verify, write_private
 from hub.trust.signed import canonical, issued_now
 
 FORMAT = 1
@@ -110,9 +110,12 @@ def make_request(
     encryption: bool = True,
     current: SigningKey | None = None,
     suite: str = suites.DEFAULT,
+    pkcs11: str | None = None,
 ) -> KeyRequest:
     """New key pairs for ``address``, their private halves kept in ``keys_dir``, and the request
-    that registers their public halves (a rotation is authorised by ``current``)."""
+    that registers their public halves (a rotation is authorised by ``current``).  With a
+    ``pkcs11`` URI the signing key is made in that hardware module instead, and ``keys_dir``
+    keeps only a reference to it (``hub.trust.hsm``)."""
     if kind not in KINDS:
         raise DirectoryError(f"a key request is one of {KINDS}, not {kind!r}")
     check_address(address)
@@ -129,7 +132,13 @@ def make_request(
         "encryption_key": None,
     }
     new_signing: SigningKey | None = None
-    if signing:
+    if signing and pkcs11:
+        made = hsm.generate(pkcs11, suite)
+        new_signing = SigningKey(made.key_id, made)
+        reference = private_key_path(keys_dir, address, made.key_id)
+        write_private(reference.with_suffix(hsm.REFERENCE_SUFFIX), pkcs11.encode() + b"\n")
+        body["signing_key"] = {"key_id": new_signing.key_id, "public_key": new_signing.public_b64}
+    elif signing:
         new_signing = SigningKey.generate(suite)
         new_signing.save(private_key_path(keys_dir, address, new_signing.key_id))
         body["signing_key"] = {"key_id": new_signing.key_id, "public_key": new_signing.public_b64}

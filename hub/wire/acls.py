@@ -19,7 +19,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hub.trust.address import Address
-from hub.wire.topics import INGRESS, connector_group, docs_topic, inbox_topic
+from hub.wire.topics import (
+    COSIGNATURES,
+    DIRECTORY,
+    INGRESS,
+    connector_group,
+    docs_topic,
+    inbox_topic,
+)
 
 TOPIC, GROUP, CLUSTER = "topic", "group", "cluster"
 LITERAL, PREFIXED = "literal", "prefixed"
@@ -71,6 +78,11 @@ def connector_acls(address: Address) -> list[Acl]:
         Acl(p, TOPIC, docs, LITERAL, "Read"),
         Acl(p, TOPIC, docs, LITERAL, "Describe"),
         Acl(p, GROUP, group, LITERAL, "Read"),
+        # Cosignatures of the tree heads it checked; every connector reads the directory.
+        Acl(p, TOPIC, COSIGNATURES.name, LITERAL, "Write"),
+        Acl(p, TOPIC, COSIGNATURES.name, LITERAL, "Describe"),
+        Acl(p, TOPIC, DIRECTORY.name, LITERAL, "Read"),
+        Acl(p, TOPIC, DIRECTORY.name, LITERAL, "Describe"),
     ]
 
 

@@ -43,6 +43,16 @@ SLA_EVENTS = TopicSpec("hub.sla-events", 3, {"retention.ms": str(52 * WEEK_MS)})
 #: the audit sink (``consumers.audit_sink``) chains them into the audit store.
 AUDIT = TopicSpec("hub.audit", 3, {"retention.ms": str(52 * WEEK_MS)})
 
+#: Connectors' cosignatures of the tree heads they checked (``hub.audit.cosignatures``), small
+#: JSON records keyed by the cosigner; the audit sink's collector keeps those that verify.
+COSIGNATURES = TopicSpec("hub.audit.cosignatures", 1, {"retention.ms": str(4 * WEEK_MS)})
+
+#: Every signed directory version the operators published (``hub directory publish``), keyed
+#: by one constant so that compaction keeps the latest; routers, connectors and gateways follow
+#: it and take a newer serial that verifies against their trust anchor.
+DIRECTORY = TopicSpec("hub.directory", 1, {"cleanup.policy": "compact"})
+DIRECTORY_KEY = b"directory"
+
 INBOX_PARTITIONS = 3
 INBOX_CONFIG = {"retention.ms": str(4 * WEEK_MS)}
 
@@ -82,7 +92,7 @@ def connector_topics(
 
 
 def core_topics() -> list[TopicSpec]:
-    return [INGRESS, DEAD_LETTER, SLA_EVENTS, AUDIT]
+    return [INGRESS, DEAD_LETTER, SLA_EVENTS, AUDIT, COSIGNATURES, DIRECTORY]
 
 
 def hub_topics(
@@ -102,6 +112,10 @@ def router_group(app_id: str) -> str:
 
 def audit_sink_group(app_id: str) -> str:
     return f"{app_id}.audit-sink"
+
+
+def cosignature_group(app_id: str) -> str:
+    return f"{app_id}.cosignatures"
 
 
 def connector_group(agency: str, region: str) -> str:

@@ -41,7 +41,8 @@ from hub.core.config import load_settings  # noqa: E402
 from hub.runtime.broker import EmbeddedBroker  # noqa: E402
 from hub.storage.store import Store  # noqa: E402
 from hub.trust.address import Address  # noqa: E402
-from hub.trust.directory import load_directory, load_signing_key  # noqa: E402
+from hub.trust.directory import load_signing_key  # noqa: E402
+from hub.trust.directory_file import load_directory  # noqa: E402
 from hub.wire.envelope import seal  # noqa: E402
 from hub.wire.jsonpayload import from_json  # noqa: E402
 from hub.wire.schemas import SchemaRegistry  # noqa: E402

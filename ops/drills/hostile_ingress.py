@@ -215,7 +215,8 @@ def main() -> int:
     from hub.core.config import load_settings
     from hub.runtime.state import read_state
     from hub.storage.store import Store
-    from hub.trust.directory import load_directory, load_signing_key
+    from hub.trust.directory import load_signing_key
+    from hub.trust.directory_file import load_directory
 
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -16,6 +16,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
     document_chunks
     TO {app};
 
+-- Tree heads sent to the agencies, and the agencies' cosignatures of them (kept, never changed).
+GRANT SELECT, INSERT, UPDATE ON tree_heads TO {app};
+GRANT SELECT, INSERT ON tree_head_cosignatures TO {app};
+
 -- The transfer log: read and append, nothing else (its triggers refuse UPDATE and DELETE too).
 GRANT SELECT, INSERT ON audit_log, audit_checkpoints, audit_meta, audit_timestamps TO {app};
 GRANT SELECT ON audit_schema_version TO {app};

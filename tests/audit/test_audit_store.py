@@ -23,7 +23,8 @@ from hub.cli.main import main
 from hub.core.config import Settings
 from hub.trust.address import Address
 from hub.trust.authority import create_dev_directory, development_authority
-from hub.trust.directory import load_directory, load_signing_key
+from hub.trust.directory import load_signing_key
+from hub.trust.directory_file import load_directory
 from hub.trust.keys import SigningKey
 from tests.databases import postgres_database
 

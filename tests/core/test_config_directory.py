@@ -15,13 +15,8 @@ import pytest
 from hub.core.config import ConfigError, Settings, load_settings
 from hub.trust.address import Address
 from hub.trust.authority import DirectoryAuthority, create_key, init_directory_key
-from hub.trust.directory import (
-    Directory,
-    DirectoryError,
-    DirectoryFile,
-    load_signing_key,
-    private_key_path,
-)
+from hub.trust.directory import Directory, DirectoryError, load_signing_key, private_key_path
+from hub.trust.directory_file import DirectoryFile
 from hub.trust.keys import SigningKey
 from hub.trust.rotation import rotate_keys
 from hub.trust.signed import TrustAnchor, sign_document

@@ -127,7 +127,7 @@ def test_an_anchor_may_name_several_keys_and_any_of_them_signs(tmp_path: Path) -
 
 def test_a_reader_without_an_anchor_loads_nothing(tmp_path: Path) -> None:
     from hub.core.config import Settings
-    from hub.trust.directory import directory_file
+    from hub.trust.directory_file import directory_file
 
     with pytest.raises(DirectoryError, match="no trust anchor"):
         directory_file(Settings(home=tmp_path))
@@ -272,7 +272,7 @@ def test_an_unsigned_directory_is_signed_once_by_the_operators(tmp_path: Path) -
 def test_a_development_hub_signs_the_unsigned_directory_an_older_hub_left(tmp_path: Path) -> None:
     from hub.core.config import Settings
     from hub.trust.authority import development_authority
-    from hub.trust.directory import load_directory
+    from hub.trust.directory_file import load_directory
 
     settings = Settings(home=tmp_path / "home")
     key = SigningKey.generate()

@@ -17,7 +17,7 @@ from kafka import KafkaProducer
 from hub.audit.store import AuditStore
 from hub.storage.store import Store
 from hub.trust.address import Address
-from hub.trust.directory import load_directory
+from hub.trust.directory_file import load_directory
 from hub.trust.keys import SigningKey
 from hub.wire.envelope import encode_envelope, seal
 from hub.wire.jsonpayload import from_json

@@ -17,7 +17,7 @@ from hub.core import merkle
 from hub.trust import suites
 from hub.trust.address import Address
 from hub.trust.authority import development_authority
-from hub.trust.directory import load_directory
+from hub.trust.directory_file import load_directory
 from hub.trust.keys import SigningKey
 from hub.wire.envelope import read_envelope, seal
 from hub.wire.topics import inbox_topic

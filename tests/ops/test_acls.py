@@ -119,6 +119,8 @@ def test_strimzi_manifests_give_every_topic_and_principal_a_valid_resource() -> 
         ("hub.inbox.MIB.350582", ("Read", "Describe")),
         ("hub.docs.MIB.350582", ("Read", "Describe")),
         ("hub.connector.MIB.350582", ("Read",)),
+        ("hub.audit.cosignatures", ("Write", "Describe")),
+        ("hub.directory", ("Read", "Describe")),
     }
 
 
@@ -130,4 +132,6 @@ def test_the_topic_plan_creates_what_is_missing_and_never_repartitions() -> None
         "hub.dead-letter": "create",
         "hub.sla-events": "create",
         "hub.audit": "differs: has 1 partitions",
+        "hub.audit.cosignatures": "create",
+        "hub.directory": "create",
     }

@@ -12,7 +12,7 @@ import logging
 from datetime import datetime
 
 from hub.routing.router import Decision, Rejected, Router
-from hub.trust.directory import DirectoryFile
+from hub.trust.directory_file import DirectoryFile
 from hub.wire.deadletter import Reason
 
 log = logging.getLogger("hub.router")

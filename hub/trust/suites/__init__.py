@@ -85,6 +85,15 @@ def note_key_hash(name: str, public: PublicKey) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + public.suite.note_type + public.raw).digest()[:4]
 
 
+def cosigner_key_hash(name: str, public: PublicKey) -> bytes:
+    """The 4-byte key id of a C2SP tlog-cosignature: as ``note_key_hash`` with the suite's
+    cosignature type (0x04 for Ed25519)."""
+    import hashlib
+
+    data = name.encode() + b"\n" + public.suite.cosignature_type + public.raw
+    return hashlib.sha256(data).digest()[:4]
+
+
 def load_private_pem(pem: bytes, *, encryption: bool = False) -> PrivateKey:
     """A PKCS#8 PEM private key of whichever suite made it; ValueError when none did."""
     for suite in SUITES.values():

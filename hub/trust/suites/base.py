@@ -50,6 +50,16 @@ class PemFiles:
 
 
 @dataclass(frozen=True)
+class Pkcs11Names:
+    """PKCS#11 constants (python-pkcs11's enum member names) for a suite's signing keys."""
+
+    key_type: str
+    curve_oid: str
+    keygen_mechanism: str
+    sign_mechanism: str
+
+
+@dataclass(frozen=True)
 class PublicKey:
     """A public key of some suite: ``raw`` is its wire form (Ed25519: 32 bytes; SM2: the
     65-byte uncompressed point), ``key_id`` names it, ``suite`` can check its signatures."""
@@ -149,6 +159,11 @@ class Suite(Protocol):
     #: Documents: each chunk sealed with this AEAD under a key of its own per document.
     content_key_len: int
     note_type: bytes
+    #: The key-type byte(s) of a C2SP tlog-cosignature's key id (another than ``note_type``,
+    #: so a cosigner's key id never equals the same key's id as a note signer).
+    cosignature_type: bytes
+    #: How a PKCS#11 module names this suite's signing keys, or None where PKCS#11 has no name.
+    pkcs11: Pkcs11Names | None
     chunk_cipher: str
 
     def aead_seal(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes: ...

@@ -35,6 +35,7 @@ from hub.trust.suites.base import (
     DecryptionFailed,
     Hasher,
     PemFiles,
+    Pkcs11Names,
     PrivateKey,
     PublicKey,
     Sealed,
@@ -104,6 +105,12 @@ class Gm(PemFiles):
     chunk_cipher = "sm4gcm"
     #: C2SP signed-note signature type: SM2 has none assigned; 0xff is the spec's for others.
     note_type = b"\xff"
+    #: No cosignature type is assigned to SM2 either: 0xff followed by this label, so that the
+    #: key id differs from the same key's note-signer id (as 0x04 differs from 0x01).
+    cosignature_type = b"\xffcosignature/v1"
+    #: PKCS#11 defines no SM2 mechanism: certified Chinese modules speak GM/T 0018 (SDF) or
+    #: vendor-defined PKCS#11 mechanisms, which hub.trust.hsm does not guess at.
+    pkcs11: Pkcs11Names | None = None
 
     def hasher(self) -> Hasher:
         return _SM3()

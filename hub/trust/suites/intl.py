@@ -19,6 +19,7 @@ from hub.trust.suites.base import (
     DecryptionFailed,
     Hasher,
     PemFiles,
+    Pkcs11Names,
     PrivateKey,
     PublicKey,
     Sealed,
@@ -41,6 +42,13 @@ class Intl(PemFiles):
     chunk_cipher = "aes256gcm"
     #: C2SP signed-note signature type: Ed25519 has 0x01.
     note_type = b"\x01"
+    #: C2SP tlog-cosignature/v1: Ed25519 cosignatures have 0x04.
+    cosignature_type = b"\x04"
+    #: PKCS#11 v3.0 names for keys of this suite in a hardware module (hub.trust.hsm): key
+    #: type, curve OID, key-pair generation and signature mechanisms.
+    pkcs11: Pkcs11Names | None = Pkcs11Names(
+        "EC_EDWARDS", "1.3.101.112", "EC_EDWARDS_KEY_PAIR_GEN", "EDDSA"
+    )
 
     def hasher(self) -> Hasher:
         return hashlib.sha256()

@@ -1,0 +1,114 @@
+"""Beside the audit sink: gathers the agencies' cosignatures of published tree heads from
+``hub.audit.cosignatures`` into the hub's store (``tree_head_cosignatures``).
+
+Each record is checked (``hub.audit.cosignatures.check_record``) against the head the hub
+published at that size and against the cosigner's key in the directory; one that fails is
+counted by reason and logged without its contents, and read past: a cosignature is evidence an
+agency offers, not a hand-off, so there is nothing to deliver or replay.  At-least-once: offsets
+are committed after the batch is kept, and a cosignature kept twice is one row.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from prometheus_client import Counter
+
+from hub.audit.cosignatures import CosignatureError, check_record
+from hub.core.config import Settings
+from hub.storage.cosignatures import CosignatureRows
+from hub.storage.engine import make_engine
+from hub.storage.tree_heads import TreeHeads
+from hub.trust.directory_file import DirectoryFile, directory_file
+from hub.wire.topics import COSIGNATURES, cosignature_group
+
+log = logging.getLogger("hub.audit.cosignatures")
+
+COSIGNATURES_SEEN = Counter(
+    "hub_audit_cosignatures_total",
+    "Cosignatures of tree heads received from connectors, by verdict (kept or why refused)",
+    ["verdict"],
+)
+
+
+class CosignatureCollector:
+    def __init__(
+        self, settings: Settings, bootstrap: str, directory: DirectoryFile | None = None
+    ) -> None:
+        self.settings, self.bootstrap = settings, bootstrap
+        engine = make_engine(settings.effective_store_url)
+        self.heads, self.rows = TreeHeads(engine), CosignatureRows(engine)
+        self.directory = directory or directory_file(settings)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _checkpoint_of(self, size: int) -> tuple[str, str] | None:
+        head = self.heads.at(size)
+        return None if head is None else (head.root_hash, str(head.payload["checkpoint"]))
+
+    def take(self, values: list[bytes]) -> int:
+        """Check and keep a batch of records; returns how many were new."""
+        kept = 0
+        for value in values:
+            try:
+                c = check_record(value, self._checkpoint_of, self.directory.current)
+            except CosignatureError as exc:
+                COSIGNATURES_SEEN.labels(exc.reason).inc()
+                log.warning("cosignature refused (%s)", exc.reason)
+                continue
+            new = self.rows.record(c.tree_size, c.key_id, c.cosigner, c.root_hash,
+                                   c.timestamp, c.line)  # fmt: skip
+            COSIGNATURES_SEEN.labels("kept" if new else "repeat").inc()
+            if new:
+                kept += 1
+                log.info("tree head %d cosigned by %s", c.tree_size, c.cosigner)
+        return kept
+
+    def _consumer(self) -> Any:
+        from kafka import KafkaConsumer
+
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=cosignature_group(self.settings.app_id),
+            client_id="hub-cosignatures",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(self.settings.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(self.settings.heartbeat_interval_s * 1000),
+            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+            **self.settings.kafka_python_security(),
+        )
+        consumer.subscribe([COSIGNATURES.name])
+        return consumer
+
+    def run(self) -> None:
+        consumer = self._consumer()
+        try:
+            while not self._stop.is_set():
+                polled = consumer.poll(timeout_ms=500, max_records=500)
+                values = [r.value or b"" for records in polled.values() for r in records]
+                if values:
+                    self.take(values)
+                    consumer.commit()
+        finally:
+            consumer.close(autocommit=False)
+
+    def start(self) -> CosignatureCollector:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.run()
+                except Exception:  # broker or database away: the uncommitted batch comes again
+                    log.exception("cosignature collector failed; restarting in 2 s")
+                    self._stop.wait(2.0)
+
+        self._thread = threading.Thread(target=loop, name="cosignatures", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
