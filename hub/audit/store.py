@@ -220,17 +220,17 @@ class AuditStore:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.max(audit_checkpoints.c.seq))).scalar() or 0)
 
-    def records(self, *, batch: int = 5000) -> Iterator[dict[str, Any]]:
-        """Every record in ``seq`` order, as the chain hashes it (streamed in batches)."""
-        after = 0
+    def records(
+        self, *, batch: int = 5000, after: int = 0, upto: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every record in ``seq`` order (those after ``after`` and up to ``upto`` when given),
+        as the chain hashes it, streamed in batches."""
         while True:
+            stmt = select(audit_log).where(audit_log.c.seq > after)
+            if upto is not None:
+                stmt = stmt.where(audit_log.c.seq <= upto)
             with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(audit_log)
-                    .where(audit_log.c.seq > after)
-                    .order_by(audit_log.c.seq)
-                    .limit(batch)
-                ).all()
+                rows = conn.execute(stmt.order_by(audit_log.c.seq).limit(batch)).all()
             if not rows:
                 return
             for row in rows:
@@ -275,13 +275,9 @@ class AuditStore:
             rows = conn.execute(stmt).all()
         return [_row_to_record(r) for r in rows]
 
-    def record_hashes(self, size: int | None = None) -> list[str]:
-        """The chain hashes of the first ``size`` records (all when None), in ``seq`` order: the
-        leaves of the transparency log's tree (``hub.audit.transparency``)."""
-        return list(self.iter_record_hashes(size))
-
     def iter_record_hashes(self, size: int | None = None, *, batch: int = 10_000) -> Iterator[str]:
-        """``record_hashes`` streamed in batches of ``batch``: memory does not grow with the log.
+        """The chain hashes of the first ``size`` records (all when None) in ``seq`` order, the
+        leaves of the transparency log's tree, streamed: memory does not grow with the log.
 
         Each batch is its own short read keyed on ``seq``, so the sink is never held up; records
         are appended with consecutive ``seq`` in one transaction, so the first ``size`` records

@@ -23,6 +23,7 @@ from hub.audit.schema import schema_revision
 from hub.audit.store import AuditStore
 from hub.audit.trail import build_trail, story
 from hub.cli import proofs
+from hub.cli.audit_archive import cmd_archive
 from hub.cli.audit_verify import cmd_head, cmd_verify, directory_or_empty
 from hub.cli.output import progress, table
 from hub.core.clock import beijing_time, parse_when
@@ -260,6 +261,21 @@ def add_parsers(sub: Any, fmt: Any) -> None:
                    help="also require a tree head cosigned by at least K agencies")  # fmt: skip
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_verify)
+
+    s = asub.add_parser(
+        "archive",
+        formatter_class=fmt,
+        help="write a month of the log as a signed, self-verifying archive",
+        description="Write the records the sink recorded in MONTH into a new folder: the "
+        "records, one extract per agency, the month's checkpoints, timestamp tokens and "
+        "cosigned tree heads, and a manifest signed with the operators' key that carries the "
+        "tree hashes of every earlier record, so the archive verifies alone "
+        "(ops/audit/verify_export.py).  Streams: memory does not grow with the month.",
+        epilog="example: hub audit archive --month 2026-11 --out /mnt/archive/audit-2026-11",
+    )
+    s.add_argument("--month", required=True, metavar="YYYY-MM")
+    s.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
+    s.set_defaults(func=cmd_archive)
 
     s = asub.add_parser(
         "head",

@@ -69,3 +69,14 @@ class CosignatureRows:
         )
         with self.engine.connect() as conn:
             return conn.execute(stmt).scalar_one_or_none()
+
+    def cosigned_sizes(self, first: int, last: int) -> list[int]:
+        """The sizes of the heads in [first, last] anyone cosigned."""
+        stmt = (
+            select(_c.tree_size)
+            .where(_c.tree_size >= first, _c.tree_size <= last)
+            .group_by(_c.tree_size)
+            .order_by(_c.tree_size)
+        )
+        with self.engine.connect() as conn:
+            return [int(r[0]) for r in conn.execute(stmt)]

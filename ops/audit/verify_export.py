@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Re-verify an export of the hub's transfer log without the hub (``hub audit export``).
+"""Re-verify an export of the hub's transfer log without the hub (``hub audit export``), or a
+monthly archive (``hub audit archive``: checked by verify_archive.py beside this file).
 
     python3 verify_export.py EXPORT_DIR [--key KEY_ID=BASE64_PUBLIC_KEY ...]
 
@@ -202,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     d: Path = args.export_dir
     manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    if manifest.get("format") == "hub-audit-archive-v1":  # a month (`hub audit archive`)
+        import verify_archive
+
+        return verify_archive.verify(d, dict(k.split("=", 1) for k in args.key))
     if manifest.get("format") != "hub-audit-export-v1":
         return fail(f"unknown export format {manifest.get('format')!r}")
     global HASH
