@@ -170,11 +170,15 @@ def verify_chain(
     *,
     progress: Callable[[int], None] | None = None,
     suite: Suite = suites.INTL,
+    pruned: Callable[[int], str | None] | None = None,
+    start: tuple[int, str] = (0, GENESIS),
 ) -> Verdict:
     """Walk the records in ``seq`` order; stop at the first bad record or checkpoint.
 
     ``public_key`` answers which key may sign checkpoints (the hub operators' keys); a
-    checkpoint by any other key is as bad as a forged one.
+    checkpoint by any other key is as bad as a forged one.  A log pruned after archiving
+    starts after ``start`` (the last pruned record's seq and hash); a checkpoint inside the
+    pruned range must name the hash ``pruned(seq)`` kept for it.
     """
     v = Verdict()
     by_seq: dict[int, Checkpoint] = {}
@@ -195,9 +199,18 @@ def verify_chain(
             return v
         by_seq[signed.seq] = signed
 
-    prev = GENESIS
-    recent: list[str] = [GENESIS]  # hashes of the last few good records, to diagnose insertions
-    expected = 1
+    for seq, early in by_seq.items():
+        if seq <= start[0]:
+            if pruned is None or pruned(seq) != early.head_hash:
+                v.problem = Problem(seq, None, "a checkpoint names another hash than the one "
+                                    "kept for the pruned record there")  # fmt: skip
+                return v
+            v.checkpoints += 1
+            v.last_checkpoint_seq = seq
+    prev = start[1]
+    recent: list[str] = [prev]  # hashes of the last few good records, to diagnose insertions
+    expected = start[0] + 1
+    v.head_seq, v.head_hash = start
     for rec in records:
         seq = int(rec["seq"])
         eid = rec.get("event_id")

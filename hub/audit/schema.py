@@ -78,6 +78,28 @@ audit_timestamps = Table(
     Column("stamped_at", DateTime(timezone=True), nullable=False),
 )
 
+#: The months archived and pruned (``hub audit prune``): what each archive held, and its
+#: manifest's digest; a record may be deleted only inside a range listed here (migration 0004).
+audit_archives = Table(
+    "audit_archives",
+    metadata,
+    Column("month", String(7), primary_key=True),
+    Column("first_seq", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("manifest_digest", String(64), nullable=False),
+    Column("pruned_at", DateTime(timezone=True), nullable=False),
+)
+
+#: The chain hash of every pruned record: the tree's leaves stay whole, so the live log still
+#: proves consistency from any head and the chain continues from the last pruned hash.
+audit_pruned = Table(
+    "audit_pruned",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+)
+
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "audit_schema_version"

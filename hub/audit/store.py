@@ -44,6 +44,7 @@ from hub.audit.schema import (
     audit_checkpoints,
     audit_log,
     audit_meta,
+    audit_pruned,
     migrate,
 )
 from hub.core.clock import as_utc, iso_ms, truncate_ms
@@ -213,8 +214,8 @@ class AuditStore:
             return _head(conn)
 
     def count(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(audit_log)).scalar() or 0)
+        """Records ever appended, pruned ones included (``seq`` runs from 1 without gaps)."""
+        return self.head()[0]
 
     def last_checkpoint_seq(self) -> int:
         with self.engine.connect() as conn:
@@ -283,20 +284,21 @@ class AuditStore:
         are appended with consecutive ``seq`` in one transaction, so the first ``size`` records
         are the same in every read."""
         after = 0
-        while size is None or after < size:
-            stmt = (
-                select(audit_log.c.seq, audit_log.c.hash)
-                .where(audit_log.c.seq > after)
-                .order_by(audit_log.c.seq)
-                .limit(batch if size is None else min(batch, size - after))
-            )
-            with self.engine.connect() as conn:
-                rows = conn.execute(stmt).all()
-            if not rows:
-                return
-            for row in rows:
-                yield row.hash
-            after = rows[-1].seq
+        for table in (audit_pruned, audit_log):  # pruned records keep their hashes, first
+            while size is None or after < size:
+                stmt = (
+                    select(table.c.seq, table.c.hash)
+                    .where(table.c.seq > after)
+                    .order_by(table.c.seq)
+                    .limit(batch if size is None else min(batch, size - after))
+                )
+                with self.engine.connect() as conn:
+                    rows = conn.execute(stmt).all()
+                if not rows:
+                    break
+                for row in rows:
+                    yield row.hash
+                after = rows[-1].seq
 
     def predecessor_hash(self, seq: int) -> str:
         if seq <= 1:
@@ -368,11 +370,14 @@ def _claim_suite(conn: Connection, suite: Suite) -> Suite:
 
 
 def _head(conn: Connection) -> tuple[int, str]:
-    """(seq, hash) of the newest record; (0, GENESIS) for an empty log."""
-    row = conn.execute(
-        select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-    ).first()
-    return (row.seq, row.hash) if row else (0, GENESIS)
+    """(seq, hash) of the newest record (or pruned record); (0, GENESIS) for an empty log."""
+    for table in (audit_log, audit_pruned):
+        row = conn.execute(
+            select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)
+        ).first()
+        if row:
+            return row.seq, row.hash
+    return 0, GENESIS
 
 
 def _is_race(exc: IntegrityError | OperationalError) -> bool:

@@ -23,7 +23,7 @@ from hub.audit.schema import schema_revision
 from hub.audit.store import AuditStore
 from hub.audit.trail import build_trail, story
 from hub.cli import proofs
-from hub.cli.audit_archive import cmd_archive
+from hub.cli.audit_archive import cmd_archive, cmd_prune
 from hub.cli.audit_verify import cmd_head, cmd_verify, directory_or_empty
 from hub.cli.output import progress, table
 from hub.core.clock import beijing_time, parse_when
@@ -276,6 +276,19 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     s.add_argument("--month", required=True, metavar="YYYY-MM")
     s.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder")
     s.set_defaults(func=cmd_archive)
+
+    s = asub.add_parser(
+        "prune",
+        formatter_class=fmt,
+        help="delete an archived month's records from the live log (their hashes stay)",
+        description="Check the archive (signed by the operators' key, the same records and root "
+        "as the live log, the next month to prune) and delete its records from the live log, "
+        "keeping each record's chain hash: tree heads and proofs go on as before.  Needs the "
+        "database owner's URL on PostgreSQL (the hub's role may not delete).  Resumable.",
+    )
+    s.add_argument("--archive", required=True, metavar="DIR")
+    s.add_argument("--url", help="the audit store as its owner (default: audit_url)")
+    s.set_defaults(func=cmd_prune)
 
     s = asub.add_parser(
         "head",

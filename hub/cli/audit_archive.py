@@ -12,6 +12,7 @@ from hub.audit.store import AuditStore
 from hub.cli.output import progress
 from hub.core.config import Settings
 from hub.core.errors import UsageError
+from hub.trust.suites import PublicKey
 
 
 def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
@@ -50,4 +51,30 @@ def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
     print(f"archived {manifest['records']} records of {args.month} (#{manifest['first_seq']}.."
           f"#{manifest['last_seq']}) into {out}; root {manifest['root'][:16]}…, signed by "
           f"{key.key_id}; check with python3 ops/audit/verify_export.py {out}")  # fmt: skip
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.audit.prune import PruneError, prune
+    from hub.cli.audit_verify import directory_or_empty
+    from hub.trust.operators import OPERATORS
+
+    directory = directory_or_empty(settings)
+    operators = directory.connectors.get(OPERATORS)
+    ids = {k.key_id for k in operators.keys} if operators else set()
+
+    def trusted(key_id: str) -> PublicKey | None:
+        return directory.public_key(key_id) if key_id in ids else None
+
+    store = AuditStore(args.url or settings.effective_audit_url)
+    try:
+        done = prune(store, Path(args.archive), trusted, progress=progress("pruning"))
+    except (PruneError, OSError, KeyError, ValueError) as exc:
+        raise UsageError(f"not pruned: {exc}") from exc
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    span = f"#{done.first_seq}..#{done.last_seq}"
+    span = f"#{done.first_seq}..#{done.last_seq}"
+    print(f"pruned {done.deleted} records of {done.month} ({span}) from the live log; their "
+          f"hashes stay, the archive {args.archive} holds them")  # fmt: skip
     return 0

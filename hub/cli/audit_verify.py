@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hub.audit.chain import Checkpoint, verify_chain
 from hub.audit.keys import checkpoint_keys
+from hub.audit.prune import pruned_hash, pruned_start
 from hub.audit.stamps import check_timestamps
 from hub.audit.store import AuditStore
 from hub.audit.witnesses import Witnessed, witnessed_head
@@ -35,6 +36,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         checkpoint_keys(directory_or_empty(settings), args.key or []),
         progress=progress("verifying"),
         suite=store.suite,
+        pruned=pruned_hash(store),
+        start=pruned_start(store),
     )
     if sys.stderr.isatty():
         print(file=sys.stderr)

@@ -15,10 +15,13 @@ from typing import Any
 from hub.audit.keys import message_keys, revocations
 from hub.audit.store import AuditStore
 from hub.audit.trail import Step, build_trail, story
+from hub.audit.witnesses import witnessed_head
 from hub.core.clock import BEIJING
 from hub.lifecycle.ledger import Ledger
 from hub.sla.workdays import WorkCalendar
+from hub.storage.cosignatures import CosignatureRows
 from hub.storage.store import Store
+from hub.storage.tree_heads import TreeHeads
 from hub.trust.directory import Directory
 from hub.wire.documents import parse_documents_fact
 
@@ -96,7 +99,17 @@ def handoff_view(
         {"kind": e.kind, "stage": e.stage, "at": _cst(e.fired_at), "to": ", ".join(e.escalated_to)}
         for e in ledger.events(message_id)
     ]
+    engine = store.engine
+    w = witnessed_head(TreeHeads(engine), CosignatureRows(engine), directory, None)
+    last_seq = max((int(s.record["seq"]) for s in steps), default=0)
     return {
+        # Who vouched for the log: the latest head agencies cosigned, checked again here.
+        "witnesses": {
+            "tree_size": w.tree_size,
+            "agencies": w.agencies,
+            "problem": w.problem,
+            "covers": bool(last_seq) and last_seq <= w.tree_size,
+        },
         "entry": {k: (_cst(v) if isinstance(v, datetime) else v) for k, v in entry.items()},
         "steps": [_step(s) for s in steps],
         "steps_ok": all(s.record_ok and s.signature in ("valid", "") for s in steps),

@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     d: Path = args.export_dir
     manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
     if manifest.get("format") == "hub-audit-archive-v1":  # a month (`hub audit archive`)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))  # however this was started
         import verify_archive
 
         return verify_archive.verify(d, dict(k.split("=", 1) for k in args.key))

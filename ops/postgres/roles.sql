@@ -23,3 +23,6 @@ GRANT SELECT, INSERT ON tree_head_cosignatures TO {app};
 -- The transfer log: read and append, nothing else (its triggers refuse UPDATE and DELETE too).
 GRANT SELECT, INSERT ON audit_log, audit_checkpoints, audit_meta, audit_timestamps TO {app};
 GRANT SELECT ON audit_schema_version TO {app};
+-- Archived months and the hashes of pruned records: read by the hub, written only by the owner
+-- (`hub audit prune --url` as hub_owner), the one role whose DELETE the log's guard lets through.
+GRANT SELECT ON audit_archives, audit_pruned TO {app};

@@ -95,3 +95,90 @@ def test_archiving_a_month_without_records_says_so(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no record of 2026-11"):
         write_archive(world.audit, tmp_path / "a", "2026-11", world.rig.key("HUB@100000"))
     assert json.dumps(seq_range(world.audit, "2026-10")) == "[1, 3]"
+
+
+def test_pruned_months_leave_the_tree_the_chain_and_the_heads_as_they_were(
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy.exc import DatabaseError
+
+    from hub.audit.chain import verify_chain
+    from hub.audit.keys import checkpoint_keys
+    from hub.audit.prune import PruneError, prune, pruned_hash, pruned_start
+    from hub.audit.transparency import consistency
+
+    world = World(tmp_path)
+    ops = world.rig.key("HUB@100000")
+    world.audit.append(events(7), now=OCT)
+    world.audit.checkpoint(ops)
+    world.audit.append(events(11, 7), now=NOV)
+    world.audit.checkpoint(ops)
+    world.audit.append(events(5, 18), now=DEC)
+    world.tick()
+    assert world.observe_all() == ["first"]
+    root_before = consistency(world.audit, 23)["root"]
+    folders = {}
+    for month in ("2026-10", "2026-11"):
+        folders[month] = tmp_path / month
+        write_archive(world.audit, folders[month], month, ops)
+
+    def trusted(key_id: str):
+        return ops.public if key_id == ops.key_id else None
+
+    with pytest.raises(PruneError, match="nothing is pruned yet"):
+        prune(world.audit, folders["2026-11"], trusted)  # months go in order
+    with pytest.raises(PruneError, match="not signed by a key of the operators"):
+        prune(world.audit, folders["2026-10"], lambda _: None)
+    assert prune(world.audit, folders["2026-10"], trusted).deleted == 7
+    assert prune(world.audit, folders["2026-11"], trusted).deleted == 11
+    assert prune(world.audit, folders["2026-11"], trusted).deleted == 0  # done already
+
+    assert world.audit.count() == 23 and pruned_start(world.audit)[0] == 18
+    assert [r["seq"] for r in world.audit.records()] == [19, 20, 21, 22, 23]
+    # The tree is the same tree: same root, and the archive's root is provably a prefix of it.
+    assert consistency(world.audit, 23)["root"] == root_before
+    nov = json.loads((folders["2026-11"] / "manifest.json").read_text())
+    assert consistency(world.audit, 18)["old_root"] == nov["root"]
+    # The chain goes on from the last pruned hash, and verifies with both checkpoints.
+    world.audit.append(events(3, 23), now=DEC)
+    keys = checkpoint_keys(world.rig.services.directory.current, [])
+    kept, start = pruned_hash(world.audit), pruned_start(world.audit)
+    verdict = verify_chain(
+        world.audit.records(), world.audit.checkpoints(), keys, pruned=kept, start=start
+    )
+    assert verdict.ok, verdict.problem
+    assert (verdict.head_seq, verdict.checkpoints, verdict.records) == (26, 2, 8)
+    # Connectors see the next head as consistent with the one they kept before the pruning.
+    world.tick()
+    assert world.observe_all() == ["consistent"]
+    # The database refuses to delete a record no archive covers.
+    with pytest.raises(DatabaseError), world.audit.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM audit_log WHERE seq = 20")
+    assert verify(folders["2026-11"]).returncode == 0  # and the archives still verify alone
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_guard_lets_only_archived_records_go(tmp_path: Path) -> None:
+    from sqlalchemy.exc import DatabaseError
+
+    from hub.audit.prune import prune
+    from hub.audit.store import AuditStore
+    from hub.trust.keys import SigningKey
+    from tests.databases import postgres_database
+
+    key = SigningKey.generate()
+    with postgres_database() as url:
+        store = AuditStore(url)
+        store.append(events(4), now=OCT)
+        store.append(events(3, 4), now=NOV)
+        write_archive(store, tmp_path / "oct", "2026-10", key)
+        with pytest.raises(DatabaseError), store.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM audit_log WHERE seq = 1")  # not pruned yet
+        trusted = {key.key_id: key.public}.get
+        assert prune(store, tmp_path / "oct", trusted).deleted == 4
+        assert [r["seq"] for r in store.records()] == [5, 6, 7] and store.count() == 7
+        with pytest.raises(DatabaseError), store.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM audit_log WHERE seq = 5")  # November is not
+        with pytest.raises(DatabaseError), store.engine.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM audit_pruned WHERE seq = 1")  # append-only
+        store.close()

@@ -83,9 +83,10 @@ def test_migrations_up_down_and_match_the_model(audit_url: str) -> None:
 
     engine = make_engine(audit_url)
     migrate(engine)
-    assert schema_revision(engine) == "0003"
+    assert schema_revision(engine) == "0004"
     tables = set(inspect(engine).get_table_names())
-    assert {"audit_log", "audit_checkpoints", "audit_meta", "audit_timestamps"} <= tables
+    assert {"audit_log", "audit_checkpoints", "audit_meta", "audit_timestamps", "audit_archives",
+            "audit_pruned"} <= tables  # fmt: skip
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
         diff = [d for d in compare_metadata(ctx, metadata) if d[0] != "remove_table"]
@@ -97,7 +98,7 @@ def test_migrations_up_down_and_match_the_model(audit_url: str) -> None:
     migrate(engine, "base")
     assert "audit_log" not in inspect(engine).get_table_names()
     migrate(engine)  # and back up
-    assert schema_revision(engine) == "0003"
+    assert schema_revision(engine) == "0004"
     engine.dispose()
 
 
@@ -105,7 +106,7 @@ def test_cli_migrate(tmp_path: Path, monkeypatch, capsys) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     monkeypatch.setenv("HUB_AUDIT_URL", url)
     assert main(["--home", str(tmp_path), "audit", "migrate"]) == 0
-    assert "→ 0003" in capsys.readouterr().out
+    assert "→ 0004" in capsys.readouterr().out
 
 
 # -- appending -----------------------------------------------------------------------------------

@@ -306,3 +306,29 @@ def test_behind_a_tls_proxy_an_officer_signs_in_with_the_certificate_the_account
     console.officers.set_disabled("qz-audit-09", True)
     again = TestClient(create_app(console), follow_redirects=False)
     assert again.get("/login/certificate", headers=header(mine)).status_code == 401
+
+
+def test_a_hand_off_page_shows_how_many_agencies_cosigned_the_log(
+    rig: Rig, browser: TestClient, console: Console
+) -> None:
+    from hub.audit.cosignatures import cosign, note_body
+    from hub.audit.transparency import ORIGIN, signed_checkpoint
+    from hub.storage.cosignatures import CosignatureRows
+    from hub.storage.tree_heads import PublishedHead, TreeHeads
+
+    mine = delivered_clue(rig)
+    sign_in(browser, console, "qz-audit-01")
+    assert "No tree head is cosigned" in browser.get(f"/handoffs/{mine}").text
+    root = bytes(range(32))
+    note = signed_checkpoint(ORIGIN, 3, root, rig.key("HUB@100000"))
+    engine = rig.services.store.engine
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    TreeHeads(engine).record(PublishedHead(3, root.hex(), {"checkpoint": note}, at, None))
+    rows = CosignatureRows(engine)
+    for who in ("MIB@350582", "PSB@350582"):
+        key = rig.key(who)
+        rows.record(3, key.key_id, who, root.hex(), 1_796_000_000,
+                    cosign(note_body(note), key, 1_796_000_000))  # fmt: skip
+    rows.record(3, "ed25519:forged", "CDI@350582", root.hex(), 1_796_000_000, "\u2014 x y")
+    page = browser.get(f"/handoffs/{mine}").text
+    assert "cosigned by 2 agencies: MIB@350582, PSB@350582" in page
