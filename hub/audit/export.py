@@ -61,6 +61,15 @@ def _timestamps(store: AuditStore, out: Path) -> list[dict]:
     return listed
 
 
+def _pruned_count(store: AuditStore) -> int:
+    from sqlalchemy import func, select
+
+    from hub.audit.schema import audit_pruned
+
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.max(audit_pruned.c.seq))).scalar() or 0)
+
+
 def export(
     store: AuditStore,
     out: Path,
@@ -71,7 +80,15 @@ def export(
     """Write the four files into ``out``; returns the manifest."""
     out.mkdir(parents=True, exist_ok=True)
     jsonl, csv_path = out / "audit.jsonl", out / "audit.csv"
-    count, first, last, head = 0, None, None, GENESIS
+    # Records pruned after archiving (hub.audit.prune) are in their archives; their hashes
+    # come along, so the chain starts from the last of them and the tree stays whole.
+    pruned = out / "pruned.jsonl"
+    start = (0, GENESIS)
+    with pruned.open("w", encoding="utf-8", newline="\n") as fh:
+        for seq, h in enumerate(store.iter_record_hashes(_pruned_count(store)), start=1):
+            fh.write(json.dumps({"seq": seq, "hash": h}) + "\n")
+            start = (seq, h)
+    count, first, last, head = 0, None, None, start[1]
     with (
         jsonl.open("w", encoding="utf-8", newline="\n") as fj,
         csv_path.open("w", encoding="utf-8", newline="") as fc,
@@ -94,7 +111,7 @@ def export(
             fh.write(json.dumps(cp.to_json(), separators=(",", ":")) + "\n")
     stamped = _timestamps(store, out)
     files = {}
-    for p in (jsonl, csv_path, cps, *sorted((out / "timestamps").glob("*"))):
+    for p in (jsonl, csv_path, cps, pruned, *sorted((out / "timestamps").glob("*"))):
         size = p.stat().st_size
         files[str(p.relative_to(out))] = {
             store.suite.hash_name: _digest(p, store.suite),
@@ -108,6 +125,7 @@ def export(
         "last_seq": last,
         "head_hash": head,
         "genesis_hash": GENESIS,
+        "pruned": start[0],  # records #1..#pruned are archived: pruned.jsonl has their hashes
         "columns": list(COLUMNS),
         "hash": store.suite.hash_name,
         "hash_rule": HASH_RULE.replace("HASH", store.suite.hash_name),

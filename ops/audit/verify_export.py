@@ -231,6 +231,15 @@ def main(argv: list[str] | None = None) -> int:
                 checkpoints[int(cp["seq"])] = cp
 
     prev, expected, hashes = manifest["genesis_hash"], 1, {}
+    pruned_path = d / "pruned.jsonl"
+    if manifest.get("pruned") and pruned_path.exists():  # archived records: their hashes only
+        with pruned_path.open(encoding="utf-8") as fh:
+            for line in fh:
+                kept = json.loads(line)
+                hashes[int(kept["seq"])] = prev = kept["hash"]
+        expected = int(manifest["pruned"]) + 1
+        if len(hashes) != manifest["pruned"]:
+            return fail("pruned.jsonl does not hold the hash of every pruned record")
     with (d / "audit.jsonl").open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, start=1):
             rec = json.loads(line)
@@ -247,15 +256,18 @@ def main(argv: list[str] | None = None) -> int:
                 return fail(f"record #{seq}: chain differs from the checkpoint signed there")
             hashes[seq] = computed
             prev, expected = computed, seq + 1
-    records = expected - 1
-    if records != manifest["records"] or prev != manifest["head_hash"]:
+    records, pruned = expected - 1, int(manifest.get("pruned") or 0)
+    for seq, cp in checkpoints.items():
+        if seq <= pruned and hashes.get(seq) != cp["head_hash"]:
+            return fail(f"checkpoint at #{seq} names another hash than the pruned record's")
+    if records - pruned != manifest["records"] or prev != manifest["head_hash"]:
         return fail("the chain's length or head hash differs from manifest.json")
     print(f"chain: {records} records intact, head {prev}")
 
     with (d / "audit.csv").open(encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    if len(rows) != records:
-        return fail(f"audit.csv has {len(rows)} records, audit.jsonl {records}")
+    if len(rows) != records - pruned:
+        return fail(f"audit.csv has {len(rows)} records, audit.jsonl {records - pruned}")
     for row in rows:
         if hashes.get(int(row["seq"])) != row["hash"]:
             return fail(f"audit.csv record #{row['seq']} differs from audit.jsonl")

@@ -182,3 +182,26 @@ def test_on_postgresql_the_guard_lets_only_archived_records_go(tmp_path: Path) -
         with pytest.raises(DatabaseError), store.engine.begin() as conn:
             conn.exec_driver_sql("DELETE FROM audit_pruned WHERE seq = 1")  # append-only
         store.close()
+
+
+def test_an_export_after_pruning_verifies_and_still_proves_later_records(tmp_path: Path) -> None:
+    from hub.audit.export import export
+    from hub.audit.prune import prune
+    from hub.audit.transparency import prove
+
+    world = World(tmp_path)
+    ops = world.rig.key("HUB@100000")
+    world.audit.append(events(6), now=OCT)
+    world.audit.checkpoint(ops)
+    world.audit.append(events(4, 6), now=NOV)
+    world.audit.checkpoint(ops)
+    write_archive(world.audit, tmp_path / "oct", "2026-10", ops)
+    prune(world.audit, tmp_path / "oct", {ops.key_id: ops.public}.get)
+    keys = {ops.key_id: {"public_key": ops.public_b64}}
+    manifest = export(world.audit, tmp_path / "export", checkpoint_keys=keys)
+    assert (manifest["pruned"], manifest["records"]) == (6, 4)
+    proof = prove(world.audit, "msg-8", key=ops)
+    (tmp_path / "proof.json").write_text(json.dumps(proof))
+    done = verify(tmp_path / "export", "--prove", str(tmp_path / "proof.json"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "10 records intact" in done.stdout and "2 checkpoints verified" in done.stdout
