@@ -21,19 +21,25 @@ def _readable(url: str) -> bool:
     return True
 
 
-def hub_view(settings: Settings) -> Callable[[str], Any] | None:
-    """A lookup of the hub's records, or None when this host has no hub store to read."""
+def hub_view(settings: Settings) -> Callable[[str], Any]:
+    """A lookup of the hub's records; it answers None while this host has no hub store to read.
+
+    The stores are opened at the first lookup that finds them, not when the gateway starts: a
+    gateway started beside a hub may start before the audit sink has made its database."""
     store_url, audit_url = settings.effective_store_url, settings.effective_audit_url
-    if not (_readable(store_url) and _readable(audit_url)):
-        return None
-    from hub.audit.store import AuditStore
-    from hub.lifecycle.ledger import Ledger
-    from hub.storage.engine import make_engine
+    opened: list[Any] = []
 
-    ledger = Ledger(make_engine(store_url))
-    audit = AuditStore(audit_url, migrate_schema=False)
+    def lookup(message_id: str) -> dict[str, Any] | None:
+        if not opened:
+            if not (_readable(store_url) and _readable(audit_url)):
+                return None
+            from hub.audit.store import AuditStore
+            from hub.lifecycle.ledger import Ledger
+            from hub.storage.engine import make_engine
 
-    def lookup(message_id: str) -> dict[str, Any]:
+            opened.extend((Ledger(make_engine(store_url)),
+                           AuditStore(audit_url, migrate_schema=False)))  # fmt: skip
+        ledger, audit = opened
         entry = ledger.entry(message_id)
         trail = [{k: r.get(k) for k in TRAIL_FIELDS} for r in audit.trail(message_id)]
         return {"ledger": to_json(entry) if entry else None, "audit_trail": trail}

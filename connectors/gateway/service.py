@@ -387,6 +387,7 @@ class Gateway:
         found = custody(self.store, message_id)
         if found is None:
             raise GatewayError(404, "not_found", "this gateway neither sent nor received it")
-        if hub_view is not None:
-            found["hub"] = hub_view(message_id)
+        seen = hub_view(message_id) if hub_view is not None else None
+        if seen is not None:
+            found["hub"] = seen
         return found
