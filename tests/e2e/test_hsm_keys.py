@@ -88,3 +88,22 @@ def test_a_gm_key_cannot_be_made_in_a_pkcs11_module_and_says_why(
                    "--pkcs11", token % "cdi", env={"HUB_DEV_DIRECTORY": "always"})  # fmt: skip
     assert made.returncode != 0
     assert "GM/T 0018" in made.stderr
+
+
+def test_the_directory_key_may_live_in_the_module_and_signs_directories_readers_accept(
+    tmp_path: Path, token: str
+) -> None:
+    from hub.core.config import Settings
+    from hub.trust.authority import DirectoryAuthority, init_directory_key
+    from hub.trust.directory import Directory
+    from hub.trust.directory_file import load_directory
+
+    uri = token % "directory"
+    settings = Settings(home=tmp_path / "ops", dev_directory="never", directory_key_file=uri)
+    settings.home.mkdir()
+    key = init_directory_key(settings.directory_key_path, settings.directory_anchor_path)
+    assert not list(settings.home.rglob("*.pem"))  # the anchor holds the public half only
+    authority = DirectoryAuthority.from_settings(settings)
+    assert authority.key.key_id == key.key_id
+    authority.publish(Directory(), base=Directory())
+    assert load_directory(settings).serial == 1  # verified against the anchor
