@@ -13,7 +13,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {app};
 -- rows of document chunks.
 GRANT SELECT, INSERT, UPDATE, DELETE ON
     deliveries, dead_letters, ledger, obligations, ledger_events, sla_events, redeliverable,
-    document_chunks
+    document_chunks, board_totals, officers, console_sessions
     TO {app};
 
 -- Tree heads sent to the agencies, and the agencies' cosignatures of them (kept, never changed).

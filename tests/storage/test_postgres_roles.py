@@ -70,6 +70,22 @@ def test_the_hub_works_under_a_role_without_ddl_or_truncate(app_url: str) -> Non
     Ledger(store.engine).reply_applied("nothing")
     audit = AuditStore(app_url)  # at head already: no migration runs
     assert audit.append(events(3)).appended == 3
+    # The tree heads and cosignatures, the board's totals, the console's accounts.
+    from hub.console.auth import make_officer
+    from hub.lifecycle.board import backfill_totals, board
+    from hub.storage.cosignatures import CosignatureRows
+    from hub.storage.officers import OfficerStore
+    from hub.storage.tree_heads import TreeHeads
+
+    assert TreeHeads(store.engine).latest() is None
+    assert CosignatureRows(store.engine).latest_cosigned() is None
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    made = make_officer("qz-01", "a long passphrase", role="officer", scope="350500",
+                        cert_sha256=None, now=now)  # fmt: skip
+    OfficerStore(store.engine).add(made.officer)
+    assert [o.name for o in OfficerStore(store.engine).all()] == ["qz-01"]
+    backfill_totals(store.engine)
+    assert board(store.engine, now) is not None
 
 
 @pytest.mark.postgres
