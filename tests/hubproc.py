@@ -169,5 +169,32 @@ def raw_inbox_records(bootstrap: str, topic: str, idle_s: float = 1.5) -> Iterat
         consumer.close()
 
 
+def raw_records_of_topics(bootstrap: str, topics: list[str], timeout_s: float = 60) -> Iterator:
+    """Every raw record of every partition of ``topics``, read by one consumer up to the high
+    watermarks its fetches report (``connectors.inbox_reading.at_end``); fails rather than
+    return early, so a test reading "every topic" really read them all."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from connectors.inbox_reading import at_end
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100
+    )
+    try:
+        parts = [
+            TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t))
+        ]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        deadline = time.monotonic() + timeout_s
+        while not at_end(consumer):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not every partition of {len(topics)} topics was read")
+            for records in consumer.poll(200).values():
+                yield from records
+    finally:
+        consumer.close()
+
+
 def load_example(name: str) -> dict:
     return json.loads((ROOT / "examples" / "payloads" / f"{name}.json").read_text("utf-8"))
