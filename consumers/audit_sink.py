@@ -31,6 +31,7 @@ from hub.audit.mac import AuditMac
 from hub.audit.store import AppendResult, AuditStore
 from hub.audit.timestamps import TimestampClient
 from hub.core.config import Settings
+from hub.core.restarting import start_restarting
 from hub.runtime.failures import is_transient
 from hub.storage.engine import safe_url
 from hub.trust.keys import SigningKey
@@ -322,20 +323,11 @@ class AuditSink:
             log.exception("audit checkpoint failed; will retry")
 
     def start(self) -> AuditSink:
-        self._thread = threading.Thread(target=self._run_logged, name="audit-sink", daemon=True)
-        self._thread.start()
+        self._thread = start_restarting("audit-sink", self.run, self._stop, log, retry_s=2.0)
         if self.timestamper is not None:
             self.timestamper.start()
         self.cosignatures = CosignatureCollector(self.settings, self.bootstrap).start()
         return self
-
-    def _run_logged(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run()
-            except Exception:
-                log.exception("audit sink failed; restarting in 2 s")
-                self._stop.wait(2.0)
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()

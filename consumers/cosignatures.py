@@ -18,6 +18,7 @@ from prometheus_client import Counter
 
 from hub.audit.cosignatures import CosignatureError, check_record
 from hub.core.config import Settings
+from hub.core.restarting import start_restarting
 from hub.storage.cosignatures import CosignatureRows
 from hub.storage.engine import make_engine
 from hub.storage.tree_heads import TreeHeads
@@ -96,16 +97,7 @@ class CosignatureCollector:
             consumer.close(autocommit=False)
 
     def start(self) -> CosignatureCollector:
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.run()
-                except Exception:  # broker or database away: the uncommitted batch comes again
-                    log.exception("cosignature collector failed; restarting in 2 s")
-                    self._stop.wait(2.0)
-
-        self._thread = threading.Thread(target=loop, name="cosignatures", daemon=True)
-        self._thread.start()
+        self._thread = start_restarting("cosignatures", self.run, self._stop, log, retry_s=2.0)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hub.audit.chain import GENESIS
-from hub.audit.export import COLUMNS, HASH_RULE, _digest, _timestamps
+from hub.audit.export import COLUMNS, HASH_RULE, digest_file, timestamps
 from hub.audit.schema import audit_log
 from hub.audit.store import AuditStore
 from hub.audit.transparency import origin_of, signed_checkpoint
@@ -142,16 +142,13 @@ def write_archive(
     with (out / "checkpoints.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
         for cp in checkpoints:
             fh.write(json.dumps(cp.to_json(), separators=(",", ":")) + "\n")
-    stamped = [s for s in _timestamps(store, out) if first <= int(s["seq"]) <= last]
-    for extra in (out / "timestamps").glob("*"):
-        if not first <= int(extra.stem) <= last:
-            extra.unlink()
+    stamped = timestamps(store, out, first, last)
     cosigned = heads(first, last) if heads is not None else []
     with (out / "heads.jsonl").open("w", encoding="utf-8", newline="\n") as fh:
         for head in cosigned:
             fh.write(json.dumps(head, ensure_ascii=False, separators=(",", ":")) + "\n")
     files = {
-        str(p.relative_to(out)): _digest(p, suite)
+        str(p.relative_to(out)): digest_file(p, suite)
         for p in sorted(out.rglob("*"))
         if p.is_file() and p.name not in ("manifest.json", "manifest.sig")
     }

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.audit.chain import CHAIN_COLUMNS, CHECKPOINT_SCHEME, GENESIS, Checkpoint
+from hub.audit.pruned import pruned_start
 from hub.audit.store import AuditStore
 from hub.core.clock import iso_ms
 from hub.trust.suites import Suite
@@ -38,7 +39,7 @@ CHECKPOINT_RULE = (
 )
 
 
-def _digest(path: Path, suite: Suite) -> str:
+def digest_file(path: Path, suite: Suite) -> str:
     h = suite.hasher()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -46,8 +47,9 @@ def _digest(path: Path, suite: Suite) -> str:
     return h.hexdigest()
 
 
-def _timestamps(store: AuditStore, out: Path) -> list[dict]:
-    """Each checkpoint's token and the bytes it stamps, as files ``openssl ts`` reads."""
+def timestamps(store: AuditStore, out: Path, first: int = 1, last: int | None = None) -> list[dict]:
+    """Each token of a checkpoint in [first, last] and the bytes it stamps, as files
+    ``openssl ts`` reads."""
     from hub.audit.stamps import Stamps
     from hub.audit.timestamps import stamped_bytes, token_time
 
@@ -55,19 +57,12 @@ def _timestamps(store: AuditStore, out: Path) -> list[dict]:
     folder.mkdir(exist_ok=True)
     listed = []
     for cp, token in Stamps(store).stamped():
+        if cp.seq < first or (last is not None and cp.seq > last):
+            continue
         (folder / f"{cp.seq}.tsr").write_bytes(token)
         (folder / f"{cp.seq}.dat").write_bytes(stamped_bytes(cp))
         listed.append({"seq": cp.seq, "time": iso_ms(token_time(token))})
     return listed
-
-
-def _pruned_count(store: AuditStore) -> int:
-    from sqlalchemy import func, select
-
-    from hub.audit.schema import audit_pruned
-
-    with store.engine.connect() as conn:
-        return int(conn.execute(select(func.max(audit_pruned.c.seq))).scalar() or 0)
 
 
 def export(
@@ -85,7 +80,7 @@ def export(
     pruned = out / "pruned.jsonl"
     start = (0, GENESIS)
     with pruned.open("w", encoding="utf-8", newline="\n") as fh:
-        for seq, h in enumerate(store.iter_record_hashes(_pruned_count(store)), start=1):
+        for seq, h in enumerate(store.iter_record_hashes(pruned_start(store)[0]), start=1):
             fh.write(json.dumps({"seq": seq, "hash": h}) + "\n")
             start = (seq, h)
     count, first, last, head = 0, None, None, start[1]
@@ -109,12 +104,12 @@ def export(
     with cps.open("w", encoding="utf-8", newline="\n") as fh:
         for cp in checkpoints:
             fh.write(json.dumps(cp.to_json(), separators=(",", ":")) + "\n")
-    stamped = _timestamps(store, out)
+    stamped = timestamps(store, out)
     files = {}
     for p in (jsonl, csv_path, cps, pruned, *sorted((out / "timestamps").glob("*"))):
         size = p.stat().st_size
         files[str(p.relative_to(out))] = {
-            store.suite.hash_name: _digest(p, store.suite),
+            store.suite.hash_name: digest_file(p, store.suite),
             "bytes": size,
         }
     manifest = {

@@ -25,8 +25,9 @@ from pathlib import Path
 from sqlalchemy import delete, func, insert, select
 
 from hub.audit.archive import FORMAT, Frontier
-from hub.audit.chain import GENESIS, record_hash
-from hub.audit.export import _digest
+from hub.audit.chain import record_hash
+from hub.audit.export import digest_file
+from hub.audit.pruned import pruned_start
 from hub.audit.schema import audit_archives, audit_log, audit_pruned
 from hub.audit.store import AuditStore
 from hub.core import merkle
@@ -47,27 +48,6 @@ class Pruned:
     deleted: int
 
 
-def pruned_start(store: AuditStore) -> tuple[int, str]:
-    """(seq, hash) of the last pruned record; (0, GENESIS) when nothing was pruned."""
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            select(audit_pruned.c.seq, audit_pruned.c.hash)
-            .order_by(audit_pruned.c.seq.desc())
-            .limit(1)
-        ).first()
-    return (int(row.seq), str(row.hash)) if row else (0, GENESIS)
-
-
-def pruned_hash(store: AuditStore) -> Callable[[int], str | None]:
-    def of(seq: int) -> str | None:
-        with store.engine.connect() as conn:
-            return conn.execute(
-                select(audit_pruned.c.hash).where(audit_pruned.c.seq == seq)
-            ).scalar_one_or_none()
-
-    return of
-
-
 def check_archive(
     store: AuditStore, folder: Path, trusted: Callable[[str], PublicKey | None]
 ) -> dict:
@@ -85,7 +65,7 @@ def check_archive(
     if manifest["hash"] != suite.hash_name:
         raise PruneError(f"the archive hashes with {manifest['hash']}, the log with "
                          f"{suite.hash_name}")  # fmt: skip
-    if _digest(folder / "records.jsonl", suite) != manifest["files"]["records.jsonl"]:
+    if digest_file(folder / "records.jsonl", suite) != manifest["files"]["records.jsonl"]:
         raise PruneError("records.jsonl does not match its digest in the manifest")
     first, last = int(manifest["first_seq"]), int(manifest["last_seq"])
     done, prev = pruned_start(store)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hub.audit.chain import Checkpoint, verify_chain
 from hub.audit.keys import checkpoint_keys
-from hub.audit.prune import pruned_hash, pruned_start
+from hub.audit.pruned import pruned_hash, pruned_start
 from hub.audit.stamps import check_timestamps
 from hub.audit.store import AuditStore
 from hub.audit.witnesses import Witnessed, witnessed_head

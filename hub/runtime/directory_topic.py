@@ -15,6 +15,7 @@ import logging
 import threading
 from typing import Any
 
+from hub.core.restarting import start_restarting
 from hub.trust.directory_file import DirectoryFile
 from hub.wire.topics import DIRECTORY, DIRECTORY_KEY
 
@@ -66,17 +67,9 @@ class DirectoryFollower:
             consumer.close()
 
     def start(self) -> DirectoryFollower:
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    self._read()
-                except Exception as exc:  # the broker away: read from the start again later
-                    log.warning("directory topic not read (%s); retrying in 5 s",
-                                type(exc).__name__)  # fmt: skip
-                    self._stop.wait(5.0)
-
-        self._thread = threading.Thread(target=loop, name="directory-follower", daemon=True)
-        self._thread.start()
+        # The broker away: read the topic from the start again later.
+        self._thread = start_restarting("directory-follower", self._read, self._stop, log,
+                                        retry_s=5.0)  # fmt: skip
         return self
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -59,13 +59,9 @@ class DirectoryFile:
             self._accept(loaded, str(self.path))
         return self._current
 
-    def _accept(self, loaded: Directory, source: str, *, quiet_if_older: bool = False) -> bool:
+    def _accept(self, loaded: Directory, source: str) -> bool:
         """Take ``loaded`` (verified already) unless it is older than the one in hand."""
         if loaded.serial < self._current.serial:
-            if quiet_if_older:  # a topic replays history: an old version there is no attack
-                log.debug("directory serial %d from %s: have %d", loaded.serial, source,
-                          self._current.serial)  # fmt: skip
-                return False
             self.refused += 1
             log.error(
                 "directory %s has serial %d, older than the %d in use: refused (a replayed "
@@ -97,10 +93,9 @@ class DirectoryFile:
             log.error("directory from %s refused, keeping serial %d: %s", source,
                       self._current.serial, exc)  # fmt: skip
             return False
-        if loaded.serial <= self._current.serial or not self._accept(
-            loaded, source, quiet_if_older=True
-        ):
-            return False
+        if loaded.serial <= self._current.serial:
+            return False  # a topic replays history: an older version there is no attack
+        self._accept(loaded, source)
         try:
             write_atomic(self.path, document)
             st = self.path.stat()

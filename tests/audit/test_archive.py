@@ -104,7 +104,8 @@ def test_pruned_months_leave_the_tree_the_chain_and_the_heads_as_they_were(
 
     from hub.audit.chain import verify_chain
     from hub.audit.keys import checkpoint_keys
-    from hub.audit.prune import PruneError, prune, pruned_hash, pruned_start
+    from hub.audit.prune import PruneError, prune
+    from hub.audit.pruned import pruned_hash, pruned_start
     from hub.audit.transparency import consistency
 
     world = World(tmp_path)
