@@ -67,6 +67,20 @@ class Stamps:
             for r in conn.execution_options(yield_per=500).execute(query):
                 yield _checkpoint(r), bytes(r.token)
 
+    def covering(self, seq: int) -> tuple[Checkpoint, bytes] | None:
+        """The first checkpoint at or after record ``seq`` that has a token, with the token: the
+        earliest time an authority outside the hub vouches that the record existed by."""
+        query = (
+            select(audit_checkpoints, _ts.token)
+            .join(audit_timestamps, _ts.seq == _cp.seq)
+            .where(_cp.seq >= seq)
+            .order_by(_cp.seq)
+            .limit(1)
+        )
+        with self.store.engine.connect() as conn:
+            r = conn.execute(query).first()
+        return None if r is None else (_checkpoint(r), bytes(r.token))
+
     def unstamped(self, limit: int | None = None) -> list[Checkpoint]:
         """The checkpoints without a token yet, oldest first (at most ``limit``)."""
         query = _WAITING if limit is None else _WAITING.limit(limit)

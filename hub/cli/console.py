@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from hub.cli.output import table
@@ -133,8 +134,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from hub.audit.emit import AuditPublisher
     from hub.audit.mac import AuditMac
     from hub.audit.store import AuditStore
-    from hub.console.app import Console, create_app
+    from hub.audit.timestamps import load_roots
+    from hub.console.app import create_app
     from hub.console.looks import LookLog
+    from hub.console.service import Console
     from hub.core.clock import clock_from_settings
     from hub.runtime.state import resolve_bootstrap
     from hub.sla.workdays import default_calendar
@@ -169,6 +172,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         secure_cookies=args.secure_cookies,
         checkpoint_key=checkpoint_key,
         client_cert_header=args.client_cert_header,
+        tsa_roots=load_roots(Path(settings.tsa_ca_file)) if settings.tsa_ca_file else (),
     )
     print(f"hub console on http://{args.host}:{args.port}/ (every look is audited)", flush=True)
     try:

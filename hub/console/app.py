@@ -8,21 +8,20 @@ scope only: one outside it answers 403, and the attempt is audited like every lo
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import logging
 import secrets
 import urllib.parse
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from hub.audit.store import AuditStore
+from hub.audit.stamps import Stamps
+from hub.audit.timestamps import stamped_bytes
 from hub.audit.transparency import prove
 from hub.console import ledger_book, pictures
 from hub.console.auth import (
@@ -32,21 +31,17 @@ from hub.console.auth import (
     sign_in_with_certificate,
 )
 from hub.console.handoff import handoff_view
-from hub.console.looks import LookLog, look
+from hub.console.looks import latest_looks, look
 from hub.console.search import Filters, in_scope, search
+from hub.console.service import Console
 from hub.console.static_files import static_script
 from hub.core.clock import BEIJING
-from hub.lifecycle.ledger import Ledger
 from hub.lifecycle.states import State
 from hub.report.render import to_html
 from hub.report.weekly import weekly_report_from_store
 from hub.report.xlsx import to_xlsx
 from hub.sla.weekly import week_of
-from hub.sla.workdays import WorkCalendar
-from hub.storage.officers import Officer, OfficerStore, Session
-from hub.storage.store import Store
-from hub.trust.directory import Directory
-from hub.trust.keys import SigningKey
+from hub.storage.officers import Officer, Session
 from hub.wire.families import FAMILIES
 
 log = logging.getLogger("hub.console")
@@ -56,51 +51,10 @@ LOGIN_CSRF = "hub_console_login"
 PAGES = Environment(
     loader=PackageLoader("hub.console", "templates"), autoescape=select_autoescape()
 )
+TSR = "application/timestamp-reply"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NO_CERTIFICATES = "证书登录未启用 Certificate sign-in is not enabled here."
 WRONG = "账号、密码或动态口令错误 Account, password or code is wrong."
-
-
-class Console:
-    """What the pages read and write: the hub's store and audit log, the officers, the looks."""
-
-    def __init__(
-        self,
-        *,
-        store: Store,
-        audit: AuditStore,
-        directory: Callable[[], Directory],
-        calendar: WorkCalendar,
-        looks: LookLog,
-        clock: Callable[[], datetime],
-        session_minutes: float = 30.0,
-        secure_cookies: bool = False,
-        checkpoint_key: SigningKey | None = None,
-        code_clock: Callable[[], datetime] | None = None,
-        client_cert_header: str | None = None,
-    ) -> None:
-        self.store, self.audit, self.directory = store, audit, directory
-        self.ledger = Ledger(store.engine)
-        self.officers = OfficerStore(store.engine)
-        self.calendar, self.looks, self.clock = calendar, looks, clock
-        self.session_lifetime = timedelta(minutes=session_minutes)
-        self.secure_cookies = secure_cookies
-        #: Signs the tree head the proofs lead to (the operators' key, as `hub audit prove`);
-        #: its public half is what the page pins and the browser checks against.
-        self.checkpoint_key = checkpoint_key
-        #: One-time codes follow the wall clock of the officer's phone, whatever the hub's.
-        self.code_clock = code_clock or (lambda: datetime.now(UTC))
-        #: Behind a TLS proxy that verified the officer's client certificate: the header it
-        #: passes the certificate in (URL-encoded PEM, nginx's $ssl_client_escaped_cert).
-        self.client_cert_header = client_cert_header
-
-    def pinned(self) -> dict[str, str]:
-        key = self.checkpoint_key
-        if key is None:
-            return {}
-        raw = key.public.raw
-        return {"checkpoint_key_name": key.key_id,
-                "checkpoint_key": base64.b64encode(raw).decode()}  # fmt: skip
 
 
 class NotSignedIn(Exception):
@@ -240,7 +194,8 @@ def create_app(console: Console) -> FastAPI:
         console.looks.write(look(officer.name, "handoff", now, message_id=message_id))
         view = handoff_view(message_id, ledger=console.ledger, store=console.store,
                             audit=console.audit, directory=console.directory(),
-                            calendar=console.calendar, now=now)  # fmt: skip
+                            calendar=console.calendar, now=now,
+                            tsa_roots=console.tsa_roots)  # fmt: skip
         config = {**console.pinned(), "proofs_url": f"/handoffs/{message_id}/proofs"}
         return page("handoff.html", officer=officer, csrf=session.csrf, v=view,
                     config=json.dumps(config), can_verify=bool(console.pinned()))  # fmt: skip
@@ -254,6 +209,23 @@ def create_app(console: Console) -> FastAPI:
             return JSONResponse({"detail": "no key to sign the tree head"}, status_code=503)
         console.looks.write(look(officer.name, "proofs", console.clock(), message_id=message_id))
         return JSONResponse(prove(console.audit, message_id, key=console.checkpoint_key))
+
+    @app.get("/handoffs/{message_id}/timestamp/{seq}.{part}")
+    def timestamp(message_id: str, seq: int, part: str, request: Request) -> Response:
+        """The TSA's token (.tsr) on a checkpoint and the bytes it stamps (.dat), for
+        ``openssl ts -verify``; only a checkpoint this hand-off's page names."""
+        officer, _ = current(request)
+        if visible(officer, message_id) is None:
+            return denied(officer, "timestamp", message_id=message_id[:64])
+        found = Stamps(console.audit).covering(seq)
+        if part not in ("tsr", "dat") or found is None or found[0].seq != seq:
+            return Response(status_code=404)
+        console.looks.write(look(officer.name, "timestamp", console.clock(),
+                                 message_id=message_id, outcome="downloaded"))  # fmt: skip
+        cp, token = found
+        body, kind = (token, TSR) if part == "tsr" else (stamped_bytes(cp), "text/plain")
+        disposition = f"attachment; filename={cp.seq}.{part}"
+        return Response(body, media_type=kind, headers={"Content-Disposition": disposition})
 
     @app.get("/static/{name:path}")
     def static(name: str) -> Response:
@@ -374,17 +346,8 @@ def create_app(console: Console) -> FastAPI:
         if officer.role != "supervisor":
             return denied(officer, "looks", csrf=session.csrf)
         console.looks.write(look(officer.name, "looks", console.clock()))
-        rows = []
-        for r in console.audit.search(kinds=["console_look"], limit=200, newest_first=True):
-            facts = _facts(r)
-            rows.append({
-                "seq": r["seq"], "at": str(r["occurred_at"])[:19], "officer": facts.get("officer"),
-                "what": facts.get("what"), "outcome": facts.get("outcome"),
-                "message_id": r.get("message_id"),
-                "filters": " ".join(f"{k[7:]}={v}" for k, v in facts.items()
-                                    if k.startswith("filter_")),
-            })  # fmt: skip
-        return page("looks.html", officer=officer, csrf=session.csrf, looks=rows)
+        return page("looks.html", officer=officer, csrf=session.csrf,
+                    looks=latest_looks(console.audit))  # fmt: skip
 
     return app
 
@@ -393,7 +356,3 @@ def _days(since: datetime, until: datetime) -> tuple[str, str]:
     """[since, until) as the first and last Beijing days, as the forms show them."""
     last = until - timedelta(days=1)
     return since.astimezone(BEIJING).date().isoformat(), last.astimezone(BEIJING).date().isoformat()
-
-
-def _facts(record: dict[str, Any]) -> dict[str, str]:
-    return json.loads(record.get("facts") or "{}")

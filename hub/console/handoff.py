@@ -3,17 +3,23 @@
 Its 台账 row; its chain of custody from the audit log, each step re-verified (record hash and the
 signer's signature, as ``hub audit trail`` does) with the receipt's digests set beside what was
 sent; its SLA obligations with their deadlines in working days and what fired; the manifest of
-its documents (sizes and digests: their names are sealed, or payload); its dead letters.  An
+its documents (sizes and digests: their names are sealed, or payload); its dead letters; how many
+agencies cosigned the log, and the time an outside TSA vouches its records existed by.  An
 encrypted payload stays unreadable: the hub has only its digest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography import x509
+
 from hub.audit.keys import message_keys, revocations
+from hub.audit.stamps import Stamps
 from hub.audit.store import AuditStore
+from hub.audit.timestamps import TimestampError, stamped_bytes, token_time, verify_token
 from hub.audit.trail import Step, build_trail, story
 from hub.audit.witnesses import witnessed_head
 from hub.core.clock import BEIJING
@@ -59,6 +65,26 @@ def _step(s: Step) -> dict[str, Any]:
     }
 
 
+def independent_time(
+    audit: AuditStore, last_seq: int, roots: Sequence[x509.Certificate]
+) -> dict[str, Any] | None:
+    """The TSA's time on the first checkpoint covering record ``last_seq``, with whether its token
+    verifies against ``roots`` (the tsa_ca_file's CAs; none: not checked here), or None when no
+    such checkpoint has a token yet."""
+    found = Stamps(audit).covering(last_seq) if last_seq else None
+    if found is None:
+        return None
+    cp, token = found
+    seen: dict[str, Any] = {"checkpoint": cp.seq, "verdict": "unchecked", "problem": None}
+    try:
+        at = verify_token(token, stamped_bytes(cp), roots) if roots else token_time(token)
+        seen["verdict"] = "verified" if roots else "unchecked"
+    except (TimestampError, ValueError) as exc:
+        at, seen["verdict"], seen["problem"] = None, "failed", str(exc)
+    seen["at"] = _cst(at)
+    return seen
+
+
 def handoff_view(
     message_id: str,
     *,
@@ -68,6 +94,7 @@ def handoff_view(
     directory: Directory,
     calendar: WorkCalendar,
     now: datetime,
+    tsa_roots: Sequence[x509.Certificate] = (),
 ) -> dict[str, Any] | None:
     entry = ledger.entry(message_id)
     if entry is None:
@@ -110,6 +137,7 @@ def handoff_view(
             "problem": w.problem,
             "covers": bool(last_seq) and last_seq <= w.tree_size,
         },
+        "timestamp": independent_time(audit, last_seq, tsa_roots),
         "entry": {k: (_cst(v) if isinstance(v, datetime) else v) for k, v in entry.items()},
         "steps": [_step(s) for s in steps],
         "steps_ok": all(s.record_ok and s.signature in ("valid", "") for s in steps),

@@ -9,6 +9,7 @@ before the page goes out: a look the log does not have was not shown.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 from hub.audit import events as ev
 from hub.audit.emit import AuditPublisher
 from hub.audit.events import AuditEvent
+from hub.audit.store import AuditStore
 from hub.wire import headers
 from hub.wire.topics import AUDIT
 
@@ -69,3 +71,18 @@ class LookLog:
                 (headers.AUDIT_MAC, self.publisher.mac.tag(value)),
             ],
         ).get(self.timeout_s)
+
+
+def latest_looks(audit: AuditStore, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest looks, as the supervisors' page lists them."""
+    rows = []
+    for r in audit.search(kinds=[ev.CONSOLE_LOOK], limit=limit, newest_first=True):
+        facts = json.loads(r.get("facts") or "{}")
+        rows.append({
+            "seq": r["seq"], "at": str(r["occurred_at"])[:19], "officer": facts.get("officer"),
+            "what": facts.get("what"), "outcome": facts.get("outcome"),
+            "message_id": r.get("message_id"),
+            "filters": " ".join(f"{k[7:]}={v}" for k, v in facts.items()
+                                if k.startswith("filter_")),
+        })  # fmt: skip
+    return rows

@@ -19,9 +19,10 @@ from openpyxl import load_workbook
 
 from hub.audit.emit import AuditPublisher
 from hub.audit.store import AuditStore
-from hub.console.app import COOKIE, Console, create_app
+from hub.console.app import COOKIE, create_app
 from hub.console.auth import LOCK_AFTER, make_officer
 from hub.console.looks import LookLog
+from hub.console.service import Console
 from hub.runtime.ingress.pipeline import DELIVERED
 from tests.runtime.test_ingress_pipeline import Rig
 
@@ -332,3 +333,51 @@ def test_a_hand_off_page_shows_how_many_agencies_cosigned_the_log(
     rows.record(3, "ed25519:forged", "CDI@350582", root.hex(), 1_796_000_000, "\u2014 x y")
     page = browser.get(f"/handoffs/{mine}").text
     assert "cosigned by 2 agencies: MIB@350582, PSB@350582" in page
+
+
+def test_a_hand_off_page_shows_when_an_outside_tsa_stamped_its_records_and_hands_out_the_token(
+    rig: Rig, browser: TestClient, console: Console, looks: Producer, tmp_path: Path
+) -> None:
+    import subprocess
+
+    from hub.audit.events import AuditEvent
+    from hub.audit.stamps import Stamps
+    from hub.audit.timestamps import TimestampClient, load_roots
+    from tests.tsa import LocalTsa
+
+    mine = delivered_clue(rig)
+    sign_in(browser, console, "qz-audit-01")
+    assert "No timestamp covers" in browser.get(f"/handoffs/{mine}").text
+    at = console.clock()
+    console.audit.append([AuditEvent("ev-submitted", "submitted", at, message_id=mine,
+                                     conversation_id=mine)])  # fmt: skip
+    cp = console.audit.checkpoint(rig.key("HUB@100000"))
+    assert cp is not None
+    with LocalTsa() as tsa, LocalTsa() as stranger:
+        assert Stamps(console.audit).stamp_pending(TimestampClient(tsa.url)) == 1
+        page = browser.get(f"/handoffs/{mine}").text
+        assert f"stamped checkpoint #{cp.seq}" in page and "is not checked here" in page
+        console.tsa_roots = load_roots(tsa.ca)
+        page = browser.get(f"/handoffs/{mine}").text
+        assert "The token verifies against the TSA" in page
+        token = browser.get(f"/handoffs/{mine}/timestamp/{cp.seq}.tsr")
+        data = browser.get(f"/handoffs/{mine}/timestamp/{cp.seq}.dat")
+        assert token.status_code == data.status_code == 200
+        assert looks.looks[-1]["facts"]["what"] == "timestamp"
+        (tmp_path / "t.tsr").write_bytes(token.content)
+        (tmp_path / "t.dat").write_bytes(data.content)
+        verify = ["openssl", "ts", "-verify", "-data", str(tmp_path / "t.dat"),
+                  "-in", str(tmp_path / "t.tsr")]  # fmt: skip
+        assert (
+            subprocess.run([*verify, "-CAfile", str(tsa.ca)], capture_output=True).returncode == 0
+        )
+        # Another authority's CA does not vouch for this token, and the page says so.
+        console.tsa_roots = load_roots(stranger.ca)
+        assert "FAILED" in browser.get(f"/handoffs/{mine}").text
+        refused = subprocess.run([*verify, "-CAfile", str(stranger.ca)], capture_output=True)
+        assert refused.returncode != 0
+    assert browser.get(f"/handoffs/{mine}/timestamp/{cp.seq + 1}.tsr").status_code == 404
+    other = TestClient(create_app(console), follow_redirects=False)
+    sign_in(other, console, "pt-audit-01")
+    assert other.get(f"/handoffs/{mine}/timestamp/{cp.seq}.tsr").status_code == 403
+    assert looks.looks[-1]["facts"]["outcome"] == "denied"
