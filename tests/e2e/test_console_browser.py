@@ -27,6 +27,7 @@ from hub.sla.weekly import week_of
 from tests.e2e.test_end_to_end import payload
 from tests.gatewayproc import spawn_cli
 from tests.hubproc import HubProcess, wait_for_messages, wait_until
+from tests.report.workbook_json import mismatches
 
 PASSWORD = "a long enough password"
 
@@ -140,8 +141,17 @@ def test_an_officer_finds_reads_and_takes_away_and_every_look_is_audited(
         ]
     as_json = json.loads(hub.cli("report", "weekly", "--region", "350582", "--week", week,
                                  "--format", "json").stdout)  # fmt: skip
-    cells = [c.value for r in got["form3"].iter_rows() for c in r]
-    assert as_json["form3"]["whistleblower"]["total"] in cells
+    assert mismatches(got, as_json) == []  # every figure cell, where the forms put it
+
+    # The printable page prints: Chromium's own PDF of it, each form on its own A4 page.
+    printed = page.context.new_page()  # type: ignore[attr-defined]
+    printed.goto(f"{console_url}/weekly/print?region=350582&week={week}")
+    printed.emulate_media(media="print")
+    assert printed.locator("table").count() >= 3
+    pdf = printed.pdf(prefer_css_page_size=True)
+    assert pdf.startswith(b"%PDF-")
+    assert len(re.findall(rb"/Type\s*/Page(?![a-z])", pdf)) >= 3  # each form on a page of its own
+    printed.close()
 
     other = sign_in(browser, console_url, "pt-audit-01", officers["pt-audit-01"])
     response = other.goto(f"{console_url}/handoffs/{mid}")  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from hub.report.render import sheet_rows, sheets
 from hub.report.xlsx import to_xlsx, value_of
 from tests.report.test_weekly_report import _small_report
+from tests.report.workbook_json import mismatches
 
 
 def test_the_workbook_holds_the_forms_cell_by_cell_with_numbers_as_numbers() -> None:
@@ -39,3 +40,18 @@ def test_sums_in_wan_are_decimals_shown_with_two_places() -> None:
     wb = load_workbook(io.BytesIO(to_xlsx(_small_report())))
     decimals = [c for row in wb["form1"].iter_rows() for c in row if isinstance(c.value, float)]
     assert decimals and all(c.number_format == "0.00" for c in decimals)
+
+
+def test_every_figure_sits_where_the_forms_put_it_and_equals_the_json_report() -> None:
+    report = _small_report()
+    wb = load_workbook(io.BytesIO(to_xlsx(report)))
+    assert mismatches(wb, report.to_json()) == []
+    # The check reads the layout, not the renderer: one figure moved or changed is caught.
+    ws = wb["form1"]
+    row = next(r for r in ws.iter_rows() if r[0].value == 6)
+    row[2].value = (row[2].value or 0) + 1
+    total = next(r for r in wb["form3"].iter_rows() if r[0].value == "合计")
+    total[1].value = str(total[1].value)  # the right figure, as text
+    found = mismatches(wb, report.to_json())
+    assert any(m.startswith("form1!row 6 col 3") for m in found)
+    assert any(m.startswith("form3!national total") for m in found), found
