@@ -26,19 +26,20 @@ ReportFile = str | os.PathLike[str] | DocumentFile
 
 
 def receipt_payload(
-    original_sha256: str | None,
+    original_digest: str | None,
     *,
     received_by: str | None = None,
     note: str | None = None,
     documents: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    # original_sha256: the bytes signed for, when the caller holds the message (non-repudiation);
+    # original_digest: the bytes signed for (labelled with its hash), when the caller holds the
+    # message (non-repudiation);
     # documents: each one read and checked, as {n, wire_size, chunks_root} (documents_received).
     return {
         "received_at": now_utc(),
         "received_by": received_by,
         "note": note,
-        "original_sha256": original_sha256,
+        "original_digest": original_digest,
         "documents": [
             {
                 "n": int(d["n"]),
@@ -162,7 +163,7 @@ class Answering:
         mid = self.answer_id(ref.message_id, "receipt")
         docs = [d.to_json() for d in getattr(original, "documents", ())]
         payload = receipt_payload(
-            getattr(original, "raw_sha256", None) or None, received_by=received_by, note=note,
+            getattr(original, "raw_digest", None) or None, received_by=received_by, note=note,
             documents=documents_received(docs),
         )  # fmt: skip
         mid = self.reply(ref, "receipt", payload, message_id=mid)

@@ -6,7 +6,6 @@ is a key of its sender in the directory, the signature verifies and the payload 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ from hub.trust.directory import Directory
 from hub.trust.e2e import EncryptionKey
 from hub.trust.keys import verify
 from hub.trust.regions import ancestors
-from hub.trust.suites import PublicKey
+from hub.trust.suites import PublicKey, envelope_digest
 from hub.wire import codec, headers
 from hub.wire.documents import DocumentError
 from hub.wire.envelope import Envelope, read_envelope
@@ -53,8 +52,9 @@ class InboxMessage:
     partition: int
     offset: int
     via: str  # "direct" or "fallback"
-    #: SHA-256 (hex) of the envelope bytes as they arrived: what a receipt signs for.
-    raw_sha256: str = ""
+    #: The envelope bytes as they arrived, digested in the envelope's suite and labelled
+    #: (``sha256:…``, ``sm3:…``): what a receipt signs for.
+    raw_digest: str = ""
     #: Its documents as their descriptors say; each with the path it was saved to once read.
     documents: tuple[ReceivedDocument, ...] = ()
     #: The hub's ``hub-chunks`` header: where the documents' chunks lie (not trusted).
@@ -219,7 +219,7 @@ def _open(
         record.partition,
         record.offset,
         via,
-        hashlib.sha256(bytes(record.value or b"")).hexdigest(),
+        envelope_digest(env.signing_key_id, bytes(record.value or b"")),
         documents,
         places,
     )

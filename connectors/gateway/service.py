@@ -142,7 +142,7 @@ class Gateway:
                 return earlier
             family = "receipt"
             payload = receipt_payload(
-                original.raw_sha256, received_by=body.get("received_by"), note=body.get("note"),
+                original.raw_digest, received_by=body.get("received_by"), note=body.get("note"),
                 documents=documents_received(original.body.get("documents") or []),
             )  # fmt: skip
             message_id = self.connector.answer_id(original_id, "receipt")
@@ -342,7 +342,7 @@ class Gateway:
         for write in self._also:
             write(msg)
         body = msg.to_json()
-        body["raw_sha256"] = msg.raw_sha256
+        body["raw_digest"] = msg.raw_digest
         for d in body["documents"]:  # where it lies is the gateway's business, not the caller's
             d.pop("path", None)
         self.store.receive(
@@ -351,7 +351,7 @@ class Gateway:
             content_sha256=msg.envelope.content_digest(),
             family=msg.family,
             correlation_id=msg.envelope.correlation_id,
-            raw_sha256=msg.raw_sha256,
+            raw_digest=msg.raw_digest,
             body=body,
         )
 

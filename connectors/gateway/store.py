@@ -34,7 +34,7 @@ CREATE INDEX IF NOT EXISTS requests_message ON requests (message_id);
 CREATE INDEX IF NOT EXISTS requests_correlation ON requests (correlation_id);
 CREATE TABLE IF NOT EXISTS inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,
     message_id TEXT NOT NULL, sender TEXT NOT NULL, content_sha256 TEXT NOT NULL,
-    family TEXT NOT NULL, correlation_id TEXT, raw_sha256 TEXT, body TEXT NOT NULL,
+    family TEXT NOT NULL, correlation_id TEXT, raw_digest TEXT, body TEXT NOT NULL,
     received_at TEXT NOT NULL, acked_at TEXT, push_attempts INTEGER NOT NULL DEFAULT 0,
     next_push_at TEXT, parked_at TEXT, last_push_error TEXT,
     UNIQUE (message_id, sender, content_sha256));
@@ -74,7 +74,8 @@ class Received:
     sender: str
     family: str
     correlation_id: str | None
-    raw_sha256: str | None
+    #: The envelope's bytes as received, digested in its suite's hash and labelled (sha256:…).
+    raw_digest: str | None
     body: dict[str, Any]  # as `hub inbox --json` prints it
     received_at: str
     acked_at: str | None
@@ -91,6 +92,10 @@ class GatewayStore:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(inbox)")}
+        if "raw_digest" not in columns:  # a store from before receipts named their hash
+            self._db.execute("ALTER TABLE inbox ADD COLUMN raw_digest TEXT")
+            self._db.commit()
         self._lock = threading.RLock()
         #: Woken when a message is stored, for long polls.
         self.arrived = threading.Condition(self._lock)
@@ -209,13 +214,13 @@ class GatewayStore:
         content_sha256: str,
         family: str,
         correlation_id: str | None,
-        raw_sha256: str | None,
+        raw_digest: str | None,
         body: dict[str, Any],
     ) -> bool:
         with self._lock:
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO inbox (message_id, sender, content_sha256, family,"
-                " correlation_id, raw_sha256, body, received_at, next_push_at)"
+                " correlation_id, raw_digest, body, received_at, next_push_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message_id,
@@ -223,7 +228,7 @@ class GatewayStore:
                     content_sha256,
                     family,
                     correlation_id,
-                    raw_sha256,
+                    raw_digest,
                     json.dumps(body, ensure_ascii=False),
                     now(),
                     now(),
@@ -325,6 +330,15 @@ def _request(row: sqlite3.Row) -> Request:
     )
 
 
+def _raw_digest(row: sqlite3.Row) -> str | None:
+    """The labelled digest; a row kept before digests were labelled has a SHA-256 only."""
+    if row["raw_digest"]:
+        return str(row["raw_digest"])
+    # sqlite3.Row's `in` looks among the values, not the column names.
+    old = row["raw_sha256"] if "raw_sha256" in row.keys() else None  # noqa: SIM118
+    return f"sha256:{old}" if old else None
+
+
 def _received(row: sqlite3.Row) -> Received:
     return Received(
         row["seq"],
@@ -332,7 +346,7 @@ def _received(row: sqlite3.Row) -> Received:
         row["sender"],
         row["family"],
         row["correlation_id"],
-        row["raw_sha256"],
+        _raw_digest(row),
         json.loads(row["body"]),
         row["received_at"],
         row["acked_at"],

@@ -20,6 +20,7 @@ from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SignedFields, SubjectRef, event_id, facts_of
 from hub.audit.mac import AuditMac
 from hub.trust.address import Address
+from hub.trust.suites import envelope_digest
 from hub.wire import headers
 from hub.wire.codec import AvroSerializer
 from hub.wire.deadletter import DeadLetter
@@ -50,8 +51,8 @@ def submitted(
         facts["bytes_sha256"] = hashlib.sha256(raw).hexdigest()
     else:
         # What was sent, to compare with what a receipt says was received (the hub delivers
-        # these bytes unchanged).
-        facts["envelope_sha256"] = hashlib.sha256(raw).hexdigest()
+        # these bytes unchanged), in the hash the receipt will use: the envelope's suite's.
+        facts["envelope_digest"] = envelope_digest(env.signing_key_id, raw)
         if env.documents:  # the signed manifest, to compare with what a receipt names
             facts["documents"] = documents_fact(
                 (d.n, d.size, d.chunks_root.hex()) for d in env.documents

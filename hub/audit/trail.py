@@ -156,19 +156,28 @@ def build_trail(
     return _check_receipts(steps)
 
 
+def _labelled(facts: dict[str, str], prefix: str) -> str | None:
+    """``<prefix>_digest`` (labelled with its hash), or an older record's ``<prefix>_sha256``
+    labelled as such, so a receipt of either age is compared with a submission of either age."""
+    if facts.get(f"{prefix}_digest"):
+        return facts[f"{prefix}_digest"]
+    old = facts.get(f"{prefix}_sha256")
+    return f"sha256:{old}" if old else None
+
+
 def _check_receipts(steps: list[Step]) -> list[Step]:
     """Compare each receipt's digest with the bytes the hub logged as submitted for its original."""
     sent: dict[str, set[str]] = {}
     manifests: dict[str, dict[int, tuple[int, str]]] = {}
     for s in steps:
-        digest = s.facts.get("envelope_sha256")
+        digest = _labelled(s.facts, "envelope")
         if s.record["kind"] == "submitted" and digest:
             sent.setdefault(s.record["message_id"] or "", set()).add(digest)
             if s.facts.get("documents"):
                 manifests[s.record["message_id"] or ""] = parse_documents_fact(s.facts["documents"])
     out = []
     for s in steps:
-        claimed = s.facts.get("original_sha256") if s.record["kind"] == "receipt" else None
+        claimed = _labelled(s.facts, "original") if s.record["kind"] == "receipt" else None
         original = s.record.get("conversation_id") or ""
         if claimed and original in sent:
             s = replace(s, receipt_check="matches" if claimed in sent[original] else "DIFFERS")

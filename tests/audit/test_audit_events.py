@@ -401,9 +401,9 @@ def test_the_trail_compares_a_receipt_with_the_bytes_that_were_sent(tmp_path: Pa
 
     store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
     env, raw, _ = sealed(load_example("clue_transfer"))
-    sent = hashlib.sha256(raw).hexdigest()
+    sent = "sha256:" + hashlib.sha256(raw).hexdigest()  # an Ed25519-signed envelope's hash
     receipt_env, _, _ = sealed(
-        {"received_at": T0, "received_by": None, "note": None, "original_sha256": sent},
+        {"received_at": T0, "received_by": None, "note": None, "original_digest": sent},
         family="receipt",
         correlation_id=env.message_id,
     )
@@ -412,18 +412,48 @@ def test_the_trail_compares_a_receipt_with_the_bytes_that_were_sent(tmp_path: Pa
         *emit.submitted(raw, env, source="hub.ingress/0@1", at=T0),
         emit.reply_applied(
             receipt_env, new_state="RECEIVED", at=T0, subject_ref=REF,
-            payload={"received_at": T0, "original_sha256": sent},
+            payload={"received_at": T0, "original_digest": sent},
         ),
         emit.reply_applied(
             lying_env, new_state="RECEIVED", at=T0, subject_ref=REF,
-            payload={"received_at": T0, "original_sha256": "0" * 64},
+            payload={"received_at": T0, "original_digest": "sm3:" + sent[7:]},  # other hash
         ),
     ]  # fmt: skip
     store.append([e for e in events if e is not None])
     steps = build_trail(store.trail(env.message_id), store.predecessor_hash, lambda _k: None)
+    assert json.loads(steps[0].record["facts"])["envelope_digest"] == sent
     checks = [s.receipt_check for s in steps if s.record["kind"] == "receipt"]
     assert checks == ["matches", "DIFFERS"]
     assert "DIFFER" in story(steps[-1]) and steps[-1].to_json()["receipt_matches_sent"] is False
+
+
+def test_a_receipt_of_the_sha256_age_still_compares_with_a_submission_of_either_age(
+    tmp_path: Path,
+) -> None:
+    """Logs written before receipts labelled their hash keep envelope_sha256 and
+    original_sha256; the trail reads them as sha256: digests."""
+    from hub.audit.store import AuditStore
+
+    store = AuditStore(f"sqlite:///{tmp_path / 'audit.db'}")
+    env, raw, _ = sealed(load_example("clue_transfer"))
+    hexed = hashlib.sha256(raw).hexdigest()
+    old_submitted = AuditEvent("ev-old", "submitted", T0, message_id=env.message_id,
+                               conversation_id=env.message_id,
+                               facts={"envelope_sha256": hexed})  # fmt: skip
+    receipt_env, _, _ = sealed(
+        {"received_at": T0, "received_by": None, "note": None, "original_digest": None},
+        family="receipt",
+        correlation_id=env.message_id,
+    )
+    v3 = emit.reply_applied(receipt_env, new_state="RECEIVED", at=T0, subject_ref=REF,
+                            payload={"received_at": T0, "original_sha256": hexed})  # fmt: skip
+    labelled = {"received_at": T0, "original_digest": f"sha256:{hexed}"}
+    v4 = emit.reply_applied(replace(receipt_env, message_id="r-4"), new_state="RECEIVED", at=T0,
+                            subject_ref=REF, payload=labelled)  # fmt: skip
+    assert v3 is not None and v4 is not None
+    store.append([old_submitted, v3, v4])
+    steps = build_trail(store.trail(env.message_id), store.predecessor_hash, lambda _k: None)
+    assert [s.receipt_check for s in steps if s.record["kind"] == "receipt"] == ["matches"] * 2
 
 
 def test_a_signature_made_before_its_key_was_revoked_stays_valid_one_made_after_does_not() -> None:
@@ -454,7 +484,7 @@ def test_the_trail_sets_each_document_a_receipt_names_beside_the_signed_manifest
         {"n": 2, "wire_size": 1_500_002, "chunks_root": (b"\x09" * 32).hex()},  # other chunks
     ]  # document 3: never read
     receipt_env, _, _ = sealed(
-        {"received_at": T0, "received_by": None, "note": None, "original_sha256": None,
+        {"received_at": T0, "received_by": None, "note": None, "original_digest": None,
          "documents": received},
         family="receipt", correlation_id=env.message_id,
     )  # fmt: skip

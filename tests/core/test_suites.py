@@ -133,3 +133,19 @@ def test_a_derived_value_is_stable_for_its_key_and_unlike_another_keys(suite: Su
     assert key.derive(b"hub-answer-id") != other.derive(b"hub-answer-id")
     reloaded = suites.load_private_pem(key.pem())
     assert reloaded.derive(b"hub-answer-id") == key.derive(b"hub-answer-id")
+
+
+def test_an_envelope_is_digested_in_its_signer_s_suite_as_openssl_digests_it(
+    tmp_path: Path,
+) -> None:
+    """What a receipt signs for: SM3 for an SM2-signed envelope, SHA-256 for an Ed25519 one,
+    labelled; an unknown key id falls back to the default suite's hash."""
+    raw = b"\x00an envelope's bytes\xff" * 50
+    (tmp_path / "raw").write_bytes(raw)
+    for key, name in ((suites.GM.generate_signing_key(), "sm3"),
+                      (suites.INTL.generate_signing_key(), "sha256")):  # fmt: skip
+        out = _openssl("dgst", f"-{name}", "-r", str(tmp_path / "raw"))
+        assert out.returncode == 0, out.stderr
+        expected = out.stdout.split()[0].lower()
+        assert suites.envelope_digest(key.key_id, raw) == f"{name}:{expected}"
+    assert suites.envelope_digest("rsa:0000", raw).startswith("sha256:")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import urllib.request
 import uuid
@@ -435,16 +436,24 @@ def test_reading_an_inbox_stops_at_its_end_not_after_the_idle_timeout(hub: HubPr
     assert set(ids) <= set(listed)
 
 
-def test_a_receipt_signs_for_the_exact_bytes_and_the_trail_says_so(hub: HubProcess) -> None:
+def test_a_receipt_signs_for_the_exact_bytes_in_its_suite_s_hash_and_the_trail_says_so(
+    suite_hub: HubProcess,
+) -> None:
+    hub = suite_hub
     mib, psb = hub.connector("MIB@350582"), hub.connector("PSB@350582")
     mid = mib.send("clue_transfer", "PSB@350582", payload(mib, "clue_transfer"))
     msg = wait_for_messages(psb, [mid])[mid]
-    assert len(msg.raw_sha256) == 64
+    # An SM2-signed message is signed for with SM3, an Ed25519-signed one with SHA-256.
+    label = "sm3" if hub.env.get("HUB_CRYPTO_SUITE") == "gm" else "sha256"
+    assert re.fullmatch(label + r":[0-9a-f]{64}", msg.raw_digest)
     psb.receipt(msg)
     audit_kinds_until(hub, mid, lambda k: "receipt" in k)
     steps = json.loads(hub.cli("audit", "trail", mid, "--json").stdout)
     receipt = next(s for s in steps if s["kind"] == "receipt")
-    assert receipt["facts"]["original_sha256"] == msg.raw_sha256
+    submitted = next(s for s in steps if s["kind"] == "submitted")
+    assert receipt["facts"]["original_digest"] == msg.raw_digest
+    assert submitted["facts"]["envelope_digest"] == msg.raw_digest
+    assert "original_sha256" not in receipt["facts"]
     assert receipt["receipt_matches_sent"] is True
     assert "for the exact bytes sent" in hub.cli("audit", "trail", mid).stdout
 

@@ -26,6 +26,8 @@ __all__ = [
     "by_key_id",
     "by_name",
     "by_scheme",
+    "envelope_digest",
+    "labelled_digest",
     "load_private_pem",
     "note_key_hash",
     "public_from_raw",
@@ -92,6 +94,23 @@ def cosigner_key_hash(name: str, public: PublicKey) -> bytes:
 
     data = name.encode() + b"\n" + public.suite.cosignature_type + public.raw
     return hashlib.sha256(data).digest()[:4]
+
+
+def labelled_digest(suite: Suite, data: bytes) -> str:
+    """``<hash>:<hex>`` of ``data`` in ``suite``'s hash (``sha256:…``, ``sm3:…``): a digest that
+    says which hash made it, so a reader compares like with like."""
+    return f"{suite.hash_name}:{suite.digest(data).hex()}"
+
+
+def envelope_digest(signing_key_id: str, raw: bytes) -> str:
+    """The digest of an envelope's bytes as receipts name them: in the hash of the suite the
+    envelope is signed in (SM3 for an SM2-signed one), so a gm receipt names what it signs for
+    with SM3.  An envelope whose key id names no suite is digested with the default's."""
+    try:
+        suite = by_key_id(signing_key_id)
+    except ValueError:
+        suite = SUITES[DEFAULT]
+    return labelled_digest(suite, raw)
 
 
 def load_private_pem(pem: bytes, *, encryption: bool = False) -> PrivateKey:

@@ -36,7 +36,10 @@ def _returned(p: Payload) -> bool:
 def receipt_facts(p: Payload, ref: SubjectHasher) -> dict[str, str]:
     out = Facts()
     out.take(p, "received_at")
-    out.take(p, "original_sha256")  # a digest of the envelope bytes, never their content
+    # A digest of the envelope bytes, never their content: v4 labels it with its hash
+    # (original_digest), v2-v3 named a SHA-256 (original_sha256).
+    out.take(p, "original_digest")
+    out.take(p, "original_sha256")
     facts = dict(out)
     docs = p.get("documents") or []
     if docs:  # wire sizes and chunk roots only: nothing a sealed document's plaintext shows
