@@ -325,6 +325,18 @@ def test_an_officer_finds_the_demo_week_s_breached_clue_reads_and_proves_it(
         assert as_json == demo.json("weekly.json")  # the week's figures, as the demo wrote them
         assert as_json["form3"]["national_total"]["total"] > 0
         assert mismatches(book, as_json) == []  # every figure cell, where the forms put it
+        # The pictures and the 台账 of the demo's city, as docs/console.md shows them
+        # (CONSOLE_SCREENSHOTS=docs rewrites those pictures).
+        shots = Path(os.environ.get("CONSOLE_SCREENSHOTS", str(tmp_path)))
+        page.goto(f"{url}/pictures")  # type: ignore[attr-defined]
+        assert "MIB\tPSB" in page.inner_text("#flows-table")  # type: ignore[attr-defined]
+        assert "350582" in page.inner_text("#overdue-table")  # type: ignore[attr-defined]
+        page.screenshot(path=str(shots / "console-pictures.png"), full_page=True)  # type: ignore[attr-defined]
+        page.goto(f"{url}/ledger?region=350500")  # type: ignore[attr-defined]
+        assert breached in page.inner_text("#ledger")  # type: ignore[attr-defined]
+        page.screenshot(path=str(shots / "console-ledger.png"), full_page=True)  # type: ignore[attr-defined]
+        page.goto(f"{url}/handoffs/{breached}")  # type: ignore[attr-defined]
+        page.screenshot(path=str(shots / "console-breach.png"), full_page=True)  # type: ignore[attr-defined]
         trail = [*hub_cli, "audit", "trail", breached, "--json"]
         looks = subprocess.run(trail, env=env, cwd=ROOT, capture_output=True, text=True,
                                check=True).stdout  # fmt: skip
