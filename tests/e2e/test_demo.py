@@ -336,6 +336,10 @@ def test_an_officer_finds_the_demo_week_s_breached_clue_reads_and_proves_it(
         assert breached in page.inner_text("#ledger")  # type: ignore[attr-defined]
         page.screenshot(path=str(shots / "console-ledger.png"), full_page=True)  # type: ignore[attr-defined]
         page.goto(f"{url}/handoffs/{breached}")  # type: ignore[attr-defined]
+        # The departments checked the log's heads as they came and cosigned them.
+        vouched = page.inner_text("#witnesses")  # type: ignore[attr-defined]
+        assert re.search(r"cosigned by (\d+) agencies", vouched), vouched
+        assert "covers every record of this hand-off's custody" in vouched
         page.screenshot(path=str(shots / "console-breach.png"), full_page=True)  # type: ignore[attr-defined]
         trail = [*hub_cli, "audit", "trail", breached, "--json"]
         looks = subprocess.run(trail, env=env, cwd=ROOT, capture_output=True, text=True,
