@@ -213,7 +213,8 @@ def create_app(console: Console) -> FastAPI:
     @app.get("/handoffs/{message_id}/timestamp/{seq}.{part}")
     def timestamp(message_id: str, seq: int, part: str, request: Request) -> Response:
         """The TSA's token (.tsr) on a checkpoint and the bytes it stamps (.dat), for
-        ``openssl ts -verify``; only a checkpoint this hand-off's page names."""
+        ``openssl ts -verify``.  A checkpoint dates the whole log, no one hand-off's contents,
+        so any stamped one is served to an officer who may see the hand-off asking."""
         officer, _ = current(request)
         if visible(officer, message_id) is None:
             return denied(officer, "timestamp", message_id=message_id[:64])
@@ -221,7 +222,7 @@ def create_app(console: Console) -> FastAPI:
         if part not in ("tsr", "dat") or found is None or found[0].seq != seq:
             return Response(status_code=404)
         console.looks.write(look(officer.name, "timestamp", console.clock(),
-                                 message_id=message_id, outcome="downloaded"))  # fmt: skip
+                                 message_id=message_id[:64], outcome="downloaded"))  # fmt: skip
         cp, token = found
         body, kind = (token, TSR) if part == "tsr" else (stamped_bytes(cp), "text/plain")
         disposition = f"attachment; filename={cp.seq}.{part}"
