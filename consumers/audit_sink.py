@@ -24,6 +24,7 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 
 from consumers.cosignatures import CosignatureCollector
+from consumers.group_consumer import group_consumer
 from consumers.timestamper import Timestamper
 from hub.audit import events as ev
 from hub.audit.events import AuditEvent, event_id
@@ -245,22 +246,10 @@ class AuditSink:
 
     # -- the consumer loop ----------------------------------------------------------------------
     def _consumer(self) -> Any:
-        from kafka import KafkaConsumer
-
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=audit_sink_group(self.settings.app_id),
-            client_id="hub-audit-sink",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=int(self.settings.session_timeout_s * 1000),
-            heartbeat_interval_ms=int(self.settings.heartbeat_interval_s * 1000),
-            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
-            max_poll_records=self.max_records,
-            **self.settings.kafka_python_security(),
-        )
-        consumer.subscribe([AUDIT.name])
-        return consumer
+        return group_consumer(self.settings, self.bootstrap, topic=AUDIT.name,
+                              group=audit_sink_group(self.settings.app_id),
+                              client_id="hub-audit-sink",
+                              max_poll_records=self.max_records)  # fmt: skip
 
     def run(self) -> None:
         """Consume until :meth:`stop`; each polled batch is one append and one commit."""

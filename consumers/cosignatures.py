@@ -16,6 +16,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from consumers.group_consumer import group_consumer
 from hub.audit.cosignatures import CosignatureError, check_record
 from hub.core.config import Settings
 from hub.core.restarting import start_restarting
@@ -68,21 +69,9 @@ class CosignatureCollector:
         return kept
 
     def _consumer(self) -> Any:
-        from kafka import KafkaConsumer
-
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=cosignature_group(self.settings.app_id),
-            client_id="hub-cosignatures",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=int(self.settings.session_timeout_s * 1000),
-            heartbeat_interval_ms=int(self.settings.heartbeat_interval_s * 1000),
-            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
-            **self.settings.kafka_python_security(),
-        )
-        consumer.subscribe([COSIGNATURES.name])
-        return consumer
+        return group_consumer(self.settings, self.bootstrap, topic=COSIGNATURES.name,
+                              group=cosignature_group(self.settings.app_id),
+                              client_id="hub-cosignatures")  # fmt: skip
 
     def run(self) -> None:
         consumer = self._consumer()
