@@ -13,7 +13,6 @@ but the database, which serialises their appends.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -36,6 +35,7 @@ from hub.core.restarting import start_restarting
 from hub.runtime.failures import is_transient
 from hub.storage.engine import safe_url
 from hub.trust.keys import SigningKey
+from hub.trust.suites import identifier
 from hub.wire import headers
 from hub.wire.codec import AvroDeserializer, CodecError
 from hub.wire.schemas import SchemaRegistry
@@ -73,7 +73,7 @@ def quarantined(raw: bytes, where: str, why: str) -> AuditEvent:
     Its id comes from the bytes and where they were read, never from what the record claims,
     so a forged record cannot take a genuine event's id.
     """
-    digest = hashlib.sha256(raw).hexdigest()
+    digest = identifier(raw)
     QUARANTINE.labels(why).inc()
     log.error("audit record at %s quarantined (%s), sha256 %s", where, why, digest)
     return AuditEvent(
@@ -94,7 +94,7 @@ def decode_event(
     try:
         return AuditEvent.from_record(AvroDeserializer(registry, "audit_event")(raw))
     except (CodecError, KeyError, TypeError, ValueError) as exc:
-        digest = hashlib.sha256(raw).hexdigest()
+        digest = identifier(raw)
         log.error("unreadable record on %s (%s); recorded as %s", where, exc, ev.UNREADABLE)
         return AuditEvent(
             event_id(ev.UNREADABLE, digest, where),

@@ -51,6 +51,7 @@ from connectors.messages import InboxMessage
 from hub.core.clock import now_utc
 from hub.storage.engine import safe_url
 from hub.trust.address import Address
+from hub.trust.suites import identifier
 from hub.wire import jsoncheck
 from hub.wire.envelope import ID_PATTERN
 from hub.wire.families import FAMILIES, check_payload
@@ -78,11 +79,9 @@ __all__ = ["create_tables", "documents", "inbox", "outbox", "sent"]
 
 def message_id_for(row_id: str) -> str:
     """The row's id when it is a valid message id (a UUID is), else one derived from it."""
-    import hashlib
-
     if ID_PATTERN.fullmatch(row_id):
         return row_id
-    return "outbox-" + hashlib.sha256(row_id.encode()).hexdigest()[:40]
+    return "outbox-" + identifier(row_id.encode())[:40]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import sqlite3
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.core.files import private_dir
+from hub.trust.suites import identifier
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (name TEXT PRIMARY KEY, sha256 TEXT UNIQUE NOT NULL,
@@ -47,7 +47,7 @@ def now() -> str:
 
 
 def digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+    return identifier(text.encode())
 
 
 @dataclass(frozen=True)

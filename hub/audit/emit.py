@@ -10,7 +10,6 @@ makes the second copy a no-op in the sink.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -20,7 +19,7 @@ from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SignedFields, SubjectRef, event_id, facts_of
 from hub.audit.mac import AuditMac
 from hub.trust.address import Address
-from hub.trust.suites import envelope_digest
+from hub.trust.suites import envelope_digest, identifier
 from hub.wire import headers
 from hub.wire.codec import AvroSerializer
 from hub.wire.deadletter import DeadLetter
@@ -45,10 +44,10 @@ def submitted(
     replay_of: str | None = None,
 ) -> list[AuditEvent]:
     """A record read from ``hub.ingress`` (and, for a replay, the replay itself)."""
-    ident = env.message_id if env else "sha256:" + hashlib.sha256(raw).hexdigest()
+    ident = env.message_id if env else "sha256:" + identifier(raw)
     facts = {"source": source, "size": str(len(raw))}
     if env is None:
-        facts["bytes_sha256"] = hashlib.sha256(raw).hexdigest()
+        facts["bytes_sha256"] = identifier(raw)
     else:
         # What was sent, to compare with what a receipt says was received (the hub delivers
         # these bytes unchanged), in the hash the receipt will use: the envelope's suite's.

@@ -11,7 +11,6 @@ of an 18-digit ID number could be reversed by trying every birth date and serial
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from typing import Any
 
 from hub.core.clock import as_utc, iso_ms, parse_iso
 from hub.trust import suites
+from hub.trust.suites import identifier
 from hub.wire.envelope import Envelope
 from hub.wire.families import family as family_of
 from hub.wire.signing import SIG_V1, SignedStructure
@@ -250,7 +250,7 @@ class AuditEvent:
 def event_id(kind: str, *parts: object) -> str:
     """A stable id: the same fact seen twice (a redelivered record) gets the same id."""
     text = "\n".join([kind, *("" if p is None else str(p) for p in parts)])
-    return f"{kind}:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
+    return f"{kind}:{identifier(text.encode())[:32]}"
 
 
 # -- payload facts: an allow-list, never free text ---------------------------------------------

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +30,7 @@ from sqlalchemy import (
 
 from hub.core.clock import as_utc
 from hub.storage.engine import metadata
+from hub.trust.suites import identifier
 
 officers = Table(
     "officers",
@@ -83,7 +83,7 @@ class Session:
 
 
 def _sha(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return identifier(token.encode())
 
 
 class OfficerStore:

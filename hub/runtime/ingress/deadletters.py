@@ -6,7 +6,6 @@ they were read; its id is stable across redeliveries of the same record.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from hub.routing.router import Rejected
 from hub.runtime.ingress.producer import Producer
 from hub.runtime.ingress.record import IngressRecord
+from hub.trust.suites import identifier
 from hub.wire import headers
 from hub.wire.codec import AvroSerializer
 from hub.wire.deadletter import KEPT_HEAD, DeadLetter, bounded, dead_letter_id
@@ -27,7 +27,7 @@ def dead_letter_of(record: IngressRecord, r: Rejected, *, head_only: bool = Fals
     env = r.envelope
     detail = r.detail
     if head_only:
-        digest = hashlib.sha256(record.value).hexdigest()
+        digest = identifier(record.value)
         detail = (
             f"{detail}; original {len(record.value)} bytes, sha256 {digest}, first {KEPT_HEAD} kept"
         )

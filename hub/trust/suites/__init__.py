@@ -5,6 +5,8 @@ wire form."""
 
 from __future__ import annotations
 
+import hashlib
+
 from hub.trust.suites.base import DecryptionFailed, Hasher, PrivateKey, PublicKey, Sealed, Suite
 from hub.trust.suites.gm import DISTID as GM_DISTID
 from hub.trust.suites.gm import GM
@@ -27,6 +29,7 @@ __all__ = [
     "by_name",
     "by_scheme",
     "envelope_digest",
+    "identifier",
     "labelled_digest",
     "load_private_pem",
     "note_key_hash",
@@ -82,18 +85,23 @@ def public_from_raw(raw: bytes, *, encryption: bool = False) -> PublicKey:
 def note_key_hash(name: str, public: PublicKey) -> bytes:
     """The 4-byte key hash of a C2SP signed note: SHA-256(name || 0x0A || type || key)[:4], the
     spec's own hash whatever the signature's suite."""
-    import hashlib
-
     return hashlib.sha256(name.encode() + b"\n" + public.suite.note_type + public.raw).digest()[:4]
 
 
 def cosigner_key_hash(name: str, public: PublicKey) -> bytes:
     """The 4-byte key id of a C2SP tlog-cosignature: as ``note_key_hash`` with the suite's
     cosignature type (0x04 for Ed25519)."""
-    import hashlib
-
     data = name.encode() + b"\n" + public.suite.cosignature_type + public.raw
     return hashlib.sha256(data).digest()[:4]
+
+
+def identifier(data: bytes) -> str:
+    """Hex SHA-256 of ``data``, for naming things: event and dead-letter ids, repeats, stored
+    session tokens, raw bytes in audit facts.  The same under every suite on purpose: an id
+    must not change when a deployment changes suite, or a repeat across the change would go
+    unrecognised.  Nothing is signed, sealed or authenticated by it; what is uses the suite's
+    own hash."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def labelled_digest(suite: Suite, data: bytes) -> str:
