@@ -76,14 +76,12 @@ def independent_time(
     if found is None:
         return None
     cp, token = found
-    seen: dict[str, Any] = {"checkpoint": cp.seq, "verdict": "unchecked", "problem": None}
     try:
         at = verify_token(token, stamped_bytes(cp), roots) if roots else token_time(token)
-        seen["verdict"] = "verified" if roots else "unchecked"
+        verdict, problem = ("verified" if roots else "unchecked"), None
     except (TimestampError, ValueError) as exc:
-        at, seen["verdict"], seen["problem"] = None, "failed", str(exc)
-    seen["at"] = _cst(at)
-    return seen
+        at, verdict, problem = None, "failed", str(exc)
+    return {"checkpoint": cp.seq, "at": _cst(at), "verdict": verdict, "problem": problem}
 
 
 def handoff_view(
