@@ -17,9 +17,9 @@ import mimetypes
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -72,6 +72,17 @@ class DocumentFile:
     path: Path
     name: str
     media_type: str
+    #: The file already open, read instead of opening ``path`` again (the outbox relay opens a
+    #: confined path once, so the file cannot be swapped between its check and its reading).
+    opened: BinaryIO | None = field(default=None, compare=False, repr=False)
+
+    def size(self) -> int:
+        if self.opened is not None:
+            return os.fstat(self.opened.fileno()).st_size
+        return self.path.stat().st_size
+
+    def open(self) -> BinaryIO:
+        return self.opened if self.opened is not None else self.path.open("rb")
 
     @classmethod
     def of(cls, item: str | os.PathLike[str] | DocumentFile) -> DocumentFile:
@@ -141,12 +152,12 @@ def publish_documents(
     the key that signs the envelope: its hash builds each document's chunk tree.
     """
     schema = registry.latest("document_chunk")
-    total = sum(f.path.stat().st_size for f in files)
+    total = sum(f.size() for f in files)
     sent = 0
     refs = []
     for n, f in enumerate(files, start=1):
-        size = f.path.stat().st_size
-        with f.path.open("rb") as source:
+        size = f.size()
+        with f.open() as source:
             doc = SplitDocument(source, size, n, message_id=message_id, sender=sender,
                                 recipient=recipient, name=f.name, media_type=f.media_type,
                                 sealing=sealing, tree=tree)  # fmt: skip

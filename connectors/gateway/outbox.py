@@ -77,6 +77,14 @@ def create_tables(engine: Engine) -> None:
 __all__ = ["create_tables", "documents", "inbox", "outbox", "sent"]
 
 
+def documents_folder(home: Path, address: Address, given: str = "") -> Path:
+    """The folder a row's document ``path`` must lie in: ``given``, or
+    ``<home>/outbox/<AGENCY@REGION>.documents`` (made if missing)."""
+    folder = Path(given) if given else home / "outbox" / f"{address}.documents"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def message_id_for(row_id: str) -> str:
     """The row's id when it is a valid message id (a UUID is), else one derived from it."""
     if ID_PATTERN.fullmatch(row_id):
@@ -98,10 +106,14 @@ class OutboxRelay:
         *,
         batch: int = 100,
         work_dir: Path | None = None,
+        documents_dir: Path | None = None,
     ) -> None:
         self.engine = engine
         self.connector = connector
         self.batch = batch
+        #: The only folder a row's document ``path`` may name (None: paths are refused, documents
+        #: travel as ``content``).  Rows are written by the agency's application, not trusted.
+        self.documents_dir = documents_dir
         #: Where documents stored in the database are copied out to be sent (then removed).
         self.work_dir = work_dir or Path(tempfile.gettempdir()) / f"hub-outbox-{connector.address}"
         self._lock_conn: Any = None
@@ -215,7 +227,7 @@ class OutboxRelay:
             correlation_id=row["correlation_id"],
             message_id=message_id_for(row["id"]),
         )
-        docs = row_documents(self.engine, row["id"], self.work_dir)
+        docs = row_documents(self.engine, row["id"], self.work_dir, self.documents_dir)
         if docs.problems:
             return docs.problems, None
         planned = as_planned(env, len(docs.files))

@@ -18,7 +18,13 @@ from typing import Any
 from connectors.client import Connector
 from connectors.gateway.api import create_api
 from connectors.gateway.hubview import hub_view
-from connectors.gateway.outbox import DatabaseInbox, OutboxRelay, OutboxRunner, agency_engine
+from connectors.gateway.outbox import (
+    DatabaseInbox,
+    OutboxRelay,
+    OutboxRunner,
+    agency_engine,
+    documents_folder,
+)
 from connectors.gateway.push import Pusher
 from connectors.gateway.receiver import Receiver
 from connectors.gateway.service import Gateway
@@ -46,6 +52,8 @@ class GatewayOptions:
     #: The agency's own database (PostgreSQL or MariaDB): its hub_outbox rows are sent and what
     #: arrives is written to its hub_inbox too (gateway.outbox).
     outbox_url: str = ""
+    #: The only folder an outbox row's document path may name ("": HOME/outbox/ADDR.documents).
+    outbox_documents_dir: str = ""
 
 
 def store_path(settings: Settings, address: Address) -> Path:
@@ -95,7 +103,12 @@ class RunningGateway:
         if options.outbox_url:
             engine = agency_engine(options.outbox_url)
             self.gateway.also_to(DatabaseInbox(engine).write)
-            relay = OutboxRelay(engine, self.connector, work_dir=self.gateway.uploads_dir)
+            relay = OutboxRelay(
+                engine, self.connector, work_dir=self.gateway.uploads_dir,
+                documents_dir=documents_folder(
+                    settings.home, options.address, options.outbox_documents_dir
+                ),
+            )  # fmt: skip
             self.outbox = OutboxRunner(relay).start()
         resent = self.gateway.recover()
         if resent:

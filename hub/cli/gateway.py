@@ -47,6 +47,7 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
         client_ca=args.client_ca or "",
         auto_receipt=args.auto_receipt,
         outbox_url=args.outbox_url or "",
+        outbox_documents_dir=args.outbox_documents_dir,
     )
     return serve(settings, options)
 
@@ -98,6 +99,11 @@ def add_parsers(sub: Any, fmt: Any) -> None:
         help="also relay this agency database's hub_outbox and "
         "write what arrives to its hub_inbox (PostgreSQL or MariaDB URL)",
     )
+    g.add_argument(
+        "--outbox-documents-dir", default="", metavar="DIR",
+        help="with --outbox-url: the only folder a hub_outbox_documents path may name "
+        "(default: HOME/outbox/AGENCY@REGION.documents)",
+    )  # fmt: skip
     g.set_defaults(func=cmd_gateway)
     gs = g.add_subparsers(dest="gateway_command", metavar="SUBCOMMAND")
     t = gs.add_parser("token", help="the gateway's API tokens")

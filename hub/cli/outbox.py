@@ -31,7 +31,13 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from connectors.client import Connector
-    from connectors.gateway.outbox import DatabaseInbox, OutboxRelay, OutboxRunner, create_tables
+    from connectors.gateway.outbox import (
+        DatabaseInbox,
+        OutboxRelay,
+        OutboxRunner,
+        create_tables,
+        documents_folder,
+    )
     from hub.core.process_lock import service_lock
     from hub.trust.address import Address
 
@@ -41,7 +47,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(args.url)
     create_tables(engine)
     connector = Connector.from_settings(settings, address)
-    relay = OutboxRelay(engine, connector, work_dir=settings.home / "outbox" / f"{address}.work")
+    relay = OutboxRelay(
+        engine, connector, work_dir=settings.home / "outbox" / f"{address}.work",
+        documents_dir=documents_folder(settings.home, address, args.documents_dir),
+    )  # fmt: skip
     runner = OutboxRunner(relay, interval_s=args.interval).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -79,6 +88,11 @@ def add_parsers(sub: Any, fmt: Any) -> None:
     s.add_argument("--as", dest="as_", metavar="AGENCY@REGION", required=True)
     s.add_argument("--url", required=True, help="the agency database (SQLAlchemy URL)")
     s.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
+    s.add_argument(
+        "--documents-dir", default="", metavar="DIR",
+        help="the only folder a hub_outbox_documents path may name; any other path, a link or "
+        "a missing file refuses the row (default: HOME/outbox/AGENCY@REGION.documents)",
+    )  # fmt: skip
     s.add_argument("--no-inbox", action="store_true", help="only send; write no inbox table")
     s.add_argument("--auto-receipt", action="store_true", help="sign for each original kept")
     s.set_defaults(func=cmd_run)

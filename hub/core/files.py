@@ -7,7 +7,9 @@ moment when they are readable), whatever the process umask.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 
 def private_dir(path: Path) -> Path:
@@ -37,3 +39,47 @@ def write_atomic(path: Path, data: bytes) -> None:
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     os.replace(tmp, path)
+
+
+def open_confined(folder: Path, name: str) -> BinaryIO | None:
+    """``name`` opened for reading when it is a regular file inside ``folder``; None otherwise.
+
+    Whatever a row or request names is read only through here.  ``name`` is relative to
+    ``folder``, or absolute and below it.  The path is walked one component at a time from an
+    open handle on ``folder`` with ``O_NOFOLLOW`` (``..``, ``.``, symbolic links, devices and
+    FIFOs are refused), and the open file itself is handed on, so nothing can swap the file or
+    a folder on its way between the check and the read.  Every refusal is the same None: the
+    caller learns nothing about what exists outside the folder.
+    """
+    if not name or "\x00" in name:
+        return None
+    try:
+        root = folder.resolve(strict=True)
+    except OSError:
+        return None
+    given = Path(name)
+    if given.is_absolute():
+        if not given.is_relative_to(root):
+            return None
+        given = given.relative_to(root)
+    parts = given.parts
+    if not parts or any(p in ("..", ".", "") for p in parts):
+        return None
+    nofollow = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fds: list[int] = []
+    try:
+        fds.append(os.open(root, nofollow | os.O_DIRECTORY))
+        for part in parts[:-1]:
+            fds.append(os.open(part, nofollow | os.O_DIRECTORY, dir_fd=fds[-1]))
+        # O_NONBLOCK: a FIFO planted in the folder must not hang the reader before the check.
+        fd = os.open(parts[-1], nofollow | os.O_NONBLOCK, dir_fd=fds[-1])
+    except OSError:
+        return None
+    finally:
+        for d in fds:
+            os.close(d)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")

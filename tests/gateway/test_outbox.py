@@ -188,7 +188,7 @@ def test_a_row_with_documents_by_path_and_by_content_sends_them_ahead_of_itself(
     row = add_row(engine)
     add_document(engine, row, 1, path=on_disk)
     add_document(engine, row, 2, content=stored)
-    relay = OutboxRelay(engine, mib.connector, work_dir=tmp_path / "work")
+    relay = OutboxRelay(engine, mib.connector, work_dir=tmp_path / "work", documents_dir=tmp_path)
     assert relay.run_once().sent == 1
     chunks = mib.connector._producer.values  # type: ignore[union-attr]
     assert len(chunks) == 2 + 3
@@ -206,10 +206,63 @@ def test_a_row_naming_no_readable_document_is_refused_and_the_next_goes_on(
     bad = add_row(engine)
     add_document(engine, bad, 1, path=tmp_path / "missing.pdf")
     good = add_row(engine)
-    result = OutboxRelay(engine, mib.connector, work_dir=tmp_path / "work").run_once()
+    result = OutboxRelay(engine, mib.connector, work_dir=tmp_path / "work",
+                         documents_dir=tmp_path).run_once()  # fmt: skip
     assert (result.sent, result.refused) == (1, 1)
     assert states(engine) == {bad: "refused", good: "sent"}
     with engine.connect() as conn:
         problems = conn.execute(select(sent.c.problems).where(sent.c.id == bad)).scalar()
     assert json.loads(problems) == [{"pointer": "/documents/0/path",
-                                     "detail": "is no file the relay reads"}]  # fmt: skip
+                                     "detail": "is no file in the relay's documents folder"}]  # fmt: skip
+
+
+def test_a_row_naming_a_file_outside_the_documents_folder_is_refused_alike_and_nothing_is_read(
+    engine: Engine, mib: Side, tmp_path: Path
+) -> None:
+    """An application's row is not trusted with the relay's disk: /etc/passwd, the agency's own
+    private key, a ``..`` way out, a link planted in the folder, a FIFO, a missing file — each
+    is refused with one and the same reason, and no chunk of any of them is published."""
+    from tests.gateway.test_gateway_documents import Producer
+
+    mib.connector._producer = Producer()  # type: ignore[assignment]
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    secret = tmp_path / "hub" / "keys" / "MIB@350582.pem"
+    secret.parent.mkdir(parents=True, exist_ok=True)
+    secret.write_bytes(b"%PDF-1.7\n-----BEGIN PRIVATE KEY-----\n")
+    (folder / "link.pdf").symlink_to(secret)
+    (folder / "sub").mkdir()
+    (folder / "sub" / "ok.pdf").write_bytes(b"%PDF-1.7\n" + os.urandom(1000))
+    (folder / "via").symlink_to(tmp_path / "hub" / "keys", target_is_directory=True)
+    os.mkfifo(folder / "pipe.pdf")
+    hostile = ["/etc/passwd", str(secret), "../hub/keys/MIB@350582.pem", "link.pdf",
+               "via/MIB@350582.pem", "pipe.pdf", "missing.pdf", str(folder / ".." / "x.pdf")]  # fmt: skip
+    rows = []
+    for path in hostile:
+        rows.append(add_row(engine))
+        add_document(engine, rows[-1], 1, path=Path(path))
+    good = add_row(engine)
+    add_document(engine, good, 1, path=Path("sub/ok.pdf"))
+    relay = OutboxRelay(engine, mib.connector, work_dir=tmp_path / "work", documents_dir=folder)
+    result = relay.run_once()
+    assert (result.sent, result.refused) == (1, len(hostile))
+    with engine.connect() as conn:
+        problems = {r.id: r.problems for r in conn.execute(select(sent.c.id, sent.c.problems))}
+    details = {problems[r] for r in rows}
+    assert details == {json.dumps([{"pointer": "/documents/0/path",
+                                    "detail": "is no file in the relay's documents folder"}],
+                                  ensure_ascii=False)}  # fmt: skip
+    published = b"".join(mib.connector._producer.values)  # type: ignore[union-attr]
+    assert b"PRIVATE KEY" not in published and b"root:" not in published
+    assert len(mib.connector._producer.values) == 1  # type: ignore[union-attr]  # good: a chunk
+
+
+def test_without_a_documents_folder_no_path_is_read_at_all(
+    engine: Engine, mib: Side, tmp_path: Path
+) -> None:
+    on_disk = tmp_path / "scan.pdf"
+    on_disk.write_bytes(b"%PDF-1.7\n")
+    row = add_row(engine)
+    add_document(engine, row, 1, path=on_disk)
+    result = OutboxRelay(engine, mib.connector, work_dir=tmp_path / "work").run_once()
+    assert (result.sent, result.refused) == (0, 1)
