@@ -203,7 +203,7 @@ class Connector(Answering, Receiving):
         once.
 
         ``documents`` (paths, or :class:`~connectors.documents.DocumentFile` to give a name and
-        media type) travel with the message as chunks ahead of it, sealed like the payload;
+        media type) travel with the message as chunks ahead of it, sealed to the recipient;
         ``progress(bytes_sent, bytes_total)`` is told as they go.  A repeat after an error sends
         them again under a new upload id: the hub counts only the upload the manifest names.
         """
@@ -248,15 +248,15 @@ class Connector(Answering, Receiving):
         message_id = message_id or str(uuid.uuid4())
         if encrypt is None:
             encrypt = fam.encryption_required and not fam.is_reply
-        sealing = None
-        if encrypt:
-            key_id, public = encryption_target(self.directory(), to)
-            version = schema_version or self.registry.latest(fam.schema_stem).version
-            info = e2e.context(
-                message_id=message_id, family=family, schema_version=version,
-                sender=str(self.address), recipient=str(to), key_id=key_id,
-            )  # fmt: skip
-            sealing = Sealing(public, info)
+        # Documents are sealed to the receiving connector always, whether or not the payload is
+        # (a reply's payload stays readable to the hub's ledger; its processing report does not).
+        key_id, public = encryption_target(self.directory(), to)
+        version = schema_version or self.registry.latest(fam.schema_stem).version
+        info = e2e.context(
+            message_id=message_id, family=family, schema_version=version,
+            sender=str(self.address), recipient=str(to), key_id=key_id,
+        )  # fmt: skip
+        sealing = Sealing(public, info)
         record_key = (correlation_id or message_id).encode()
         refs = publish_documents(
             self.producer, self.registry, files, message_id=message_id,

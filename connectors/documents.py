@@ -1,13 +1,13 @@
 """Documents on the connector's side: chunks out before the envelope, chunks in after it.
 
-Sending (:func:`publish_documents`): each file is read a chunk at a time (``SplitDocument``),
-sealed for the receiving connector when the payload is, and published to ``hub.ingress`` with
-the envelope's Kafka key, so the router meets every chunk before the envelope; the envelope's
-signed manifest is made from what was sent.  Receiving (:func:`fetch_documents`): the inbox
-record's ``hub-chunks`` header says where the chunks lie on this connector's documents topic;
-they are read there a chunk at a time, checked against the signed manifest (count, RFC 9162
-root, size, SHA-256, media type) and written to a folder.  A document that does not check out
-is never handed over.  Memory stays at a few chunks whatever the document's size.
+Sending (:func:`publish_documents`): each file is read a chunk at a time (``SplitDocument``), sealed
+for the receiving connector (always, whatever the payload), and published to ``hub.ingress`` with
+the envelope's Kafka key, so the router meets every chunk before the envelope; the envelope's signed
+manifest is made from what was sent.  Receiving (:func:`fetch_documents`): the inbox record's
+``hub-chunks`` header says where the chunks lie on this connector's documents topic; they are read
+there a chunk at a time, checked against the signed manifest (count, RFC 9162 root, size, SHA-256,
+media type) and written to a folder.  A document that does not check out is never handed over.
+Memory stays at a few chunks whatever the document's size.
 """
 
 from __future__ import annotations
@@ -197,13 +197,30 @@ def descriptors(env: Envelope, keys: Sequence[EncryptionKey]) -> tuple[ReceivedD
 
 def _opener(env: Envelope, keys: Sequence[EncryptionKey], n: int) -> Callable[[bytes], bytes]:
     if env.encryption is None:
-        return lambda raw: raw
+        return lambda raw: _open_beside_clear_payload(env, keys, n, raw)
     wanted = str(env.encryption.get("recipient_key_id", ""))
     key = next((k for k in keys if k.key_id == wanted), None)
     if key is None:
         raise DocumentError(f"document {n} is sealed for a key this connector does not hold")
     info = e2e.document_info(env.e2e_context(), n)
     return lambda sealed: e2e.open_descriptor(sealed, key, info)
+
+
+def _open_beside_clear_payload(
+    env: Envelope, keys: Sequence[EncryptionKey], n: int, sealed: bytes
+) -> bytes:
+    """A descriptor sealed to one of this connector's keys beside a payload in clear: the
+    envelope names no key, so each held key is tried with its own id in the ``info`` (a wrong
+    key fails the AEAD).  A clear descriptor (sent before documents were always sealed; the hub
+    now refuses them) is read as it is."""
+    with contextlib.suppress(DocumentError):
+        Descriptor.from_bytes(sealed)
+        return sealed
+    for key in keys:
+        info = e2e.document_info(env.e2e_context(key.key_id), n)
+        with contextlib.suppress(e2e.DecryptionError):
+            return e2e.open_descriptor(sealed, key, info)
+    raise DocumentError(f"document {n} is sealed for a key this connector does not hold")
 
 
 def safe_name(n: int, name: str) -> str:

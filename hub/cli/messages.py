@@ -199,7 +199,7 @@ def add_parsers(sub: Any, fmt: Any) -> None:
         default=[],
         metavar="FILE",
         help="a document to send with the message (repeatable): evidence with a clue, a "
-        "processing report with feedback or a closure; sealed like the payload, up to "
+        "processing report with feedback or a closure; always sealed to the recipient, up to "
         "max_document_bytes (2 GiB) each; its media type comes from its extension",
     )
     s.set_defaults(func=cmd_send)

@@ -1,6 +1,10 @@
 """Whether a message's documents may be delivered: its signed manifest against the chunks the
 router has seen for it, as a pure function.
 
+Every document travels sealed to the receiving connector, whatever the family and whether or not
+the payload is encrypted: a descriptor the hub can read is refused (``document_in_clear``), so no
+chunk of it is ever copied to a documents topic.
+
 The chunks precede their envelope on ``hub.ingress`` under the same key, so when the router
 decides on the envelope it has seen every chunk that was sent.  What it keeps of them is, per
 document and upload, how many arrived, their bytes and the RFC 9162 root over them
@@ -14,6 +18,7 @@ from __future__ import annotations
 from hub.trust.e2e import CHUNK_TAG_LEN as CHUNK_TAG
 from hub.wire.chunk_places import Seen, SeenDocument
 from hub.wire.deadletter import Reason
+from hub.wire.descriptor import Descriptor, DocumentError
 from hub.wire.documents import CHUNK_BYTES, MAX_DOCUMENT_BYTES
 from hub.wire.envelope import Envelope
 
@@ -44,6 +49,8 @@ def document_problem(
     if [d.n for d in docs] != list(range(1, len(docs) + 1)):
         return Reason.INVALID_DOCUMENT, "documents are not numbered 1, 2, 3 … in order"
     for d in docs:
+        if _in_clear(d.descriptor):
+            return Reason.DOCUMENT_IN_CLEAR, f"document {d.n} is not sealed to the recipient"
         if d.chunk_count < 1 or not 0 <= d.size <= d.chunk_count * CHUNK_BYTES:
             return Reason.INVALID_DOCUMENT, f"document {d.n}: chunk count and size disagree"
         if d.size > max_document_bytes + d.chunk_count * CHUNK_TAG:
@@ -66,6 +73,16 @@ def document_problem(
     # does not name are never named to the recipient: the retention of the documents topic
     # removes them.
     return None
+
+
+def _in_clear(descriptor: bytes) -> bool:
+    """Whether a descriptor is readable as it stands: a sealed one is never JSON of a
+    descriptor's shape, a clear one always is (``hub.wire.descriptor``)."""
+    try:
+        Descriptor.from_bytes(descriptor)
+    except DocumentError:
+        return False
+    return True
 
 
 def places_problem(env: Envelope, seen: Seen, docs_topic: str) -> str | None:

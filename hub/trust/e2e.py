@@ -105,12 +105,14 @@ def decrypt(header: dict[str, Any], ciphertext: bytes, key: EncryptionKey, info:
 
 
 # -- documents ------------------------------------------------------------------------------
-# A document travels as chunks, each sealed with the suite's AEAD (AES-256-GCM, SM4-GCM) under a
-# key of its own (random, one per document).  The key reaches the receiving connector inside
-# the document's descriptor, sealed like the payload to the same key; so only the payload's
-# reader reads the documents.  Each chunk's nonce is its index (unique under a key used for one
-# document only) and its associated data names the message, the parties, the document and the
-# chunk's place: a chunk moved, swapped or replayed into another message does not open.
+# A document travels as chunks, each sealed with the suite's AEAD (AES-256-GCM, SM4-GCM) under a key
+# of its own (random, one per document).  The key reaches the receiving connector inside the
+# document's descriptor, sealed to the receiving connector's key always, whether or not the payload
+# is (beside a clear payload the ``info`` names the key the sender sealed to, which the envelope
+# does not): only the recipient reads the documents, never the hub.  Each chunk's nonce is its index
+# (unique under a key used for one document only) and its associated data names the message, the
+# parties, the document and the chunk's place: a chunk moved, swapped or replayed into another
+# message does not open.
 
 
 def new_document_key(suite: suites.Suite) -> bytes:

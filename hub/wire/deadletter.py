@@ -36,6 +36,7 @@ class Reason(StrEnum):
     CORRUPT_CHUNK = "corrupt_chunk"  # the chunks are not those signed for (root, size, count)
     DOCUMENT_TOO_LARGE = "document_too_large"  # over max_document_bytes
     INVALID_DOCUMENT = "invalid_document"  # a manifest out of shape, or documents where none go
+    DOCUMENT_IN_CLEAR = "document_in_clear"  # a document not sealed to the recipient
     INVALID_CHUNK = "invalid_chunk"  # a chunk out of shape, or a place already taken by others
     SUITE_FORBIDDEN = "suite_forbidden"  # signed or sealed under a suite the policy forbids here
 

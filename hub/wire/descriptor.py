@@ -1,5 +1,5 @@
 """What the recipient learns of a document before its bytes (hub.wire.documents): the
-descriptor, payload itself, sealed for the recipient when the payload is, and never logged."""
+descriptor, payload itself, always sealed for the recipient, and never logged."""
 
 from __future__ import annotations
 

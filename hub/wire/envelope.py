@@ -147,15 +147,18 @@ class Envelope:
         """The payload's digest the signature covers (SHA-256, or SM3 under hub-sig-sm2-v1)."""
         return scheme_suite(self.signature_scheme).digest(self.payload).hex()
 
-    def e2e_context(self) -> bytes:
-        """The HPKE ``info`` of this envelope's encrypted payload (``hub.trust.e2e.context``)."""
+    def e2e_context(self, key_id: str | None = None) -> bytes:
+        """The HPKE ``info`` of this envelope's encrypted payload (``hub.trust.e2e.context``);
+        with ``key_id``, that of documents sealed to that key beside a payload in clear."""
         return e2e.context(
             message_id=self.message_id,
             family=self.family,
             schema_version=self.schema_version,
             sender=str(self.sender),
             recipient=str(self.recipient),
-            key_id=str((self.encryption or {}).get("recipient_key_id", "")),
+            key_id=key_id
+            if key_id is not None
+            else str((self.encryption or {}).get("recipient_key_id", "")),
         )
 
     def encryption_sha256(self) -> str | None:

@@ -116,3 +116,53 @@ def test_an_encrypted_payload_that_fails_the_recipients_checks_is_returned_to_it
     ]  # fmt: skip
     assert answers and answers[0].payload["decision"] == "RETURNED"
     assert "officials" in answers[0].payload["reason"] or "official" in answers[0].payload["reason"]
+
+
+def test_documents_of_every_family_are_sealed_on_every_topic_replies_included(
+    suite_hub: HubProcess, tmp_path: Path
+) -> None:
+    """Issue 30.2: a clue_transfer (a family whose payload travels in clear) with evidence, and a
+    feedback with its processing report: the recipient reads both documents, while neither
+    their bytes nor their file names are on any hub topic, read raw; the feedback's payload
+    stays readable to the hub's ledger."""
+    hub = suite_hub
+    marker = uuid.uuid4().hex.encode()
+    evidence_name, report_name = (
+        f"证据-{marker[:8].decode()}.pdf",
+        f"报告-{marker[8:16].decode()}.pdf",
+    )
+    evidence = tmp_path / evidence_name
+    evidence.write_bytes(b"%PDF-1.7\n" + (b"EVIDENCE-" + marker + b"\n") * 4000)
+    report = tmp_path / report_name
+    report.write_bytes(b"%PDF-1.7\n" + (b"REPORT-" + marker + b"\n") * 300)
+    mib, psb = hub.connector("MIB@350582"), hub.connector("PSB@350582")
+    from tests.e2e.test_documents_end_to_end import clue
+
+    mid = mib.send("clue_transfer", "PSB@350582", clue(mib), documents=[evidence])
+    got = wait_for_messages(psb, [mid])[mid]
+    saved = psb.fetch_documents(got, tmp_path / "psb")
+    assert saved.documents[0].path.read_bytes() == evidence.read_bytes()
+    psb.receipt(got)
+    psb.accept(got)
+    note_id = psb.feedback(got, "核查中", percent=50, processing_report=report)
+    answer = wait_for_messages(mib, [note_id])[note_id]
+    assert mib.fetch_documents(answer, tmp_path / "mib").documents[0].path.read_bytes() == (
+        report.read_bytes()
+    )
+    admin = KafkaAdminClient(bootstrap_servers=hub.state.bootstrap)
+    topics = [t for t in admin.list_topics() if t.startswith("hub.")]
+    admin.close()
+    assert any(t.startswith("hub.docs.") for t in topics)
+    secrets = [b"EVIDENCE-" + marker, b"REPORT-" + marker, evidence_name.encode(),
+               report_name.encode(), marker[:8], marker[8:16]]  # fmt: skip
+    for record in raw_records_of_topics(hub.state.bootstrap, topics):
+        blob = (record.value or b"") + b"".join(v for _, v in record.headers or [])
+        assert not any(s in blob for s in secrets), f"a document in clear on {record.topic}"
+    from hub.lifecycle.ledger import Ledger
+    from hub.storage.store import Store
+    from tests.hubproc import wait_until
+
+    ledger = Ledger(Store(hub.settings.effective_store_url, create=False).engine)
+    wait_until(lambda: (ledger.entry(mid) or {}).get("processing_report") is not None,
+               what="the feedback's processing report (sizes, root) in the ledger")  # fmt: skip
+    assert ledger.entry(mid)["state"] == "IN_PROGRESS"  # type: ignore[index]

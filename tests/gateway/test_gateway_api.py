@@ -27,6 +27,7 @@ from connectors.gateway.store import GatewayStore
 from connectors.messages import open_record
 from hub.runtime.ingress.pipeline import DELIVERED, DUPLICATE
 from hub.trust.address import Address
+from hub.trust.directory import load_encryption_keys
 from tests.hubproc import load_example
 from tests.runtime.test_ingress_pipeline import Rig
 
@@ -48,6 +49,9 @@ class Side:
             directory=lambda: rig.services.directory.current,
             key=rig.key(address),
             handled=HandledIds(tmp / f"{address}.handled.db"),
+            decryption_keys=load_encryption_keys(
+                rig.settings.keys_dir, self.address, rig.services.directory.current
+            ),
         )
         self.connector.send_raw = self._send_raw  # type: ignore[method-assign]
         self.store = GatewayStore(tmp / f"{address}.gateway.db")
@@ -76,7 +80,8 @@ class Side:
         """What the hub wrote to this connector's inbox, read as its receiver would."""
         directory = self.rig.services.directory.current
         for rec in self.rig.producer.on(topic_prefix):
-            msg = open_record(self.rig.services.registry, directory, rec, me=self.address)
+            msg = open_record(self.rig.services.registry, directory, rec, me=self.address,
+                              decryption_keys=self.connector.decryption_keys)  # fmt: skip
             self.gateway.on_message(msg)
 
 

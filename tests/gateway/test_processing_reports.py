@@ -18,6 +18,8 @@ from hub.core.config import POLICY_FILE
 from hub.routing.policy import load_policy
 from hub.runtime.ingress.pipeline import DELIVERED
 from hub.trust.address import Address
+from hub.trust.e2e import CHUNK_TAG_LEN
+from hub.wire.documents import chunk_count
 from tests.gateway.test_gateway_api import Side, clue, problem_of
 from tests.gateway.test_gateway_documents import Producer, chunks_of
 from tests.runtime.test_ingress_pipeline import Rig
@@ -82,7 +84,9 @@ def test_a_closure_with_its_report_is_delivered_with_it_and_the_ledger_records_i
     entry = rig.services.ledger.entry(mid)
     assert entry["state"] == "CLOSED"
     n, size, root = entry["processing_report"].split(":")
-    assert n == "1" and int(size) == len(REPORT) and len(root) == 64
+    # The report travels sealed to the recipient: its size on the wire has a tag per chunk.
+    sealed_size = len(REPORT) + CHUNK_TAG_LEN * chunk_count(len(REPORT))
+    assert n == "1" and int(size) == sealed_size and len(root) == 64
 
 
 def test_a_case_not_handed_down_closes_without_a_report(rig: Rig, tmp_path: Path) -> None:

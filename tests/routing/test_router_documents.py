@@ -14,6 +14,7 @@ import pytest
 from hub.core import merkle
 from hub.routing.documents import Seen, SeenDocument
 from hub.routing.router import ChunkAccepted, Delivered, DocumentPlaces, Rejected, Router
+from hub.trust import e2e
 from hub.trust.address import Address
 from hub.wire import codec
 from hub.wire.deadletter import Reason
@@ -23,6 +24,7 @@ from hub.wire.documents import (
     CHUNK_STEM,
     Chunk,
     DocumentRef,
+    Sealing,
     SplitDocument,
 )
 from hub.wire.envelope import encode_envelope, read_envelope
@@ -35,6 +37,10 @@ def world() -> World:
     return World()
 
 
+#: Documents are always sealed to the recipient; any key will do for the router, which reads none.
+SEALING = Sealing(e2e.EncryptionKey.generate().public, b"info")
+
+
 def evidence(n: int = 1, size: int = 2 * CHUNK_PLAINTEXT + 10) -> tuple[DocumentRef, list[bytes]]:
     ref, chunks = evidence_chunks(n, size)
     return ref, [c.data for c in chunks]
@@ -45,7 +51,7 @@ def evidence_chunks(n: int = 1, size: int = 2 * CHUNK_PLAINTEXT + 10,
     data = (b"%PDF-1.7\n" + os.urandom(size))[:size]
     doc = SplitDocument(io.BytesIO(data), size, n, message_id="m-docs", sender="MIB@350582",
                         recipient=recipient, name="线索材料.pdf", media_type="application/pdf",
-                        sealing=None)  # fmt: skip
+                        sealing=SEALING)  # fmt: skip
     chunks = list(doc.chunks())
     return doc.ref, chunks
 

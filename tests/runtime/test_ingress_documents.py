@@ -39,6 +39,13 @@ from tests.runtime.test_ingress_pipeline import Rig
 PSB_INBOX = inbox_topic("PSB", "350582")
 PSB_DOCS = docs_topic("PSB", "350582")
 SIZE = 2 * CHUNK_PLAINTEXT + 1000
+#: The recipient's key: every document is sealed to it (a clear one is refused, tested below).
+PSB_KEY = e2e.EncryptionKey.generate()
+INFO = b"info"
+
+
+def psb_opener(sealed: bytes) -> bytes:
+    return e2e.open_descriptor(sealed, PSB_KEY, e2e.document_info(INFO, 1))
 
 
 def split(
@@ -46,7 +53,7 @@ def split(
 ) -> tuple[DocumentRef, list[Chunk]]:
     doc = SplitDocument(io.BytesIO(data), len(data), 1, message_id=mid, sender="MIB@350582",
                         recipient="PSB@350582", name="病历.pdf", media_type="application/pdf",
-                        sealing=sealing)  # fmt: skip
+                        sealing=sealing or Sealing(PSB_KEY.public, INFO))  # fmt: skip
     chunks = list(doc.chunks())
     return doc.ref, chunks
 
@@ -77,7 +84,7 @@ def one_by_one(rig: Rig, raws: list[bytes | IngressRecord]) -> list[Outcome]:
     return [asyncio.run(rig.pipeline.process(r)) for r in records]
 
 
-def received(rig: Rig, inbox_index: int = 0, open_descriptor=None) -> bytes:  # type: ignore[no-untyped-def]
+def received(rig: Rig, inbox_index: int = 0, open_descriptor=psb_opener) -> bytes:  # type: ignore[no-untyped-def]
     """What the recipient's connector would put together from its inbox record's header."""
     record = rig.producer.on(PSB_INBOX)[inbox_index]
     header = dict(record.headers)[headers.CHUNKS]
@@ -174,7 +181,8 @@ def test_chunks_go_to_the_documents_topic_of_the_connector_that_receives(rig: Ri
     data = pdf(1000)
     doc = SplitDocument(io.BytesIO(data), len(data), 1, message_id="m-evidence-3",
                         sender="MIB@350582", recipient="PSB@350521", name="a.pdf",
-                        media_type="application/pdf", sealing=None)  # fmt: skip
+                        media_type="application/pdf",
+                        sealing=Sealing(PSB_KEY.public, INFO))  # fmt: skip
     chunks = [chunk_bytes(rig, c) for c in doc.chunks()]
     _, raw = rig.message(to="PSB@350521", message_id="m-evidence-3", documents=(doc.ref,))
     outcomes = batch(rig, [*chunks, raw])
@@ -249,3 +257,18 @@ def verify_as_sender(rig: Rig, env) -> bool:  # type: ignore[no-untyped-def]
     public = directory.public_key(env.signing_key_id)
     assert owner is not None and str(owner[0]) == "HUB@100000" and public is not None
     return verify(public, env.signature, env.signing_bytes())
+
+
+def test_a_document_in_clear_is_refused_and_none_of_its_chunks_reaches_a_documents_topic(
+    rig: Rig,
+) -> None:
+    """Issue 30.2: the hub never needs to read a document, so it carries none it could read."""
+    data = pdf()
+    doc = SplitDocument(io.BytesIO(data), len(data), 1, message_id="m-clear", sender="MIB@350582",
+                        recipient="PSB@350582", name="病历.pdf", media_type="application/pdf",
+                        sealing=None)  # fmt: skip
+    chunks = [chunk_bytes(rig, c) for c in doc.chunks()]
+    _, raw = rig.message(message_id="m-clear", documents=(doc.ref,))
+    outcomes = batch(rig, [*chunks, raw])
+    assert (outcomes[-1].kind, outcomes[-1].reason) == (DEAD_LETTERED, "document_in_clear")
+    assert rig.producer.on(PSB_INBOX) == []
