@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CONFIG = """
@@ -54,14 +54,18 @@ class LocalTsa:
     """Start with ``with LocalTsa() as tsa:``; ``tsa.url`` takes queries, ``tsa.ca`` is the CA
     certificate a verifier trusts, ``tsa.down`` makes it answer 503 (an outage)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tsa_key_type: str = "ec") -> None:
+        """``tsa_key_type`` "rsa" gives the TSA a certificate longer than its CA's, so the
+        chain OpenSSL sends (the TSA's first) is out of DER set order, as real TSAs' often is."""
         self._tmp = tempfile.TemporaryDirectory(prefix="tsa-")
         self.dir = Path(self._tmp.name)
         self.down = False
         now = datetime.now(UTC)
-        ca_key, tsa_key = (
-            ec.generate_private_key(ec.SECP256R1()),
-            ec.generate_private_key(ec.SECP256R1()),
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        tsa_key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = (
+            rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            if tsa_key_type == "rsa"
+            else ec.generate_private_key(ec.SECP256R1())
         )
         ca = (
             x509.CertificateBuilder().subject_name(_name("root")).issuer_name(_name("root"))

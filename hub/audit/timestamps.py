@@ -12,6 +12,12 @@ stamped bytes as ``<seq>.dat``:
 
 The request's message imprint is SHA-512: RFC 3161 libraries and the TSAs agencies can reach
 know SHA-2, not SM3 (``rfc3161-client`` has SHA-256 and SHA-512 only).
+
+Every token ``openssl ts -verify`` accepts is accepted here.  Real TSAs (and OpenSSL's own
+``[tsa]`` defaults) send their certificate first and its CA after it, which is often not the DER
+order of a SET OF that ``rfc3161-client``'s parser insists on; the set is not covered by the
+signature, so it is put in DER order (:func:`in_der_set_order`) before the token is read.  The
+TSA's own bytes are what is stored and exported.
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from asn1crypto import cms, tsp
 from cryptography import x509
 from rfc3161_client import (
     HashAlgorithm,
     TimestampRequestBuilder,
+    TimeStampResponse,
     VerificationError,
     VerifierBuilder,
     decode_timestamp_response,
@@ -40,6 +48,34 @@ CONTENT_TYPE = "application/timestamp-query"
 
 class TimestampError(HubError):
     """The TSA could not be reached or answered no token; or a token does not verify."""
+
+
+def in_der_set_order(token: bytes) -> bytes:
+    """``token`` with the certificates of its SignedData sorted as DER sorts a SET OF; the TSA's
+    bytes unchanged when they already are (or hold no token).  Raises ValueError on bytes that
+    are no TimeStampResp at all."""
+    resp = tsp.TimeStampResp.load(token)
+    signed = resp["time_stamp_token"]
+    if signed.native is None or signed["content_type"].native != "signed_data":
+        return token
+    certs = signed["content"]["certificates"]
+    if not certs.native or len(certs) < 2:
+        return token
+    ordered = sorted(certs, key=lambda c: c.dump())
+    if [c.dump() for c in ordered] == [c.dump() for c in certs]:
+        return token
+    signed["content"]["certificates"] = cms.CertificateSet(ordered)
+    return bytes(resp.dump(force=True))
+
+
+def decode_token(token: bytes) -> TimeStampResponse:
+    """A TSA's response as ``rfc3161-client`` reads it, whatever order its certificates came in;
+    ValueError (with the parser's reason) when it is not one."""
+    try:
+        ordered = in_der_set_order(token)
+    except Exception as exc:  # asn1crypto raises several types on malformed input
+        raise ValueError(f"not a TimeStampResp: {exc}") from exc
+    return decode_timestamp_response(ordered)
 
 
 def stamped_bytes(cp: Checkpoint) -> bytes:
@@ -66,9 +102,11 @@ class TimestampClient:
         if answer.status_code != 200:
             raise TimestampError(f"the TSA at {self.url} answered {answer.status_code}")
         try:
-            response = decode_timestamp_response(answer.content)
-        except ValueError as exc:
-            raise TimestampError(f"the TSA at {self.url} answered no token") from exc
+            response = decode_token(answer.content)
+        except ValueError as exc:  # the real reason, so an operator can tell the TSA's admin
+            raise TimestampError(
+                f"the TSA at {self.url} answered a reply that is no readable token: {exc}"
+            ) from exc
         if response.status not in (0, 1):  # granted, grantedWithMods
             raise TimestampError(f"the TSA refused: status {response.status}")
         if response.tst_info.nonce != request.nonce:
@@ -78,16 +116,16 @@ class TimestampClient:
 
 def token_time(token: bytes) -> datetime:
     """The time the TSA put in ``token``."""
-    return decode_timestamp_response(token).tst_info.gen_time.astimezone(UTC)
+    return decode_token(token).tst_info.gen_time.astimezone(UTC)
 
 
 def verify_token(token: bytes, data: bytes, roots: Sequence[x509.Certificate]) -> datetime:
     """The TSA's time once ``token`` is a valid timestamp of ``data`` by a TSA certified under
     one of ``roots``; raises TimestampError otherwise."""
     try:
-        response = decode_timestamp_response(token)
+        response = decode_token(token)
     except ValueError as exc:
-        raise TimestampError("not a time-stamp response") from exc
+        raise TimestampError(f"not a time-stamp response: {exc}") from exc
     builder = VerifierBuilder()
     for root in roots:
         builder = builder.add_root_certificate(root)

@@ -21,7 +21,7 @@ from consumers.timestamper import Timestamper
 from hub.audit.export import export
 from hub.audit.stamps import Stamps, check_timestamps
 from hub.audit.store import AuditStore
-from hub.audit.timestamps import TimestampClient, ingress_refusal, stamped_bytes
+from hub.audit.timestamps import TimestampClient, ingress_refusal, load_roots, stamped_bytes
 from hub.trust.keys import SigningKey
 from tests.audit.test_audit_store import events
 from tests.tsa import LocalTsa
@@ -30,10 +30,45 @@ ROOT = Path(__file__).resolve().parents[2]
 FAILURES_TOTAL = "hub_audit_timestamp_failures_total"
 
 
-@pytest.fixture
-def tsa() -> Iterator[LocalTsa]:
-    with LocalTsa() as t:
+@pytest.fixture(params=["ec", "rsa"])
+def tsa(request: pytest.FixtureRequest) -> Iterator[LocalTsa]:
+    """A TSA with an EC key (its chain comes in DER order) and one with an RSA key (OpenSSL sends
+    its longer certificate first, out of DER set order, as real TSAs do)."""
+    with LocalTsa(request.param) as t:
         yield t
+
+
+def test_a_token_whose_chain_is_out_of_der_order_is_read_and_kept_as_the_tsa_sent_it(
+    tmp_path: Path,
+) -> None:
+    """Issue 30.3: what ``openssl ts -verify`` accepts, the hub accepts; the bytes stored are the
+    TSA's own, not the reordered ones."""
+    from rfc3161_client import decode_timestamp_response
+
+    from hub.audit.timestamps import in_der_set_order, verify_token
+
+    with LocalTsa("rsa") as tsa:
+        token = TimestampClient(tsa.url).stamp(b"checkpoint")
+        with pytest.raises(ValueError, match="InvalidSetOrdering"):
+            decode_timestamp_response(token)  # the library alone refuses it
+        assert in_der_set_order(token) != token
+        assert in_der_set_order(in_der_set_order(token)) == in_der_set_order(token)
+        assert verify_token(token, b"checkpoint", [*load_roots(tsa.ca)])
+        (tmp_path / "t.tsr").write_bytes(token)
+        (tmp_path / "t.dat").write_bytes(b"checkpoint")
+        ok = subprocess.run(["openssl", "ts", "-verify", "-data", str(tmp_path / "t.dat"), "-in",
+                             str(tmp_path / "t.tsr"), "-CAfile", str(tsa.ca)],
+                            capture_output=True, text=True)  # fmt: skip
+        assert ok.returncode == 0, ok.stderr
+
+
+def test_a_reply_that_is_no_token_is_refused_with_the_real_reason() -> None:
+    from hub.audit.timestamps import TimestampError, decode_token, verify_token
+
+    with pytest.raises(ValueError, match="not a TimeStampResp"):
+        decode_token(b"\x30\x03\x02\x01\x00junk")
+    with pytest.raises(TimestampError, match="not a time-stamp response: "):
+        verify_token(b"junk", b"x", [])
 
 
 def test_each_checkpoint_gets_a_token_that_openssl_verifies_from_an_export(

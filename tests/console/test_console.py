@@ -353,7 +353,7 @@ def test_a_hand_off_page_shows_when_an_outside_tsa_stamped_its_records_and_hands
                                      conversation_id=mine)])  # fmt: skip
     cp = console.audit.checkpoint(rig.key("HUB@100000"))
     assert cp is not None
-    with LocalTsa() as tsa, LocalTsa() as stranger:
+    with LocalTsa("rsa") as tsa, LocalTsa() as stranger:
         assert Stamps(console.audit).stamp_pending(TimestampClient(tsa.url)) == 1
         page = browser.get(f"/handoffs/{mine}").text
         assert f"stamped checkpoint #{cp.seq}" in page and "is not checked here" in page
