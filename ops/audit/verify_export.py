@@ -200,14 +200,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("export_dir", type=Path)
     ap.add_argument("--key", action="append", default=[], help="KEY_ID=BASE64 trusted public key")
     ap.add_argument("--prove", type=Path, help="a proof from `hub audit prove` to check too")
+    ap.add_argument("--directory", type=Path,
+                    help="an archive: the signed directory.json whose agencies' keys check the "
+                    "cosignatures on its tree heads (with --anchor)")  # fmt: skip
+    ap.add_argument("--anchor", type=Path, help="the directory's trust anchor (directory-anchor."
+                    "json, from the operators out of band)")  # fmt: skip
+    ap.add_argument("--tsa-ca", type=Path, help="an archive: the TSA's CA certificate(s); each "
+                    "token is checked with openssl ts -verify")  # fmt: skip
     args = ap.parse_args(argv)
+    if (args.directory is None) != (args.anchor is None):
+        ap.error("--directory and --anchor go together")
     d: Path = args.export_dir
     manifest = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
     if manifest.get("format") == "hub-audit-archive-v1":  # a month (`hub audit archive`)
         sys.path.insert(0, str(Path(__file__).resolve().parent))  # however this was started
         import verify_archive
 
-        return verify_archive.verify(d, dict(k.split("=", 1) for k in args.key))
+        return verify_archive.verify(d, dict(k.split("=", 1) for k in args.key),
+                                     directory=args.directory, anchor=args.anchor,
+                                     tsa_ca=args.tsa_ca)  # fmt: skip
     if manifest.get("format") != "hub-audit-export-v1":
         return fail(f"unknown export format {manifest.get('format')!r}")
     global HASH

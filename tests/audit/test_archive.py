@@ -206,3 +206,110 @@ def test_an_export_after_pruning_verifies_and_still_proves_later_records(tmp_pat
     done = verify(tmp_path / "export", "--prove", str(tmp_path / "proof.json"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "10 records intact" in done.stdout and "2 checkpoints verified" in done.stdout
+
+
+def resign(out: Path, key) -> None:  # type: ignore[no-untyped-def]
+    """What the operators alone can do to an archive: change files, re-digest, re-sign."""
+    import base64
+
+    from hub.audit.export import digest_file
+    from hub.trust import suites
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    suite = suites.by_hash_name(manifest["hash"])
+    assert suite is not None
+    manifest["files"] = {name: digest_file(out / name, suite) for name in manifest["files"]}
+    body = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode()
+    (out / "manifest.json").write_bytes(body)
+    sig = {"key_id": key.key_id, "signature": base64.b64encode(key.sign(body)).decode()}
+    (out / "manifest.sig").write_text(json.dumps(sig) + "\n")
+
+
+@pytest.fixture
+def cosigned(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A November archive with a head at size 12 cosigned by MIB and PSB, and a TSA token."""
+    from consumers.timestamper import Timestamper
+    from hub.audit.cosignatures import cosign, cosigned_note, note_body
+    from hub.audit.timestamps import TimestampClient
+    from hub.audit.transparency import origin_of, signed_checkpoint
+    from tests.tsa import LocalTsa
+
+    world = World(tmp_path)
+    ops = world.rig.key("HUB@100000")
+    world.audit.append(events(7), now=OCT)
+    world.audit.append(events(5, 7), now=NOV)
+    world.audit.checkpoint(ops, now=NOV)
+    world.audit.append(events(6, 12), now=NOV)
+    tree = merkle.StreamedTree(12, merkle.sha256)
+    tree.want_root()
+    tree.feed(leaves(world.audit, 12))
+    checkpoint = signed_checkpoint(origin_of(world.audit.suite), 12, tree.root(), ops)
+    lines = [cosign(note_body(checkpoint), world.rig.key(a), 1_790_000_000)
+             for a in ("MIB@350582", "PSB@350582")]  # fmt: skip
+    head = {"tree_size": 12, "agencies": ["MIB@350582", "PSB@350582"],
+            "note": cosigned_note(checkpoint, lines)}  # fmt: skip
+    with LocalTsa() as tsa:
+        assert Timestamper(world.audit, TimestampClient(tsa.url), interval_s=60).once() == 1
+        out = tmp_path / "archive"
+        write_archive(world.audit, out, "2026-11", ops, heads=lambda first, last: [head])
+        settings = world.rig.settings
+        trust = ("--directory", str(settings.directory_path),
+                 "--anchor", str(settings.directory_anchor_path))  # fmt: skip
+        yield world, out, ops, trust, tsa
+
+
+def test_an_archives_cosignatures_count_only_when_each_verifies_with_the_directorys_keys(
+    cosigned,  # type: ignore[no-untyped-def]
+) -> None:
+    _, out, _, trust, tsa = cosigned
+    done = verify(out, *trust, "--tsa-ca", str(tsa.ca))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "head 12: cosigned by MIB@350582, PSB@350582 (each cosignature verified)" in done.stdout
+    assert "1 tokens date their checkpoints (verified with openssl ts -verify)" in done.stdout
+    bare = verify(out)
+    assert bare.returncode == 0 and "cosignatures NOT checked" in bare.stdout
+
+
+@pytest.mark.parametrize("forgery", ["invented agency key", "altered signature",
+                                     "agency listed without a line", "head off the log",
+                                     "token over other bytes"])  # fmt: skip
+def test_an_archive_with_forged_cosignatures_or_tokens_is_rejected_though_the_operators_re_signed(
+    cosigned,
+    forgery: str,  # type: ignore[no-untyped-def]
+) -> None:
+    """Issue 30.4: the operators alone, re-signing the manifest, cannot make the outsider's
+    verifier vouch for a head no agency cosigned, or for a token over other bytes."""
+    import base64
+
+    from hub.audit.cosignatures import cosign, note_body
+    from hub.trust.keys import SigningKey
+
+    world, out, ops, trust, tsa = cosigned
+    path = out / "heads.jsonl"
+    head = json.loads(path.read_text())
+    if forgery == "invented agency key":  # a key of their own, said to be CDI's
+        fake = cosign(note_body(head["note"]), SigningKey.generate(), 1_790_000_000)
+        head["note"] += fake + "\n"
+        head["agencies"].append("CDI@350582")
+    elif forgery == "altered signature":
+        lines = head["note"].split("\n")
+        last = [i for i, line in enumerate(lines) if "MIB" not in line and line][-1]
+        parts = lines[last].split(" ")
+        blob = bytearray(base64.b64decode(parts[2]))
+        blob[-1] ^= 1
+        lines[last] = " ".join([*parts[:2], base64.b64encode(bytes(blob)).decode()])
+        head["note"] = "\n".join(lines)
+    elif forgery == "agency listed without a line":
+        head["agencies"].append("CDI@350582")
+    elif forgery == "head off the log":
+        from hub.audit.transparency import origin_of, signed_checkpoint
+
+        head["note"] = signed_checkpoint(origin_of(world.audit.suite), 12, b"\x00" * 32, ops)
+        head["agencies"] = []
+    else:
+        dat = next((out / "timestamps").glob("*.dat"))
+        dat.write_bytes(dat.read_bytes() + b" ")
+    path.write_text(json.dumps(head, ensure_ascii=False, separators=(",", ":")) + "\n")
+    resign(out, ops)
+    done = verify(out, *trust, "--tsa-ca", str(tsa.ca))
+    assert done.returncode == 1 and "FAILED" in done.stdout, done.stdout + done.stderr
