@@ -38,7 +38,7 @@ from hub.audit.schema import audit_log
 from hub.audit.store import AuditStore
 from hub.audit.transparency import origin_of, signed_checkpoint
 from hub.core import merkle
-from hub.core.clock import iso_ms
+from hub.core.clock import BEIJING, iso_ms
 from hub.trust.keys import SigningKey
 
 FORMAT = "hub-audit-archive-v1"
@@ -75,11 +75,22 @@ class Frontier:
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
-    """[start, end) of a month given as YYYY-MM, in UTC."""
+    """[start, end) of a month given as YYYY-MM, as UTC instants: the month as the agencies
+    count it, from midnight Beijing time on its first day (docs/audit.md)."""
     year, mon = (int(p) for p in month.split("-"))
-    start = datetime(year, mon, 1, tzinfo=UTC)
-    end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=UTC)
+    start = datetime(year, mon, 1, tzinfo=BEIJING).astimezone(UTC)
+    end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=BEIJING).astimezone(UTC)
     return start, end
+
+
+def unfinished(month: str, now: datetime) -> str | None:
+    """Why ``month`` cannot be archived at ``now`` (it has not ended), or None.  An archive is
+    written once: records still to come in the month would be in no archive."""
+    _, end = month_bounds(month)
+    if now >= end:
+        return None
+    ends = end.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+    return f"{month} has not ended (it ends {ends} Beijing time): archive a month once it is over"
 
 
 def seq_range(store: AuditStore, month: str) -> tuple[int, int] | None:
@@ -101,9 +112,14 @@ def write_archive(
     *,
     heads: Callable[[int, int], list[dict[str, Any]]] | None = None,
     progress: Callable[[int], None] | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Write the month's archive into ``out`` (see the module); returns the manifest.
-    ``heads(first, last)`` gives the cosigned tree heads of that range."""
+    ``heads(first, last)`` gives the cosigned tree heads of that range.  Raises ValueError for
+    a month that has not ended at ``now`` (the hub's clock) or that holds no record."""
+    problem = unfinished(month, now or datetime.now(UTC))
+    if problem:
+        raise ValueError(problem)
     found = seq_range(store, month)
     if found is None:
         raise ValueError(f"the audit log has no record of {month}")

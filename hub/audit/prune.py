@@ -46,6 +46,8 @@ class Pruned:
     first_seq: int
     last_seq: int
     deleted: int
+    #: True when this very archive had been pruned before: nothing was left to delete.
+    before: bool = False
 
 
 def check_archive(
@@ -109,8 +111,15 @@ def prune(
         row = conn.execute(
             select(audit_archives).where(audit_archives.c.month == manifest.get("month"))
         ).first()
-    if row is not None and pruned_start(store)[0] >= row.last_seq:
-        return Pruned(row.month, row.first_seq, row.last_seq, 0)  # done before
+    if row is not None:
+        digest = store.suite.digest((folder / "manifest.json").read_bytes()).hex()
+        if digest != row.manifest_digest:  # another archive of the month was the one pruned
+            raise PruneError(
+                f"{row.month} was pruned from another archive of it (records #{row.first_seq}.."
+                f"#{row.last_seq}); {folder} is not that archive: keep the one that was pruned"
+            )
+        if pruned_start(store)[0] >= row.last_seq:
+            return Pruned(row.month, row.first_seq, row.last_seq, 0, before=True)
     m = check_archive(store, folder, trusted)
     first, last = int(m["first_seq"]), int(m["last_seq"])
     with store.engine.begin() as conn:

@@ -18,6 +18,7 @@ from hub.trust.suites import PublicKey
 def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
     from hub.audit.witnesses import witnessed_head
     from hub.cli.audit_verify import directory_or_empty
+    from hub.core.clock import clock_from_settings
     from hub.storage.cosignatures import CosignatureRows
     from hub.storage.engine import make_engine
     from hub.storage.tree_heads import TreeHeads
@@ -43,7 +44,8 @@ def cmd_archive(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"{out} is not empty: an archive is written once, into a new folder")
     try:
         manifest = write_archive(AuditStore(settings.effective_audit_url), out, args.month, key,
-                                 heads=heads, progress=progress("archiving"))  # fmt: skip
+                                 heads=heads, progress=progress("archiving"),
+                                 now=clock_from_settings(settings)())  # fmt: skip
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if sys.stderr.isatty():
@@ -74,7 +76,10 @@ def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     span = f"#{done.first_seq}..#{done.last_seq}"
-    span = f"#{done.first_seq}..#{done.last_seq}"
-    print(f"pruned {done.deleted} records of {done.month} ({span}) from the live log; their "
-          f"hashes stay, the archive {args.archive} holds them")  # fmt: skip
+    if done.before:
+        print(f"nothing to prune: the records of {done.month} ({span}) were pruned from this "
+              f"archive before; {args.archive} holds them")  # fmt: skip
+    else:
+        print(f"pruned {done.deleted} records of {done.month} ({span}) from the live log; their "
+              f"hashes stay, the archive {args.archive} holds them")  # fmt: skip
     return 0

@@ -313,3 +313,47 @@ def test_an_archive_with_forged_cosignatures_or_tokens_is_rejected_though_the_op
     resign(out, ops)
     done = verify(out, *trust, "--tsa-ca", str(tsa.ca))
     assert done.returncode == 1 and "FAILED" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_month_that_has_not_ended_in_beijing_time_is_not_archived(tmp_path: Path) -> None:
+    """Issue 30.5: records still to come in the month would be in no archive."""
+    from hub.audit.archive import month_bounds
+
+    world = World(tmp_path)
+    world.audit.append(events(3), now=NOV)
+    ops = world.rig.key("HUB@100000")
+    start, end = month_bounds("2026-11")
+    assert (start, end) == (datetime(2026, 10, 31, 16, tzinfo=UTC),
+                            datetime(2026, 11, 30, 16, tzinfo=UTC))  # fmt: skip
+    late = datetime(2026, 11, 30, 15, 59, tzinfo=UTC)  # 23:59 on the 30th in Beijing
+    with pytest.raises(ValueError, match=r"2026-11 has not ended \(it ends 2026-12-01 00:00"):
+        write_archive(world.audit, tmp_path / "early", "2026-11", ops, now=late)
+    assert not (tmp_path / "early").exists()
+    write_archive(world.audit, tmp_path / "ok", "2026-11", ops, now=end)
+
+
+def test_pruning_says_what_it_did_and_refuses_another_archive_of_a_pruned_month(
+    tmp_path: Path,
+) -> None:
+    """Issue 30.5: a second archive of the same month is not the one pruned: prune refuses it
+    instead of reporting 0 records pruned "the archive holds them"."""
+    from hub.audit.prune import PruneError, prune
+
+    world = World(tmp_path)
+    ops = world.rig.key("HUB@100000")
+    world.audit.append(events(4), now=OCT)
+    world.audit.append(events(3, 4), now=NOV)
+
+    def trusted(key_id: str):  # type: ignore[no-untyped-def]
+        return ops.public if key_id == ops.key_id else None
+
+    write_archive(world.audit, tmp_path / "oct", "2026-10", ops)
+    first = prune(world.audit, tmp_path / "oct", trusted)
+    assert (first.deleted, first.before) == (4, False)
+    again = prune(world.audit, tmp_path / "oct", trusted)
+    assert (again.deleted, again.before, again.last_seq) == (0, True, 4)
+    # A second archive of October, written after more October records arrived late.
+    world.audit.append(events(2, 7), now=OCT)
+    write_archive(world.audit, tmp_path / "oct-2", "2026-10", ops)
+    with pytest.raises(PruneError, match="was pruned from another archive of it"):
+        prune(world.audit, tmp_path / "oct-2", trusted)
