@@ -31,6 +31,33 @@ examples:
 """
 
 
+def certificate_proxy(args: argparse.Namespace) -> Any:
+    """The proxy the console trusts for certificate sign-in, or None; refuses a header without
+    the secret that authenticates the proxy and the CA that issues officers' certificates."""
+    if not args.client_cert_header:
+        if args.proxy_secret_file or args.client_ca:
+            raise UsageError("--proxy-secret-file and --client-ca go with --client-cert-header")
+        return None
+    from cryptography import x509
+
+    from hub.console.auth import CertificateProxy
+
+    if not args.proxy_secret_file or not args.client_ca:
+        raise UsageError(
+            "--client-cert-header needs --proxy-secret-file (the secret the TLS proxy sends, so "
+            "no one else can send the header) and --client-ca (the CA of officers' certificates)"
+        )
+    try:
+        secret = Path(args.proxy_secret_file).read_text(encoding="utf-8").strip()
+        cas = tuple(x509.load_pem_x509_certificates(Path(args.client_ca).read_bytes()))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"certificate sign-in: {exc}") from exc
+    if len(secret) < 32:
+        raise UsageError("--proxy-secret-file holds fewer than 32 characters: make a long "
+                         "random secret (openssl rand -hex 32)")  # fmt: skip
+    return CertificateProxy(args.client_cert_header, secret, cas)
+
+
 def add_parsers(sub: Any, fmt: Any) -> None:
     c = sub.add_parser("console", formatter_class=fmt, help="the compliance officers' console",
                        description=DESCRIPTION, epilog=EXAMPLES)  # fmt: skip
@@ -43,7 +70,20 @@ def add_parsers(sub: Any, fmt: Any) -> None:
         metavar="NAME",
         help="behind a TLS proxy that verifies client certificates: the header it passes the "
         "certificate in, URL-encoded PEM (nginx: proxy_set_header X-SSL-Client-Cert "
-        "$ssl_client_escaped_cert); never without such a proxy",
+        "$ssl_client_escaped_cert); needs --proxy-secret-file and --client-ca",
+    )
+    c.add_argument(
+        "--proxy-secret-file",
+        metavar="FILE",
+        help="with --client-cert-header: a secret the proxy sends in X-Hub-Proxy-Secret on every "
+        "request (compared in constant time), so nobody else reaching the console's port can "
+        "pass a certificate header",
+    )
+    c.add_argument(
+        "--client-ca",
+        metavar="PEM",
+        help="with --client-cert-header: the CA certificate(s) officers' certificates must be "
+        "issued by; the chain and the dates are checked again here",
     )
     c.set_defaults(func=cmd_serve)
     cs = c.add_subparsers(dest="console_command", metavar="SUBCOMMAND")
@@ -140,6 +180,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from hub.console.service import Console
     from hub.core.clock import clock_from_settings
     from hub.runtime.state import resolve_bootstrap
+
+    proxy = certificate_proxy(args)  # refused before anything starts
     from hub.sla.workdays import default_calendar
     from hub.storage.store import Store
     from hub.trust.directory import DirectoryError, load_signing_key
@@ -171,7 +213,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         session_minutes=args.session_minutes,
         secure_cookies=args.secure_cookies,
         checkpoint_key=checkpoint_key,
-        client_cert_header=args.client_cert_header,
+        certificate_proxy=proxy,
         tsa_roots=load_roots(Path(settings.tsa_ca_file)) if settings.tsa_ca_file else (),
     )
     print(f"hub console on http://{args.host}:{args.port}/ (every look is audited)", flush=True)

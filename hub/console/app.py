@@ -26,7 +26,6 @@ from hub.audit.transparency import prove
 from hub.console import ledger_book, pictures
 from hub.console.auth import (
     SignInRefused,
-    certificate_sha256,
     sign_in,
     sign_in_with_certificate,
 )
@@ -103,7 +102,7 @@ def create_app(console: Console) -> FastAPI:
     def login_form(request: Request) -> HTMLResponse:
         csrf = secrets.token_urlsafe(24)
         response = page("login.html", login_csrf=csrf, officer=None,
-                        certificates=bool(console.client_cert_header))  # fmt: skip
+                        certificates=console.certificate_proxy is not None)  # fmt: skip
         response.set_cookie(LOGIN_CSRF, csrf, httponly=True, samesite="strict",
                             secure=console.secure_cookies)  # fmt: skip
         return response
@@ -131,10 +130,11 @@ def create_app(console: Console) -> FastAPI:
 
     @app.get("/login/certificate")
     def login_certificate(request: Request) -> Response:
-        if not console.client_cert_header:
+        proxy = console.certificate_proxy
+        if proxy is None:
             return page("login.html", 404, login_csrf="", officer=None, error=NO_CERTIFICATES)
         try:
-            sha256 = certificate_sha256(request.headers.get(console.client_cert_header, ""))
+            sha256 = proxy.fingerprint(request.headers, console.clock())
             officer = sign_in_with_certificate(console.officers, sha256, console.clock())
         except (SignInRefused, ValueError) as exc:
             log.warning("console certificate sign-in refused: %s", exc)

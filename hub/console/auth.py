@@ -7,12 +7,16 @@ the same to the browser ("name, password or code is wrong") and its true reason 
 from __future__ import annotations
 
 import logging
+import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidSignature
 
 from hub.core.errors import HubError
 from hub.storage.officers import ROLES, Officer, OfficerStore
@@ -126,18 +130,51 @@ def sign_in_with_certificate(store: OfficerStore, sha256: str, now: datetime) ->
     return officer
 
 
-def certificate_sha256(escaped_pem: str) -> str:
-    """The SHA-256 fingerprint (hex) of a certificate passed as URL-encoded PEM by the TLS proxy
-    that verified it; raises ValueError when there is none or it is not a certificate."""
-    import urllib.parse
+#: The header by which the TLS proxy proves it is the proxy: a secret only it and the console
+#: hold (``--proxy-secret-file``), so a client that reaches the console's port itself cannot
+#: pass a certificate header of its own.
+PROXY_SECRET_HEADER = "X-Hub-Proxy-Secret"
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
 
-    pem = urllib.parse.unquote(escaped_pem).strip()
-    if not pem:
-        raise ValueError("no client certificate")
-    return x509.load_pem_x509_certificate(pem.encode()).fingerprint(hashes.SHA256()).hex()
+@dataclass(frozen=True)
+class CertificateProxy:
+    """How the console trusts the TLS proxy in front of it: the header carrying the client
+    certificate (URL-encoded PEM), the secret the proxy sends, and the CAs officers'
+    certificates must be issued by."""
+
+    header: str
+    secret: str
+    cas: tuple[Any, ...]  # cryptography x509.Certificate
+
+    def fingerprint(self, headers: Mapping[str, str], now: datetime) -> str:
+        """The SHA-256 (hex) of the certificate the proxy passed, once the request is the proxy's
+        and the certificate is issued by one of the CAs and valid at ``now``; ValueError (with
+        the reason, for the log) otherwise."""
+        import urllib.parse
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+
+        given = headers.get(PROXY_SECRET_HEADER, "")
+        if not secrets.compare_digest(given.encode(), self.secret.encode()):
+            raise ValueError("the request did not come through the certificate proxy (secret)")
+        pem = urllib.parse.unquote(headers.get(self.header, "")).strip()
+        if not pem:
+            raise ValueError("no client certificate")
+        cert = x509.load_pem_x509_certificate(pem.encode())
+        if not any(_issued_by(cert, ca) for ca in self.cas):
+            raise ValueError("the certificate is not issued by a CA of --client-ca")
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise ValueError("the certificate is expired or not yet valid")
+        return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def _issued_by(cert: Any, ca: Any) -> bool:
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def _verify(hashed: str, password: str) -> bool:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 
 from hub.audit.store import AuditStore
+from hub.console.auth import CertificateProxy
 from hub.console.looks import LookLog
 from hub.lifecycle.ledger import Ledger
 from hub.sla.workdays import WorkCalendar
@@ -35,7 +36,7 @@ class Console:
         secure_cookies: bool = False,
         checkpoint_key: SigningKey | None = None,
         code_clock: Callable[[], datetime] | None = None,
-        client_cert_header: str | None = None,
+        certificate_proxy: CertificateProxy | None = None,
         tsa_roots: Sequence[x509.Certificate] = (),
     ) -> None:
         self.store, self.audit, self.directory = store, audit, directory
@@ -49,9 +50,9 @@ class Console:
         self.checkpoint_key = checkpoint_key
         #: One-time codes follow the wall clock of the officer's phone, whatever the hub's.
         self.code_clock = code_clock or (lambda: datetime.now(UTC))
-        #: Behind a TLS proxy that verified the officer's client certificate: the header it
-        #: passes the certificate in (URL-encoded PEM, nginx's $ssl_client_escaped_cert).
-        self.client_cert_header = client_cert_header
+        #: Behind a TLS proxy that verified the officer's client certificate: how the proxy
+        #: proves itself and passes the certificate (None: no certificate sign-in).
+        self.certificate_proxy = certificate_proxy
         #: The CAs of the TSA that stamps checkpoints (tsa_ca_file): its tokens are checked here.
         self.tsa_roots = tsa_roots
 

@@ -272,6 +272,9 @@ def test_the_ledger_of_a_region_downloads_with_dates_and_sums_as_numbers(
 def test_behind_a_tls_proxy_an_officer_signs_in_with_the_certificate_the_account_names(
     console: Console, clock: Clock
 ) -> None:
+    """Issue 30.6: the certificate header is believed only from the proxy (its secret, compared
+    in constant time) and only for a certificate the configured CA issued, in its dates; curl
+    with a forged header and a public certificate gets no session."""
     import urllib.parse
 
     from cryptography import x509
@@ -279,34 +282,74 @@ def test_behind_a_tls_proxy_an_officer_signs_in_with_the_certificate_the_account
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    def certificate(cn: str) -> x509.Certificate:
+    from hub.console.auth import PROXY_SECRET_HEADER, CertificateProxy
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    ca_key, other_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca_name = name("officers' CA")
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(clock.now - timedelta(days=1))
+          .not_valid_after(clock.now + timedelta(days=9))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))  # fmt: skip
+
+    def certificate(cn: str, signer=ca_key, days: int = 1) -> x509.Certificate:  # type: ignore[no-untyped-def]
         key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-        return (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        return (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(ca.subject)
                 .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(clock.now).not_valid_after(clock.now + timedelta(days=1))
-                .sign(key, hashes.SHA256()))  # fmt: skip
+                .not_valid_before(clock.now - timedelta(days=2))
+                .not_valid_after(clock.now + timedelta(days=days))
+                .sign(signer, hashes.SHA256()))  # fmt: skip
 
     mine, stranger = certificate("qz-audit-09"), certificate("someone else")
-    console.officers.add(make_officer("qz-audit-09", PASSWORD, role="officer", scope="350500",
-                                      cert_sha256=mine.fingerprint(hashes.SHA256()).hex(),
-                                      now=clock.now).officer)  # fmt: skip
+    forged_ca = certificate("qz-audit-09", signer=other_key)  # claims the CA, signed by another
+    expired = certificate("qz-audit-09", days=-1)
+    for cert in (mine, forged_ca, expired):
+        console.officers.add(make_officer(f"qz-{cert.serial_number % 10**6}", PASSWORD,
+                                          role="officer", scope="350500",
+                                          cert_sha256=cert.fingerprint(hashes.SHA256()).hex(),
+                                          now=clock.now).officer)  # fmt: skip
+    secret = "s" * 40
 
-    def header(cert: x509.Certificate) -> dict[str, str]:
+    def header(cert: x509.Certificate, proxy_secret: str | None = secret) -> dict[str, str]:
         pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-        return {"X-SSL-Client-Cert": urllib.parse.quote(pem)}
+        out = {"X-SSL-Client-Cert": urllib.parse.quote(pem)}
+        if proxy_secret is not None:
+            out[PROXY_SECRET_HEADER] = proxy_secret
+        return out
 
     off = TestClient(create_app(console), follow_redirects=False)
     assert off.get("/login/certificate", headers=header(mine)).status_code == 404
-    console.client_cert_header = "X-SSL-Client-Cert"
+    console.certificate_proxy = CertificateProxy("X-SSL-Client-Cert", secret, (ca,))
     proxy = TestClient(create_app(console), follow_redirects=False)
-    assert proxy.get("/login/certificate", headers=header(stranger)).status_code == 401
-    assert proxy.get("/login/certificate").status_code == 401
+    for refused in (header(mine, None), header(mine, "s" * 39 + "t"), header(stranger),
+                    header(forged_ca), header(expired), {PROXY_SECRET_HEADER: secret}):  # fmt: skip
+        answer = proxy.get("/login/certificate", headers=refused)
+        assert answer.status_code == 401 and not proxy.cookies
+    assert proxy.get("/").status_code in (303, 401)  # still nobody
     signed = proxy.get("/login/certificate", headers=header(mine))
     assert signed.status_code == 303 and proxy.get("/").status_code == 200
-    console.officers.set_disabled("qz-audit-09", True)
+    console.officers.set_disabled(f"qz-{mine.serial_number % 10**6}", True)
     again = TestClient(create_app(console), follow_redirects=False)
     assert again.get("/login/certificate", headers=header(mine)).status_code == 401
+
+
+def test_the_console_refuses_a_certificate_header_without_a_proxy_secret_and_a_ca() -> None:
+    import argparse
+
+    from hub.cli.console import certificate_proxy
+    from hub.core.errors import UsageError
+
+    bare = argparse.Namespace(client_cert_header="X-SSL-Client-Cert", proxy_secret_file=None,
+                              client_ca=None)  # fmt: skip
+    with pytest.raises(UsageError, match="needs --proxy-secret-file"):
+        certificate_proxy(bare)
 
 
 def test_a_hand_off_page_shows_how_many_agencies_cosigned_the_log(

@@ -6,6 +6,7 @@ console, and one the CA issued to nobody's account is refused by it."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import subprocess
 import sys
@@ -115,8 +116,13 @@ def proxied(hub: HubProcess, pki: dict, tmp_path_factory: pytest.TempPathFactory
         capture_output=True,
     )  # fmt: skip
     console_port, https_port = free_port("127.0.0.1"), free_port("127.0.0.1")
+    secret = secrets.token_hex(32)
+    secret_file = tmp_path_factory.mktemp("proxy") / "proxy-secret"
+    secret_file.write_text(secret + "\n")
     console, _log = spawn_cli(hub, "console-cert", "console", "--port", str(console_port),
-                              "--client-cert-header", "X-SSL-Client-Cert")  # fmt: skip
+                              "--client-cert-header", "X-SSL-Client-Cert",
+                              "--proxy-secret-file", str(secret_file),
+                              "--client-ca", str(pki["ca"]))  # fmt: skip
     prefix = tmp_path_factory.mktemp("nginx")
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (prefix / sub).mkdir()
@@ -124,12 +130,14 @@ def proxied(hub: HubProcess, pki: dict, tmp_path_factory: pytest.TempPathFactory
     (prefix / "nginx.conf").write_text(template.safe_substitute(
         prefix=prefix, https_port=https_port, console_port=console_port,
         server_cert=pki["server"].cert, server_key=pki["server"].key, client_ca=pki["ca"],
+        proxy_secret=secret,
     ))  # fmt: skip
     nginx = subprocess.Popen(
         [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"https://127.0.0.1:{https_port}"
+    DIRECT["url"] = f"http://127.0.0.1:{console_port}"
     try:
         wait_until(lambda: _answers(url), timeout=60, what="nginx in front of hub console")
         yield url
@@ -138,6 +146,10 @@ def proxied(hub: HubProcess, pki: dict, tmp_path_factory: pytest.TempPathFactory
         console.terminate()
         nginx.wait(20)
         console.wait(20)
+
+
+#: The console's own port, behind nginx: what an attacker on the host could reach with curl.
+DIRECT: dict[str, str] = {}
 
 
 def _answers(url: str) -> bool:
@@ -205,3 +217,18 @@ def test_without_a_certificate_or_with_another_cas_the_console_never_signs_anyon
     response = stranger.new_page().goto(f"{proxied}/login/certificate")
     assert response is not None and response.status == 400
     stranger.close()
+
+
+def test_curl_with_a_forged_certificate_header_straight_to_the_console_gets_no_session(
+    proxied: str, pki: dict
+) -> None:
+    """Issue 30.6: the header alone, with the officer's public certificate, is not enough: the
+    console believes it only with the proxy's secret."""
+    curl = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-D", "-", "-w", "%{http_code}",
+         "-H", f"X-SSL-Client-Cert: {quote(pki['officer'].cert.read_text())}",
+         "-H", "X-Hub-Proxy-Secret: guessed", f"{DIRECT['url']}/login/certificate"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert curl.stdout.endswith("401"), curl.stdout
+    assert "hub_console=" not in curl.stdout  # no session cookie
