@@ -30,8 +30,10 @@ class NewMessage(BaseModel):
         examples=["PSB@350582"],
     )
     payload: dict[str, Any] = Field(description="the payload as JSON, per the family's schema")
-    correlation_id: str | None = Field(default=None, description="the message this one answers")
-    causation_id: str | None = None
+    correlation_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="the message this one answers"
+    )
+    causation_id: str | None = Field(default=None, pattern=ID_PATTERN)
     encrypt: bool | None = Field(
         default=None, description="end-to-end encryption (default: when the family requires it)"
     )

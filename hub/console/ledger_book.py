@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from hub.console.search import region_range
 from hub.core.clock import BEIJING, as_utc
 from hub.lifecycle.tables import ledger
+from hub.report.xlsx import guard_text
 
 #: (column, heading) of the 台账, in order.
 COLUMNS = (
@@ -72,15 +73,15 @@ def to_xlsx(found: Iterator[list[Any]], title: str) -> bytes:
     ws = wb.create_sheet("台账")
     head = []
     for _, heading in COLUMNS:
-        cell = WriteOnlyCell(ws, value=heading)
+        cell = guard_text(WriteOnlyCell(ws, value=heading))
         cell.font = Font(bold=True)
         head.append(cell)
-    ws.append([title])
+    ws.append([guard_text(WriteOnlyCell(ws, value=title))])
     ws.append(head)
     for row in found:
         cells = []
         for (column, _), value in zip(COLUMNS, row, strict=True):
-            cell = WriteOnlyCell(ws, value=value)
+            cell = guard_text(WriteOnlyCell(ws, value=value))
             if column in DATES:
                 cell.number_format = "yyyy-mm-dd hh:mm"
             elif column in MONEY:

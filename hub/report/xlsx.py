@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
@@ -24,6 +25,22 @@ _DEC = re.compile(r"-?\d+\.\d+")
 _THIN = Side(style="thin")
 _BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
+#: What makes a spreadsheet read text as a formula or a command (OWASP's CSV injection list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guard_text(cell: Any) -> Any:
+    """``cell`` holding its string as a string, never a formula: openpyxl takes any text that
+    starts with ``=`` as one, so an agency's clue id ``=HYPERLINK(…)`` would come out live.  A
+    string that starts like a formula also gets Excel's quote prefix, so editing the cell in
+    Excel keeps it text."""
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
+        if cell.value.startswith(FORMULA_STARTS):
+            cell.quotePrefix = True
+    return cell
 
 
 def value_of(text: str) -> int | float | str:
@@ -84,6 +101,9 @@ def _sheet(wb: Workbook, sheet: Sheet, report: WeeklyReport) -> None:
     for text in [*sheet.notes, "", *(f"{s}：" for s in SIGNATURES)]:
         row += 1
         ws.cell(row=row, column=1, value=text or None)
+    for line in ws.iter_rows():
+        for c in line:
+            guard_text(c)
     ws.column_dimensions["A"].width = 28
     for c in range(2, width + 1):
         ws.column_dimensions[get_column_letter(c)].width = 12

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.core.clock import now_utc
+from hub.core.errors import ContractError
 from hub.trust import e2e
 from hub.trust.address import Address
 from hub.trust.keys import SigningKey
@@ -246,6 +247,9 @@ def seal(
         documents=documents,
         signature_scheme=signature_scheme(key, documents=bool(documents)),
     )
+    problems = env.id_problems()
+    if problems:  # a connector never signs what the router would dead-letter as invalid_id
+        raise ContractError("; ".join(problems), reason="invalid_id")
     env = replace(env, signature=key.sign(env.signing_bytes()))
     return env, encode_envelope(registry, env)
 

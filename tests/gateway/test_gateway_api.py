@@ -375,3 +375,31 @@ def test_pushes_are_standard_webhooks_retried_then_parked(psb: Side, mib: Side) 
     last = seen[-1]
     payload = Webhook(secret).verify(last.content.decode(), dict(last.headers))
     assert payload["id"] == mid and last.headers["webhook-id"] == mid
+
+
+@pytest.mark.parametrize("field", ["correlation_id", "causation_id"])
+def test_an_id_off_the_alphabet_is_a_422_where_it_enters_not_a_dead_letter_later(
+    mib: Side, field: str
+) -> None:
+    """Issue 30.7: ``correlation_id: "… bad id!"`` got 202 and became an invalid_id dead
+    letter; now the gateway names the field and sends nothing."""
+    body = {**clue(), field: "… bad id!"}
+    response = mib.post("/v1/messages", body, key=f"k-{field}")
+    assert response.status_code == 422, response.text
+    problem = problem_of(response)
+    assert [e["pointer"] for e in problem["errors"]] == [f"/{field}"]
+    assert mib.sent == []
+
+
+@pytest.mark.parametrize(
+    "reference", ['=HYPERLINK("http://x.invalid","x")', "QZ-1\nforged", "x" * 65]
+)
+def test_a_reference_that_could_become_a_formula_or_a_forged_line_is_refused(
+    mib: Side, reference: str
+) -> None:
+    body = clue()
+    body["payload"]["clue_id"] = reference
+    response = mib.post("/v1/messages", body, key="k-ref")
+    assert response.status_code == 422, response.text
+    assert "/payload/clue_id" in [e["pointer"] for e in problem_of(response)["errors"]]
+    assert mib.sent == []

@@ -55,3 +55,18 @@ def test_every_figure_sits_where_the_forms_put_it_and_equals_the_json_report() -
     found = mismatches(wb, report.to_json())
     assert any(m.startswith("form1!row 6 col 3") for m in found)
     assert any(m.startswith("form3!national total") for m in found), found
+
+
+def test_a_string_that_starts_like_a_formula_is_kept_as_text() -> None:
+    from openpyxl import Workbook
+
+    from hub.report.xlsx import guard_text
+
+    ws = Workbook().active
+    assert ws is not None
+    cell = guard_text(ws.cell(row=1, column=1, value="=1+1"))
+    assert (cell.data_type, cell.quotePrefix, cell.value) == ("s", True, "=1+1")
+    plain = guard_text(ws.cell(row=1, column=2, value="晋江市"))
+    assert (plain.data_type, plain.quotePrefix) == ("s", False)
+    number = guard_text(ws.cell(row=1, column=3, value=-3))
+    assert number.data_type == "n"

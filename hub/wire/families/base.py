@@ -100,6 +100,28 @@ def nonblank(payload: Payload, *names: str) -> Problems:
     return [f"{n} must not be blank" for n in names if not str(payload.get(n) or "").strip()]
 
 
+#: What a spreadsheet would read as a formula or a command (OWASP's CSV-injection list).
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def references(payload: Payload, *names: str) -> Problems:
+    """Each named field, when present, is a reference an agency files a hand-off under (a clue
+    id, a case number such as 晋公（刑）立字〔2024〕123号): 1–64 characters, none of them a
+    control character (no tab or newline), not starting like a formula.  It is searched on,
+    shown and written into workbooks, so what enters here is checked here."""
+    out = []
+    for n in names:
+        value = payload.get(n)
+        if value is None or value == "":
+            continue
+        text = str(value)
+        if len(text) > 64 or not text.isprintable() or text != text.strip():
+            out.append(f"{n}: must be 1-64 printable characters without spaces around them")
+        elif text.startswith(FORMULA_STARTS):
+            out.append(f"{n}: must not start with = + - or @")
+    return out
+
+
 def non_negative(payload: Payload, name: str = "amount_fen") -> Problems:
     value = payload.get(name)
     return [f"{name} must not be negative"] if value is not None and value < 0 else []

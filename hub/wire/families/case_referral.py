@@ -14,6 +14,7 @@ from hub.wire.families.base import (
     hashes,
     non_negative,
     nonblank,
+    references,
 )
 
 STAGE_FLOWS = {
@@ -25,6 +26,7 @@ STAGE_FLOWS = {
 
 def check(p: Payload, env: Envelope) -> Problems:
     out = nonblank(p, "case_number", "summary") + non_negative(p)
+    out += references(p, "case_number")
     flow = STAGE_FLOWS[p["stage"]]
     if (env.sender.agency, env.recipient.agency) != flow:
         out.append(

@@ -14,6 +14,7 @@ from hub.wire.families.base import (
     hashes,
     non_negative,
     nonblank,
+    references,
 )
 
 INSTITUTION_KINDS = {"HOSPITAL", "PHARMACY", "FUND_HANDLER", "OTHER_INSTITUTION"}
@@ -21,6 +22,7 @@ INSTITUTION_KINDS = {"HOSPITAL", "PHARMACY", "FUND_HANDLER", "OTHER_INSTITUTION"
 
 def check(p: Payload, env: Envelope) -> Problems:
     out = nonblank(p, "clue_id", "summary", "legal_basis") + non_negative(p)
+    out += references(p, "clue_id")
     batch = p["batch"]
     out += nonblank(batch, "batch_id")
     if batch["batch_number"] < 1 or batch["sequence"] < 1:

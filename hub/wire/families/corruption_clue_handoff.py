@@ -13,11 +13,12 @@ from hub.wire.families.base import (
     codes,
     hashes,
     nonblank,
+    references,
 )
 
 
 def check(p: Payload, env: Envelope) -> Problems:
-    out = nonblank(p, "handoff_id", "summary")
+    out = nonblank(p, "handoff_id", "summary") + references(p, "handoff_id")
     if not p["officials"]:
         out.append("a corruption-clue handoff names at least one official")
     for i, o in enumerate(p["officials"], start=1):

@@ -17,12 +17,14 @@ from hub.wire.families.base import (
     codes,
     non_negative,
     nonblank,
+    references,
 )
 from hub.wire.validators import is_ascii_digits
 
 
 def check_request(p: Payload, env: Envelope) -> Problems:
     out = nonblank(p, "request_id", "payer_name") + non_negative(p)
+    out += references(p, "request_id")
     if not is_ascii_digits(p["invoice_code"], 8):
         out.append("invoice_code must be 8 digits")
     if not is_ascii_digits(p["invoice_number"], 10):

@@ -23,6 +23,7 @@ from hub.wire.families.base import (
     no_problems,
     non_negative,
     nonblank,
+    references,
 )
 
 
@@ -55,7 +56,7 @@ def receipt_facts(p: Payload, ref: SubjectHasher) -> dict[str, str]:
 def check_acceptance(p: Payload, env: Envelope) -> Problems:
     if _returned(p) and not str(p.get("reason") or "").strip():
         return ["a RETURNED acceptance needs a reason (退回理由)"]
-    return []
+    return references(p, "case_number")
 
 
 def acceptance_facts(p: Payload, ref: SubjectHasher) -> dict[str, str]:
