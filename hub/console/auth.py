@@ -108,15 +108,20 @@ def sign_in(
         raise SignInRefused("account disabled")
     if officer.locked_until is not None and officer.locked_until > now:
         raise SignInRefused("account locked after repeated failures")
-    good = _verify(officer.password_hash, password)
-    step = totp_step(officer.totp_secret, code, code_time or now) if good else None
-    if step is None or step <= officer.last_totp_step:
-        failed = store.failed_sign_in(name, lock_after=LOCK_AFTER, lock_for=LOCK_FOR, now=now)
-        raise SignInRefused(
-            "wrong password or code" + (" (account now locked)" if failed == 0 else "")
-        )
-    store.signed_in(name, step)
-    return officer
+    # The officer is told one thing ("account, password or code is wrong"); the log, read by
+    # the operators, names which.
+    if not _verify(officer.password_hash, password):
+        reason = "wrong password"
+    else:
+        step = totp_step(officer.totp_secret, code, code_time or now)
+        if step is None:
+            reason = "wrong code"
+        elif step <= officer.last_totp_step or not store.signed_in(name, step):
+            reason = "code already used"
+        else:
+            return officer
+    failed = store.failed_sign_in(name, lock_after=LOCK_AFTER, lock_for=LOCK_FOR, now=now)
+    raise SignInRefused(reason + ("; account now locked" if failed == 0 else ""))
 
 
 def sign_in_with_certificate(store: OfficerStore, sha256: str, now: datetime) -> Officer:

@@ -126,26 +126,32 @@ class OfficerStore:
     def failed_sign_in(
         self, name: str, *, lock_after: int, lock_for: timedelta, now: datetime
     ) -> int:
-        """Count a failure; lock the account for ``lock_for`` at ``lock_after`` in a row."""
+        """Count a failure; lock the account for ``lock_for`` at ``lock_after`` in a row.
+        Returns the failures counted, 0 when this one locked the account.  Each step is one
+        conditional UPDATE, so two console processes counting at once lose no failure."""
+        mine = officers.c.name == name
         with self.engine.begin() as conn:
-            row = conn.execute(select(officers.c.failed).where(officers.c.name == name)).first()
-            if row is None:
+            if not conn.execute(update(officers).where(mine).values(failed=officers.c.failed + 1)
+                                ).rowcount:  # fmt: skip
                 return 0
-            failed = row.failed + 1
-            values: dict[str, object] = {"failed": failed}
-            if failed >= lock_after:
-                values.update(failed=0, locked_until=as_utc(now + lock_for))
-            conn.execute(update(officers).where(officers.c.name == name).values(**values))
-        return failed
+            locked = conn.execute(
+                update(officers).where(mine, officers.c.failed >= lock_after)
+                .values(failed=0, locked_until=as_utc(now + lock_for))
+            ).rowcount  # fmt: skip
+            if locked:
+                return 0
+            return int(conn.execute(select(officers.c.failed).where(mine)).scalar_one())
 
-    def signed_in(self, name: str, totp_step: int) -> None:
-        """A good sign-in: forget the failures, and the TOTP step used (never accepted again)."""
+    def signed_in(self, name: str, totp_step: int) -> bool:
+        """A good sign-in: forget the failures and keep the TOTP step used, so it is never
+        accepted again.  False when the step was taken already (by a sign-in racing this one
+        in another console process): the condition is in the UPDATE itself."""
         with self.engine.begin() as conn:
-            conn.execute(
+            return bool(conn.execute(
                 update(officers)
-                .where(officers.c.name == name)
+                .where(officers.c.name == name, officers.c.last_totp_step < totp_step)
                 .values(failed=0, locked_until=None, last_totp_step=totp_step)
-            )
+            ).rowcount)  # fmt: skip
 
     # -- sessions ------------------------------------------------------------------------------
     def new_session(self, name: str, *, now: datetime, lifetime: timedelta) -> tuple[str, Session]:

@@ -7,110 +7,18 @@ report downloads as the same workbook `hub report weekly --format xlsx` writes."
 from __future__ import annotations
 
 import io
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from hub.audit.emit import AuditPublisher
-from hub.audit.store import AuditStore
 from hub.console.app import COOKIE, create_app
 from hub.console.auth import LOCK_AFTER, make_officer
-from hub.console.looks import LookLog
 from hub.console.service import Console
-from hub.runtime.ingress.pipeline import DELIVERED
+from tests.console.conftest import PASSWORD, Clock, Producer, code_for, delivered_clue, sign_in
 from tests.runtime.test_ingress_pipeline import Rig
-
-PASSWORD = "correct horse battery"
-
-
-class Producer:
-    def __init__(self, rig: Rig) -> None:
-        self.rig = rig
-        self.looks: list[dict[str, Any]] = []
-
-    def send(self, topic: str, *, key: bytes, value: bytes, headers: list[Any]) -> Any:
-        self.looks.append(self.rig.read_audit(value))
-        return self
-
-    def get(self, timeout: float | None = None) -> None:
-        return None
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def rig(tmp_path: Path) -> Rig:
-    return Rig(tmp_path / "hub")
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def looks(rig: Rig) -> Producer:
-    return Producer(rig)
-
-
-@pytest.fixture
-def console(rig: Rig, tmp_path: Path, clock: Clock, looks: Producer) -> Console:
-    s = rig.services
-    c = Console(
-        store=s.store,
-        audit=AuditStore(f"sqlite:///{tmp_path / 'audit.db'}"),
-        directory=lambda: s.directory.current,
-        calendar=s.calendar,
-        looks=LookLog(AuditPublisher(s.registry, s.audit_mac), looks),
-        clock=clock,
-        code_clock=clock,
-    )
-    for name, role, scope in (("qz-audit-01", "officer", "350500"),
-                              ("pt-audit-01", "officer", "350300"),
-                              ("fj-super-01", "supervisor", "350000")):  # fmt: skip
-        c.officers.add(make_officer(name, PASSWORD, role=role, scope=scope, cert_sha256=None,
-                                    now=clock.now).officer)  # fmt: skip
-    return c
-
-
-@pytest.fixture
-def browser(console: Console) -> TestClient:
-    return TestClient(create_app(console), follow_redirects=False)
-
-
-def code_for(console: Console, name: str, at: datetime) -> str:
-    officer = console.officers.get(name)
-    assert officer is not None
-    return pyotp.TOTP(officer.totp_secret).at(at)
-
-
-def sign_in(browser: TestClient, console: Console, name: str, *, code: str | None = None,
-            password: str = PASSWORD, at: datetime | None = None) -> Any:  # fmt: skip
-    form = browser.get("/login")
-    csrf = re.search(r'name="csrf" value="([^"]*)"', form.text)
-    assert csrf is not None
-    return browser.post("/login", data={
-        "csrf": csrf.group(1), "name": name, "password": password,
-        "code": code or code_for(console, name, at or console.clock()),
-    })  # fmt: skip
-
-
-def delivered_clue(rig: Rig, to: str = "PSB@350582") -> str:
-    mid, raw = rig.message(to=to)
-    assert rig.handle(rig.record(raw)).kind == DELIVERED
-    return mid
 
 
 def test_an_officer_signs_in_with_password_and_code_and_a_code_is_never_used_twice(
@@ -176,8 +84,9 @@ def test_a_city_officer_finds_its_counties_hand_offs_and_no_other_city_s(
     other = TestClient(create_app(console), follow_redirects=False)
     sign_in(other, console, "pt-audit-01")
     assert f"/handoffs/{mine}" not in other.get("/", params={"message_id": mine}).text
-    denied = other.get(f"/handoffs/{mine}")
-    assert denied.status_code == 403
+    denied, missing = other.get(f"/handoffs/{mine}"), other.get("/handoffs/no-such-hand-off")
+    # "Not yours" and "not there" are the same answer: no officer learns which ids exist.
+    assert denied.status_code == missing.status_code == 404 and denied.text == missing.text
     kinds = [(e["kind"], e["message_id"], e["facts"]) for e in looks.looks]
     assert all(k == "console_look" for k, _, _ in kinds)
     by_outcome = {(f["officer"], f["what"], f["outcome"]): m for _, m, f in kinds}
@@ -443,3 +352,39 @@ def test_the_ledger_workbook_holds_every_string_as_a_string_never_a_formula() ->
     cells = [c for r in ws.iter_rows() for c in r if isinstance(c.value, str)]
     risky = [c for c in cells if c.value.startswith(("=", "+", "-", "@", "\t"))]
     assert len(risky) == 6 and all(c.data_type == "s" and c.quotePrefix for c in risky)
+
+
+def test_the_log_names_why_a_sign_in_was_refused_while_the_officer_is_told_one_thing(
+    browser: TestClient, console: Console, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="hub.console"):
+        sign_in(browser, console, "qz-audit-01", password="wrong password!")
+        sign_in(browser, console, "qz-audit-01", code="000000")
+        used = code_for(console, "qz-audit-01", clock.now)
+        assert sign_in(browser, console, "qz-audit-01", code=used).status_code == 303
+        fresh = TestClient(create_app(console), follow_redirects=False)
+        answers = [sign_in(fresh, console, "qz-audit-01", code=used) for _ in range(LOCK_AFTER + 1)]
+        console.officers.set_disabled("pt-audit-01", True)
+        sign_in(fresh, console, "pt-audit-01")
+    logged = " | ".join(r.getMessage() for r in caplog.records)
+    for reason in ("wrong password", "wrong code", "code already used", "account now locked",
+                   "account locked after repeated failures", "account disabled"):  # fmt: skip
+        assert reason in logged, reason
+    assert {a.status_code for a in answers} == {401}
+    assert all("账号、密码或动态口令错误" in a.text for a in answers)  # one thing for the officer
+
+
+def test_failures_are_counted_by_the_database_so_two_consoles_lose_none(console: Console) -> None:
+    from hub.console.auth import LOCK_FOR
+
+    now = datetime.now(UTC)
+    counts = [console.officers.failed_sign_in("qz-audit-01", lock_after=LOCK_AFTER,
+                                              lock_for=LOCK_FOR, now=now)
+              for _ in range(LOCK_AFTER)]  # fmt: skip
+    assert counts == [*range(1, LOCK_AFTER), 0]  # the last one locked the account
+    officer = console.officers.get("qz-audit-01")
+    assert officer is not None and officer.locked_until is not None
+    assert console.officers.signed_in("qz-audit-01", 100) is True
+    assert console.officers.signed_in("qz-audit-01", 100) is False  # a step is taken once

@@ -1,8 +1,9 @@
 """The console in Debian's Chromium, driven by Playwright, against a real `hub run` and a real
 `hub console`: an officer made on the command line signs in with a password and a one-time
 code, finds a clue by its id, reads its custody, and downloads the week's report as a workbook
-equal to the command line's; an officer of another city gets 403; every look, the refused one
-too, is in the audit log, in the trail of the hand-off looked at."""
+equal to the command line's; an officer of another city gets the 404 of an id that does not
+exist; every look, the refused one too, is in the audit log, in the trail of the hand-off
+looked at.  The pages' CSP forbids eval, so the tests wait with locators, never JS strings."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any
 import pyotp
 import pytest
 from openpyxl import load_workbook
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
 from hub.runtime.broker import free_port
 from hub.sla.weekly import week_of
@@ -103,8 +104,8 @@ def test_an_officer_finds_reads_and_takes_away_and_every_look_is_audited(
 
     # The proofs, checked by the page's own JavaScript against the pinned key …
     page.click("#verify")  # type: ignore[attr-defined]
-    page.wait_for_function(  # type: ignore[attr-defined]
-        "document.getElementById('verify-result').textContent.includes('verified')"
+    expect(page.locator("#verify-result")).to_contain_text(  # type: ignore[attr-defined]
+        "verified", timeout=60_000
     )
     assert "verified in this browser" in page.inner_text("#verify-result")  # type: ignore[attr-defined]
     assert "FAILED" not in page.inner_text("#verify-result")  # type: ignore[attr-defined]
@@ -120,8 +121,8 @@ def test_an_officer_finds_reads_and_takes_away_and_every_look_is_audited(
 
     page.route(f"**/handoffs/{mid}/proofs", tamper)  # type: ignore[attr-defined]
     page.click("#verify")  # type: ignore[attr-defined]
-    page.wait_for_function(  # type: ignore[attr-defined]
-        "document.getElementById('verify-result').textContent.includes('FAILED')"
+    expect(page.locator("#verify-result")).to_contain_text(  # type: ignore[attr-defined]
+        "FAILED", timeout=60_000
     )
     assert "is not in the signed tree" in page.inner_text("#verify-result")  # type: ignore[attr-defined]
     page.unroute(f"**/handoffs/{mid}/proofs")  # type: ignore[attr-defined]
@@ -154,7 +155,7 @@ def test_an_officer_finds_reads_and_takes_away_and_every_look_is_audited(
 
     other = sign_in(browser, console_url, "pt-audit-01", officers["pt-audit-01"])
     response = other.goto(f"{console_url}/handoffs/{mid}")  # type: ignore[attr-defined]
-    assert response.status == 403 and "Not in your scope" in other.inner_text("#denied")  # type: ignore[attr-defined]
+    assert response.status == 404 and "Not in your scope" in other.inner_text("#denied")  # type: ignore[attr-defined]
 
     def looks() -> list[dict]:
         steps = json.loads(hub.cli("audit", "trail", mid, "--json").stdout)
@@ -203,8 +204,9 @@ def test_under_gm_the_page_checks_sm3_proofs_and_the_sm2_checkpoint_itself(
     page.goto(f"{url}/handoffs/{mid}")  # type: ignore[attr-defined]
     wait_until(lambda: "delivered" in _reload(page, "#timeline"), what="the custody timeline")
     page.click("#verify")  # type: ignore[attr-defined]
-    page.wait_for_function(  # type: ignore[attr-defined]
-        "document.getElementById('verify-result').className !== ''"
+    # The page's CSP forbids eval: wait with a locator, not a JavaScript string.
+    expect(page.locator("#verify-result")).to_have_class(  # type: ignore[attr-defined]
+        re.compile(r"\S"), timeout=60_000
     )
     result = page.inner_text("#verify-result")  # type: ignore[attr-defined]
     assert "verified in this browser" in result and "(SM3, SM2)" in result
@@ -218,7 +220,7 @@ def test_under_gm_the_page_checks_sm3_proofs_and_the_sm2_checkpoint_itself(
 
     page.route(f"**/handoffs/{mid}/proofs", tamper)  # type: ignore[attr-defined]
     page.click("#verify")  # type: ignore[attr-defined]
-    page.wait_for_function(  # type: ignore[attr-defined]
-        "document.getElementById('verify-result').textContent.includes('FAILED')"
+    expect(page.locator("#verify-result")).to_contain_text(  # type: ignore[attr-defined]
+        "FAILED", timeout=60_000
     )
     assert "does not verify against the pinned key" in page.inner_text("#verify-result")  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
 from hub.demo import scenario, week
 from hub.sla.workdays import default_calendar
@@ -310,8 +310,8 @@ def test_an_officer_finds_the_demo_week_s_breached_clue_reads_and_proves_it(
         timeline = page.inner_text("#timeline")  # type: ignore[attr-defined]
         assert "sla_breach" in timeline and "receipt" not in page.inner_text("#state").lower()  # type: ignore[attr-defined]
         page.click("#verify")  # type: ignore[attr-defined]
-        page.wait_for_function(  # type: ignore[attr-defined]
-            "document.getElementById('verify-result').textContent.includes('verif')"
+        expect(page.locator("#verify-result")).to_contain_text(  # type: ignore[attr-defined]
+            "verif", timeout=60_000
         )
         assert "verified in this browser" in page.inner_text("#verify-result")  # type: ignore[attr-defined]
         page.goto(f"{url}/weekly?region=350500&week={script['week']}")  # type: ignore[attr-defined]
