@@ -221,6 +221,14 @@ def create_api(
     def status(message_id: MessageId, who: Caller) -> dict[str, Any]:
         return gateway.status(message_id, hub_view)
 
+    @app.get(
+        "/v1/messages/{message_id}/looks",
+        tags=["messages"],
+        summary="when compliance officers looked at this hand-off (console_look records)",
+    )
+    def looks(message_id: MessageId, who: Caller) -> dict[str, Any]:
+        return gateway.looks(message_id, hub_view)
+
     return app
 
 
