@@ -1,5 +1,6 @@
-"""The gateway's HTTP/JSON interface (FastAPI; OpenAPI 3.1 at ``/openapi.json``, docs at
-``/docs``).
+"""The gateway's HTTP/JSON interface (FastAPI; OpenAPI 3.1 at ``/openapi.json``).  No ``/docs``
+page: FastAPI's loads Swagger UI from a public CDN, which government networks cannot reach and
+should not be asked to trust; the document opens in any OpenAPI viewer the agency has.
 
 Internal callers authenticate with ``Authorization: Bearer <token>`` (tokens are kept hashed,
 ``hub gateway token new``) or, when the gateway runs with TLS and a client CA, with a client
@@ -83,6 +84,8 @@ def create_api(
         "data-sharing hub: it signs, encrypts and sends; it verifies, decrypts, de-duplicates "
         "and keeps what arrives until acknowledged; it signs receipts and answers.",
         responses=PROBLEMS,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.authenticate = authenticate
     generate = app.openapi
@@ -103,6 +106,12 @@ def create_api(
     async def log_calls(request: Request, call_next: Any) -> Any:
         started = time.monotonic()
         response = await call_next(request)
+        if response.status_code in (400, 416) and response.headers.get(
+            "content-type", ""
+        ).startswith("text/plain"):
+            # Starlette's FileResponse answers a bad Range itself, in plain text; the API
+            # promises RFC 9457 problems for every error (docs/gateway.md).
+            response = _range_problem(response)
         route = request.scope.get("route")
         log.info(
             "%s %s -> %d caller=%s %.0f ms",
@@ -149,7 +158,8 @@ def create_api(
             body = new_message(await request.body())
             answer = await run_in_threadpool(gateway.submit, who, idempotency_key, body)
             return JSONResponse(answer.body, status_code=answer.status)
-        upload = await read_form(request, gateway.uploads_dir, gateway.max_document_bytes)
+        upload = await read_form(request, gateway.uploads_dir, gateway.max_document_bytes,
+                                 gateway.upload_budget)  # fmt: skip
         try:  # the parts on disk go once sent (or refused)
             body = new_message(upload.message)
             files = with_documents(body, upload)
@@ -282,7 +292,8 @@ def _answer_route(app: FastAPI, gateway: Gateway, action: str) -> None:
                 gateway.answer, who, idempotency_key, message_id, action, data
             )
             return JSONResponse(result.body, status_code=result.status)
-        upload = await read_form(request, gateway.uploads_dir, gateway.max_document_bytes)
+        upload = await read_form(request, gateway.uploads_dir, gateway.max_document_bytes,
+                                 gateway.upload_budget)  # fmt: skip
         try:
             data = answer_body(upload.message)
             files = with_documents(data, upload)
@@ -294,3 +305,14 @@ def _answer_route(app: FastAPI, gateway: Gateway, action: str) -> None:
         return JSONResponse(result.body, status_code=result.status)
 
     route(answer_with_report)
+
+
+def _range_problem(plain: Any) -> JSONResponse:
+    status = plain.status_code
+    reason = "range_not_satisfiable" if status == 416 else "malformed_range"
+    detail = ("the Range asked lies outside the document" if status == 416
+              else "the Range header is not bytes=FIRST-LAST")  # fmt: skip
+    answer = problem(status, reason, detail)
+    if "content-range" in plain.headers:
+        answer.headers["Content-Range"] = plain.headers["content-range"]
+    return answer

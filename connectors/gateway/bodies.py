@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from connectors.documents import DocumentFile
 from connectors.gateway.models import AnswerBody, NewMessage
 from connectors.gateway.service import GatewayError
-from connectors.gateway.uploads import Upload, UploadError, read_upload
+from connectors.gateway.uploads import Upload, UploadBudget, UploadError, read_upload
 from hub.trust.signed import canonical
 from hub.wire import jsoncheck
 
@@ -96,12 +96,13 @@ def is_form(request: Request) -> bool:
     return request.headers.get("content-type", "").startswith("multipart/form-data")
 
 
-async def read_form(request: Request, folder: Any, max_document_bytes: int) -> Upload:
+async def read_form(
+    request: Request, folder: Any, max_document_bytes: int, budget: UploadBudget
+) -> Upload:
     """The form's parts, documents written to ``folder``; an unreadable form is a problem."""
     try:
-        return await read_upload(
-            request.headers, request.stream(), folder, max_document_bytes=max_document_bytes
-        )
+        return await read_upload(request.headers, request.stream(), folder,
+                                 max_document_bytes=max_document_bytes, budget=budget)  # fmt: skip
     except UploadError as exc:
         problems = [jsoncheck.Problem(exc.pointer, exc.detail)] if exc.pointer else []
         raise GatewayError(exc.status, exc.reason, exc.detail, problems) from exc

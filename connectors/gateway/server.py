@@ -88,10 +88,13 @@ class RunningGateway:
     def __init__(self, settings: Settings, options: GatewayOptions) -> None:
         self.options = options
         self.store = open_store(settings, options.address)
+        path = token_path(settings, options.address)
         if not self.store.token_names():
-            path = private_file(token_path(settings, options.address))
-            path.write_text(self.store.new_token("default") + "\n")
-            log.info("made the API token 'default' in %s", path)
+            private_file(path).write_text(self.store.new_token("default") + "\n")
+            log.info("made the API token 'default' in %s: hand it over, then delete the file", path)
+        elif path.exists():  # the store keeps hashes only; this is the one copy in clear
+            log.warning("the API token 'default' still lies in clear in %s: delete it once the "
+                        "agency's application has it", path)  # fmt: skip
         self.connector = Connector.from_settings(settings, options.address)
         self.gateway = Gateway(
             self.connector,

@@ -32,6 +32,7 @@ from connectors.gateway.answer_payloads import (
 from connectors.gateway.custody import custody
 from connectors.gateway.errors import GatewayError
 from connectors.gateway.store import GatewayStore, digest
+from connectors.gateway.uploads import UploadBudget, sweep
 from connectors.messages import InboxMessage
 from hub.core.errors import HubError
 from hub.trust.address import Address
@@ -61,12 +62,18 @@ class Gateway:
         *,
         uploads_dir: Path | None = None,
         max_document_bytes: int = MAX_DOCUMENT_BYTES,
+        upload_budget: UploadBudget | None = None,
     ) -> None:
         self.connector = connector
         self.store = store
         #: Where documents posted as multipart parts are written until they are sent.
         self.uploads_dir = uploads_dir or store.path.parent / f"{connector.address}.uploads"
+        swept = sweep(self.uploads_dir)
+        if swept:
+            log.warning("removed %d upload file(s) a stopped gateway left behind", swept)
         self.max_document_bytes = max_document_bytes
+        #: What one request, and all requests in flight, may write to disk.
+        self.upload_budget = upload_budget or UploadBudget()
         self.registry = connector.registry
         self._also: list[Callable[[InboxMessage], object]] = []
 

@@ -6,6 +6,12 @@ part's ``Content-Type``.  A document part is written straight to a file in the g
 private folder, hashed as it is written, so the gateway's memory does not grow with its size; a
 part that brings ``Content-Digest`` (RFC 9530, ``sha-256`` or ``sha-512``) is checked against
 what arrived.  Whatever goes wrong, the files written so far are removed.
+
+Disk is bounded twice (:class:`UploadBudget`): one request may write at most
+``max_request_bytes`` in all (100 parts of 2 GiB would otherwise be 200 GiB), and all requests
+in flight at one gateway — one agency's — at most ``max_uploads_bytes``; past either the
+request is refused with 413 as soon as the bound is crossed and its files are removed.  Parts
+left behind by a gateway that was killed mid-request are swept at start (:func:`sweep`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import hashlib
 import os
 import re
 import secrets
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -55,16 +62,62 @@ class UploadedDocument:
     content_digest: str | None = None
 
 
+#: One request's documents together, and all uploads in flight at one gateway (its agency).
+MAX_REQUEST_BYTES = 4 * 1024**3
+MAX_UPLOADS_BYTES = 8 * 1024**3
+
+
+class UploadBudget:
+    """The bytes of uploads on disk at one gateway, taken as they are written and given back
+    when a request's files are removed."""
+
+    def __init__(
+        self, per_request: int = MAX_REQUEST_BYTES, in_flight: int = MAX_UPLOADS_BYTES
+    ) -> None:
+        self.per_request, self.in_flight = per_request, in_flight
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> bool:
+        with self._lock:
+            if self.used + n > self.in_flight:
+                return False
+            self.used += n
+            return True
+
+    def give_back(self, n: int) -> None:
+        with self._lock:
+            self.used = max(0, self.used - n)
+
+
+def sweep(folder: Path) -> int:
+    """Remove what a gateway killed mid-request left in its uploads folder (``*.part``, and the
+    outbox's copies ``outbox-*``); only at start, when nothing is in flight.  Returns how many."""
+    if not folder.is_dir():
+        return 0
+    gone = 0
+    for leftover in [*folder.glob("*.part"), *folder.glob("outbox-*")]:
+        leftover.unlink(missing_ok=True)
+        gone += 1
+    return gone
+
+
 @dataclass
 class Upload:
-    """The parts of one multipart request; ``remove()`` deletes its files."""
+    """The parts of one multipart request; ``remove()`` deletes its files and gives their bytes
+    back to the budget."""
 
     message: bytes = b""
     documents: list[UploadedDocument] = field(default_factory=list)
+    budget: UploadBudget | None = None
+    taken: int = 0
 
     def remove(self) -> None:
         for d in self.documents:
             d.path.unlink(missing_ok=True)
+        if self.budget is not None and self.taken:
+            self.budget.give_back(self.taken)
+            self.taken = 0
 
 
 def content_digest_of(sha256_hex: str) -> str:
@@ -86,10 +139,11 @@ def parse_digest_field(value: str) -> dict[str, bytes]:
 class _Reader:
     """python-multipart's callbacks, writing each document part to its own file."""
 
-    def __init__(self, folder: Path, max_document_bytes: int) -> None:
+    def __init__(self, folder: Path, max_document_bytes: int, budget: UploadBudget) -> None:
         self.folder = folder
         self.max_document_bytes = max_document_bytes
-        self.upload = Upload()
+        self.budget = budget
+        self.upload = Upload(budget=budget)
         self._headers: dict[str, bytes] = {}
         self._name = b""
         self._value = b""
@@ -167,6 +221,13 @@ class _Reader:
                     "document_too_large",
                     f"document {doc.n} is over the limit of {self.max_document_bytes} bytes",
                 )
+            if self.upload.taken + len(piece) > self.budget.per_request:
+                raise UploadError(413, "request_too_large", "the documents of one request are "
+                                  f"over {self.budget.per_request} bytes together")  # fmt: skip
+            if not self.budget.take(len(piece)):
+                raise UploadError(413, "uploads_full", "this gateway holds as many uploads as "
+                                  "it may; send again when others are done")  # fmt: skip
+            self.upload.taken += len(piece)
             self._out.write(piece)
             for h in self._hashes.values():
                 h.update(piece)
@@ -203,7 +264,12 @@ class _Reader:
 
 
 async def read_upload(
-    headers: Any, stream: Any, folder: Path, *, max_document_bytes: int
+    headers: Any,
+    stream: Any,
+    folder: Path,
+    *,
+    max_document_bytes: int,
+    budget: UploadBudget | None = None,
 ) -> Upload:
     """Read a ``multipart/form-data`` request body part by part into ``folder``."""
     _, params = parse_options_header(headers.get("content-type", ""))
@@ -211,7 +277,7 @@ async def read_upload(
     if not boundary:
         raise UploadError(400, "malformed_body", "multipart/form-data without a boundary")
     private_dir(folder)
-    reader = _Reader(folder, max_document_bytes)
+    reader = _Reader(folder, max_document_bytes, budget or UploadBudget())
     callbacks: Any = {
         "on_part_begin": reader.on_part_begin,
         "on_part_data": reader.on_part_data,

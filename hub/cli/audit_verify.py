@@ -42,12 +42,21 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     stamps, stamp_problem = check_timestamps(store, args.tsa_ca or settings.tsa_ca_file)
-    if args.json:
+    stamp_note = _missing_stamps(store, settings, stamps, stamp_problem)
+    w, witness_problem = _witnesses(args, settings, store) if args.witnesses else (None, "")
+    ok = verdict.ok and not stamp_problem and not witness_problem
+    if args.json:  # one document, whose "ok" is the exit status
         out = verdict.to_json()
+        out["chain_ok"], out["ok"] = verdict.ok, ok
         out["external_checkpoints"] = external
         out["timestamps_verified"], out["timestamp_problem"] = stamps, stamp_problem
+        out["timestamp_note"] = stamp_note
+        if w is not None:
+            out["witnesses"] = {**w.to_json(), "required": args.witnesses,
+                                "problem": witness_problem}  # fmt: skip
         print(json.dumps(out, ensure_ascii=False))
-    elif verdict.ok:
+        return 0 if ok else 1
+    if verdict.ok:
         print(
             f"audit log intact: {verdict.records} records, head #{verdict.head_seq} "
             f"{verdict.head_hash[:16]}…; {verdict.checkpoints} checkpoint(s) verified"
@@ -56,6 +65,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         )
         if stamp_problem:
             print(f"TIMESTAMPS NOT VERIFIED: {stamp_problem}")
+        if stamp_note:
+            print(f"note: {stamp_note}")
         if verdict.uncovered:
             print(
                 f"note: records #{verdict.last_checkpoint_seq + 1}..#{verdict.head_seq} are "
@@ -67,27 +78,46 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
             f"({verdict.records} records before it verified; "
             f"{verdict.checkpoints} checkpoint(s) matched)"
         )
-    witness_problem = _witnesses(args, settings, store) if args.witnesses else ""
-    return 0 if verdict.ok and not stamp_problem and not witness_problem else 1
+    if w is not None:
+        if witness_problem:
+            print(f"NOT WITNESSED: {witness_problem}")
+        else:
+            print(f"tree head {w.tree_size} cosigned by {len(w.agencies)} agencies: "
+                  + ", ".join(w.agencies))  # fmt: skip
+    return 0 if ok else 1
 
 
-def _witnesses(args: argparse.Namespace, settings: Settings, store: AuditStore) -> str:
-    """Check that at least ``--witnesses`` agencies cosigned a head of this log; the problem."""
+def _missing_stamps(
+    store: AuditStore, settings: Settings, verified: int, problem: str | None
+) -> str | None:
+    """A word about timestamps when a TSA is configured: how many checkpoints have none (the
+    log is intact, but its independent time is missing), or how many tokens went unchecked."""
+    if not settings.tsa_url or problem:
+        return None
+    from hub.audit.stamps import Stamps
+
+    stamped = sum(1 for _ in Stamps(store).stamped())
+    signed = len(store.checkpoints())
+    if signed and not stamped:
+        return (f"tsa_url is set but none of the {signed} checkpoint(s) has a timestamp yet: is "
+                "the TSA reachable? (hub status, hub_audit_timestamp_failures_total)")  # fmt: skip
+    if stamped < signed:
+        return f"{signed - stamped} of {signed} checkpoint(s) have no timestamp yet"
+    if not verified:
+        return f"{stamped} timestamp(s) kept, not checked: give --tsa-ca (or tsa_ca_file)"
+    return None
+
+
+def _witnesses(
+    args: argparse.Namespace, settings: Settings, store: AuditStore
+) -> tuple[Witnessed, str]:
+    """Whether at least ``--witnesses`` agencies cosigned a head of this log, and the problem."""
     w = witnessed(settings, store, cosigners=args.witnesses)
     problem = w.problem or (
         f"head {w.tree_size} is cosigned by {len(w.agencies)} agencies, fewer than "
         f"{args.witnesses}" if len(w.agencies) < args.witnesses else ""
     )  # fmt: skip
-    if not args.json:
-        if problem:
-            print(f"NOT WITNESSED: {problem}")
-        else:
-            print(f"tree head {w.tree_size} cosigned by {len(w.agencies)} agencies: "
-                  + ", ".join(w.agencies))  # fmt: skip
-    else:
-        print(json.dumps({"witnesses": {**w.to_json(), "required": args.witnesses,
-                                        "problem": problem}}, ensure_ascii=False))  # fmt: skip
-    return problem
+    return w, problem
 
 
 def witnessed(

@@ -217,3 +217,38 @@ def test_the_gate_pauses_the_routers_partitions_and_resumes_them_when_stamped(
     assert router.refusing is None
     router._gate()
     assert router.consumer.paused() == set()
+
+
+def test_verify_json_is_one_document_whose_ok_is_the_exit_status_and_speaks_of_timestamps(
+    tmp_path: Path,
+) -> None:
+    """Issue 30.10: with a wrong --tsa-ca the JSON said "ok": true while the exit was 1; with a
+    TSA configured and no token ever obtained the verdict said nothing of timestamps."""
+    store = AuditStore(f"sqlite:///{tmp_path / 'a.db'}")
+    key = SigningKey.generate()
+    store.append(events(3))
+    store.checkpoint(key)
+    keyarg = ["--key", f"{key.key_id}={key.public_b64}"]
+
+    def verify(*extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "hub.cli", "--home", str(tmp_path), "audit",
+                               "verify", *keyarg, *extra], capture_output=True, text=True,
+                              env={**os.environ, "HUB_AUDIT_URL": store.url, **(env or {})},
+                              cwd=ROOT)  # fmt: skip
+
+    silent = verify(env={"HUB_TSA_URL": "http://127.0.0.1:9/tsa"})
+    assert silent.returncode == 0 and "none of the 1 checkpoint(s) has a timestamp" in silent.stdout
+    with LocalTsa() as tsa, LocalTsa() as other:
+        assert Timestamper(store, TimestampClient(tsa.url), interval_s=60).once() == 1
+        wrong = verify("--json", "--tsa-ca", str(other.ca))
+        verdict = json.loads(wrong.stdout)  # one document, nothing after it
+        assert wrong.returncode == 1 and verdict["ok"] is False and verdict["chain_ok"] is True
+        assert verdict["timestamp_problem"]
+        from hub.core.config import Settings
+        from hub.storage.store import Store
+
+        Store(Settings(home=tmp_path).effective_store_url)  # the hub's store: no head cosigned
+        right = verify("--json", "--tsa-ca", str(tsa.ca), "--witnesses", "1")
+        verdict = json.loads(right.stdout)
+        assert right.returncode == 1 and verdict["ok"] is False  # no agency cosigned a head
+        assert verdict["witnesses"]["required"] == 1 and verdict["timestamps_verified"] == 1

@@ -192,7 +192,42 @@ def test_a_received_document_is_served_with_its_digest_and_by_range(
     assert "content-digest" not in part.headers and "repr-digest" in part.headers
     beyond = psb.http.get(f"/v1/messages/{message_id}/documents/1",
                           headers={**psb.auth, "Range": f"bytes={len(PDF) + 5}-"})  # fmt: skip
-    assert beyond.status_code == 416
+    assert beyond.status_code == 416 and beyond.headers["content-type"].startswith(
+        "application/problem+json"
+    )
+    assert problem_of(beyond)["reason"] == "range_not_satisfiable"
+    malformed = psb.http.get(f"/v1/messages/{message_id}/documents/1",
+                             headers={**psb.auth, "Range": "bytes=x-y"})  # fmt: skip
+    assert malformed.status_code == 400 and problem_of(malformed)["reason"] == "malformed_range"
     assert (
         psb.http.get(f"/v1/messages/{message_id}/documents/2", headers=psb.auth).status_code == 404
     )
+
+
+def test_one_request_and_all_uploads_in_flight_are_bounded_on_disk(mib: Side) -> None:
+    """Issue 30.10: 100 parts of 2 GiB each would be 200 GiB on the gateway's disk: a request
+    past its bound, or past what the agency's gateway may hold in flight, is a 413 problem, and
+    what it wrote is gone."""
+    from connectors.gateway.uploads import UploadBudget
+
+    mib.gateway.upload_budget = UploadBudget(per_request=len(PDF) + 10, in_flight=10 * len(PDF))
+    two = [("a.pdf", PDF, "application/pdf", {}), ("b.pdf", PDF, "application/pdf", {})]
+    refused = post_form(mib, two, message=clue())
+    assert refused.status_code == 413 and problem_of(refused)["reason"] == "request_too_large"
+    assert list(mib.gateway.uploads_dir.glob("*")) == []
+    assert mib.gateway.upload_budget.used == 0
+    mib.gateway.upload_budget.take(10 * len(PDF) - 100)  # other agencies' requests in flight
+    full = post_form(mib, two[:1], message=clue(), key="k-2")
+    assert full.status_code == 413 and problem_of(full)["reason"] == "uploads_full"
+    mib.gateway.upload_budget.give_back(10 * len(PDF))
+    assert post_form(mib, two[:1], message=clue(), key="k-3").status_code == 202
+    assert mib.gateway.upload_budget.used == 0 and mib.sent
+
+
+def test_parts_a_killed_gateway_left_behind_are_swept_at_start(rig: Rig, tmp_path: Path) -> None:
+    folder = tmp_path / "MIB@350582.uploads"
+    folder.mkdir()
+    (folder / "0123.part").write_bytes(b"%PDF half")
+    (folder / "outbox-abcd").write_bytes(b"copy")
+    Side(rig, "MIB@350582", tmp_path)  # a gateway starting on the same folder
+    assert list(folder.iterdir()) == []
