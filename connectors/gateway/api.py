@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
+from connectors.gateway import custody
 from connectors.gateway.bodies import (
     REPORT_BODY,
     SEND_BODY,
@@ -229,7 +230,7 @@ def create_api(
         summary="a message's state and chain of custody",
     )
     def status(message_id: MessageId, who: Caller) -> dict[str, Any]:
-        return gateway.status(message_id, hub_view)
+        return custody.status(gateway.store, message_id, hub_view)
 
     @app.get(
         "/v1/messages/{message_id}/looks",
@@ -237,7 +238,7 @@ def create_api(
         summary="when compliance officers looked at this hand-off (console_look records)",
     )
     def looks(message_id: MessageId, who: Caller) -> dict[str, Any]:
-        return gateway.looks(message_id, hub_view)
+        return custody.looks(gateway.store, message_id, hub_view)
 
     return app
 

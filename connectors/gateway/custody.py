@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors.gateway.errors import GatewayError
 from connectors.gateway.store import GatewayStore, Received
 from hub.wire.families import FAMILIES
 
@@ -76,3 +77,25 @@ def _state_after(family: str, payload: dict[str, Any]) -> str | None:
         return fam.next_state(payload)
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def status(store: GatewayStore, message_id: str, hub_view: Any = None) -> dict[str, Any]:
+    """``GET /v1/messages/{id}``: what this gateway saw, and the hub's records where it can read
+    them; 404 for a message it neither sent nor received."""
+    found = custody(store, message_id)
+    if found is None:
+        raise GatewayError(404, "not_found", "this gateway neither sent nor received it")
+    seen = hub_view(message_id) if hub_view is not None else None
+    if seen is not None:
+        found["hub"] = seen
+    return found
+
+
+def looks(store: GatewayStore, message_id: str, hub_view: Any = None) -> dict[str, Any]:
+    """``GET /v1/messages/{id}/looks``: the officers' looks at a hand-off this gateway sent or
+    received (404 otherwise, and 503 where this gateway cannot read the hub's records)."""
+    found = status(store, message_id, hub_view)
+    if "hub" not in found:
+        raise GatewayError(503, "hub_records_unavailable",
+                           "this gateway cannot read the hub's audit log")  # fmt: skip
+    return {"id": message_id, "looks": found["hub"]["looks"]}

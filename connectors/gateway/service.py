@@ -29,7 +29,6 @@ from connectors.gateway.answer_payloads import (
     answer_payload,
     processing_report,
 )
-from connectors.gateway.custody import custody
 from connectors.gateway.errors import GatewayError
 from connectors.gateway.store import GatewayStore, digest
 from connectors.gateway.uploads import UploadBudget, sweep
@@ -396,24 +395,3 @@ class Gateway:
         if not path.is_file():
             raise GatewayError(404, "not_found", "the document's file is gone from the gateway")
         return path, found[0]
-
-    # -- what is known of a message ---------------------------------------------------------------
-    def looks(self, message_id: str, hub_view: Any = None) -> dict[str, Any]:
-        """The officers' looks at a hand-off this gateway sent or received (404 otherwise, and
-        503 where this gateway cannot read the hub's records)."""
-        if custody(self.store, message_id) is None:
-            raise GatewayError(404, "not_found", "this gateway neither sent nor received it")
-        seen = hub_view(message_id) if hub_view is not None else None
-        if seen is None:
-            raise GatewayError(503, "hub_records_unavailable",
-                               "this gateway cannot read the hub's audit log")  # fmt: skip
-        return {"id": message_id, "looks": seen["looks"]}
-
-    def status(self, message_id: str, hub_view: Any = None) -> dict[str, Any]:
-        found = custody(self.store, message_id)
-        if found is None:
-            raise GatewayError(404, "not_found", "this gateway neither sent nor received it")
-        seen = hub_view(message_id) if hub_view is not None else None
-        if seen is not None:
-            found["hub"] = seen
-        return found

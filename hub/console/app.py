@@ -31,6 +31,7 @@ from hub.console.auth import (
     sign_in_with_certificate,
 )
 from hub.console.handoff import handoff_view
+from hub.console.headers import PLAIN, secured
 from hub.console.looks import latest_looks, look
 from hub.console.search import Filters, in_scope, search
 from hub.console.service import Console
@@ -61,33 +62,6 @@ class NotSignedIn(Exception):
     pass
 
 
-#: Sent with every answer: no script but the console's own, no framing by another site (the
-#: weekly report's print view is framed by the console itself), no guessing of types, no
-#: referrer leaving with a hand-off id, and nothing of a case kept in a browser's cache.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' "
-    "'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-}
-PLAIN = "text/plain; charset=utf-8"
-
-
-def _secured(path: str, response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if path == "/weekly/print":  # shown inside the console's own /weekly page
-        response.headers["Content-Security-Policy"] = SECURITY_HEADERS[
-            "Content-Security-Policy"
-        ].replace("frame-ancestors 'none'", "frame-ancestors 'self'")
-        response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    if not path.startswith("/static/"):
-        response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def create_app(console: Console) -> FastAPI:
     app = FastAPI(title="hub console", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -100,7 +74,7 @@ def create_app(console: Console) -> FastAPI:
             answer: Response = Response(wrong, status_code=400, media_type=PLAIN)
         else:
             answer = await call_next(request)
-        return _secured(request.url.path, answer)
+        return secured(request.url.path, answer)
 
     def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
         return HTMLResponse(PAGES.get_template(name).render(**values), status_code=status)
