@@ -150,8 +150,10 @@ def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_sign:
         key = load_signing_key(settings.keys_dir, OPERATORS, load_directory(settings))
         cp = store.checkpoint(key)
-        if cp is None:
-            print("nothing new to sign: the last checkpoint covers the head")
+        if cp is None:  # the sink signed one meanwhile (every audit_checkpoint_interval_s)
+            last = store.checkpoints()[-1]
+            print(f"nothing new to sign: checkpoint at record #{last.seq} "
+                  f"({last.head_hash[:16]}…) with {last.key_id} covers the head")  # fmt: skip
         else:
             print(f"signed checkpoint at record #{cp.seq} ({cp.head_hash[:16]}…) with {cp.key_id}")
     if args.export:

@@ -156,7 +156,7 @@ def test_the_demo_ends_with_board_report_and_an_intact_audit_log(demo: DemoRun) 
     assert "[110/110]" in out or re.search(r"\[\s*\d+/\d+\]", out)
     for expected in ("SLA board", "打击欺诈骗保工作周报表", "（三）国家局移交线索办理情况"):
         assert expected in out
-    assert re.search(r"audit log intact: \d+ records, head #\d+ .*1 checkpoint\(s\) verified", out)
+    assert re.search(r"audit log intact: \d+ records, head #\d+ .* \d+ checkpoint\(s\) verified", out)
     assert "VOIDED" in out  # the voided invoice, as the finance bureau answered it
     # The health commission's system took part through its HTTP gateway.
     assert "HEALTH@350500 takes part through its HTTP gateway" in out
@@ -364,8 +364,10 @@ def test_the_same_week_under_the_gm_suite_plays_the_same_and_is_signed_with_sm2(
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert re.search(r"signed checkpoint at record #\d+ \S+ with sm2:", done.stdout)
-    assert re.search(r"audit log intact: \d+ records, .*1 checkpoint\(s\) verified", done.stdout)
+    # The demo signs the week's log, unless the sink's own interval signed its head just before.
+    assert re.search(r"checkpoint at record #\d+ \S+ with sm2:", done.stdout)
+    assert re.search(r"audit log intact: \d+ records, .* \d+ checkpoint\(s\) verified",
+                     done.stdout)  # fmt: skip
     gm = DemoRun(home, "", done.stdout)
     assert gm.json("weekly.json") == demo.json("weekly.json")
     keys = json.loads((home / "directory.json").read_text(encoding="utf-8"))["directory"]
