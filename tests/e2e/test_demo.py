@@ -156,7 +156,9 @@ def test_the_demo_ends_with_board_report_and_an_intact_audit_log(demo: DemoRun) 
     assert "[110/110]" in out or re.search(r"\[\s*\d+/\d+\]", out)
     for expected in ("SLA board", "打击欺诈骗保工作周报表", "（三）国家局移交线索办理情况"):
         assert expected in out
-    assert re.search(r"audit log intact: \d+ records, head #\d+ .* \d+ checkpoint\(s\) verified", out)
+    assert re.search(
+        r"audit log intact: \d+ records, head #\d+ .* \d+ checkpoint\(s\) verified", out
+    )
     assert "VOIDED" in out  # the voided invoice, as the finance bureau answered it
     # The health commission's system took part through its HTTP gateway.
     assert "HEALTH@350500 takes part through its HTTP gateway" in out
