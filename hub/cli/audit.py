@@ -150,12 +150,9 @@ def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_sign:
         key = load_signing_key(settings.keys_dir, OPERATORS, load_directory(settings))
         cp = store.checkpoint(key)
-        if cp is None:  # the sink signed one meanwhile (every audit_checkpoint_interval_s)
-            last = store.checkpoints()[-1]
-            print(f"nothing new to sign: checkpoint at record #{last.seq} "
-                  f"({last.head_hash[:16]}…) with {last.key_id} covers the head")  # fmt: skip
-        else:
-            print(f"signed checkpoint at record #{cp.seq} ({cp.head_hash[:16]}…) with {cp.key_id}")
+        # None: the sink signed one meanwhile (every audit_checkpoint_interval_s); name it.
+        said, cp = ("signed", cp) if cp else ("nothing new to sign:", store.checkpoints()[-1])
+        print(f"{said} checkpoint at record #{cp.seq} ({cp.head_hash[:16]}…) with {cp.key_id}")
     if args.export:
         lines = [json.dumps(cp.to_json()) for cp in store.checkpoints()]
         Path(args.export).write_text("".join(line + "\n" for line in lines), encoding="utf-8")

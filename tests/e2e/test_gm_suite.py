@@ -22,7 +22,7 @@ from hub.trust.keys import SigningKey
 from hub.wire.envelope import read_envelope, seal
 from hub.wire.topics import inbox_topic
 from tests.e2e.test_end_to_end import dead_letter_of, payload
-from tests.hubproc import HubProcess, raw_inbox_records, wait_for_messages
+from tests.hubproc import HubProcess, raw_inbox_records, wait_for_messages, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 #: SubjectPublicKeyInfo of an SM2 key without its 65-byte point (id-ecPublicKey, curve SM2).
@@ -137,7 +137,11 @@ def test_a_corruption_clue_signed_under_intl_is_refused_by_the_gm_policy(
     health = hub.connector("HEALTH@350582")
     old = SigningKey.generate("intl")
     authority = development_authority(hub.settings)
-    authority.publish(authority.current().with_key(health.address, old))
+    published = authority.publish(authority.current().with_key(health.address, old))
+    # The router takes a new directory within a second or so; a clue sent before it has would
+    # be judged by the old one (an unknown key: bad_signature), so wait for the hub to say so.
+    wait_until(lambda: f"directory serial {published.serial} taken" in hub.log(),
+               what="the hub to take the directory with the intl key")  # fmt: skip
     cdi = Address.parse("CDI@350582")
     schema = health.registry.latest("corruption_clue_handoff")
     env, raw = seal(
