@@ -22,7 +22,7 @@ def group_consumer(
         auto_offset_reset="earliest",
         session_timeout_ms=int(settings.session_timeout_s * 1000),
         heartbeat_interval_ms=int(settings.heartbeat_interval_s * 1000),
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        fetch_max_wait_ms=settings.audit_fetch_max_wait_ms,
         **extra,
         **settings.kafka_python_security(),
     )
