@@ -248,7 +248,7 @@ class AuditSink:
     def _consumer(self) -> Any:
         return group_consumer(self.settings, self.bootstrap, topic=AUDIT.name,
                               group=audit_sink_group(self.settings.app_id),
-                              client_id="hub-audit-sink",
+                              client_id="hub-audit-sink", instance="audit-sink",
                               max_poll_records=self.max_records)  # fmt: skip
 
     def run(self) -> None:

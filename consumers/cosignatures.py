@@ -71,7 +71,7 @@ class CosignatureCollector:
     def _consumer(self) -> Any:
         return group_consumer(self.settings, self.bootstrap, topic=COSIGNATURES.name,
                               group=cosignature_group(self.settings.app_id),
-                              client_id="hub-cosignatures")  # fmt: skip
+                              client_id="hub-cosignatures", instance="audit-sink")  # fmt: skip
 
     def run(self) -> None:
         consumer = self._consumer()

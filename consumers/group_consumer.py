@@ -1,19 +1,34 @@
 """The kafka-python consumer the hub's own group readers share (the audit sink, the cosignature
 collector): one topic, in a consumer group, from the earliest offset, committed by hand after
-what was read is stored, with the deployment's timeouts and security."""
+what was read is stored, with the deployment's timeouts and security.  Given the ``instance``
+whose lock the process holds, it first removes the member a killed predecessor left in the group
+and records its own after each join (``hub.runtime.membership``), so a restart rejoins at once."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from hub.core.config import Settings
 
 
 def group_consumer(
-    settings: Settings, bootstrap: str, *, topic: str, group: str, client_id: str, **extra: Any
+    settings: Settings,
+    bootstrap: str,
+    *,
+    topic: str,
+    group: str,
+    client_id: str,
+    instance: str | None = None,
+    **extra: Any,
 ) -> Any:
-    from kafka import KafkaConsumer
+    from kafka import ConsumerRebalanceListener, KafkaConsumer
 
+    from hub.runtime.membership import GroupMembership
+
+    membership = GroupMembership(settings, bootstrap, group, instance) if instance else None
+    if membership is not None:
+        asyncio.run(membership.evict_predecessor())
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,
@@ -26,5 +41,15 @@ def group_consumer(
         **extra,
         **settings.kafka_python_security(),
     )
-    consumer.subscribe([topic])
+
+    class Remember(ConsumerRebalanceListener):
+        def on_partitions_revoked(self, revoked: Any) -> None:
+            pass
+
+        def on_partitions_assigned(self, assigned: Any) -> None:
+            if membership is not None:
+                generation = getattr(consumer._coordinator, "_generation", None)
+                membership.record(str(getattr(generation, "member_id", "") or ""))
+
+    consumer.subscribe([topic], listener=Remember())
     return consumer

@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hub.audit.store import AuditStore
 from hub.core import merkle
 from hub.trust import suites
 from hub.trust.keys import SigningKey
 from hub.trust.suites import Suite
+
+if TYPE_CHECKING:  # the store is only passed in: a connector checking heads loads no SQLAlchemy
+    from hub.audit.store import AuditStore
 
 ORIGIN = "medfund-hub/audit"
 

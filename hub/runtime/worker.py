@@ -35,10 +35,10 @@ log = logging.getLogger("hub.worker")
 def run_worker(settings: Settings, *, metrics_port: int = 0, instance: str = "1") -> int:
     lock = service_lock(settings.home, f"worker-{instance}", f"router worker {instance}")
     with lock:
-        return _run_worker(settings, metrics_port)
+        return _run_worker(settings, metrics_port, instance)
 
 
-def _run_worker(settings: Settings, metrics_port: int) -> int:
+def _run_worker(settings: Settings, metrics_port: int, instance: str) -> int:
     bootstrap = resolve_bootstrap(settings)
     state = read_state(settings.state_file)
     embedded_run = state.embedded_run if state is not None and state.embedded else ""
@@ -54,14 +54,23 @@ def _run_worker(settings: Settings, metrics_port: int) -> int:
         if metrics_port
         else "",
     )
-    asyncio.run(_work(services, bootstrap, epochs, metrics_port))
+    asyncio.run(_work(services, bootstrap, epochs, metrics_port, instance))
     log.info("router worker stopped")
     return 0
 
 
-async def _work(services: HubServices, bootstrap: str, epochs: TopicEpochs, web_port: int) -> None:
+async def _work(
+    services: HubServices, bootstrap: str, epochs: TopicEpochs, web_port: int, instance: str
+) -> None:
     producer = KafkaProducer(bootstrap, services.settings, client_id="hub-worker")
-    router = build_router(services, producer, InboxTopics(bootstrap, services), epochs, bootstrap)
+    router = build_router(
+        services,
+        producer,
+        InboxTopics(bootstrap, services),
+        epochs,
+        bootstrap,
+        instance=f"worker-{instance}",
+    )
     readiness = Readiness(router, store_answers(services.store.engine))
     router.on_joined = readiness.announce
     web = None

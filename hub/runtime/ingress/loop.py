@@ -22,6 +22,7 @@ from aiokafka.errors import KafkaError
 
 from hub.runtime.ingress.batch import BatchPipeline
 from hub.runtime.ingress.record import IngressRecord
+from hub.runtime.membership import GroupMembership
 
 log = logging.getLogger("hub.router")
 
@@ -52,6 +53,8 @@ class _Handover(ConsumerRebalanceListener):
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("reading %s", _names(assigned) or "no ingress partition (other workers have them)")
         consumer = self.loop.consumer
+        if self.loop.membership is not None:  # first: what a successor removes if this one dies
+            self.loop.membership.record(getattr(consumer._coordinator, "member_id", ""))
         fresh = []
         for tp in assigned:
             done = await consumer.committed(tp)
@@ -81,8 +84,12 @@ class IngressLoop:
         *,
         max_records: int = 500,
         inherit: Inherited | None = None,
+        membership: GroupMembership | None = None,
     ) -> None:
         self.batch = batch
+        #: This process instance's member of the ingress group, recorded after each join and
+        #: removed by the next process of the instance after a crash (hub.runtime.membership).
+        self.membership = membership
         #: Where a partition this group never committed starts: where the hub's earlier router
         #: (a Faust agent, in the group ``app_id``) had got to, so an upgrade re-reads nothing.
         self.inherit = inherit
@@ -105,6 +112,8 @@ class IngressLoop:
     async def run(self) -> None:
         """Read and route until cancelled; the batch in hand at cancellation is not committed."""
         self.joined = False
+        if self.membership is not None:
+            await self.membership.evict_predecessor()
         self.consumer = self.make_consumer(_Handover(self))
         await self.consumer.start()
         try:
@@ -118,7 +127,9 @@ class IngressLoop:
                         await self._route(polled)
         finally:
             self.joined = False
-            await self.consumer.stop()
+            await self.consumer.stop()  # leaves the group: no member for a successor to remove
+            if self.membership is not None:
+                self.membership.forget()
 
     def _gate(self) -> None:
         assigned = self.consumer.assignment()
