@@ -99,7 +99,26 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 #: ``broker`` for tests under tests/e2e (a real `hub run` on the embedded Tansu broker),
 #: ``postgres`` for tests that use a PostgreSQL database, ``packaging`` for the wheel tests.
 #: ``./dev test -m "not broker and not packaging"`` is the quick run.
+#: The longest test modules, longest first (the "slowest" lines CI prints): they go to the
+#: workers first, so no worker takes one of them last while the others sit idle (a greedy
+#: longest-first schedule; --dist loadscope hands out modules in this order).
+LONGEST_FIRST = (
+    "test_demo.py", "test_gateway_end_to_end.py", "test_audit_end_to_end.py",
+    "test_crash_drill.py", "test_tree_heads_end_to_end.py", "test_hsm_keys.py",
+    "test_redelivery.py", "test_sla_end_to_end.py", "test_alert_rules.py",
+    "test_timestamps_end_to_end.py", "test_workers.py", "test_console_browser.py",
+)  # fmt: skip
+
+
+def _schedule(item: pytest.Item) -> tuple[int, int]:
+    name = item.path.name
+    if name in LONGEST_FIRST:
+        return 0, LONGEST_FIRST.index(name)
+    return (1, 0) if "e2e" in item.path.parts else (2, 0)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_schedule)  # stable: each module's tests keep their order
     for item in items:
         parts = item.path.parts
         if "e2e" in parts:

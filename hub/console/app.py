@@ -111,22 +111,26 @@ def create_app(console: Console) -> FastAPI:
     async def to_login(request: Request, exc: NotSignedIn) -> Response:
         return RedirectResponse("/login", status_code=303)
 
-    @app.get("/login")
-    def login_form(request: Request) -> HTMLResponse:
+    def login_page(status: int = 200, error: str | None = None) -> HTMLResponse:
+        """The sign-in form with a fresh double-submit token, whatever brought the officer here:
+        a form that expired or was refused is always one that can be sent again."""
         csrf = secrets.token_urlsafe(24)
-        response = page("login.html", login_csrf=csrf, officer=None,
+        response = page("login.html", status, login_csrf=csrf, officer=None, error=error,
                         certificates=console.certificate_proxy is not None)  # fmt: skip
         response.set_cookie(LOGIN_CSRF, csrf, httponly=True, samesite="strict",
                             secure=console.secure_cookies)  # fmt: skip
         return response
+
+    @app.get("/login")
+    def login_form(request: Request) -> HTMLResponse:
+        return login_page()
 
     @app.post("/login")
     async def login(request: Request) -> Response:
         form = await request.form()
         csrf = str(form.get("csrf", ""))
         if not csrf or not secrets.compare_digest(csrf, request.cookies.get(LOGIN_CSRF, "")):
-            return page("login.html", 400, error="表单已过期，请重试 The form expired; try again.",
-                        login_csrf="", officer=None)  # fmt: skip
+            return login_page(400, "表单已过期，请重试 The form expired; try again.")
         name = str(form.get("name", ""))[:64]
         try:
             # argon2 takes ~50 ms of CPU on purpose: off the event loop, so sign-ins never
@@ -137,11 +141,7 @@ def create_app(console: Console) -> FastAPI:
             )  # fmt: skip
         except SignInRefused as exc:
             log.warning("console sign-in refused for %r: %s", name, exc.detail)
-            fresh = secrets.token_urlsafe(24)
-            refused = page("login.html", 401, login_csrf=fresh, officer=None, error=WRONG)
-            refused.set_cookie(LOGIN_CSRF, fresh, httponly=True, samesite="strict",
-                               secure=console.secure_cookies)  # fmt: skip
-            return refused
+            return login_page(401, WRONG)
         return _signed_in(officer)
 
     @app.get("/login/certificate")
@@ -172,9 +172,13 @@ def create_app(console: Console) -> FastAPI:
     async def logout(request: Request) -> Response:
         officer, session = current(request)
         form = await request.form()
-        if secrets.compare_digest(str(form.get("csrf", "")), session.csrf):
-            console.officers.end_session(request.cookies.get(COOKIE, ""))
-            log.info("console: %s signed out", officer.name)
+        if not secrets.compare_digest(str(form.get("csrf", "")), session.csrf):
+            # Refused whole: the session and its cookie stay as they were (a forged sign-out
+            # must neither end it nor leave a browser without its cookie and a live session).
+            return Response("the sign-out form expired: sign out from a page of the console",
+                            status_code=400, media_type=PLAIN)  # fmt: skip
+        console.officers.end_session(request.cookies.get(COOKIE, ""))
+        log.info("console: %s signed out", officer.name)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE)
         return response

@@ -7,6 +7,7 @@ report downloads as the same workbook `hub report weekly --format xlsx` writes."
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -64,9 +65,23 @@ def test_forms_need_their_csrf_token_and_sessions_expire(
     forged = browser.post("/login", data={"csrf": "forged", "name": "qz-audit-01",
                                           "password": PASSWORD, "code": "000000"})  # fmt: skip
     assert forged.status_code == 400
-    assert sign_in(browser, console, "qz-audit-01").status_code == 303
-    browser.post("/logout", data={"csrf": "forged"})
-    assert browser.get("/").status_code == 303  # the cookie went, but the session stays…
+    # The expired form's page is a form that works: it carries a fresh token (issue 32.5).
+    again = re.search(r'name="csrf" value="([^"]*)"', forged.text)
+    assert again is not None and again.group(1)
+    retried = browser.post("/login", data={
+        "csrf": again.group(1), "name": "qz-audit-01", "password": PASSWORD,
+        "code": code_for(console, "qz-audit-01", clock.now)})  # fmt: skip
+    assert retried.status_code == 303
+    # A sign-out without its token is refused whole: cookie and session stay.
+    refused = browser.post("/logout", data={"csrf": "forged"})
+    assert refused.status_code == 400 and "set-cookie" not in refused.headers
+    assert browser.get("/").status_code == 200
+    page = browser.get("/")
+    token = re.search(r'name="csrf" value="([^"]*)"', page.text)
+    assert token is not None
+    cookie = browser.cookies[COOKIE]
+    assert browser.post("/logout", data={"csrf": token.group(1)}).status_code == 303
+    assert console.officers.session(cookie, now=clock.now) is None  # ended on the server
     clock.now += timedelta(minutes=31)
     assert console.officers.session("any", now=clock.now) is None
 
