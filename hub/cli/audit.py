@@ -22,8 +22,8 @@ def add_parsers(sub: Any, fmt: Any) -> None:
         formatter_class=fmt,
         help="the tamper-evident transfer log: verify, trail, search, export",
         description="The transfer log (audit store, setting audit_url): every hub event, "
-        "hash-chained and checkpointed with the hub operators' Ed25519 key.  Metadata and "
-        "hashes only; no clue contents, names or ID numbers.",
+        "hash-chained and checkpointed with the hub operators' key (Ed25519, or SM2 under the "
+        "gm suite).  Metadata and hashes only; no clue contents, names or ID numbers.",
     )
     asub = audit.add_subparsers(dest="audit_command", metavar="SUBCOMMAND", required=True)
 
