@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -351,33 +350,3 @@ def test_an_officer_finds_the_demo_week_s_breached_clue_reads_and_proves_it(
     finally:
         proc.terminate()
         proc.wait(20)
-
-
-def test_the_same_week_under_the_gm_suite_plays_the_same_and_is_signed_with_sm2(
-    demo: DemoRun, tmp_path: Path
-) -> None:
-    """`hub demo --suite gm`: the same seed plays the same week, with SM2 keys, SM4-sealed
-    corruption clues and an SM3 log, and the weekly report's figures are the intl run's."""
-    home = tmp_path / "gm-week"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "demo", "--suite", "gm", "--seed", str(SEED),
-         "--dir", str(home)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    # The demo signs the week's log, unless the sink's own interval signed its head just before.
-    assert re.search(r"checkpoint at record #\d+ \S+ with sm2:", done.stdout)
-    assert re.search(r"audit log intact: \d+ records, .* \d+ checkpoint\(s\) verified",
-                     done.stdout)  # fmt: skip
-    gm = DemoRun(home, "", done.stdout)
-    assert gm.json("weekly.json") == demo.json("weekly.json")
-    keys = json.loads((home / "directory.json").read_text(encoding="utf-8"))["directory"]
-    ids = [k["key_id"] for c in keys["connectors"] for k in c["keys"] + c["encryption_keys"]]
-    assert ids and all(i.startswith(("sm2:", "sm2enc:")) for i in ids)
-    audit = sqlite3.connect(home / "audit.db")
-    assert audit.execute("SELECT value FROM audit_meta WHERE name = 'hash'").fetchone() == ("gm",)
-    query = "SELECT signed FROM audit_log WHERE kind = 'submitted' AND signed IS NOT NULL"
-    signed = [json.loads(s) for (s,) in audit.execute(query)]
-    assert signed and {s["scheme"] for s in signed} == {"hub-sig-sm2-v1"}
-    audit.close()
