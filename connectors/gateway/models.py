@@ -30,6 +30,8 @@ class NewMessage(BaseModel):
         examples=["PSB@350582"],
     )
     payload: dict[str, Any] = Field(description="the payload as JSON, per the family's schema")
+    # Ids off the alphabet are a 422 here, where they enter, for JSON and multipart bodies
+    # alike, rather than an invalid_id dead letter after a 202.
     correlation_id: str | None = Field(
         default=None, pattern=ID_PATTERN, description="the message this one answers"
     )

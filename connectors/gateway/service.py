@@ -38,7 +38,7 @@ from hub.trust.address import Address
 from hub.trust.signed import canonical
 from hub.wire import jsoncheck
 from hub.wire.documents import MAX_DOCUMENT_BYTES
-from hub.wire.envelope import ID_PATTERN, ID_RULE, Envelope
+from hub.wire.envelope import Envelope
 from hub.wire.families import FAMILIES, check_payload
 from hub.wire.jsonpayload import from_json, to_json
 
@@ -112,14 +112,6 @@ class Gateway:
                 "to is not AGENCY@REGION",
                 [jsoncheck.Problem("/to", "must be AGENCY@REGION")],
             ) from exc
-        bad_ids = [
-            jsoncheck.Problem(f"/{name}", f"must be {ID_RULE}")
-            for name in ("correlation_id", "causation_id")
-            if body.get(name) is not None
-            and not (isinstance(body[name], str) and ID_PATTERN.fullmatch(body[name]))
-        ]
-        if bad_ids:  # refused here, not dead-lettered as invalid_id after a 202
-            raise GatewayError(422, "invalid_id", "an id is off the id alphabet", bad_ids)
         return self._send(
             caller,
             idem_key,

@@ -42,7 +42,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     stamps, stamp_problem = check_timestamps(store, args.tsa_ca or settings.tsa_ca_file)
-    stamp_note = _missing_stamps(store, settings, stamps, stamp_problem)
+    stamp_note = _missing_stamps(store, settings, len(checkpoints) - external, stamps,
+                                 stamp_problem)  # fmt: skip
     w, witness_problem = _witnesses(args, settings, store) if args.witnesses else (None, "")
     ok = verdict.ok and not stamp_problem and not witness_problem
     if args.json:  # one document, whose "ok" is the exit status
@@ -88,16 +89,16 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _missing_stamps(
-    store: AuditStore, settings: Settings, verified: int, problem: str | None
+    store: AuditStore, settings: Settings, signed: int, verified: int, problem: str | None
 ) -> str | None:
-    """A word about timestamps when a TSA is configured: how many checkpoints have none (the
-    log is intact, but its independent time is missing), or how many tokens went unchecked."""
+    """A word about timestamps when a TSA is configured: how many of the ``signed`` checkpoints
+    have none (the log is intact, but its independent time is missing), or how many tokens went
+    unchecked."""
     if not settings.tsa_url or problem:
         return None
     from hub.audit.stamps import Stamps
 
-    stamped = sum(1 for _ in Stamps(store).stamped())
-    signed = len(store.checkpoints())
+    stamped = signed - Stamps(store).waiting()  # a count: no token is read again
     if signed and not stamped:
         return (f"tsa_url is set but none of the {signed} checkpoint(s) has a timestamp yet: is "
                 "the TSA reachable? (hub status, hub_audit_timestamp_failures_total)")  # fmt: skip
