@@ -117,7 +117,11 @@ class OutboxRelay:
         #: Where documents stored in the database are copied out to be sent (then removed).
         self.work_dir = work_dir or Path(tempfile.gettempdir()) / f"hub-outbox-{connector.address}"
         self._lock_conn: Any = None
-        self.lock_key = zlib.crc32(f"hub_outbox:{connector.address}".encode())
+        # The database is in the key: MariaDB's GET_LOCK names are the whole server's (not one
+        # database's, as PostgreSQL's advisory locks are), so two agency databases on one server
+        # would otherwise shut each other's relay out.
+        where = f"{engine.url.database}:{connector.address}"
+        self.lock_key = zlib.crc32(f"hub_outbox:{where}".encode())
 
     # -- one relay at a time --------------------------------------------------------------------
     def acquire(self) -> bool:

@@ -140,6 +140,22 @@ def test_only_one_relay_holds_the_outbox(engine: Engine, mib: Side) -> None:
     second.release()
 
 
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_relays_of_two_databases_on_one_server_do_not_shut_each_other_out(
+    kind: str, mib: Side
+) -> None:
+    """MariaDB's lock names are the server's, not a database's: the database is in the key."""
+    with agency_database(kind) as one, agency_database(kind) as other:
+        engines = [agency_engine(one), agency_engine(other)]
+        relays = [OutboxRelay(e, mib.connector) for e in engines]
+        try:
+            assert all(r.acquire() for r in relays)
+        finally:
+            for r, e in zip(relays, engines, strict=True):
+                r.release()
+                e.dispose()
+
+
 def test_what_arrives_is_written_to_the_inbox_table_once(engine: Engine, mib: Side) -> None:
     mib.post(
         "/v1/messages",
