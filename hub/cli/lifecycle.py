@@ -85,15 +85,39 @@ def router_readiness(settings: Settings) -> str:
     )
 
 
+def job_leases(engine: Any) -> str:
+    """Who runs each job that must run once (``hub.storage.leases``), and until when."""
+    from datetime import UTC, datetime
+
+    from hub.core.clock import beijing_time
+    from hub.storage.leases import JobLeases
+
+    now = datetime.now(UTC)
+    lines = []
+    for lease in JobLeases(engine).all():
+        left = (lease.expires_at - now).total_seconds()
+        if left > 0:
+            state = f"until {beijing_time(lease.expires_at)} CST ({left:.0f} s left)"
+        else:
+            state = f"EXPIRED {-left:.0f} s ago: the next process to try takes it over"
+        lines.append(f"  {lease.job:<11} {lease.owner} pid {lease.pid}, fence {lease.fence}, "
+                     f"since {beijing_time(lease.taken_at)} CST, {state}")  # fmt: skip
+    if not lines:
+        return "jobs: no lease taken yet (no hub has run its jobs on this store)"
+    return "jobs that run once, and which process holds each:\n" + "\n".join(lines)
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from hub.core.clock import clock_from_settings
     from hub.lifecycle.ledger import Ledger
 
     if not settings.store_url and not (settings.home / "hub.db").exists():
         raise NotFound(f"no ledger in {settings.home}: no hub has run from there yet")
-    board = Ledger(open_store(settings).engine).board(clock_from_settings(settings)())
+    engine = open_store(settings).engine
+    board = Ledger(engine).board(clock_from_settings(settings)())
     if not args.json:
         print(router_readiness(settings))
+        print(job_leases(engine))
     if args.json:
         for row in board:
             print_json(row)
@@ -132,9 +156,11 @@ def add_parsers(sub: Any, fmt: Any) -> None:
         "status",
         formatter_class=fmt,
         help="the SLA board",
-        description="Per sender, recipient connector and family: hand-offs still open, "
-        "obligations due within 24 h and overdue, warnings, breaches and escalations raised "
-        "on open obligations, and the median time to receipt.  Read from the ledger.",
+        description="Whether the router is ready; which process holds the lease of each job "
+        "that must run once (tree heads, pruning); then per sender, recipient connector and "
+        "family: hand-offs still open, obligations due within 24 h and overdue, warnings, "
+        "breaches and escalations raised on open obligations, and the median time to receipt.  "
+        "Read from the ledger.",
     )
     s.add_argument("--json", action="store_true", help="one JSON object per row")
     s.set_defaults(func=cmd_status)

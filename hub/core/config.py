@@ -122,6 +122,10 @@ class Settings:
     #: A head carries consistency proofs from this many earlier heads, so a connector that
     #: missed some (a broker that lost them) can still check the next one.
     tree_head_proofs: int = 16
+    #: How long a job that must run once (tree heads, pruning) stays with the process holding
+    #: its lease without a renewal; renewed every third of it.  A dead holder's job is taken
+    #: over within this; the hub's hosts must keep time (NTP) far closer than this.
+    job_lease_s: float = 30.0
     #: Seconds between two reloads of the status board page (/board).
     board_refresh_s: int = 10
     #: Days an active key is trusted before it is due for rotation (`hub keys rotate`); ops are
@@ -289,6 +293,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
             "dedup_retention_days must be at least twice the freshness window "
             f"({2 * window_days:g} days): a repeat inside the window must still be recognised"
         )
+    if settings.job_lease_s <= 0:
+        raise ConfigError("job_lease_s must be > 0")
     if settings.tree_head_interval_s <= 0 or settings.tree_head_proofs < 1:
         raise ConfigError("tree_head_interval_s must be > 0 and tree_head_proofs >= 1")
     if settings.ingress_batch_records < 1:

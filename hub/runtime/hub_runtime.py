@@ -6,7 +6,9 @@ The router is the ingress loop (``hub.runtime.ingress.loop``): its own consumer 
 It starts before anything else and depends on nothing else here: a stuck job or a slow producer
 does not hold it up.  The jobs (``hub.runtime.jobs``) run the SLA clock, publish tree heads,
 record new keys, prune and re-publish what an embedded broker lost; each is a task of its own,
-watched and reported when stuck.  Nothing here decides anything.
+watched and reported when stuck, and those that must run once hold a lease in the store
+(``hub.runtime.schedule``), so that any number of ``hub run`` and ``hub worker`` processes
+share them.  Nothing here decides anything.
 """
 
 from __future__ import annotations
@@ -23,54 +25,18 @@ from hub.runtime.ingress.build import build_router
 from hub.runtime.ingress.recorder import Epochs
 from hub.runtime.jobs import Job, keep_running
 from hub.runtime.kafka_clients import KafkaProducer
+from hub.runtime.schedule import hub_jobs
 from hub.runtime.services import HubServices
 from hub.runtime.startup import async_step, until
-from hub.runtime.timers import InboxTopics, KeyRecorder, Pruner, Redeliverer, SlaTicker
+from hub.runtime.timers import InboxTopics
 from hub.runtime.timestamp_gate import TimestampGate
-from hub.runtime.tree_heads import TreeHeadPublisher
 from hub.runtime.web_pages import WebPages, serve_pages
-from hub.storage.tree_heads import TreeHeads
 from hub.wire.topics import router_group
 
 log = logging.getLogger("hub.run")
 
 #: What start_hub (tests), the crash drill and the demo wait for in the log.
 READY_LINE = "hub ready:"
-
-
-def tree_head_publisher(
-    services: HubServices, ticker: SlaTicker, inboxes: InboxTopics
-) -> TreeHeadPublisher:
-    directory = services.directory
-    return TreeHeadPublisher(
-        services.registry,
-        audit_opener(services.settings),
-        TreeHeads(services.store.engine),
-        lambda: directory.current,
-        ticker.operators_key,
-        inboxes,
-        proofs=services.settings.tree_head_proofs,
-        clock=services.clock,
-    )
-
-
-def hub_jobs(services: HubServices, producer: KafkaProducer, inboxes: InboxTopics,
-             epochs: Epochs) -> list[Job]:  # fmt: skip
-    """The periodic jobs of ``hub run`` (workers run none: they only route)."""
-    settings = services.settings
-    ticker = SlaTicker(services, producer, inboxes)
-    tree_heads = tree_head_publisher(services, ticker, inboxes)
-    return [
-        # A failed tick (database busy, broker hiccup) is retried by the next one; the claims
-        # and leases in the ledger keep that safe.
-        Job("sla-clock", ticker.tick, settings.sla_tick_s, at_start=False),
-        Job("audit-keys", KeyRecorder(services, producer), 2.0),
-        Job("tree-heads", lambda: tree_heads.tick(producer), settings.tree_head_interval_s,
-            at_start=False),
-        Job("prune", Pruner(services), 3600.0, stuck_after_s=600.0, at_start=False),
-        Job("redeliver", Redeliverer(services, producer, inboxes, epochs), None,
-            stuck_after_s=120.0, on_failure="it is tried again at the next start"),
-    ]  # fmt: skip
 
 
 async def run_hub_runtime(
@@ -112,7 +78,8 @@ async def run_hub_runtime(
                  READY_LINE, settings.web_host, web_port)  # fmt: skip
         await async_step(f"the jobs' producer to reach {bootstrap}", producer.start(), timeout)
         tasks += [asyncio.create_task(keep_running(j), name=j.name)
-                  for j in hub_jobs(services, producer, inboxes, epochs)]  # fmt: skip
+                  for j in hub_jobs(services, producer, inboxes, instance="run",
+                                    epochs=epochs)]  # fmt: skip
         await until(
             f"the router to join consumer group {router_group(settings.app_id)} on {bootstrap}",
             lambda: router.joined,

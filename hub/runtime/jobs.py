@@ -5,11 +5,18 @@ own task: however long one run takes, routing — a task of its own too — is n
 that exceeds ``stuck_after_s`` is logged as stuck, with how long it has run, every
 ``stuck_after_s`` until it finishes, and ``hub_job_stuck{task}`` is 1 meanwhile.  A failed run
 is logged and the next one tries again.
+
+A job with a ``lease`` (``hub.runtime.job_lease``) runs only while this process holds it: every
+``hub run`` and ``hub worker`` schedules every job, and the store picks one to run each job that
+must run once.  A process that takes a lease over from another runs the job at once (its holder
+may have been gone a whole lease period); one that holds it from the start waits ``every_s``
+when the job says so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -17,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.runtime import metrics
+from hub.runtime.job_lease import JobLease
 
 log = logging.getLogger("hub.run")
 
@@ -33,6 +41,8 @@ class Job:
     #: Run at once, or first after ``every_s`` (a tree head of a log the sink has not made yet,
     #: or an SLA tick before the router has read what was waiting, is worth nothing).
     at_start: bool = True
+    #: Held by one process of the hub at a time; None: the job is safe to run everywhere.
+    lease: JobLease | None = None
 
 
 async def watched(job: Job) -> Any:
@@ -62,17 +72,48 @@ async def watched(job: Job) -> Any:
 
 async def keep_running(job: Job) -> None:
     """Run ``job`` (now, or after ``every_s`` when not ``at_start``), then every ``every_s``
-    (once when None), until cancelled."""
+    (once when None), until cancelled; a leased job only while its lease is held."""
     metrics.JOB_STUCK.labels(job.name).set(0)
+    if job.lease is not None:
+        await _keep_leased(job, job.lease)
+        return
     if not job.at_start and job.every_s is not None:
         await asyncio.sleep(job.every_s)
     while True:
-        try:
-            await watched(job)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("job %s failed; %s", job.name, job.on_failure)
+        await _run_once(job)
         if job.every_s is None:
             return
         await asyncio.sleep(job.every_s)
+
+
+async def _run_once(job: Job) -> None:
+    try:
+        await watched(job)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("job %s failed; %s", job.name, job.on_failure)
+
+
+async def _keep_leased(job: Job, lease: JobLease) -> None:
+    assert job.every_s is not None, "a leased job runs periodically"
+    keeper = asyncio.create_task(lease.keep(), name=f"{job.name}-lease")
+    try:
+        await lease.holding.wait()
+        if job.at_start or lease.taken_over:
+            await _run_once(job)
+        while True:
+            # Sleep until the next run, or until the lease is lost.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_lost(lease), job.every_s)
+            if lease.held() is None:
+                await lease.holding.wait()  # taken back over: the last holder may be long gone
+            await _run_once(job)
+    finally:
+        keeper.cancel()
+        await asyncio.gather(keeper, return_exceptions=True)
+
+
+async def _lost(lease: JobLease) -> None:
+    while lease.held() is not None:
+        await asyncio.sleep(lease.renew_s)

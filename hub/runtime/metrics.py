@@ -123,6 +123,12 @@ JOB_STUCK = Gauge(
     "scrape job)",
     ["task"],
 )
+JOB_LEASE_HELD = Gauge(
+    "hub_job_lease_held",
+    "1 while this process holds the lease of a job that must run once (tree-heads, prune), "
+    "else 0: across a hub's processes the sum is 1 per job, 0 for at most one lease period",
+    ["task"],
+)
 ROUTER_READY = Gauge(
     "hub_router_ready",
     "1 once this worker's router has joined the ingress group and the store answers, else 0",

@@ -1,11 +1,12 @@
 """Publishing signed tree heads of the audit log to every connector's inbox.
 
-On each tick (on the leader) the publisher takes the audit log as the sink has written it so
-far, and if it grew since the last head: builds the RFC 9162 tree, signs its head as a C2SP
-checkpoint with the operators' key, adds consistency proofs from the latest heads it published
-before, records the head in the hub's store, sends it to every registered connector, and marks
-it published.  Each connector keeps the last head it checked and takes a new one only with a
-proof from it (``connectors.witness``), so a log the hub host rewrote shows at every agency.
+On each tick (in the process holding the ``tree-heads`` lease) the publisher takes the audit
+log as the sink has written it so far, and if it grew since the last head: builds the RFC 9162
+tree, signs its head as a C2SP checkpoint with the operators' key, adds consistency proofs
+from the latest heads it published before, records the head in the hub's store (with the
+lease's fence), sends it to every registered connector, and marks it published.  Each
+connector keeps the last head it checked and takes a new one only with a proof from it
+(``connectors.witness``), so a log the hub host rewrote shows at every agency.
 
 The heads themselves are not audit records: logging them would grow the log at every tick.
 """
@@ -22,6 +23,7 @@ from hub.audit.store import AuditStore
 from hub.audit.transparency import leaves, origin_of, signed_checkpoint
 from hub.core import merkle
 from hub.routing.operators_mail import EnsureInbox, queue_from_operators
+from hub.storage.leases import Lease, LeaseLost
 from hub.storage.tree_heads import PublishedHead, TreeHeads
 from hub.trust.directory import Directory
 from hub.trust.keys import SigningKey
@@ -52,6 +54,7 @@ class TreeHeadPublisher:
         *,
         proofs: int = 16,
         clock: Callable[[], datetime] | None = None,
+        lease: Callable[[], Lease | None] | None = None,
     ) -> None:
         self.registry = registry
         self.audit = audit
@@ -61,6 +64,8 @@ class TreeHeadPublisher:
         self.ensure_inbox = ensure_inbox
         self.proofs = proofs
         self.clock = clock or (lambda: datetime.now(UTC))
+        #: The tree-heads lease while this process holds it; None: not leased (one process).
+        self.lease = lease
         self.schema = registry.latest(TREE_HEAD)
 
     async def tick(self, producer: Any) -> int:
@@ -117,7 +122,14 @@ class TreeHeadPublisher:
             "published_at": to_json(now),
         }
         head = PublishedHead(size, root.hex(), payload, now, None)
-        self.heads.record(head)
+        lease = self.lease() if self.lease is not None else None
+        if self.lease is not None and lease is None:
+            return None  # the lease ran out while the tree was built: its new holder signs
+        try:
+            self.heads.record(head, lease)
+        except LeaseLost:
+            log.warning("tree head %d not recorded: another process took the job over", size)
+            return None
         return head
 
     async def _publish(self, producer: Any, head: PublishedHead) -> None:

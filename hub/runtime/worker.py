@@ -2,15 +2,18 @@
 
 Workers with the same ``app_id`` form one consumer group, so a second worker takes half of the
 ingress partitions (a third, a third of them...) and the group moves them back when it stops.
-A worker routes only: the SLA timer, the redelivery at start and the key records stay with
-``hub run``.  It must share the hub's store (PostgreSQL for real work; SQLite serialises the
-writers of two processes) and, on the embedded broker, the hub's run id, read from its state
-file, so its deliveries carry the right epoch.
+A worker also runs the hub's periodic jobs beside ``hub run`` (``hub.runtime.schedule``): the
+SLA clock and the key records everywhere, tree heads and pruning only while it holds their
+lease in the store; the redelivery at start stays with ``hub run``.  It must share the hub's
+store (PostgreSQL for real work; SQLite serialises the writers of two processes) and, on the
+embedded broker, the hub's run id, read from its state file, so its deliveries carry the right
+epoch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -23,7 +26,9 @@ from hub.runtime.health import Readiness, store_answers
 from hub.runtime.ingress.build import build_router
 from hub.runtime.jobs import Job, keep_running
 from hub.runtime.kafka_clients import KafkaProducer
+from hub.runtime.schedule import hub_jobs
 from hub.runtime.services import HubServices
+from hub.runtime.startup import async_step
 from hub.runtime.state import read_state, resolve_bootstrap
 from hub.runtime.timers import InboxTopics
 from hub.runtime.timestamp_gate import TimestampGate
@@ -101,11 +106,27 @@ async def _work(
         )
     follower = DirectoryFollower(services.directory, bootstrap,
                                  services.settings.kafka_python_security()).start()  # fmt: skip
+    jobs_producer = KafkaProducer(bootstrap, services.settings, client_id="hub-worker-jobs")
+    jobs: list[asyncio.Task] = []
+    routing = asyncio.create_task(router.run_restarting(producer))
     try:
-        await router.run_restarting(producer)
+        await async_step(f"the jobs' producer to reach {bootstrap}", jobs_producer.start(),
+                         services.settings.startup_timeout_s)  # fmt: skip
+        jobs = [asyncio.create_task(keep_running(j), name=j.name)
+                for j in hub_jobs(services, jobs_producer, InboxTopics(bootstrap, services),
+                                  instance=f"worker-{instance}")]  # fmt: skip
+        await routing
     except asyncio.CancelledError:
         pass  # a signal: the batch in hand is not committed and will be read again
     finally:
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+        if not routing.done():
+            routing.cancel()
+            await asyncio.gather(routing, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(jobs_producer.stop(), 10)
         await asyncio.to_thread(follower.stop)
         if gate is not None:
             gate.cancel()

@@ -4,6 +4,10 @@ them, and so one that was signed but not yet sent everywhere is sent again after
 A head is written (with the exact payload it carries) before it is published and marked
 published after every copy was acknowledged: a worker that dies in between publishes the same
 payload again, under the same message id, and connectors recognise it.
+
+Signing heads is a job that runs once across the hub's processes: a head is recorded only with
+the fence of the ``tree-heads`` lease, checked in the same transaction and kept in the row
+(``hub.storage.leases``), so a publisher that stalled and lost its lease records nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy import BigInteger, Column, DateTime, Engine, String, Table, Text
 
 from hub.core.clock import as_utc
 from hub.storage.engine import insert_ignore, metadata
+from hub.storage.leases import JobLeases, Lease
 
 tree_heads = Table(
     "tree_heads",
@@ -26,6 +31,8 @@ tree_heads = Table(
     Column("payload", Text, nullable=False),  # the TreeHead record as JSON (hub.wire.jsonpayload)
     Column("signed_at", DateTime(timezone=True), nullable=False),
     Column("published_at", DateTime(timezone=True)),
+    #: The fence of the tree-heads lease the head was recorded under (None before leases).
+    Column("fence", BigInteger),
 )
 
 
@@ -42,8 +49,12 @@ class TreeHeads:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def record(self, head: PublishedHead) -> bool:
+    def record(self, head: PublishedHead, lease: Lease | None = None) -> bool:
+        """Keep ``head`` before it is sent; with ``lease``, only while its fence is the job's
+        (:class:`~hub.storage.leases.LeaseLost` otherwise, and nothing is written)."""
         with self.engine.begin() as conn:
+            if lease is not None:
+                JobLeases(self.engine).check(conn, lease)
             return insert_ignore(
                 conn,
                 tree_heads,
@@ -53,6 +64,7 @@ class TreeHeads:
                     "payload": json.dumps(head.payload, ensure_ascii=False),
                     "signed_at": as_utc(head.signed_at),
                     "published_at": None,
+                    "fence": lease.fence if lease is not None else None,
                 },
             )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,19 +9,8 @@ import pytest
 
 from hub.storage.store import DeliveryRow, Store
 from hub.wire.deadletter import DeadLetter, dead_letter_id
-from tests.databases import database
 
 NOW = datetime(2024, 6, 19, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with database(request.param, tmp_path) as url:
-        s = Store(url)
-        try:
-            yield s
-        finally:
-            s.close()
 
 
 def delivery(message_id: str, **changes) -> DeliveryRow:
