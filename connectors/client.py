@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kafka import KafkaProducer
 
@@ -58,7 +58,10 @@ from hub.wire.documents import DocumentRef, Sealing
 from hub.wire.envelope import Envelope, seal
 from hub.wire.families import FAMILIES, Family
 from hub.wire.schemas import SchemaRegistry
-from hub.wire.topics import INGRESS
+from hub.wire.topics import INGRESS, connector_group
+
+if TYPE_CHECKING:
+    from hub.runtime.membership import GroupMembership
 
 log = logging.getLogger("connectors")
 
@@ -346,3 +349,13 @@ def _family(name: str) -> Family:
     if fam is None:
         raise ValueError(f"unknown family {name!r}; known: {', '.join(sorted(FAMILIES))}")
     return fam
+
+
+def inbox_membership(settings: Settings, connector: Connector, instance: str) -> GroupMembership:
+    """For a process that holds ``instance``'s lock (a gateway, an outbox relay): its member of
+    the connector's group, removed by the next process of the instance after a crash
+    (``hub.runtime.membership``), so a restart reads its inbox again at once."""
+    from hub.runtime.membership import GroupMembership
+
+    group = connector_group(connector.address.agency, connector.address.region)
+    return GroupMembership(settings, connector.bootstrap, group, instance)

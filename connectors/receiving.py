@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
@@ -43,6 +43,9 @@ from hub.wire.families import FAMILIES
 from hub.wire.families.tree_head import NAME as TREE_HEAD
 from hub.wire.schemas import SchemaRegistry
 from hub.wire.topics import COSIGNATURES, connector_group, inbox_topic
+
+if TYPE_CHECKING:
+    from hub.runtime.membership import GroupMembership
 
 log = logging.getLogger("connectors")
 
@@ -130,17 +133,30 @@ class Receiving:
         max_messages: int | None = None,
         auto_receipt: bool = True,
         stop: threading.Event | None = None,
+        membership: GroupMembership | None = None,
     ) -> int:
         """Process the inbox as this connector's consumer group; returns how many were handled.
 
         Commits each record's offset after its handler returned; a handler exception propagates
         and leaves the record uncommitted, so it is delivered again.  With ``auto_receipt`` (and
-        a signing key) an original the handler took is signed for before the commit.
+        a signing key) an original the handler took is signed for before the commit.  A caller
+        that holds its instance's lock (a gateway, an outbox relay) passes ``membership``: the
+        member a killed predecessor left is removed first, so a restart rejoins at once.
         """
         if follow:
             self.follow_directory()
-        consumer = self._consumer(group=True)
-        consumer.subscribe([inbox_topic(self.address.agency, self.address.region)])
+        topics = [inbox_topic(self.address.agency, self.address.region)]
+        if membership is not None:
+            import asyncio
+
+            from hub.runtime.membership import subscribe_remembering
+
+            asyncio.run(membership.evict_predecessor())
+            consumer = self._consumer(group=True)
+            subscribe_remembering(consumer, topics, membership)
+        else:
+            consumer = self._consumer(group=True)
+            consumer.subscribe(topics)
         handled = 0
         try:
             loop = self._poll_loop(consumer, None, follow, idle_timeout_s, None, consumer, stop)
@@ -168,7 +184,9 @@ class Receiving:
                 if max_messages is not None and handled >= max_messages:
                     break
         finally:
-            consumer.close()
+            consumer.close()  # leaves the group: nothing for a successor to remove
+            if membership is not None:
+                membership.forget()
         return handled
 
     def fetch_documents(self, msg: InboxMessage, documents_dir: Path) -> InboxMessage:

@@ -22,9 +22,9 @@ def group_consumer(
     instance: str | None = None,
     **extra: Any,
 ) -> Any:
-    from kafka import ConsumerRebalanceListener, KafkaConsumer
+    from kafka import KafkaConsumer
 
-    from hub.runtime.membership import GroupMembership
+    from hub.runtime.membership import GroupMembership, subscribe_remembering
 
     membership = GroupMembership(settings, bootstrap, group, instance) if instance else None
     if membership is not None:
@@ -42,14 +42,5 @@ def group_consumer(
         **settings.kafka_python_security(),
     )
 
-    class Remember(ConsumerRebalanceListener):
-        def on_partitions_revoked(self, revoked: Any) -> None:
-            pass
-
-        def on_partitions_assigned(self, assigned: Any) -> None:
-            if membership is not None:
-                generation = getattr(consumer._coordinator, "_generation", None)
-                membership.record(str(getattr(generation, "member_id", "") or ""))
-
-    consumer.subscribe([topic], listener=Remember())
+    subscribe_remembering(consumer, [topic], membership)
     return consumer

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from connectors.gateway.service import Gateway
+
+if TYPE_CHECKING:
+    from hub.runtime.membership import GroupMembership
 
 log = logging.getLogger("gateway")
 
@@ -13,9 +17,16 @@ log = logging.getLogger("gateway")
 class Receiver:
     """Reads the connector's inbox as its consumer group into the gateway's store, in a thread."""
 
-    def __init__(self, gateway: Gateway, *, auto_receipt: bool = False) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        auto_receipt: bool = False,
+        membership: GroupMembership | None = None,
+    ) -> None:
         self.gateway = gateway
         self.auto_receipt = auto_receipt
+        self.membership = membership
         self.stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gateway-receiver", daemon=True)
 
@@ -31,6 +42,7 @@ class Receiver:
                     follow=True,
                     stop=self.stop,
                     auto_receipt=self.auto_receipt,
+                    membership=self.membership,
                 )
             except Exception:
                 log.exception("the inbox reader stopped; starting it again")

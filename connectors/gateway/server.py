@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectors.client import Connector
+from connectors.client import Connector, inbox_membership
 from connectors.gateway.api import create_api
 from connectors.gateway.hubview import hub_view
 from connectors.gateway.outbox import (
@@ -117,7 +117,11 @@ class RunningGateway:
         if resent:
             log.warning("published again %d sealed messages not confirmed before", resent)
         self.connector.follow_directory()  # registrations and rotations, without a file copy
-        self.receiver = Receiver(self.gateway, auto_receipt=options.auto_receipt).start()
+        self.receiver = Receiver(
+            self.gateway,
+            auto_receipt=options.auto_receipt,
+            membership=inbox_membership(settings, self.connector, f"gateway-{options.address}"),
+        ).start()
         self.pusher = (
             Pusher(
                 self.store,

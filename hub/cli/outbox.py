@@ -30,7 +30,7 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from connectors.client import Connector
+    from connectors.client import Connector, inbox_membership
     from connectors.gateway.outbox import (
         DatabaseInbox,
         OutboxRelay,
@@ -59,7 +59,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             stop.wait()
         else:
             writer = DatabaseInbox(engine)
-            connector.consume(writer.write, follow=True, stop=stop, auto_receipt=args.auto_receipt)
+            connector.consume(
+                writer.write,
+                follow=True,
+                stop=stop,
+                auto_receipt=args.auto_receipt,
+                membership=inbox_membership(settings, connector, f"outbox-{address}"),
+            )
     except KeyboardInterrupt:
         pass
     finally:

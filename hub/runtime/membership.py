@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiokafka.client import AIOKafkaClient, CoordinationType
 from aiokafka.protocol.group import LeaveGroupRequest
@@ -89,3 +90,22 @@ class GroupMembership:
         log.info("group %s: removed member %s that a stopped %s left, so the join need not wait "
                  "for its session to expire", self.group, old, self.instance)  # fmt: skip
         return old
+
+
+def subscribe_remembering(
+    consumer: Any, topics: list[str], membership: GroupMembership | None
+) -> None:
+    """Subscribe a kafka-python ``consumer`` to ``topics``, recording its member id after every
+    join when a ``membership`` is given (the process holds that instance's lock)."""
+    from kafka import ConsumerRebalanceListener
+
+    class Remember(ConsumerRebalanceListener):
+        def on_partitions_revoked(self, revoked: Any) -> None:
+            pass
+
+        def on_partitions_assigned(self, assigned: Any) -> None:
+            if membership is not None:
+                generation = getattr(consumer._coordinator, "_generation", None)
+                membership.record(str(getattr(generation, "member_id", "") or ""))
+
+    consumer.subscribe(topics, listener=Remember())

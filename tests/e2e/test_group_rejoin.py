@@ -46,6 +46,26 @@ MEMBER = textwrap.dedent("""
 """)
 
 
+#: The same with kafka-python, as connectors (gateways, outbox relays) and the audit sink read.
+SYNC_MEMBER = textwrap.dedent("""
+    import sys
+    from kafka import KafkaConsumer
+    from hub.core.config import Settings
+    from hub.runtime.membership import GroupMembership, subscribe_remembering
+    from pathlib import Path
+
+    membership = GroupMembership(Settings(home=Path(sys.argv[2])), sys.argv[1], "g", "run")
+    c = KafkaConsumer(bootstrap_servers=sys.argv[1], group_id="g", session_timeout_ms=10000,
+                      heartbeat_interval_ms=1000, enable_auto_commit=False)
+    subscribe_remembering(c, ["t"], membership)
+    while not c.assignment():
+        c.poll(timeout_ms=100)
+    print("joined", membership.path.read_text(), flush=True)
+    while True:
+        c.poll(timeout_ms=1000)
+""")
+
+
 def members(bootstrap: str) -> list[str]:
     """The member ids the coordinator lists for group g (DescribeGroups, asked with aiokafka's
     client: kafka-python cannot read Tansu's answer)."""
@@ -66,12 +86,15 @@ def members(bootstrap: str) -> list[str]:
     return asyncio.run(ask())
 
 
-def test_the_successor_of_a_killed_member_removes_it_before_joining(tmp_path: Path) -> None:
+@pytest.mark.parametrize("member", [MEMBER, SYNC_MEMBER], ids=["aiokafka", "kafka-python"])
+def test_the_successor_of_a_killed_member_removes_it_before_joining(
+    tmp_path: Path, member: str
+) -> None:
     with EmbeddedBroker() as broker:
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
         admin.create_topics([NewTopic("t", 3, 1)])
         admin.close()
-        first = subprocess.Popen([sys.executable, "-c", MEMBER, broker.bootstrap, str(tmp_path)],
+        first = subprocess.Popen([sys.executable, "-c", member, broker.bootstrap, str(tmp_path)],
                                  stdout=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
         try:
             line = first.stdout.readline() if first.stdout else ""
