@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hub.core.config import ConfigError, Settings, load_settings
+from hub.core.config import EMBEDDED_SESSION, ConfigError, Settings, load_settings
 from hub.trust.address import Address
 from hub.trust.authority import DirectoryAuthority, create_key, init_directory_key
 from hub.trust.directory import Directory, DirectoryError, load_signing_key, private_key_path
@@ -51,7 +51,7 @@ def write_toml(directory: Path, text: str, name: str = "hub.toml") -> Path:
 
 def test_defaults_without_file_or_environment(clean_env: Path) -> None:
     s = load_settings()
-    assert s == Settings()
+    assert s == replace(Settings(), **EMBEDDED_SESSION)  # no broker named: the embedded one
     assert s.home == Path(".hub")
     assert s.fetch_max_wait_ms == 100
     assert s.kafka_security_protocol == "PLAINTEXT"
@@ -78,6 +78,21 @@ def test_precedence_defaults_file_environment_overrides(
     assert s.kafka_bootstrap == "file:9092"  # a None override does not hide the file
     assert not s.embedded
     assert s.fetch_max_wait_ms == 100  # untouched default
+
+
+def test_the_embedded_broker_gets_short_group_timeouts_unless_they_are_set(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tansu holds a join for about half the session timeout: short on the embedded broker.
+    embedded = load_settings()
+    assert embedded.embedded
+    assert (embedded.session_timeout_s, embedded.heartbeat_interval_s) == (2.0, 0.5)
+    # Kafka refuses less than 6 s (group.min.session.timeout.ms): its default stays.
+    cluster = load_settings(kafka_bootstrap="kafka-1:9092")
+    assert (cluster.session_timeout_s, cluster.heartbeat_interval_s) == (6.0, 1.0)
+    monkeypatch.setenv("HUB_SESSION_TIMEOUT_S", "10")
+    chosen = load_settings()
+    assert (chosen.session_timeout_s, chosen.heartbeat_interval_s) == (10.0, 0.5)
 
 
 def test_each_layer_alone_beats_the_default(
