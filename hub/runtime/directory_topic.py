@@ -17,7 +17,7 @@ from typing import Any
 
 from hub.core.restarting import start_restarting
 from hub.trust.directory_file import DirectoryFile
-from hub.wire.topics import DIRECTORY, DIRECTORY_KEY
+from hub.wire.topics import DIRECTORY, DIRECTORY_KEY, DIRECTORY_MAX_BYTES
 
 log = logging.getLogger("hub.trust.directory")
 
@@ -28,8 +28,10 @@ def publish(
     """Put one signed directory version on the topic; returns its offset once acknowledged."""
     from kafka import KafkaProducer
 
+    # gzip: a national directory is 15 MB of JSON and 2 MB compressed (bench/national.py).
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=5,
-                             client_id="hub-directory-publish", **security)  # fmt: skip
+                             client_id="hub-directory-publish", compression_type="gzip",
+                             max_request_size=DIRECTORY_MAX_BYTES, **security)  # fmt: skip
     try:
         meta = producer.send(DIRECTORY.name, key=DIRECTORY_KEY, value=document).get(timeout_s)
         return int(meta.offset)
@@ -51,7 +53,8 @@ class DirectoryFollower:
 
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
                                  client_id="hub-directory-follower", fetch_max_wait_ms=500,
-                                 **self.security)  # fmt: skip
+                                 max_partition_fetch_bytes=DIRECTORY_MAX_BYTES,
+                                 fetch_max_bytes=DIRECTORY_MAX_BYTES, **self.security)  # fmt: skip
         try:
             while not self._stop.is_set() and not consumer.partitions_for_topic(DIRECTORY.name):
                 self._stop.wait(5.0)  # no topic yet: the hub creates it when it starts

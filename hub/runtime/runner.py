@@ -27,7 +27,7 @@ from hub.trust.authority import (
 from hub.trust.directory import DEV_CONNECTORS, Directory, DirectoryError, load_signing_key
 from hub.trust.directory_file import load_directory
 from hub.trust.operators import OPERATORS
-from hub.wire.topics import hub_topics
+from hub.wire.topics import TopicSpec, core_topics, hub_topics
 
 log = logging.getLogger("hub.run")
 
@@ -68,6 +68,25 @@ def prepare_directory(settings: Settings) -> Directory:
     return directory
 
 
+#: Up to this many connectors, `hub run` creates every inbox and documents topic as it starts.
+#: Beyond it only the core topics: each inbox is created before its first delivery anyway
+#: (``InboxTopics``), `hub topics apply` creates them all on a cluster, and the embedded broker
+#: takes O(topics) to create each one (a national directory's 50,000 would take ~14 minutes,
+#: bench/national.py).
+TOPICS_AT_START = 2000
+
+
+def start_topics(directory: Directory, settings: Settings) -> list[TopicSpec]:
+    """The topics `hub run` makes sure of before it routes."""
+    addresses = directory.addresses()
+    if len(addresses) <= TOPICS_AT_START:
+        return hub_topics(addresses, settings.docs_retention_ms)
+    log.info("%d connectors: only the core topics are created at start; each connector's inbox "
+             "and documents topics before their first delivery (or all at once with `hub topics "
+             "apply`)", len(addresses))  # fmt: skip
+    return core_topics()
+
+
 def run_hub(settings: Settings) -> int:
     """Start (or reach) the broker, prepare the directory, topics and store — each a start-up
     step with a timeout (``hub.runtime.startup``) — then route until Ctrl-C or SIGTERM."""
@@ -94,7 +113,7 @@ def run_hub(settings: Settings) -> int:
             f"the hub's topics on {bootstrap}",
             lambda: ensure_topics(
                 bootstrap,
-                hub_topics(directory.addresses(), settings.docs_retention_ms),
+                start_topics(directory, settings),
                 security=settings.kafka_python_security(),
                 replication=settings.topic_replication,
             ),

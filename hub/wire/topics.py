@@ -50,7 +50,15 @@ COSIGNATURES = TopicSpec("hub.audit.cosignatures", 1, {"retention.ms": str(4 * W
 #: Every signed directory version the operators published (``hub directory publish``), keyed
 #: by one constant so that compaction keeps the latest; routers, connectors and gateways follow
 #: it and take a newer serial that verifies against their trust anchor.
-DIRECTORY = TopicSpec("hub.directory", 1, {"cleanup.policy": "compact"})
+#: A national directory (~25,000 connectors, bench/national.py) is ~15 MB of JSON, 2 MB gzipped:
+#: over Kafka's default 1 MB for one record, so the topic takes up to this much (compressed, as
+#: the broker checks it) and its producer and readers are sized to match.
+DIRECTORY_MAX_BYTES = 64 * 1024 * 1024
+DIRECTORY = TopicSpec(
+    "hub.directory",
+    1,
+    {"cleanup.policy": "compact", "max.message.bytes": str(DIRECTORY_MAX_BYTES)},
+)
 DIRECTORY_KEY = b"directory"
 
 INBOX_PARTITIONS = 3
