@@ -56,6 +56,7 @@ class JobLease:
         self.holding = asyncio.Event()
         self._seen_holder: str | None = None
         self._tries = 0
+        self._unreachable = False
         #: The lease was taken after this process had stood by (not at its first try): the
         #: job is run at once, as its last holder may have been gone a whole lease period.
         self.taken_over = False
@@ -81,8 +82,17 @@ class JobLease:
                 self.lease_s, fence,
             )  # fmt: skip
         except Exception as exc:  # the store is unreachable: the lease runs out on its own
-            log.warning("job %s: could not renew its lease (%s)", self.job, type(exc).__name__)
+            if not self._unreachable:  # said once per outage, not at every try
+                log.warning("job %s: could not renew its lease (%s); it runs out in %.0f s "
+                            "unless the store answers", self.job, type(exc).__name__,
+                            self.lease_s)  # fmt: skip
+            self._unreachable = True
             lease = self.held()
+            self._changed(lease, "nobody this process can see (the store does not answer)")
+            return lease
+        if self._unreachable:
+            log.info("job %s: the store answers again", self.job)
+            self._unreachable = False
         holder = "?"
         if lease is None:
             with contextlib.suppress(Exception):

@@ -86,13 +86,41 @@ async def keep_running(job: Job) -> None:
         await asyncio.sleep(job.every_s)
 
 
+#: Per job: the last outage reported, and when (monotonic).
+_outages: dict[str, tuple[str, float]] = {}
+
+
+def _outage(exc: BaseException) -> str | None:
+    """A one-line description when ``exc`` is the store or the broker out of reach (expected
+    during a partition: no traceback, said once a minute), else None (a bug: full traceback)."""
+    from aiokafka.errors import KafkaError as AioKafkaError
+    from kafka.errors import KafkaError
+    from sqlalchemy.exc import OperationalError
+
+    if isinstance(exc, OperationalError):
+        return f"the store does not answer ({str(exc.orig).splitlines()[0][:160]})"
+    if isinstance(exc, (KafkaError, AioKafkaError, ConnectionError, TimeoutError)):
+        return f"the broker does not answer ({type(exc).__name__})"
+    return None
+
+
 async def _run_once(job: Job) -> None:
     try:
         await watched(job)
+        if _outages.pop(job.name, None) is not None:
+            log.info("job %s runs again", job.name)
     except asyncio.CancelledError:
         raise
-    except Exception:
-        log.exception("job %s failed; %s", job.name, job.on_failure)
+    except Exception as exc:
+        outage = _outage(exc)
+        if outage is None:
+            log.exception("job %s failed; %s", job.name, job.on_failure)
+            return
+        last = _outages.get(job.name)
+        now = time.monotonic()
+        if last is None or last[0] != outage or now - last[1] > 60:
+            log.warning("job %s failed: %s; %s", job.name, outage, job.on_failure)
+            _outages[job.name] = (outage, now)
 
 
 async def _keep_leased(job: Job, lease: JobLease) -> None:

@@ -112,6 +112,34 @@ def test_a_failing_job_is_logged_and_run_again() -> None:
     assert runs > 3
 
 
+def test_a_store_out_of_reach_is_one_line_a_minute_and_a_bug_keeps_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    async def cut_off() -> None:
+        raise OperationalError("SELECT", {}, Exception("connection is bad: Network is unreachable"))
+
+    async def buggy() -> None:
+        raise ValueError("a bug")
+
+    async def scenario() -> None:
+        tasks = [asyncio.create_task(keep_running(Job(name, run, 0.01)))
+                 for name, run in (("prune", cut_off), ("audit-keys", buggy))]  # fmt: skip
+        await asyncio.sleep(0.3)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    with caplog.at_level(logging.INFO, "hub.run"):
+        asyncio.run(scenario())
+    outage = [r for r in caplog.records if "job prune failed" in r.getMessage()]
+    assert len(outage) == 1 and outage[0].exc_info is None
+    assert "the store does not answer (connection is bad" in outage[0].getMessage()
+    bugs = [r for r in caplog.records if "job audit-keys failed" in r.getMessage()]
+    assert len(bugs) > 3 and all(r.exc_info for r in bugs)
+
+
 def test_hub_run_against_a_broker_that_never_answers_fails_naming_the_step(
     tmp_path: Path,
 ) -> None:
