@@ -90,7 +90,10 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
         limit=args.limit,
     )
     if args.json:
-        print(json.dumps(records, ensure_ascii=False))
+        # facts as the object they are, as `hub audit trail --json` gives them
+        shaped = [{**r, "facts": json.loads(r["facts"]) if isinstance(r.get("facts"), str)
+                   else r.get("facts")} for r in records]  # fmt: skip
+        print(json.dumps(shaped, ensure_ascii=False, default=str))
         return 0
     rows = [
         [

@@ -35,7 +35,7 @@ from hub.console.headers import PLAIN, secured
 from hub.console.looks import latest_looks, look
 from hub.console.search import Filters, in_scope, search
 from hub.console.service import Console
-from hub.console.static_files import static_script
+from hub.console.static_files import FAVICON_SVG, static_script
 from hub.core.clock import BEIJING
 from hub.lifecycle.states import State
 from hub.report.render import to_html
@@ -248,6 +248,12 @@ def create_app(console: Console) -> FastAPI:
         body, kind = (token, TSR) if part == "tsr" else (stamped_bytes(cp), "text/plain")
         disposition = f"attachment; filename={cp.seq}.{part}"
         return Response(body, media_type=kind, headers={"Content-Disposition": disposition})
+
+    @app.get("/favicon.ico")
+    @app.get("/favicon.svg")
+    def favicon() -> Response:
+        return Response(FAVICON_SVG, media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
 
     @app.get("/static/{name:path}")
     def static(name: str) -> Response:

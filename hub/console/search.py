@@ -96,7 +96,10 @@ def search(
     if f.reference:
         conditions.append(or_(ledger.c.reference == f.reference,
                               ledger.c.case_number == f.reference))  # fmt: skip
-    if f.agency:
+    if f.agency and "@" in f.agency:  # one connector, as the results show it: PSB@350582
+        address = f.agency.upper()
+        conditions.append(or_(ledger.c.sender == address, ledger.c.routed_to == address))
+    elif f.agency:
         agency = f.agency.upper()
         conditions.append(or_(ledger.c.sender.like(f"{agency}@%"),
                               ledger.c.routed_to.like(f"{agency}@%")))  # fmt: skip

@@ -11,8 +11,9 @@ rehearsing an escalation) writes a larger number to jump the running hub forward
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import overload
@@ -95,7 +96,42 @@ class OffsetClock:
         return float(text) if text else 0.0
 
 
+#: Where `hub run` records a clock other than the wall clock (an offset, a clock file), so that
+#: every command on its home — the console, `hub status`, the reports — reads the hub's time,
+#: not the wall clock's (docs/configuration.md, "One clock per home").
+HOME_CLOCK = "clock.json"
+_CLOCK_KEYS = ("clock_offset_s", "clock_file", "allow_clock_file")
+
+
+def record_home_clock(settings: Settings) -> None:
+    """At `hub run`'s start: write its clock to the home, or remove a stale one."""
+    from hub.core.files import write_atomic
+
+    path = settings.home / HOME_CLOCK
+    if not settings.clock_offset_s and not settings.clock_file:
+        path.unlink(missing_ok=True)
+        return
+    clock_file = str(Path(settings.clock_file).resolve()) if settings.clock_file else ""
+    record = {"clock_offset_s": settings.clock_offset_s, "clock_file": clock_file,
+              "allow_clock_file": settings.allow_clock_file}  # fmt: skip
+    write_atomic(path, (json.dumps(record) + "\n").encode())
+
+
+def home_clock(settings: Settings) -> Settings:
+    """``settings`` with its home's recorded clock, unless they name a clock of their own."""
+    if settings.clock_offset_s or settings.clock_file:
+        return settings
+    try:
+        recorded = json.loads((settings.home / HOME_CLOCK).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return settings
+    if not isinstance(recorded, dict):
+        return settings
+    return replace(settings, **{k: recorded[k] for k in _CLOCK_KEYS if k in recorded})
+
+
 def clock_from_settings(settings: Settings) -> Clock:
+    settings = home_clock(settings)
     if settings.clock_file and not settings.allow_clock_file:
         raise ConfigError(
             "clock_file moves the hub's clock (and fires deadlines); it is a test setting: "

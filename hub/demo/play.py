@@ -24,6 +24,7 @@ from hub.audit.store import AuditStore
 from hub.core.clock import BEIJING
 from hub.demo import scenario, week
 from hub.demo.agencies import Agency, Department, finance_bureau
+from hub.demo.console import start_console
 from hub.demo.files import evidence
 from hub.demo.gateway_agency import GatewayAgency
 from hub.demo.hub import DemoHub
@@ -172,8 +173,9 @@ def run_demo(
     hold: Callable[[str], None] | None = None,
     suite: str = "intl",
 ) -> Outcome:
-    """Start the hub and the departments, play the week, print what it left; ``hold`` (given
-    the board's URL) is called before the hub stops."""
+    """Start the hub and the departments, play the week, print what it left; with ``hold``
+    (given the board's URL) the officers' console starts too, with a ready-made supervisor whose
+    sign-in is said, and both stop when ``hold`` returns."""
     began = time.monotonic()
     if monday is None:
         monday = scenario.next_plain_monday(datetime.now(UTC), default_calendar().is_workday)
@@ -205,8 +207,7 @@ def run_demo(
         finance_bureau(connectors[scenario.FIN], f"sqlite:///{out / 'fin-register.db'}")
         for agency in connectors.values():
             agency.start()
-            stack.callback(agency.join)
-            stack.callback(agency.stop)
+        stack.callback(stop_all, list(connectors.values()))
         agencies: dict[str, Department] = dict(connectors)
         for address in scenario.VIA_GATEWAY:
             gateway = GatewayAgency(address, home, hub.env)
@@ -244,8 +245,21 @@ def run_demo(
             f"board.html, board.json); the board: {web_url}/board"
         )
         if hold is not None:
+            console = start_console(hub.env, home)
+            stack.callback(console.stop)
+            for line in console.sign_in_lines():
+                say(line)
             hold(web_url)
     return Outcome(web_url, view, report.to_json(), verify, time.monotonic() - began)
+
+
+def stop_all(agencies: list[Agency]) -> None:
+    """Every department told to stop first, then each waited for: their readers wind down
+    together (one by one took a second each, most of a Ctrl-C's wait)."""
+    for agency in agencies:
+        agency.stop()
+    for agency in agencies:
+        agency.join()
 
 
 def _hub(hub: DemoHub, *command: str) -> str:

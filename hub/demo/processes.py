@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from hub.runtime.broker import die_with_parent
+
 
 def spawn(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """``hub ARGS`` in the background, its output appended to ``log_path``."""
+    """``hub ARGS`` in the background, its output appended to ``log_path``.
+
+    Out of the terminal's process group, so that Ctrl-C reaches the demo alone, which stops the
+    departments first and then these (a hub stopped first left the departments' clients
+    retrying against a broker that was gone); yet never outliving the demo, however it ends."""
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "hub.cli", *args],
@@ -17,6 +24,8 @@ def spawn(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Po
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent(os.getpid()),
         )
 
 

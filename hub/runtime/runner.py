@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from dataclasses import fields
 from datetime import UTC, datetime
 
+from hub.core.clock import record_home_clock
 from hub.core.config import Settings
 from hub.runtime.admin import TopicEpochs, ensure_topics
 from hub.runtime.broker import EmbeddedBroker, free_port
@@ -97,6 +98,7 @@ def run_hub(settings: Settings) -> int:
 
     timeout = settings.startup_timeout_s
     settings.home.mkdir(parents=True, exist_ok=True)
+    record_home_clock(settings)  # the console and every command on this home follow it
     with ExitStack() as stack:
         stack.enter_context(hub_lock(settings.state_file))  # AlreadyRunning when another runs
         if settings.embedded:

@@ -124,6 +124,27 @@ def test_search_filters_by_state_and_overdue(
     assert f"/handoffs/{mid}" in browser.get("/", params={"overdue": "1"}).text
 
 
+def test_every_page_has_an_icon_and_favicon_ico_is_no_404(browser: TestClient) -> None:
+    login = browser.get("/login")
+    assert '<link rel="icon" href="/favicon.svg"' in login.text
+    for path in ("/favicon.ico", "/favicon.svg"):
+        icon = browser.get(path)
+        assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+        assert icon.text.startswith("<svg") and "监" in icon.text
+
+
+def test_search_by_agency_takes_the_address_the_results_show(
+    rig: Rig, browser: TestClient, console: Console
+) -> None:
+    mid = delivered_clue(rig)  # MIB@350582 → PSB@350582
+    sign_in(browser, console, "qz-audit-01")
+    for agency in ("PSB", "PSB@350582", "psb@350582", "MIB@350582"):
+        found = browser.get("/", params={"agency": agency})
+        assert found.status_code == 200 and f"/handoffs/{mid}" in found.text, agency
+    for agency in ("PSB@350583", "MIB@350500"):
+        assert f"/handoffs/{mid}" not in browser.get("/", params={"agency": agency}).text
+
+
 def test_the_weekly_report_downloads_as_the_command_line_s_workbook(
     browser: TestClient, console: Console
 ) -> None:

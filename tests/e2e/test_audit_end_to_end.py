@@ -170,6 +170,11 @@ def test_search_finds_by_agency_region_family_and_status(
     assert search("--agency", "MIB", "--since", today, "--until", today)
     assert search("--since", "2000-01-01", "--until", "2000-01-02") == []
     assert "record(s)" in pg_hub.cli("audit", "search", "--agency", "MIB").stdout
+    # The same record reads the same in both: facts an object, as `hub audit trail` gives it.
+    [one] = search("--status", "RETURNED")
+    trail = json.loads(pg_hub.cli("audit", "trail", one["message_id"], "--json").stdout)
+    same = next(s for s in trail if s["seq"] == one["seq"])
+    assert isinstance(one["facts"], dict) and one["facts"] == same["facts"]
 
 
 def test_verify_passes_then_a_one_byte_psql_change_is_named(

@@ -137,3 +137,26 @@ def test_the_clock_file_is_a_test_setting(tmp_path: Path) -> None:
         Settings(home=tmp_path, clock_file=str(tmp_path / "clock"), allow_clock_file=True)
     )
     assert clock() > datetime.now(UTC) + timedelta(minutes=59)
+
+
+def test_every_command_on_a_home_follows_the_clock_its_hub_recorded(tmp_path: Path) -> None:
+    from hub.core.clock import clock_from_settings, record_home_clock
+    from hub.core.config import Settings
+
+    moved = tmp_path / "clock-offset"
+    moved.write_text(str(11 * 86400))
+    hub = Settings(home=tmp_path, clock_file=str(moved), allow_clock_file=True)
+    record_home_clock(hub)  # `hub run` does this as it starts
+    # The console, `hub status` or a report on the same home, started without HUB_CLOCK_FILE:
+    console = clock_from_settings(Settings(home=tmp_path))
+    assert console() > datetime.now(UTC) + timedelta(days=10, hours=23)
+    moved.write_text(str(12 * 86400))  # the hub's clock moves on; so does everyone's
+    assert console() > datetime.now(UTC) + timedelta(days=11, hours=23)
+    # A command naming a clock of its own keeps it; a hub started on the wall clock clears it.
+    own = clock_from_settings(Settings(home=tmp_path, clock_offset_s=-3600))
+    assert own() < datetime.now(UTC)
+    record_home_clock(Settings(home=tmp_path))
+    assert (
+        abs((clock_from_settings(Settings(home=tmp_path))() - datetime.now(UTC)).total_seconds())
+        < 5
+    )
