@@ -36,6 +36,7 @@ from hub.console.looks import latest_looks, look
 from hub.console.search import Filters, in_scope, search
 from hub.console.service import Console
 from hub.console.static_files import FAVICON_SVG, static_script
+from hub.console.words import install as install_words
 from hub.core.clock import BEIJING
 from hub.lifecycle.states import State
 from hub.report.render import to_html
@@ -52,6 +53,7 @@ LOGIN_CSRF = "hub_console_login"
 PAGES = Environment(
     loader=PackageLoader("hub.console", "templates"), autoescape=select_autoescape()
 )
+install_words(PAGES)
 TSR = "application/timestamp-reply"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NO_CERTIFICATES = "证书登录未启用 Certificate sign-in is not enabled here."
@@ -373,9 +375,16 @@ def create_app(console: Console) -> FastAPI:
         officer, session = current(request)
         if officer.role != "supervisor":
             return denied(officer, "looks", csrf=session.csrf)
-        console.looks.write(look(officer.name, "looks", console.clock()))
-        return page("looks.html", officer=officer, csrf=session.csrf,
-                    looks=latest_looks(console.audit))  # fmt: skip
+        q = request.query_params
+        who, mid = q.get("officer", "").strip(), q.get("message_id", "").strip()
+        number = int(q.get("page", "1") or 1)
+        filters = {k: v for k, v in (("officer", who), ("message_id", mid)) if v}
+        console.looks.write(look(officer.name, "looks", console.clock(), filters=filters))
+        rows, more = latest_looks(console.audit, officer=who, message_id=mid, page=number)
+        return page("looks.html", officer=officer, csrf=session.csrf, looks=rows, more=more,
+                    who=who, mid=mid, number=number,
+                    prev=urllib.parse.urlencode({**filters, "page": number - 1}),
+                    next=urllib.parse.urlencode({**filters, "page": number + 1}))  # fmt: skip
 
     return app
 

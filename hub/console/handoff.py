@@ -11,7 +11,7 @@ encrypted payload stays unreadable: the hub has only its digest.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -48,6 +48,12 @@ def _due(at: datetime) -> str:
     if (local.hour, local.minute, local.second) == (0, 0, 0):
         return f"{(local - timedelta(days=1)):%Y-%m-%d} 24:00"
     return f"{local:%Y-%m-%d %H:%M}"
+
+
+def _due_day(at: datetime) -> date:
+    """The day a deadline falls on: one at 24:00 (the next day's 00:00) is that day's, so a
+    1-working-day deadline counts 1, not 2."""
+    return (at.astimezone(BEIJING) - timedelta(microseconds=1)).date()
 
 
 def _step(s: Step) -> dict[str, Any]:
@@ -117,7 +123,7 @@ def handoff_view(
             "creditor": ob.creditor,
             "due_at": _due(ob.due_at),
             "working_days": calendar.workdays_between(delivered.astimezone(BEIJING).date(),
-                                                      ob.due_at.astimezone(BEIJING).date()),
+                                                      _due_day(ob.due_at)),
             "fulfilled_at": _cst(ob.fulfilled_at),
             "overdue": ob.fulfilled_at is None and ob.due_at < now,
         })  # fmt: skip

@@ -73,16 +73,46 @@ class LookLog:
         ).get(self.timeout_s)
 
 
-def latest_looks(audit: AuditStore, limit: int = 200) -> list[dict[str, Any]]:
-    """The newest looks, as the supervisors' page lists them."""
+WHAT = {"search": "检索", "handoff": "查阅移交", "weekly": "周报表", "ledger": "台账",
+        "looks": "查阅记录", "pictures": "图表", "timestamp": "时间戳"}  # fmt: skip
+OUTCOMES = {"shown": "已显示", "denied": "拒绝（超出辖区）", "downloaded": "已下载"}
+
+
+def latest_looks(
+    audit: AuditStore,
+    *,
+    officer: str = "",
+    message_id: str = "",
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of looks, newest first, of one officer or one hand-off if asked (the supervisors'
+    page); and whether there is another page.  ``officer`` and ``message_id`` were checked
+    against the identifier alphabet where they entered (hub.console.params)."""
+    from sqlalchemy import select
+
+    from hub.audit.schema import audit_log
+    from hub.core.clock import beijing_time
+
+    cond = [audit_log.c.kind == ev.CONSOLE_LOOK]
+    if officer:  # facts are canonical JSON: {"officer":"qz-audit-01",...}
+        cond.append(audit_log.c.facts.contains(f'"officer":"{officer}"', autoescape=True))
+    if message_id:
+        cond.append(audit_log.c.message_id == message_id)
+    stmt = (select(audit_log).where(*cond).order_by(audit_log.c.seq.desc())
+            .limit(page_size + 1).offset((page - 1) * page_size))  # fmt: skip
+    with audit.engine.connect() as conn:
+        found = [dict(r) for r in conn.execute(stmt).mappings()]
     rows = []
-    for r in audit.search(kinds=[ev.CONSOLE_LOOK], limit=limit, newest_first=True):
+    for r in found[:page_size]:
         facts = json.loads(r.get("facts") or "{}")
         rows.append({
-            "seq": r["seq"], "at": str(r["occurred_at"])[:19], "officer": facts.get("officer"),
-            "what": facts.get("what"), "outcome": facts.get("outcome"),
+            "seq": r["seq"], "at": beijing_time(r["occurred_at"]), "officer": facts.get("officer"),
+            "what": WHAT.get(facts.get("what", ""), facts.get("what")),
+            "outcome": OUTCOMES.get(facts.get("outcome", ""), facts.get("outcome")),
+            "denied": facts.get("outcome") == "denied",
             "message_id": r.get("message_id"),
             "filters": " ".join(f"{k[7:]}={v}" for k, v in facts.items()
                                 if k.startswith("filter_")),
         })  # fmt: skip
-    return rows
+    return rows, len(found) > page_size

@@ -63,6 +63,7 @@ def _reference(value: str) -> str | None:
 
 RULES: dict[str, Callable[[str], str | None]] = {
     "message_id": _shape(ID_PATTERN, ID_RULE),
+    "officer": _shape(ID_PATTERN, "an officer's account name, " + ID_RULE),
     "reference": _reference,
     "agency": _shape(_AGENCY, "an agency code such as PSB, or PSB@350582"),
     "region": _shape(_REGION, "a six-digit region code such as 350582"),

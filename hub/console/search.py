@@ -130,4 +130,22 @@ def search(
     )
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(query).mappings()]
-    return rows[:page_size], len(rows) > page_size
+        page = rows[:page_size]
+        late = _overdue_among(conn, [r["message_id"] for r in page], now)
+    for r in page:
+        r["overdue"] = r["message_id"] in late  # the page highlights these rows
+    return page, len(rows) > page_size
+
+
+def _overdue_among(conn: Any, message_ids: list[str], now: datetime) -> set[str]:
+    """Which of one page's hand-offs owe something past its deadline (one query a page)."""
+    if not message_ids:
+        return set()
+    found = conn.execute(
+        select(obligations.c.message_id).where(
+            obligations.c.message_id.in_(message_ids),
+            obligations.c.fulfilled_at.is_(None),
+            obligations.c.due_at < as_utc(now),
+        )
+    )
+    return {r[0] for r in found}

@@ -124,6 +124,28 @@ def test_search_filters_by_state_and_overdue(
     assert f"/handoffs/{mid}" in browser.get("/", params={"overdue": "1"}).text
 
 
+def test_a_hand_off_reads_in_the_officers_words_and_its_deadline_counts_true(
+    rig: Rig, browser: TestClient, console: Console, clock: Clock
+) -> None:
+    mid = delivered_clue(rig)
+    sign_in(browser, console, "qz-audit-01")
+    page = browser.get(f"/handoffs/{mid}").text
+    entry = page.split('id="entry"')[1].split("</table>")[0]
+    assert "晋江市医疗保障局" in entry and "晋江市公安局" in entry and "线索移送" in entry
+    assert '<span title="clue_transfer">线索移送</span>' in entry  # the code in a tooltip
+    assert '<span title="DELIVERED">已送达</span>' in entry and "北京时间" in entry
+    obligations = page.split('id="obligations"')[1].split("</table>")[0]
+    assert '<span title="receipt">签收</span>' in obligations
+    # The receipt is due by the end of the next working day: 1 working day, not 2.
+    receipt = next(r for r in obligations.split("<tr") if "签收" in r and "<td>" in r)
+    assert [c for c in re.findall(r"<td>(\d+)</td>", receipt)] == ["1"]
+    clock.now += timedelta(days=10)
+    sign_in(browser, console, "qz-audit-01")
+    found = browser.get("/", params={"overdue": "1"}).text
+    row = next(r for r in found.split("<tr") if f"/handoffs/{mid}" in r)
+    assert 'class="overdue"' in row and "已超期" in row and "晋江市公安局" in row
+
+
 def test_every_page_has_an_icon_and_favicon_ico_is_no_404(browser: TestClient) -> None:
     login = browser.get("/login")
     assert '<link rel="icon" href="/favicon.svg"' in login.text
@@ -172,6 +194,35 @@ def test_only_a_supervisor_sees_who_looked_at_what(
     boss = TestClient(create_app(console), follow_redirects=False)
     sign_in(boss, console, "fj-super-01")
     assert boss.get("/looks").status_code == 200
+
+
+def test_the_looks_page_finds_one_officer_s_or_one_hand_off_s_looks_page_by_page(
+    console: Console, clock: Clock
+) -> None:
+    from hub.console.looks import look
+
+    console.audit.append([
+        look("qz-audit-01" if n % 3 else "pt-audit-01", "handoff", clock.now,
+             message_id=f"m-{n}", outcome="denied" if n == 7 else "shown")
+        for n in range(1, 121)
+    ])  # fmt: skip
+    boss = TestClient(create_app(console), follow_redirects=False)
+    sign_in(boss, console, "fj-super-01")
+    first = boss.get("/looks", params={"officer": "pt-audit-01"})
+    assert first.status_code == 200
+    shown = re.findall(r"<code>(m-\d+)</code>", first.text)
+    assert shown == [f"m-{n}" for n in range(120, 0, -1) if n % 3 == 0]  # 40: one page
+    assert 'id="next"' not in first.text and "北京时间" in first.text
+    everyone = boss.get("/looks").text
+    assert len(re.findall(r"<code>m-\d+</code>", everyone)) == 50 and 'id="next"' in everyone
+    third = boss.get("/looks", params={"page": "3"}).text
+    assert re.findall(r"<code>(m-\d+)</code>", third) == [f"m-{n}" for n in range(20, 0, -1)]
+    one = boss.get("/looks", params={"message_id": "m-7"}).text
+    assert re.findall(r"<code>(m-\d+)</code>", one) == ["m-7"] and "拒绝" in one
+    # The officer's name is checked where it enters, and a LIKE pattern is no wildcard.
+    assert boss.get("/looks", params={"officer": "%"}).status_code == 400
+    wildcard = boss.get("/looks", params={"officer": "qz_audit_01"}).text
+    assert "m-" not in wildcard.split("<tbody>")[1]
 
 
 def test_pictures_show_flows_compliance_and_overdue_within_scope(

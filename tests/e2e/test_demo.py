@@ -309,7 +309,11 @@ def test_an_officer_finds_the_demo_week_s_breached_clue_reads_and_proves_it(
         page.goto(f"{url}/?overdue=1&agency=PSB")  # type: ignore[attr-defined]
         page.click(f"a[href='/handoffs/{breached}']")  # type: ignore[attr-defined]
         timeline = page.inner_text("#timeline")  # type: ignore[attr-defined]
-        assert "sla_breach" in timeline and "receipt" not in page.inner_text("#state").lower()  # type: ignore[attr-defined]
+        # In the officers' words: the breach, the state, the agencies by name, no codes.
+        assert "超期" in timeline and page.inner_text("#state") == "已送达"  # type: ignore[attr-defined]
+        entry = page.inner_text("#entry")  # type: ignore[attr-defined]
+        assert "晋江市公安局" in entry and "线索移送" in entry and "clue_transfer" not in entry
+        assert "北京时间" in entry
         page.click("#verify")  # type: ignore[attr-defined]
         expect(page.locator("#verify-result")).to_contain_text(  # type: ignore[attr-defined]
             "verif", timeout=60_000
