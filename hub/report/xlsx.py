@@ -21,6 +21,11 @@ from hub.report.forms import WeeklyReport
 from hub.report.render import SIGNATURES, Cell, Sheet, _unit, sheets
 
 _INT = re.compile(r"-?\d+")
+#: A 合计（不重复数）cell of the forms, "2家，3.54万元": two figures in one box.  The workbook holds
+#: them as two numbers: the count in the box (shown "2家"), the sum in a row of its own below
+#: the table (shown "3.54万元"), so that every figure is a number a formula can add.
+TOTAL_TEXT = re.compile(r"(\d+)(家|人)，(-?\d+\.\d{2})万元")
+TOTAL_SUMS = "其中：追回金额（万元）"
 _DEC = re.compile(r"-?\d+\.\d+")
 _THIN = Side(style="thin")
 _BOX = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
@@ -52,8 +57,12 @@ def value_of(text: str) -> int | float | str:
     return text
 
 
-def _place(ws: object, rows: Sequence[Sequence[Cell]], top: int, *, bold: bool) -> int:
-    """Write spanned rows from row ``top``; merge each span; returns the next free row."""
+def _place(
+    ws: object, rows: Sequence[Sequence[Cell]], top: int, *, bold: bool,
+    sums: list[tuple[int, float]] | None = None,
+) -> int:  # fmt: skip
+    """Write spanned rows from row ``top``; merge each span; returns the next free row.  A
+    合计 box's count is written as a number and its sum (column, 万元) added to ``sums``."""
     taken: set[tuple[int, int]] = set()
     for r, row in enumerate(rows):
         col = 1
@@ -62,8 +71,14 @@ def _place(ws: object, rows: Sequence[Sequence[Cell]], top: int, *, bold: bool) 
                 col += 1
             taken.update((top + r + dr, col + dc) for dr in range(cell.rowspan)
                          for dc in range(cell.colspan))  # fmt: skip
-            target = ws.cell(row=top + r, column=col, value=value_of(cell.text))  # type: ignore[attr-defined]
-            if isinstance(target.value, float):
+            total = TOTAL_TEXT.fullmatch(cell.text)
+            value = int(total.group(1)) if total else value_of(cell.text)
+            target = ws.cell(row=top + r, column=col, value=value)  # type: ignore[attr-defined]
+            if total:
+                target.number_format = f'0"{total.group(2)}"'
+                if sums is not None:
+                    sums.append((col, float(total.group(3))))
+            elif isinstance(target.value, float):
                 target.number_format = "0.00"
             target.alignment, target.border = _CENTER, _BOX
             if bold:
@@ -78,6 +93,20 @@ def _place(ws: object, rows: Sequence[Sequence[Cell]], top: int, *, bold: bool) 
                 )  # fmt: skip
             col += cell.colspan
     return top + len(rows)
+
+
+def _sums_row(ws: Any, row: int, sums: list[tuple[int, float]]) -> int:
+    """The 合计 boxes' sums, each under its box, as numbers shown "3.54万元"."""
+    first = min(col for col, _ in sums)
+    label = ws.cell(row=row, column=1, value=TOTAL_SUMS)
+    label.alignment, label.border = _CENTER, _BOX
+    if first > 2:
+        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=first - 1)
+    for col, wan in sums:
+        cell = ws.cell(row=row, column=col, value=wan)
+        cell.number_format = '0.00"万元"'
+        cell.alignment, cell.border = _CENTER, _BOX
+    return row + 1
 
 
 def _width(sheet: Sheet) -> int:
@@ -97,7 +126,10 @@ def _sheet(wb: Workbook, sheet: Sheet, report: WeeklyReport) -> None:
         row += 1
     ws.cell(row=row, column=1, value=_unit(report))
     row = _place(ws, sheet.head, row + 1, bold=True)
-    row = _place(ws, sheet.body, row, bold=False)
+    sums: list[tuple[int, float]] = []
+    row = _place(ws, sheet.body, row, bold=False, sums=sums)
+    if sums:
+        row = _sums_row(ws, row, sums)
     for text in [*sheet.notes, "", *(f"{s}：" for s in SIGNATURES)]:
         row += 1
         ws.cell(row=row, column=1, value=text or None)

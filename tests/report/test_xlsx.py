@@ -8,9 +8,23 @@ import io
 from openpyxl import load_workbook
 
 from hub.report.render import sheet_rows, sheets
-from hub.report.xlsx import to_xlsx, value_of
+from hub.report.xlsx import TOTAL_SUMS, TOTAL_TEXT, to_xlsx, value_of
 from tests.report.test_weekly_report import _small_report
 from tests.report.workbook_json import mismatches
+
+
+def as_workbook_holds(rows: list[list[str]]) -> list[list[object]]:
+    """The forms' rows as the workbook holds them: numbers as numbers, and each 合计 box's two
+    figures ("2家，3.54万元") as two numbers, the sum in a row of its own under the table."""
+    out: list[list[object]] = []
+    for row in rows:
+        totals = [TOTAL_TEXT.fullmatch(t) for t in row]
+        pairs = zip(totals, row, strict=True)
+        out.append([int(m.group(1)) if m else value_of(t) for m, t in pairs])
+        if any(totals):
+            out.append([TOTAL_SUMS if c == 0 else (float(m.group(3)) if m else "")
+                        for c, m in enumerate(totals)])  # fmt: skip
+    return out
 
 
 def test_the_workbook_holds_the_forms_cell_by_cell_with_numbers_as_numbers() -> None:
@@ -20,7 +34,7 @@ def test_the_workbook_holds_the_forms_cell_by_cell_with_numbers_as_numbers() -> 
     numbers = 0
     for sheet in sheets(report):
         ws = wb[sheet.key]
-        expected = [[value_of(t) for t in row] for row in sheet_rows(sheet, report)]
+        expected = as_workbook_holds(sheet_rows(sheet, report))
         for r, row in enumerate(expected, start=1):
             for c, want in enumerate(row, start=1):
                 got = ws.cell(row=r, column=c).value
@@ -36,10 +50,29 @@ def test_the_workbook_holds_the_forms_cell_by_cell_with_numbers_as_numbers() -> 
     assert national.total in cells and isinstance(national.total, int)
 
 
+def test_no_figure_is_text_and_totals_show_their_units() -> None:
+    wb = load_workbook(io.BytesIO(to_xlsx(_small_report())))
+    for ws in wb:
+        for row in ws.iter_rows():
+            for c in row:
+                # Text is labels, notes and "—": never a figure, never two figures in one box.
+                if isinstance(c.value, str):
+                    assert not TOTAL_TEXT.search(c.value), (ws.title, c.coordinate, c.value)
+                    assert not c.value.replace(".", "", 1).lstrip("-").isdigit(), c.coordinate
+    form1 = wb["form1"]
+    total = next(r for r in form1.iter_rows() if r[0].value == "合计（不重复数）")
+    assert total[2].data_type == "n" and total[2].number_format == '0"家"'
+    sums = next(r for r in form1.iter_rows() if r[0].value == TOTAL_SUMS)
+    assert sums[2].data_type == "n" and sums[2].number_format == '0.00"万元"'
+    person = next(r for r in wb["form2"].iter_rows() if r[0].value == "合计（不重复数）")
+    assert person[2].data_type == "n" and person[2].number_format == '0"人"'
+
+
 def test_sums_in_wan_are_decimals_shown_with_two_places() -> None:
     wb = load_workbook(io.BytesIO(to_xlsx(_small_report())))
     decimals = [c for row in wb["form1"].iter_rows() for c in row if isinstance(c.value, float)]
-    assert decimals and all(c.number_format == "0.00" for c in decimals)
+    # Two places everywhere; the 合计 sums also say their unit.
+    assert decimals and all(c.number_format in ("0.00", '0.00"万元"') for c in decimals)
 
 
 def test_every_figure_sits_where_the_forms_put_it_and_equals_the_json_report() -> None:

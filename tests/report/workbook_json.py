@@ -24,6 +24,7 @@ FORM2 = {
 #: Form 1's 减少基金损失 cells: columns E-G for hospitals, H-J for pharmacies.
 LOSS_ROWS = {3: "SUSPENSION", 4: "AGREEMENT_TERMINATED"}
 TOTAL = "合计（不重复数）"
+SUMS = "其中：追回金额（万元）"
 NOT_CARRIED = "—"
 
 
@@ -50,6 +51,11 @@ def _numbered(rows: list[tuple[Any, ...]], n: int) -> dict[int, tuple[Any, ...]]
 
 def _total_row(rows: list[tuple[Any, ...]], label: str) -> tuple[Any, ...]:
     return next(r for r in rows if r[0] == label)
+
+
+def _sums_row(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """The row under a 合计（不重复数）row that holds its sums recovered, 万元, as numbers."""
+    return next(r for r in rows if r[0] == SUMS)
 
 
 def _row_value(tally: dict[str, Any], spec: Any) -> object:
@@ -81,11 +87,11 @@ def mismatches(book: Any, report: dict[str, Any]) -> list[str]:
             want = _loss(f1[side]["loss"][LOSS_ROWS[no]]) if no in LOSS_ROWS else ["---"] * 3
             for i, w in enumerate(want):
                 check("form1", f"row {no} col {first + i + 1}", row[first + i], w)
-    total = _total_row(rows, TOTAL)
+    total, sums = _total_row(rows, TOTAL), _sums_row(rows)
     for col, side in ((2, "hospital"), (3, "pharmacy")):
         t = f1[side]
-        check("form1", f"total col {col + 1}", total[col],
-              f"{t['distinct_sanctioned']}家，{t['recovered_wan']}万元")  # fmt: skip
+        check("form1", f"total col {col + 1}", total[col], int(t["distinct_sanctioned"]))
+        check("form1", f"total sum col {col + 1}", sums[col], t["recovered_wan"])
     for first, side in ((4, "hospital"), (7, "pharmacy")):
         for i, w in enumerate(_loss(f1[side]["loss_total"])):
             check("form1", f"total col {first + i + 1}", total[first + i], w)
@@ -93,8 +99,8 @@ def mismatches(book: Any, report: dict[str, Any]) -> list[str]:
     persons, rows = report["form2"]["insured_persons"], _rows(book["form2"])
     for no, row in _numbered(rows, len(FORM2)).items():
         check("form2", f"row {no}", row[2], _row_value(persons, FORM2[no]))
-    check("form2", "total", _total_row(rows, TOTAL)[2],
-          f"{persons['distinct_sanctioned']}人，{persons['recovered_wan']}万元")  # fmt: skip
+    check("form2", "total", _total_row(rows, TOTAL)[2], int(persons["distinct_sanctioned"]))
+    check("form2", "total sum", _sums_row(rows)[2], persons["recovered_wan"])
 
     f3, rows = report["form3"], _rows(book["form3"])
     top = next(i for i, r in enumerate(rows) if r[0] == "批次 (日期)") + 1
