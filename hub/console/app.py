@@ -324,12 +324,12 @@ def create_app(console: Console) -> FastAPI:
         engine = console.store.engine
         flows = pictures.flows(engine, officer.scope, since, until)
         overdue = pictures.overdue_by_region(engine, officer.scope, now)
+        met = pictures.compliance(engine, officer.scope, since, until)
         return page(
             "pictures.html", officer=officer, csrf=session.csrf, since=first, until=last,
             flows=sorted(flows.items()), overdue=overdue.most_common(),
             flows_svg=pictures.flows_svg(flows), overdue_svg=pictures.overdue_svg(overdue),
-            compliance_svg=pictures.compliance_svg(
-                pictures.compliance(engine, officer.scope, since, until)),
+            compliance_svg=pictures.compliance_svg(met), compliance=pictures.compliance_rows(met),
         )  # fmt: skip
 
     def _ledger_args(request: Request, officer: Officer) -> tuple[str, datetime, datetime]:

@@ -145,6 +145,19 @@ def flows_svg(counts: Counter[tuple[str, str]]) -> str:
     return "".join(parts)
 
 
+def compliance_rows(
+    data: dict[tuple[str, str], dict[str, tuple[int, int]]],
+) -> list[tuple[str, str, str, int, int, str]]:
+    """The compliance picture's numbers, a row per pair and week: sender, debtor, week, met on
+    time, due, and the share (every picture has its table)."""
+    return [
+        (s, d, w, met, due, f"{met / due:.0%}")
+        for (s, d), per in sorted(data.items())
+        for w, (met, due) in sorted(per.items())
+        if due
+    ]
+
+
 def compliance_svg(data: dict[tuple[str, str], dict[str, tuple[int, int]]]) -> str:
     if not data:
         return '<p class="empty">这段时间没有到期的时限 No deadlines fell due in this period.</p>'

@@ -241,6 +241,12 @@ def test_pictures_show_flows_compliance_and_overdue_within_scope(
     # Receipts and acceptances of the three fell due, none met: 0 of 4 and 0 of 2 on time.
     assert '<svg id="compliance"' in page.text
     assert "MIB → PSB" in page.text and "0/4 on time" in page.text and "0/2 on time" in page.text
+    # Every picture has its table: the compliance numbers are there to read, not only to hover.
+    table = page.text.split('id="compliance-table"')[1].split("</table>")[0]
+    assert "<td>MIB</td><td>PSB</td>" in table and "<td>0</td><td>4</td><td>0%</td>" in table
+    assert "<td>0</td><td>2</td><td>0%</td>" in table
+    for picture in ("flows", "compliance", "overdue"):
+        assert f'id="{picture}-table"' in page.text
     other = TestClient(create_app(console), follow_redirects=False)
     sign_in(other, console, "pt-audit-01")
     assert "No hand-offs in this period" in other.get("/pictures").text  # 莆田 sees none of it

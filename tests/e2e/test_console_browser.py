@@ -35,9 +35,11 @@ PASSWORD = "a long enough password"
 
 @pytest.fixture(scope="module")
 def officers(hub: HubProcess) -> dict[str, str]:
-    """Two officers: 泉州 (350500) and 莆田 (350300); their TOTP secrets by name."""
+    """Officers of 泉州 (350500) and 莆田 (350300), their TOTP secrets by name; each test signs in
+    as its own, since a one-time code is refused the second time within its 30 s."""
     secrets = {}
-    for name, scope in (("qz-audit-01", "350500"), ("pt-audit-01", "350300")):
+    for name, scope in (("qz-audit-01", "350500"), ("pt-audit-01", "350300"),
+                        ("qz-a11y-01", "350500")):  # fmt: skip
         out = subprocess.run(
             [sys.executable, "-m", "hub.cli", "console", "officer", "add", name, "--scope", scope,
              "--password-env", "OFFICER_PASSWORD"],
@@ -99,7 +101,7 @@ def test_an_officer_finds_reads_and_takes_away_and_every_look_is_audited(
     page.screenshot(path=str(shots_search / "console-search.png"), full_page=True)  # type: ignore[attr-defined]
     page.click(f"a[href='/handoffs/{mid}']")  # type: ignore[attr-defined]
     assert page.inner_text("#message-id") == mid  # type: ignore[attr-defined]
-    wait_until(lambda: "delivered" in _reload(page, "#timeline"), what="the custody timeline")
+    wait_until(lambda: "送达" in _reload(page, "#timeline"), what="the custody timeline")
     assert "✓" in page.inner_text("#timeline")  # type: ignore[attr-defined]
 
     # The proofs, checked by the page's own JavaScript against the pinned key …
@@ -202,7 +204,7 @@ def test_under_gm_the_page_checks_sm3_proofs_and_the_sm2_checkpoint_itself(
     wait_for_messages(gm_hub.connector("PSB@350582", signing=False), [mid])
     page = sign_in(browser, url, "qz-audit-gm", secret)
     page.goto(f"{url}/handoffs/{mid}")  # type: ignore[attr-defined]
-    wait_until(lambda: "delivered" in _reload(page, "#timeline"), what="the custody timeline")
+    wait_until(lambda: "送达" in _reload(page, "#timeline"), what="the custody timeline")
     page.click("#verify")  # type: ignore[attr-defined]
     # The page's CSP forbids eval: wait with a locator, not a JavaScript string.
     expect(page.locator("#verify-result")).to_have_class(  # type: ignore[attr-defined]
@@ -224,3 +226,48 @@ def test_under_gm_the_page_checks_sm3_proofs_and_the_sm2_checkpoint_itself(
         "FAILED", timeout=60_000
     )
     assert "does not verify against the pinned key" in page.inner_text("#verify-result")  # type: ignore[attr-defined]
+
+
+AXE = Path(__file__).resolve().parents[2] / ".cache" / "npm" / "node_modules" / "axe-core"
+
+
+@pytest.mark.skipif(not (AXE / "axe.min.js").exists(), reason="axe-core not installed (npm)")
+def test_every_page_is_reachable_by_keyboard_and_passes_axe_s_wcag_2_aa_rules(
+    hub: HubProcess, console_url: str, officers: dict[str, str], browser: Browser,
+) -> None:  # fmt: skip
+    mib = hub.connector("MIB@350582")
+    mid = mib.send("clue_transfer", "PSB@350582", payload(mib, "clue_transfer"))
+    wait_for_messages(hub.connector("PSB@350582", signing=False), [mid])
+    # axe is injected as a script: the test's own context lets it past the pages' CSP.
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    page.goto(f"{console_url}/login")
+    # Signing in with the keyboard alone: Tab walks name → password → code → the button.
+    page.focus("input[name=name]")
+    page.keyboard.type("qz-audit-01")
+    for field, text in (
+        ("password", PASSWORD),
+        ("code", pyotp.TOTP(officers["qz-audit-01"]).now()),
+    ):
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.name") == field
+        page.keyboard.type(text)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.type") == "submit"
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{console_url}/")
+    found: dict[str, list[Any]] = {}
+    for path in ("/", "/?agency=PSB&overdue=1", f"/handoffs/{mid}", "/weekly", "/ledger",
+                 "/pictures"):  # fmt: skip
+        page.goto(f"{console_url}{path}")
+        page.add_script_tag(path=str(AXE / "axe.min.js"))
+        violations = page.evaluate(
+            """async () => (await axe.run(document, {runOnly: {type: 'tag',
+                 values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})).violations
+               .map(v => ({rule: v.id, help: v.help,
+                           where: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"""
+        )
+        if violations:
+            found[path] = violations
+    context.close()
+    assert found == {}
