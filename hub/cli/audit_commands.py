@@ -11,6 +11,7 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from hub.audit.downgrade import downgrade_journal, is_downgrade, record_downgrade
 from hub.audit.keys import message_keys, operator_entries, revocations
@@ -33,12 +34,34 @@ def _open(settings: Settings) -> AuditStore:
 # -- commands -------------------------------------------------------------------------------------
 
 
+def _archived_trail(store: Any, settings: Settings, args: argparse.Namespace) -> int:
+    """A hand-off pruned from the live log, from the monthly archives that hold it."""
+    from hub.audit.archived import find_archived
+
+    found = find_archived(store, settings.archive_path, args.message_id)
+    if not found:
+        print(f"hub: no audit records about {args.message_id}, live or in the archives in "
+              f"{settings.archive_path}", file=sys.stderr)  # fmt: skip
+        return 1
+    if args.json:
+        print(json.dumps([{**r, "archive": a.month, "verified": a.verified, "problem": a.problem,
+                           "facts": json.loads(r["facts"]) if isinstance(r.get("facts"), str)
+                           else r.get("facts")}
+                          for a in found for r in a.records], ensure_ascii=False))  # fmt: skip
+        return 0 if all(a.verified for a in found) else 1
+    for a in found:
+        print(a.label())
+        rows = [[r["seq"], beijing_time(r["occurred_at"]), r["kind"], r.get("status") or ""]
+                for r in a.records]  # fmt: skip
+        print(table(rows, ["record", "hub time (CST)", "event", "status"]))
+    return 0 if all(a.verified for a in found) else 1
+
+
 def cmd_trail(args: argparse.Namespace, settings: Settings) -> int:
     store = _open(settings)
     records = store.trail(args.message_id)
     if not records:
-        print(f"hub: no audit records about {args.message_id}", file=sys.stderr)
-        return 1
+        return _archived_trail(store, settings, args)
     directory = directory_or_empty(settings)
     steps = build_trail(records, store.predecessor_hash, message_keys(directory, store),
                         revocations(directory), store.suite)  # fmt: skip

@@ -215,6 +215,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         checkpoint_key=checkpoint_key,
         certificate_proxy=proxy,
         tsa_roots=load_roots(Path(settings.tsa_ca_file)) if settings.tsa_ca_file else (),
+        archive_dir=settings.archive_path,
     )
     print(f"hub console on http://{args.host}:{args.port}/ (every look is audited)", flush=True)
     try:

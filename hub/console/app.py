@@ -218,7 +218,8 @@ def create_app(console: Console) -> FastAPI:
         view = handoff_view(message_id, ledger=console.ledger, store=console.store,
                             audit=console.audit, directory=console.directory(),
                             calendar=console.calendar, now=now,
-                            tsa_roots=console.tsa_roots)  # fmt: skip
+                            tsa_roots=console.tsa_roots,
+                            archive_dir=console.archive_dir)  # fmt: skip
         config = {**console.pinned(), "proofs_url": f"/handoffs/{message_id}/proofs"}
         return page("handoff.html", officer=officer, csrf=session.csrf, v=view,
                     config=json.dumps(config), can_verify=bool(console.pinned()))  # fmt: skip

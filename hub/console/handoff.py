@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 
+from hub.audit.archived import find_archived
 from hub.audit.events import CONSOLE_LOOK
 from hub.audit.keys import message_keys, revocations
 from hub.audit.stamps import Stamps
@@ -100,13 +102,23 @@ def handoff_view(
     calendar: WorkCalendar,
     now: datetime,
     tsa_roots: Sequence[x509.Certificate] = (),
+    archive_dir: Path | None = None,
 ) -> dict[str, Any] | None:
     entry = ledger.entry(message_id)
     if entry is None:
         return None
-    steps = build_trail(audit.trail(message_id), audit.predecessor_hash,
-                        message_keys(directory, audit), revocations(directory),
-                        audit.suite)  # fmt: skip
+    live = audit.trail(message_id)
+    steps = build_trail(live, audit.predecessor_hash, message_keys(directory, audit),
+                        revocations(directory), audit.suite)  # fmt: skip
+    # Records pruned from the live log (hub audit prune) are read from the month's archive.
+    archived = []
+    if archive_dir is not None and not any(r["kind"] == "delivered" for r in live):
+        for a in find_archived(audit, archive_dir, message_id):
+            archived.append({
+                "label": a.label(), "verified": a.verified,
+                "records": [{"seq": r["seq"], "at": _cst(r["occurred_at"]), "kind": r["kind"],
+                             "status": r.get("status") or ""} for r in a.records],
+            })  # fmt: skip
     documents: list[dict[str, Any]] = []
     for s in steps:
         if s.record["kind"] == "submitted" and s.record["message_id"] == message_id:
@@ -148,6 +160,7 @@ def handoff_view(
         "timestamp": independent_time(audit, last_seq, tsa_roots),
         "entry": {k: (_cst(v) if isinstance(v, datetime) else v) for k, v in entry.items()},
         "steps": [_step(s) for s in steps],
+        "archived": archived,
         "steps_ok": all(s.record_ok and s.signature in ("valid", "") for s in steps),
         "obligations": obligations,
         "fired": fired,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cryptography import x509
 
@@ -38,8 +39,12 @@ class Console:
         code_clock: Callable[[], datetime] | None = None,
         certificate_proxy: CertificateProxy | None = None,
         tsa_roots: Sequence[x509.Certificate] = (),
+        archive_dir: Path | None = None,
     ) -> None:
         self.store, self.audit, self.directory = store, audit, directory
+        #: Where the audit log's monthly archives are (audit_archive_dir): a hand-off pruned from
+        #: the live log is read from them.
+        self.archive_dir = archive_dir
         self.ledger = Ledger(store.engine)
         self.officers = OfficerStore(store.engine)
         self.calendar, self.looks, self.clock = calendar, looks, clock

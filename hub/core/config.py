@@ -118,6 +118,10 @@ class Settings:
     #: Key of the tags that authenticate audit records (hub.audit.mac); shared by the router,
     #: the SLA publisher and the audit sink.  Empty: <home>/keys/audit-mac.secret (created).
     audit_mac_file: str = ""
+    #: Where the monthly archives of the audit log are kept, one folder per month (YYYY-MM, as
+    #: `hub audit archive --month M --out DIR/M` writes them): `hub audit trail` and the console
+    #: find a pruned hand-off there.  Empty: <home>/archives.
+    audit_archive_dir: str = ""
     #: Seconds between two signed heads of the audit log sent to every connector (when the log
     #: grew); each connector checks a new head is consistent with the last it kept.
     tree_head_interval_s: float = 300.0
@@ -157,6 +161,10 @@ class Settings:
     @property
     def embedded(self) -> bool:
         return not self.kafka_bootstrap.strip()
+
+    @property
+    def archive_path(self) -> Path:
+        return Path(self.audit_archive_dir) if self.audit_archive_dir else self.home / "archives"
 
     @property
     def state_file(self) -> Path:

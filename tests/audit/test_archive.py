@@ -5,6 +5,7 @@ month alone, and refuses an archive whose records, extracts or manifest were tou
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -357,3 +358,49 @@ def test_pruning_says_what_it_did_and_refuses_another_archive_of_a_pruned_month(
     write_archive(world.audit, tmp_path / "oct-2", "2026-10", ops)
     with pytest.raises(PruneError, match="was pruned from another archive of it"):
         prune(world.audit, tmp_path / "oct-2", trusted)
+
+
+def test_a_pruned_hand_off_is_found_in_its_archive_verified_and_a_touched_one_is_not(
+    tmp_path: Path,
+) -> None:
+    from hub.audit.archived import find_archived
+    from hub.audit.prune import prune
+
+    world = World(tmp_path)
+    ops = world.rig.key("HUB@100000")
+    world.audit.append(events(7), now=OCT)
+    world.audit.append(events(5, 7), now=DEC)
+    archives = tmp_path / "archives"
+    write_archive(world.audit, archives / "2026-10", "2026-10", ops)
+    prune(world.audit, archives / "2026-10", lambda k: ops.public if k == ops.key_id else None)
+    assert world.audit.trail("msg-3") == []  # gone from the live log
+
+    [found] = find_archived(world.audit, archives, "msg-3")
+    assert found.month == "2026-10" and found.verified
+    assert [r["message_id"] for r in found.records] == ["msg-3"]
+    assert "来自 2026-10 归档" in found.label() and "verified" in found.label()
+    assert find_archived(world.audit, archives, "msg-9") == []  # live, not archived
+    assert find_archived(world.audit, tmp_path / "elsewhere", "msg-3") == []
+
+    # One byte of another record changed: the file is no longer the one the month was pruned
+    # with, and the case says so rather than passing it off as verified.
+    records = archives / "2026-10" / "records.jsonl"
+    records.write_text(records.read_text().replace("msg-5", "msg-6", 1))
+    [touched] = find_archived(world.audit, archives, "msg-3")
+    assert not touched.verified and "records.jsonl" in touched.problem
+
+    # `hub audit trail` finds it too, as an officer's script would ask.
+    records.write_text(records.read_text().replace("msg-6", "msg-5", 1))
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+           "HUB_HOME": str(tmp_path / "hub"), "HUB_AUDIT_URL": f"sqlite:///{tmp_path / 'audit.db'}",
+           "HUB_AUDIT_ARCHIVE_DIR": str(archives)}  # fmt: skip
+    shown = subprocess.run([sys.executable, "-m", "hub.cli", "audit", "trail", "msg-3"],
+                           env=env, capture_output=True, text=True, check=False)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "来自 2026-10 归档 from the 2026-10 archive, 已核验 verified" in shown.stdout
+    as_json = subprocess.run([sys.executable, "-m", "hub.cli", "audit", "trail", "msg-3", "--json"],
+                             env=env, capture_output=True, text=True, check=False)  # fmt: skip
+    [record] = json.loads(as_json.stdout)
+    assert (
+        record["archive"] == "2026-10" and record["verified"] and isinstance(record["facts"], dict)
+    )

@@ -71,6 +71,7 @@ def console(rig: Rig, tmp_path: Path, clock: Clock, looks: Producer) -> Console:
         looks=LookLog(AuditPublisher(s.registry, s.audit_mac), looks),
         clock=clock,
         code_clock=clock,
+        archive_dir=tmp_path / "archives",
     )
     for name, role, scope in (("qz-audit-01", "officer", "350500"),
                               ("pt-audit-01", "officer", "350300"),

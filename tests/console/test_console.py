@@ -146,6 +146,33 @@ def test_a_hand_off_reads_in_the_officers_words_and_its_deadline_counts_true(
     assert 'class="overdue"' in row and "已超期" in row and "晋江市公安局" in row
 
 
+def test_a_hand_off_pruned_from_the_live_log_is_read_from_its_archive_marked_verified(
+    rig: Rig, browser: TestClient, console: Console, tmp_path: Path
+) -> None:
+    from hub.audit.archive import write_archive
+    from hub.audit.events import AuditEvent
+    from hub.audit.prune import prune
+
+    mid = delivered_clue(rig)
+    october = datetime(2026, 10, 15, tzinfo=UTC)
+    console.audit.append([
+        AuditEvent(f"{kind}:{mid}", kind, october, message_id=mid, conversation_id=mid,
+                   family="clue_transfer", sender="MIB@350582", recipient="PSB@350582",
+                   status=status)
+        for kind, status in (("submitted", None), ("delivered", "DELIVERED"))
+    ], now=october)  # fmt: skip
+    ops = rig.key("HUB@100000")
+    folder = tmp_path / "archives" / "2026-10"
+    write_archive(console.audit, folder, "2026-10", ops)
+    prune(console.audit, folder, lambda k: ops.public if k == ops.key_id else None)
+    assert console.audit.trail(mid) == []
+    sign_in(browser, console, "qz-audit-01")
+    page = browser.get(f"/handoffs/{mid}").text
+    assert "来自 2026-10 归档 from the 2026-10 archive, 已核验 verified" in page
+    archived = page.split('class="archived"')[1].split("</table>")[0]
+    assert '<span title="delivered">送达</span>' in archived and "2026-10-15" in archived
+
+
 def test_every_page_has_an_icon_and_favicon_ico_is_no_404(browser: TestClient) -> None:
     login = browser.get("/login")
     assert '<link rel="icon" href="/favicon.svg"' in login.text
