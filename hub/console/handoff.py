@@ -25,6 +25,7 @@ from hub.audit.store import AuditStore
 from hub.audit.timestamps import TimestampError, stamped_bytes, token_time, verify_token
 from hub.audit.trail import Step, build_trail, story
 from hub.audit.witnesses import witnessed_head
+from hub.console import words
 from hub.core.clock import BEIJING
 from hub.lifecycle.ledger import Ledger
 from hub.sla.workdays import WorkCalendar
@@ -64,7 +65,7 @@ def _step(s: Step) -> dict[str, Any]:
         "seq": r["seq"],
         "kind": r["kind"],
         "at": _cst(r["occurred_at"]),
-        "story": story(s),
+        "story": words.story(s, story(s)),
         "signature": s.signature or "-",
         "signer": s.signer,
         "record_ok": s.record_ok,

@@ -10,6 +10,7 @@ from typing import Any
 from jinja2 import Environment
 from markupsafe import Markup, escape
 
+from hub.core.clock import beijing_time
 from hub.wire import labels
 
 STATES = {
@@ -129,3 +130,44 @@ def install(env: Environment) -> None:
         event=event, result=result, yuan=yuan, reason=reason, report=report,
         ledger_cell=ledger_cell,
     )  # fmt: skip
+
+
+def story(step: Any, fallback: str) -> Markup:
+    """What happened at a step of the custody, in the officers' words (the command line keeps
+    its English ``hub.audit.trail.story``, passed as ``fallback`` for what is not told here)."""
+    r, f = step.record, step.facts
+    kind = r["kind"]
+    if kind == "submitted":
+        return Markup("{} 提交{}，收件方 {}").format(agency(r["sender"]), family(r["family"]),
+                                                  agency(r["recipient"]))  # fmt: skip
+    if kind == "routed":
+        via = Markup("（经 {}）").format(agency(f["via"])) if f.get("via") else ""
+        spare = "（备用路由）" if f.get("fallback") == "true" else ""
+        return Markup("路由至 {}{}{}").format(agency(r["routed_to"]), via, spare)
+    if kind == "delivered":
+        return Markup("已写入 {} 的收件箱").format(agency(r["routed_to"]))
+    if kind == "dead_lettered":
+        return Markup("转入死信：{}").format(reason(f.get("reason")))
+    if kind in {"receipt", "accepted", "returned", "feedback", "closed"}:
+        extra: Markup | str = ""
+        if kind == "closed" and f.get("result"):
+            extra = Markup("：{}").format(result(f["result"]))
+            if f.get("recovered_fen"):
+                extra += Markup("，追回 {}").format(yuan(f["recovered_fen"], fen=True))
+        if step.receipt_check:
+            extra += ("，签收的正是发送的原字节" if step.receipt_check == "matches"
+                      else "，签收的字节与发送的不符")  # fmt: skip
+        return Markup("{} {}{}").format(agency(r["sender"]), event(kind), extra)
+    if kind.startswith("sla_"):
+        escalated = f.get("escalated_to")
+        to = Markup("，上报至 {}").format(agencies(escalated)) if escalated else ""
+        due = beijing_time(f.get("due_at")) if f.get("due_at") else "?"
+        return Markup("{}：{}环节，义务方 {}（截止 {} 北京时间）{}").format(
+            event(kind), stage(f.get("stage")), agency(r["recipient"]), due, to
+        )
+    if kind == "console_look":
+        outcome = {"shown": "已显示", "denied": "拒绝", "downloaded": "已下载"}
+        return Markup("{} 在监管台查阅（{}）").format(
+            f.get("officer"), outcome.get(f.get("outcome", ""), f.get("outcome"))
+        )
+    return Markup("{}").format(fallback)
