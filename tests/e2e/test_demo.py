@@ -354,3 +354,34 @@ def test_an_officer_finds_the_demo_week_s_breached_clue_reads_and_proves_it(
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_keep_running_serves_the_console_in_the_demo_s_week(demo: DemoRun) -> None:
+    """The console beside the demo hub, with the supervisor it printed, lives in the demo's week
+    (one clock per home): "overdue only" lists the clue 晋江's police never signed for."""
+    import httpx
+    import pyotp
+
+    url = re.search(r"the officers' console: (http://\S+)", demo.output)
+    who = re.search(r"sign in as (\S+), password (\S+)", demo.output)
+    secret = re.search(r"add the secret ([A-Z2-7]+)", demo.output)
+    assert url and who and secret, demo.output[-2000:]
+    script = demo.json("script.json")
+    breached = next(s["ref"] for s in script["steps"] if s["action"] == "expect"
+                    and s["args"].get("kind") == "BREACH"
+                    and s["args"].get("stage") == "receipt")  # fmt: skip
+    with httpx.Client(base_url=url.group(1), follow_redirects=True) as officer:
+        form = officer.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]*)"', form.text)
+        assert csrf is not None
+        signed_in = officer.post("/login", data={
+            "csrf": csrf.group(1), "name": who.group(1), "password": who.group(2),
+            "code": pyotp.TOTP(secret.group(1)).now(),
+        })  # fmt: skip
+        assert signed_in.status_code == 200 and "退出" in signed_in.text, signed_in.text
+        overdue = officer.get("/", params={"overdue": "1"})
+        # On the wall clock nothing would be overdue: the demo's week lies ahead of it.
+        row = next(r for r in overdue.text.split("<tr") if f"/handoffs/{breached}" in r)
+        assert 'class="overdue"' in row and "已超期" in row
+        page = officer.get(f"/handoffs/{breached}")
+        assert page.status_code == 200 and '<span title="sla_breach">超期</span>' in page.text

@@ -1,11 +1,8 @@
-"""`hub demo` as an officer meets it: one Ctrl-C in the middle of the week stops it cleanly with
-nothing left running; `--keep-running` serves the console beside the hub, prints a supervisor's
-sign-in, and the console lives in the demo's week (one clock per home): "overdue only" lists the
-clue 晋江's police never signed for, with its breach."""
+"""`hub demo` stopped by one Ctrl-C in the middle of the week: everything stops cleanly, nothing
+is left running.  (The console `--keep-running` serves beside the hub: tests/e2e/test_demo.py.)"""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -13,9 +10,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-import httpx
-import pyotp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +54,7 @@ def left_running(folder: Path) -> list[int]:
 
 def test_one_ctrl_c_in_the_middle_of_the_week_stops_everything(tmp_path: Path) -> None:
     proc, out = demo(tmp_path / "demo")
-    wait_for(out, r"\[ *20/\d+\]", proc)
+    wait_for(out, r"\[ *10/\d+\]", proc)
     os.killpg(proc.pid, signal.SIGINT)  # the terminal's Ctrl-C: to the whole group
     assert proc.wait(90) == 130
     text = out.read_text()
@@ -68,38 +62,3 @@ def test_one_ctrl_c_in_the_middle_of_the_week_stops_everything(tmp_path: Path) -
     assert not re.search(r"\[ *1[01]\d/\d+\]", text)  # the week stopped where it was
     assert "Traceback" not in text
     assert left_running(tmp_path / "demo") == []
-
-
-def test_keep_running_serves_the_console_in_the_demo_s_week(tmp_path: Path) -> None:
-    proc, out = demo(tmp_path / "demo", "--keep-running")
-    try:
-        text = wait_for(out, r"one-time codes: add the secret ([A-Z2-7]+)", proc, timeout=180)
-        url = re.search(r"the officers' console: (http://\S+)", text)
-        who = re.search(r"sign in as (\S+), password (\S+)", text)
-        secret = re.search(r"add the secret ([A-Z2-7]+)", text)
-        assert url and who and secret
-        script = json.loads((tmp_path / "demo" / "demo" / "script.json").read_text())
-        breached = next(s["ref"] for s in script["steps"] if s["action"] == "expect"
-                        and s["args"].get("kind") == "BREACH"
-                        and s["args"].get("stage") == "receipt")  # fmt: skip
-        with httpx.Client(base_url=url.group(1), follow_redirects=True) as officer:
-            form = officer.get("/login")
-            csrf = re.search(r'name="csrf" value="([^"]*)"', form.text)
-            assert csrf is not None
-            signed_in = officer.post("/login", data={
-                "csrf": csrf.group(1), "name": who.group(1), "password": who.group(2),
-                "code": pyotp.TOTP(secret.group(1)).now(),
-            })  # fmt: skip
-            assert signed_in.status_code == 200 and "退出" in signed_in.text, signed_in.text
-            overdue = officer.get("/", params={"overdue": "1"})
-            # On the wall clock nothing would be overdue: the demo's week lies ahead of it.
-            assert f"/handoffs/{breached}" in overdue.text
-            page = officer.get(f"/handoffs/{breached}")
-            assert page.status_code == 200 and "sla_breach" in page.text
-        os.killpg(proc.pid, signal.SIGINT)
-        assert proc.wait(90) == 0
-        assert left_running(tmp_path / "demo") == []
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
