@@ -112,8 +112,13 @@ def wait(condition: Callable[[], Any], timeout: float, what: str, every: float =
 
 
 class Drill:
-    def __init__(self, work: Path, cut_s: float, rate: float, lease_s: float) -> None:
+    def __init__(
+        self, work: Path, cut_s: float, rate: float, lease_s: float,
+        session_timeout_s: float | None = None,
+    ) -> None:  # fmt: skip
         self.work, self.cut_s, self.rate, self.lease_s = work, cut_s, rate, lease_s
+        #: The hubs' group session (default: Kafka's floor, 6 s); CI's short drill uses 2 s.
+        self.session_timeout_s = session_timeout_s
         self.net = Network(HOSTS)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.clock = work / "clock-offset"
@@ -137,6 +142,10 @@ class Drill:
             HUB_ALLOW_CLOCK_FILE="true", HUB_WEB_HOST=me.address("kafka"), HUB_WEB_PORT="6066",
             HUB_STARTUP_TIMEOUT_S="60",
         )  # fmt: skip
+        if self.session_timeout_s is not None:
+            session = self.session_timeout_s
+            env.update(HUB_SESSION_TIMEOUT_S=str(session),
+                       HUB_HEARTBEAT_INTERVAL_S=str(min(1.0, session / 4)))  # fmt: skip
         return env
 
     def log(self, host: str) -> Path:

@@ -82,7 +82,10 @@ def sign_in(browser: Browser, url: str, name: str, secret: str) -> object:
     page.fill("input[name=password]", PASSWORD)
     page.fill("input[name=code]", pyotp.TOTP(secret).now())
     page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/")
+    try:
+        page.wait_for_url(f"{url}/")
+    except Exception as exc:  # say why the console refused (seen once under load; cause unknown)
+        raise AssertionError(f"sign-in as {name} refused: {page.inner_text('body')[:500]}") from exc
     return page
 
 
