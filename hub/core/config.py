@@ -38,9 +38,10 @@ class Settings:
     #: collector): a record reaches the audit store up to this much later, and an idle hub costs
     #: a third of the CPU it does at 100 ms (each empty fetch is work for Tansu and the reader).
     audit_fetch_max_wait_ms: int = 500
-    #: Tansu holds every JoinGroup for about half the session timeout (1 s at 2 s, 3 s at 6 s),
-    #: so with the embedded broker both default to EMBEDDED_SESSION (a restart routes again in
-    #: ~2.5 s); on Kafka the broker's group.min.session.timeout.ms (6 s) is the floor.
+    #: Tansu holds every JoinGroup for about half the session timeout (1 s at 2 s, 2 s at 4 s,
+    #: 3 s at 6 s), so with the embedded broker both default to EMBEDDED_SESSION (a restart
+    #: routes again in ~3.6 s); on Kafka the broker's group.min.session.timeout.ms (6 s) is the
+    #: floor.
     session_timeout_s: float = 6.0
     heartbeat_interval_s: float = 1.0
     #: Each start-up step (broker, topics, store, directory, the ingress group's join) fails
@@ -258,9 +259,11 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
     return str(raw)
 
 
-#: The group timeouts of a hub on its embedded broker, unless set: short, so that Tansu's hold on
-#: each join is short (measured: restart → routing 2.2–2.8 s against 4.3–4.7 s at 6 s).
-EMBEDDED_SESSION: dict[str, Any] = {"session_timeout_s": 2.0, "heartbeat_interval_s": 0.5}
+#: The group timeouts of a hub on its embedded broker, unless set: shorter than Kafka's floor, so
+#: that Tansu's hold on each join is 2 s, not 3 (restart → routing 3.5–3.7 s against 4.2–4.7 s
+#: at 6 s).  Not 2 s, which holds a join for 1 s (2.2–2.5 s): under the test suite's load a
+#: router missed its heartbeats for 2 s, lost its partitions mid-batch and read them again.
+EMBEDDED_SESSION: dict[str, Any] = {"session_timeout_s": 4.0, "heartbeat_interval_s": 1.0}
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:

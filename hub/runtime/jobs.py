@@ -98,7 +98,8 @@ def _outage(exc: BaseException) -> str | None:
     from sqlalchemy.exc import OperationalError
 
     if isinstance(exc, OperationalError):
-        return f"the store does not answer ({str(exc.orig).splitlines()[0][:160]})"
+        first = (str(exc.orig).splitlines() or [type(exc.orig).__name__])[0]
+        return f"the store does not answer ({first[:160]})"
     if isinstance(exc, (KafkaError, AioKafkaError, ConnectionError, TimeoutError)):
         return f"the broker does not answer ({type(exc).__name__})"
     return None

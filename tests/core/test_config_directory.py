@@ -86,13 +86,13 @@ def test_the_embedded_broker_gets_short_group_timeouts_unless_they_are_set(
     # Tansu holds a join for about half the session timeout: short on the embedded broker.
     embedded = load_settings()
     assert embedded.embedded
-    assert (embedded.session_timeout_s, embedded.heartbeat_interval_s) == (2.0, 0.5)
+    assert (embedded.session_timeout_s, embedded.heartbeat_interval_s) == (4.0, 1.0)
     # Kafka refuses less than 6 s (group.min.session.timeout.ms): its default stays.
     cluster = load_settings(kafka_bootstrap="kafka-1:9092")
     assert (cluster.session_timeout_s, cluster.heartbeat_interval_s) == (6.0, 1.0)
     monkeypatch.setenv("HUB_SESSION_TIMEOUT_S", "10")
     chosen = load_settings()
-    assert (chosen.session_timeout_s, chosen.heartbeat_interval_s) == (10.0, 0.5)
+    assert (chosen.session_timeout_s, chosen.heartbeat_interval_s) == (10.0, 1.0)
 
 
 def test_each_layer_alone_beats_the_default(
