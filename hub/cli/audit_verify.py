@@ -124,9 +124,16 @@ def _witnesses(
 def witnessed(
     settings: Settings, store: AuditStore | None, size: int | None = None, cosigners: int = 1
 ) -> Witnessed:
+    from sqlalchemy import inspect
+
     from hub.storage.engine import make_engine
 
+    if not settings.store_url and not (settings.home / "hub.db").exists():
+        return Witnessed(problem=f"no hub store in {settings.home}: no tree head was published "
+                         "from here (run this where the hub runs, or set store_url)")  # fmt: skip
     engine = make_engine(settings.effective_store_url)
+    if not inspect(engine).has_table("tree_heads"):
+        return Witnessed(problem="the hub store has no tree heads yet: no hub has published one")
     directory = directory_or_empty(settings)
     rows = CosignatureRows(engine)
     return witnessed_head(TreeHeads(engine), rows, directory, store, size, cosigners)

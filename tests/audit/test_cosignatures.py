@@ -176,3 +176,19 @@ def test_a_head_pinned_in_the_directory_replaces_trust_on_first_use(
         except Exception as exc:
             verdicts.append(type(exc).__name__)
     assert verdicts == ["TreeHeadMismatch", "TreeHeadMismatch"]
+
+
+def test_witnesses_asked_where_no_hub_ran_are_refused_with_a_reason_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+           "HUB_HOME": str(tmp_path)}  # fmt: skip
+    for args in (("audit", "verify", "--witnesses", "1"), ("audit", "head")):
+        done = subprocess.run([sys.executable, "-m", "hub.cli", *args], env=env,
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        assert "no hub store in" in done.stdout + done.stderr and "Traceback" not in done.stderr
