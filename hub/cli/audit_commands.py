@@ -34,6 +34,13 @@ def _open(settings: Settings) -> AuditStore:
 # -- commands -------------------------------------------------------------------------------------
 
 
+def _with_facts(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored record with its facts as the object they are (stored as canonical JSON text),
+    as `hub audit trail --json` gives them."""
+    facts = record.get("facts")
+    return {**record, "facts": json.loads(facts) if isinstance(facts, str) else facts}
+
+
 def _archived_trail(store: Any, settings: Settings, args: argparse.Namespace) -> int:
     """A hand-off pruned from the live log, from the monthly archives that hold it."""
     from hub.audit.archived import find_archived
@@ -44,10 +51,9 @@ def _archived_trail(store: Any, settings: Settings, args: argparse.Namespace) ->
               f"{settings.archive_path}", file=sys.stderr)  # fmt: skip
         return 1
     if args.json:
-        print(json.dumps([{**r, "archive": a.month, "verified": a.verified, "problem": a.problem,
-                           "facts": json.loads(r["facts"]) if isinstance(r.get("facts"), str)
-                           else r.get("facts")}
-                          for a in found for r in a.records], ensure_ascii=False))  # fmt: skip
+        print(json.dumps([{**_with_facts(r), "archive": a.month, "verified": a.verified,
+                           "problem": a.problem} for a in found for r in a.records],
+                         ensure_ascii=False))  # fmt: skip
         return 0 if all(a.verified for a in found) else 1
     for a in found:
         print(a.label())
@@ -114,9 +120,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     )
     if args.json:
         # facts as the object they are, as `hub audit trail --json` gives them
-        shaped = [{**r, "facts": json.loads(r["facts"]) if isinstance(r.get("facts"), str)
-                   else r.get("facts")} for r in records]  # fmt: skip
-        print(json.dumps(shaped, ensure_ascii=False, default=str))
+        print(json.dumps([_with_facts(r) for r in records], ensure_ascii=False, default=str))
         return 0
     rows = [
         [

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import socket
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +29,8 @@ log = logging.getLogger("hub.run")
 def owner_name(instance: str, home: Path) -> str:
     """``run@host/1a2b3c4d``: the same for every restart of one process instance of one home,
     different for two homes on one host."""
-    where = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:8]
+    # A checksum, not a digest: it tells two homes apart in a name, nothing rests on it.
+    where = f"{zlib.crc32(str(home.resolve()).encode()):08x}"
     return f"{instance}@{socket.gethostname()}/{where}"
 
 
