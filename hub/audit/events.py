@@ -19,59 +19,66 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hub.audit.kinds import (
+    ACCEPTED as ACCEPTED,
+)
+from hub.audit.kinds import (
+    CLOSED as CLOSED,
+)
+from hub.audit.kinds import (
+    CONSOLE_LOOK as CONSOLE_LOOK,
+)
+from hub.audit.kinds import (
+    DEAD_LETTERED as DEAD_LETTERED,
+)
+from hub.audit.kinds import (
+    DELIVERED as DELIVERED,
+)
+from hub.audit.kinds import (
+    DLQ_REPLAYED as DLQ_REPLAYED,
+)
+from hub.audit.kinds import (
+    DUPLICATE_IGNORED as DUPLICATE_IGNORED,
+)
+from hub.audit.kinds import (
+    FEEDBACK as FEEDBACK,
+)
+from hub.audit.kinds import (
+    KEY_REGISTERED as KEY_REGISTERED,
+)
+from hub.audit.kinds import (
+    KINDS as KINDS,
+)
+from hub.audit.kinds import (
+    QUARANTINED as QUARANTINED,
+)
+from hub.audit.kinds import (
+    RECEIPT as RECEIPT,
+)
+from hub.audit.kinds import (
+    RETURNED as RETURNED,
+)
+from hub.audit.kinds import (
+    ROUTED as ROUTED,
+)
+from hub.audit.kinds import (
+    SLA_KINDS as SLA_KINDS,
+)
+from hub.audit.kinds import (  # re-exported: callers name them ev.ROUTED and so on
+    SUBMITTED as SUBMITTED,
+)
+from hub.audit.kinds import (
+    UNREADABLE as UNREADABLE,
+)
+from hub.audit.kinds import (
+    WEEKLY_REPORT as WEEKLY_REPORT,
+)
 from hub.core.clock import as_utc, iso_ms, parse_iso
 from hub.trust import suites
 from hub.trust.suites import identifier
 from hub.wire.envelope import Envelope
 from hub.wire.families import family as family_of
 from hub.wire.signing import SIG_V1, SignedStructure
-
-SUBMITTED = "submitted"
-ROUTED = "routed"
-DELIVERED = "delivered"
-DEAD_LETTERED = "dead_lettered"
-DUPLICATE_IGNORED = "duplicate_ignored"
-DLQ_REPLAYED = "dlq_replayed"
-RECEIPT = "receipt"
-ACCEPTED = "accepted"
-RETURNED = "returned"
-FEEDBACK = "feedback"
-CLOSED = "closed"
-WEEKLY_REPORT = "weekly_report"
-#: An officer looked at hand-offs in the console (who, what; a hand-off's id when one).
-CONSOLE_LOOK = "console_look"
-KEY_REGISTERED = "key_registered"
-UNREADABLE = "unreadable_audit_record"
-#: A record on hub.audit without a valid tag from the hub, or one the database refused: kept as
-#: its hash and where it was read, never as the facts it claims (hub.audit.mac).
-QUARANTINED = "quarantined_audit_record"
-SLA_KINDS = {
-    "WARNING": "sla_warning",
-    "BREACH": "sla_breach",
-    "ESCALATION": "sla_escalation",
-    "FLIGHT_INSPECTION": "sla_flight_inspection",
-}
-
-#: Every kind the log knows, in the order a hand-off usually meets them (for help texts).
-KINDS = (
-    SUBMITTED,
-    DLQ_REPLAYED,
-    ROUTED,
-    DELIVERED,
-    DEAD_LETTERED,
-    DUPLICATE_IGNORED,
-    RECEIPT,
-    ACCEPTED,
-    RETURNED,
-    FEEDBACK,
-    CLOSED,
-    WEEKLY_REPORT,
-    CONSOLE_LOOK,
-    *SLA_KINDS.values(),
-    KEY_REGISTERED,
-    UNREADABLE,
-    QUARANTINED,
-)
 
 
 @dataclass(frozen=True)

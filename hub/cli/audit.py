@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hub.audit.events import KINDS
+from hub.audit.kinds import KINDS
 from hub.cli import proofs
 from hub.cli.lazy import later
 

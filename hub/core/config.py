@@ -40,7 +40,7 @@ class Settings:
     audit_fetch_max_wait_ms: int = 500
     #: Tansu holds every JoinGroup for about half the session timeout (1 s at 2 s, 2 s at 4 s,
     #: 3 s at 6 s), so with the embedded broker both default to EMBEDDED_SESSION (a restart
-    #: routes again in ~3.6 s); on Kafka the broker's group.min.session.timeout.ms (6 s) is the
+    #: routes again in ~2.8 s); on Kafka the broker's group.min.session.timeout.ms (6 s) is the
     #: floor.
     session_timeout_s: float = 6.0
     heartbeat_interval_s: float = 1.0
@@ -260,8 +260,8 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
 
 
 #: The group timeouts of a hub on its embedded broker, unless set: shorter than Kafka's floor, so
-#: that Tansu's hold on each join is 2 s, not 3 (restart → routing 3.5–3.7 s against 4.2–4.7 s
-#: at 6 s).  Not 2 s, which holds a join for 1 s (2.2–2.5 s): under the test suite's load a
+#: that Tansu's hold on each join is 2 s, not 3 (restart → routing 2.7–2.9 s against 3.8–4.0 s
+#: at 6 s).  Not 2 s, which holds a join for 1 s (1.8–2.0 s): under the test suite's load a
 #: router missed its heartbeats for 2 s, lost its partitions mid-batch and read them again.
 EMBEDDED_SESSION: dict[str, Any] = {"session_timeout_s": 4.0, "heartbeat_interval_s": 1.0}
 

@@ -80,7 +80,7 @@ def wait_until_answers(bootstrap: str, timeout_s: float = 30.0) -> None:
                 admin.close()
         except (KafkaError, OSError) as exc:
             last = exc
-            time.sleep(0.1)
+            time.sleep(0.02)
     raise BrokerError(f"broker at {bootstrap} did not answer within {timeout_s}s: {last}")
 
 
@@ -98,6 +98,11 @@ class EmbeddedBroker:
         return f"{self.host}:{self.port}"
 
     def start(self, timeout_s: float = 30.0) -> EmbeddedBroker:
+        return self.launch().wait_ready(timeout_s)
+
+    def launch(self) -> EmbeddedBroker:
+        """Start the broker's process; :meth:`wait_ready` waits for its answer (a caller may do
+        other work in between: the broker takes ~0.2 s)."""
         if self.port == 0:
             self.port = free_port(self.host)
         url = f"tcp://{self.host}:{self.port}"
@@ -119,6 +124,10 @@ class EmbeddedBroker:
         )
         if not isinstance(out, int):
             out.close()
+        return self
+
+    def wait_ready(self, timeout_s: float = 30.0) -> EmbeddedBroker:
+        assert self.process is not None, "launch() first"
         try:
             wait_until_answers(self.bootstrap, timeout_s)
         except BrokerError:

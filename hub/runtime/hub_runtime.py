@@ -23,6 +23,7 @@ from hub.runtime.directory_topic import DirectoryFollower
 from hub.runtime.health import Readiness, store_answers
 from hub.runtime.ingress.build import build_router
 from hub.runtime.ingress.recorder import Epochs
+from hub.runtime.ingress.seat import RouterSeat
 from hub.runtime.jobs import Job, keep_running
 from hub.runtime.kafka_clients import KafkaProducer
 from hub.runtime.schedule import hub_jobs
@@ -40,14 +41,19 @@ READY_LINE = "hub ready:"
 
 
 async def run_hub_runtime(
-    services: HubServices, bootstrap: str, web_port: int, epochs: Epochs
+    services: HubServices,
+    bootstrap: str,
+    web_port: int,
+    epochs: Epochs,
+    seat: RouterSeat | None = None,
 ) -> None:
-    """Route, serve the pages and run the jobs until SIGINT or SIGTERM."""
+    """Route, serve the pages and run the jobs until SIGINT or SIGTERM; the router takes
+    ``seat`` when ``hub run`` started its join already."""
     settings = services.settings
     timeout = settings.startup_timeout_s
     router_producer = KafkaProducer(bootstrap, settings)
     inboxes = InboxTopics(bootstrap, services)
-    router = build_router(services, router_producer, inboxes, epochs, bootstrap)
+    router = build_router(services, router_producer, inboxes, epochs, bootstrap, seat=seat)
     readiness = Readiness(router, store_answers(services.store.engine))
     router.on_joined = readiness.announce
     main = asyncio.current_task()

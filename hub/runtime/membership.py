@@ -10,7 +10,7 @@ broker answers: each process instance records the member id the coordinator gave
 LeaveGroup for it before joining.  The instance's lock (``hub.core.process_lock``: ``run``,
 ``worker-N``, ``audit-sink``) guarantees that the member recorded is not alive: only a dead
 predecessor is ever removed.  What is left is the broker's own join delay (Tansu: half the
-session timeout, 3 s at the default 6 s; docs/operations.md).
+session timeout: 2 s at the embedded broker's 4 s, 3 s at 6 s; docs/operations.md).
 """
 
 from __future__ import annotations

@@ -8,17 +8,19 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import fields
 from datetime import UTC, datetime
+from typing import Any
 
 from hub.core.clock import record_home_clock
 from hub.core.config import Settings
+from hub.core.text import masked_url
 from hub.runtime.admin import TopicEpochs, ensure_topics
 from hub.runtime.broker import EmbeddedBroker, free_port
 from hub.runtime.startup import step
 from hub.runtime.state import HubState, clear_state, hub_lock, write_state
-from hub.storage.engine import safe_url
 from hub.trust.authority import (
     DirectoryAuthority,
     create_dev_directory,
@@ -90,27 +92,33 @@ def start_topics(directory: Directory, settings: Settings) -> list[TopicSpec]:
 
 def run_hub(settings: Settings) -> int:
     """Start (or reach) the broker, prepare the directory, topics and store — each a start-up
-    step with a timeout (``hub.runtime.startup``) — then route until Ctrl-C or SIGTERM."""
-    import asyncio
+    step with a timeout (``hub.runtime.startup``) — then route until Ctrl-C or SIGTERM.
 
-    from hub.runtime.hub_runtime import run_hub_runtime
-    from hub.runtime.services import HubServices
+    The router's group join starts as soon as the topics exist (``hub.runtime.ingress.seat``):
+    the store, the pages and the audit sink are made while the broker holds the join."""
+    import asyncio
 
     timeout = settings.startup_timeout_s
     settings.home.mkdir(parents=True, exist_ok=True)
     record_home_clock(settings)  # the console and every command on this home follow it
     with ExitStack() as stack:
         stack.enter_context(hub_lock(settings.state_file))  # AlreadyRunning when another runs
+        broker = EmbeddedBroker(log_file=settings.home / "broker.log")
         if settings.embedded:
-            broker = EmbeddedBroker(log_file=settings.home / "broker.log")
-            broker.start(timeout_s=timeout)
-            stack.callback(broker.stop)
+            stack.callback(broker.launch().stop)
             bootstrap = broker.bootstrap
         else:
             bootstrap = settings.kafka_bootstrap
+        # The Kafka clients' imports (~0.2 s), while the broker starts.
+        import kafka  # noqa: F401
+
+        import hub.runtime.ingress.seat  # noqa: F401
+
         directory = step(
             f"the signed directory in {settings.home}", lambda: prepare_directory(settings), timeout
         )
+        if settings.embedded:
+            broker.wait_ready(timeout_s=timeout)
         step(
             f"the hub's topics on {bootstrap}",
             lambda: ensure_topics(
@@ -127,56 +135,89 @@ def run_hub(settings: Settings) -> int:
         epochs = TopicEpochs(
             bootstrap, embedded_run=embedded_run, security=settings.kafka_python_security()
         )
-        services = step(
-            f"the store at {safe_url(settings.effective_store_url)}",
-            lambda: HubServices.create(settings),
-            timeout,
-        )
-        web_port = settings.web_port or free_port(settings.web_host)
-        web_url = f"http://{settings.web_host}:{web_port}"
-        audit_port = settings.audit_metrics_port or free_port(settings.web_host)
-        audit_metrics = f"http://{settings.web_host}:{audit_port}/metrics"
-        write_state(
-            settings.state_file,
-            HubState(
-                pid=os.getpid(),
-                bootstrap=bootstrap,
-                embedded=settings.embedded,
-                web_url=web_url,
-                started_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                audit_metrics_url=audit_metrics if settings.audit_sink else "",
-                embedded_run=embedded_run,
-            ),
-        )
-        stack.callback(clear_state, settings.state_file)
-        log.info(
-            "hub starting: broker %s (%s), %d connectors, store %s, metrics %s/metrics, "
-            "status board %s/board",
-            bootstrap,
-            "embedded Tansu" if settings.embedded else "external",
-            len(directory.connectors),
-            safe_url(settings.effective_store_url),
-            web_url,
-            web_url,
-        )
-        log.info(
-            "try, in another terminal here: ./dev hub send clue_transfer --from MIB@350582 "
-            "--to PSB@350582 --payload examples/payloads/clue_transfer.json"
-        )
-        if settings.audit_sink:
-            sink = start_audit_sink(settings, bootstrap, audit_port)
-            stack.callback(stop_process, sink, "audit sink")
-            log.info(
-                "audit sink (pid %d): %s, metrics %s",
-                sink.pid,
-                safe_url(settings.effective_audit_url),
-                audit_metrics,
-            )
-        else:
-            log.info("audit sink not started here (audit_sink = false): run `hub audit sink`")
-        asyncio.run(run_hub_runtime(services, bootstrap, web_port, epochs))
+
+        def prepare() -> tuple[Any, int]:
+            """Everything but the join, in a thread while the broker holds it."""
+            return _prepare(settings, stack, bootstrap, embedded_run, len(directory.connectors))
+
+        asyncio.run(_route(settings, bootstrap, epochs, prepare))
         log.info("hub stopped")
     return 0
+
+
+async def _route(
+    settings: Settings, bootstrap: str, epochs: TopicEpochs, prepare: Callable[[], tuple[Any, int]]
+) -> None:
+    import asyncio
+
+    from hub.runtime.ingress.seat import take_router_seat
+
+    seat = take_router_seat(settings, bootstrap, new_broker=settings.embedded)
+    try:
+        services, web_port = await asyncio.to_thread(prepare)
+        from hub.runtime.hub_runtime import run_hub_runtime  # imported by prepare, in its thread
+
+        await run_hub_runtime(services, bootstrap, web_port, epochs, seat)
+    finally:
+        await seat.close()
+
+
+def _prepare(
+    settings: Settings, stack: ExitStack, bootstrap: str, embedded_run: str, connectors: int
+) -> tuple[Any, int]:
+    """The store, the state file and the audit sink: (services, web port)."""
+    import hub.runtime.hub_runtime  # noqa: F401  (the runtime's imports, off the event loop)
+    from hub.runtime.services import HubServices
+
+    timeout = settings.startup_timeout_s
+    services = step(
+        f"the store at {masked_url(settings.effective_store_url)}",
+        lambda: HubServices.create(settings),
+        timeout,
+    )
+    web_port = settings.web_port or free_port(settings.web_host)
+    web_url = f"http://{settings.web_host}:{web_port}"
+    audit_port = settings.audit_metrics_port or free_port(settings.web_host)
+    audit_metrics = f"http://{settings.web_host}:{audit_port}/metrics"
+    write_state(
+        settings.state_file,
+        HubState(
+            pid=os.getpid(),
+            bootstrap=bootstrap,
+            embedded=settings.embedded,
+            web_url=web_url,
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            audit_metrics_url=audit_metrics if settings.audit_sink else "",
+            embedded_run=embedded_run,
+        ),
+    )
+    stack.callback(clear_state, settings.state_file)
+    log.info(
+        "hub starting: broker %s (%s), %d connectors, store %s, metrics %s/metrics, "
+        "status board %s/board",
+        bootstrap,
+        "embedded Tansu" if settings.embedded else "external",
+        connectors,
+        masked_url(settings.effective_store_url),
+        web_url,
+        web_url,
+    )
+    log.info(
+        "try, in another terminal here: ./dev hub send clue_transfer --from MIB@350582 "
+        "--to PSB@350582 --payload examples/payloads/clue_transfer.json"
+    )
+    if settings.audit_sink:
+        sink = start_audit_sink(settings, bootstrap, audit_port)
+        stack.callback(stop_process, sink, "audit sink")
+        log.info(
+            "audit sink (pid %d): %s, metrics %s",
+            sink.pid,
+            masked_url(settings.effective_audit_url),
+            audit_metrics,
+        )
+    else:
+        log.info("audit sink not started here (audit_sink = false): run `hub audit sink`")
+    return services, web_port
 
 
 def start_audit_sink(settings: Settings, bootstrap: str, metrics_port: int) -> subprocess.Popen:

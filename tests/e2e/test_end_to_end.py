@@ -377,6 +377,9 @@ def test_cli_rejects_a_payload_that_does_not_fit(hub: HubProcess, tmp_path) -> N
 
 
 def test_metrics_count_by_family_agency_and_reason(hub: HubProcess) -> None:
+    producer = KafkaProducer(bootstrap_servers=hub.state.bootstrap, acks="all")
+    producer.send(INGRESS.name, os.urandom(64)).get(10)  # its own undecodable record
+    producer.close()
     mib = hub.connector("MIB@350582")
     mid = mib.send("corruption_clue_handoff", "CDI@350582", payload(mib, "corruption_clue_handoff"))
     wait_for_messages(hub.connector("CDI@350582", signing=False), [mid])
@@ -394,8 +397,13 @@ def test_metrics_count_by_family_agency_and_reason(hub: HubProcess) -> None:
         ),
         what="routed counter",
     )
-    text = metrics_text(hub)
-    assert 'hub_messages_dead_lettered_total{family="unknown",reason="undecodable"' in text
+    wait_until(
+        lambda: (
+            'hub_messages_dead_lettered_total{family="unknown",reason="undecodable"'
+            in metrics_text(hub)
+        ),
+        what="the undecodable record counted",
+    )
 
 
 def metrics_text(hub: HubProcess) -> str:

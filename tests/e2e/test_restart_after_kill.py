@@ -42,6 +42,9 @@ def test_a_hub_killed_outright_restarts_at_once_routes_and_leaves_no_broker_behi
         mib, psb = second.connector("MIB@350582"), second.connector("PSB@350582")
         mid = mib.send("clue_transfer", "PSB@350582", payload(mib, "clue_transfer"))
         assert mid in wait_for_messages(psb, [mid])
+        # The join, the longest step of a start, is under way while the store is opened.
+        log = second.log()
+        assert log.index("joining consumer group") < log.index("waiting for the store")
     finally:
         second.stop()
         first.process.wait()

@@ -183,11 +183,68 @@ def test_a_partition_this_group_never_committed_starts_where_the_earlier_router_
     loop = IngressLoop(FakeBatch(log), lambda listener: consumer, inherit=earlier)  # type: ignore[arg-type]
 
     async def scenario() -> None:
-        loop.consumer = consumer
-        from hub.runtime.ingress.loop import _Handover
+        from hub.runtime.ingress.loop import Handover
 
-        await _Handover(loop).on_partitions_assigned({T0, T1})
+        handover = Handover(loop)
+        handover.consumer = consumer
+        await handover.on_partitions_assigned({T0, T1})
 
     asyncio.run(scenario())
     assert log == [("seek", 0, 42)]
     assert loop.committed == {T0: 42, T1: 9}
+
+
+class JoiningConsumer(FakeConsumer):
+    """start() returns once the group assigned partitions, as aiokafka's does."""
+
+    async def start(self) -> None:
+        self.log.append(("joined",))
+        await self.listener.on_partitions_assigned({T0, T1})
+
+
+def test_a_seat_taken_before_the_loop_is_built_reports_its_assignment_only_to_the_loop() -> None:
+    from hub.runtime.ingress.seat import RouterSeat
+
+    log: list = []
+    consumer = JoiningConsumer([polled(T0, 0)], log)
+
+    def make(listener: Any) -> FakeConsumer:
+        consumer.listener = listener
+        return consumer
+
+    async def scenario() -> None:
+        seat = RouterSeat(make, None)  # the join starts: no loop, no pipeline yet
+        await asyncio.sleep(0.05)
+        assert log == [("joined",)]  # the assignment waits for a loop to report to
+        loop = IngressLoop(FakeBatch(log), make, max_records=10, seat=seat)  # type: ignore[arg-type]
+        reported: list[int] = []
+
+        async def on_joined(n: int) -> None:
+            reported.append(n)
+
+        loop.on_joined = on_joined
+        await run_until(loop, lambda: ("commit", {T0: 1}) in log)
+        assert reported == [2] and loop.partitions == 2
+        assert loop.seat is None  # a restarted run joins afresh
+
+    asyncio.run(scenario())
+    assert log == [("joined",), ("routed", [(0, 0)]), ("commit", {T0: 1})]
+
+
+def test_a_seat_no_loop_took_leaves_the_group_when_the_start_fails() -> None:
+    from hub.runtime.ingress.seat import RouterSeat
+
+    log: list = []
+    consumer = JoiningConsumer([], log)
+
+    def make(listener: Any) -> FakeConsumer:
+        consumer.listener = listener
+        return consumer
+
+    async def scenario() -> None:
+        seat = RouterSeat(make, None)
+        await asyncio.sleep(0.05)
+        await seat.close()  # e.g. the store did not answer
+
+    asyncio.run(scenario())
+    assert consumer.stopped

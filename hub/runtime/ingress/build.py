@@ -13,11 +13,11 @@ from hub.runtime.ingress.pipeline import IngressPipeline
 from hub.runtime.ingress.producer import Producer
 from hub.runtime.ingress.recorder import Epochs, Recorder, no_epochs
 from hub.runtime.ingress.returns import ReturnWriter
+from hub.runtime.ingress.seat import RouterSeat, router_consumer, router_membership
 from hub.runtime.services import HubServices
 from hub.trust.directory import load_signing_key
 from hub.trust.keys import SigningKey
 from hub.trust.operators import OPERATORS
-from hub.wire.topics import router_group
 
 
 async def _inbox_exists(topic: str, agency: str, region: str) -> None:
@@ -64,19 +64,20 @@ def build_router(
     epochs: Epochs,
     bootstrap: str,
     instance: str = "run",
+    seat: RouterSeat | None = None,
 ) -> IngressLoop:
     """A router worker: the ingress loop over the batched pipeline, on its own consumer;
-    ``instance`` names the process (``run``, ``worker-N``) whose member of the group it is."""
-    from hub.runtime.kafka_clients import group_offsets, ingress_consumer
-    from hub.runtime.membership import GroupMembership
+    ``instance`` names the process (``run``, ``worker-N``) whose member of the group it is;
+    ``seat``, its join already under way (``hub.runtime.ingress.seat``)."""
+    from hub.runtime.kafka_clients import group_offsets
 
     settings = services.settings
-    group = router_group(settings.app_id)
     return IngressLoop(
         BatchPipeline(build_pipeline(services, producer, ensure_inbox, epochs)),
-        lambda listener: ingress_consumer(bootstrap, settings, listener),
+        router_consumer(settings, bootstrap),
         max_records=settings.ingress_batch_records,
         # Hubs before the batched router read hub.ingress as Faust's group, named app_id.
         inherit=lambda: group_offsets(bootstrap, settings, settings.app_id),
-        membership=GroupMembership(settings, bootstrap, group, instance),
+        membership=router_membership(settings, bootstrap, instance),
+        seat=seat,
     )

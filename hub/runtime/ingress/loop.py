@@ -15,14 +15,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
-from hub.runtime.ingress.batch import BatchPipeline
 from hub.runtime.ingress.record import IngressRecord
 from hub.runtime.membership import GroupMembership
+
+if TYPE_CHECKING:  # the pipeline's imports are most of a start; the seat takes none of them
+    from hub.runtime.ingress.batch import BatchPipeline
 
 log = logging.getLogger("hub.router")
 
@@ -32,6 +34,12 @@ class Startable(Protocol):
     async def stop(self) -> None: ...
 
 
+class Seat(Protocol):
+    """A join started before the loop was built (``hub.runtime.ingress.seat.RouterSeat``)."""
+
+    async def take(self, loop: IngressLoop) -> Any: ...
+
+
 #: Builds the consumer, subscribed with the given listener (``hub.runtime.kafka_clients``).
 ConsumerFactory = Callable[[ConsumerRebalanceListener], Any]
 #: The offsets a group that read ``hub.ingress`` before this one committed: (topic, partition) →
@@ -39,35 +47,56 @@ ConsumerFactory = Callable[[ConsumerRebalanceListener], Any]
 Inherited = Callable[[], Awaitable[dict[tuple[str, int], int]]]
 
 
-class _Handover(ConsumerRebalanceListener):
-    def __init__(self, loop: IngressLoop) -> None:
-        self.loop = loop
+class Handover(ConsumerRebalanceListener):
+    """The ingress consumer's rebalance listener.  It may be made before its loop (a seat taken
+    early, ``hub.runtime.ingress.seat``): an assignment then waits until the loop is bound."""
+
+    def __init__(self, loop: IngressLoop | None = None) -> None:
+        self.consumer: Any = None
+        self._loop = loop
+        self._bound = asyncio.Event()
+        if loop is not None:
+            self._bound.set()
+
+    def bind(self, loop: IngressLoop) -> None:
+        self._loop = loop
+        self._bound.set()
+
+    @property
+    def bound(self) -> bool:
+        return self._bound.is_set()
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        loop = self._loop
+        if loop is None:  # before the first assignment: nothing was read
+            return
         # Waits for the batch in hand to be completed and committed.
-        async with self.loop.lock:
-            self.loop.joined = False  # a rebalance: not routing until partitions come back
+        async with loop.lock:
+            loop.joined = False  # a rebalance: not routing until partitions come back
             if revoked:
                 log.info("handing over %s", _names(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("reading %s", _names(assigned) or "no ingress partition (other workers have them)")
-        consumer = self.loop.consumer
-        if self.loop.membership is not None:  # first: what a successor removes if this one dies
-            self.loop.membership.record(getattr(consumer._coordinator, "member_id", ""))
+        await self._bound.wait()
+        loop, consumer = self._loop, self.consumer
+        assert loop is not None
+        loop.consumer = consumer  # a seat's consumer reaches its loop here, before run() has it
+        if loop.membership is not None:  # first: what a successor removes if this one dies
+            loop.membership.record(getattr(consumer._coordinator, "member_id", ""))
         fresh = []
         for tp in assigned:
             done = await consumer.committed(tp)
             if done is None:
                 fresh.append(tp)
-            self.loop.committed[tp] = done or 0
-        if fresh and self.loop.inherit is not None:
-            await self.loop.take_over(fresh)
-        self.loop.joined = True
-        self.loop.partitions = len(assigned)
-        if self.loop.on_joined is not None:
+            loop.committed[tp] = done or 0
+        if fresh and loop.inherit is not None:
+            await loop.take_over(fresh)
+        loop.joined = True
+        loop.partitions = len(assigned)
+        if loop.on_joined is not None:
             try:
-                await self.loop.on_joined(len(assigned))
+                await loop.on_joined(len(assigned))
             except Exception:  # only a log line depends on it: never the assignment
                 log.exception("readiness check after the join failed")
 
@@ -85,8 +114,11 @@ class IngressLoop:
         max_records: int = 500,
         inherit: Inherited | None = None,
         membership: GroupMembership | None = None,
+        seat: Seat | None = None,
     ) -> None:
         self.batch = batch
+        #: The group join ``hub run`` started before this loop was built; taken by the first run.
+        self.seat = seat
         #: This process instance's member of the ingress group, recorded after each join and
         #: removed by the next process of the instance after a crash (hub.runtime.membership).
         self.membership = membership
@@ -112,10 +144,15 @@ class IngressLoop:
     async def run(self) -> None:
         """Read and route until cancelled; the batch in hand at cancellation is not committed."""
         self.joined = False
-        if self.membership is not None:
-            await self.membership.evict_predecessor()
-        self.consumer = self.make_consumer(_Handover(self))
-        await self.consumer.start()
+        seat, self.seat = self.seat, None
+        if seat is not None:
+            self.consumer = await seat.take(self)
+        else:
+            if self.membership is not None:
+                await self.membership.evict_predecessor()
+            handover = Handover(self)
+            self.consumer = handover.consumer = self.make_consumer(handover)
+            await self.consumer.start()
         try:
             while True:
                 self._gate()
