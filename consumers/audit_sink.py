@@ -29,6 +29,7 @@ from hub.audit import events as ev
 from hub.audit.events import AuditEvent, event_id
 from hub.audit.mac import AuditMac
 from hub.audit.store import AppendResult, AuditStore
+from hub.audit.tiles import TileLog
 from hub.audit.timestamps import TimestampClient
 from hub.core.config import Settings
 from hub.core.restarting import start_restarting
@@ -230,7 +231,19 @@ class AuditSink:
             APPENDED.labels(kind).inc(n)
         HEAD.set(result.head_seq)
         self.checkpointer.note(result.appended)
+        if result.appended:
+            self._integrate(result.head_seq)
         return result
+
+    def _integrate(self, size: int) -> None:
+        """The batch's full tiles (hub.audit.tiles), as Tessera integrates a batch: proofs then
+        read O(log n) tiles.  The records are committed already, and a tile left out now is
+        written with the next batch or by the tree-heads job, so a failure is only logged."""
+        try:
+            TileLog(self.store).integrate(size)
+        except Exception as exc:
+            if not is_transient(exc):
+                log.exception("the log's tiles up to %d were not stored", size)
 
     def _append_one_by_one(self, items: list[Item], events: list[AuditEvent]) -> AppendResult:
         total = AppendResult(0, 0, 0)

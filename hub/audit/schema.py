@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -98,6 +99,18 @@ audit_pruned = Table(
     metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", String(64), nullable=False),
+)
+
+
+#: The tree's full tiles (hub.audit.tiles): 256 hashes of one level and their root.  Derived from
+#: the records, written once each; a wrong row only makes a proof fail its check.
+audit_tiles = Table(
+    "audit_tiles",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hashes", LargeBinary, nullable=False),
+    Column("root", LargeBinary, nullable=False),
 )
 
 

@@ -276,6 +276,22 @@ class AuditStore:
             rows = conn.execute(stmt).all()
         return [_row_to_record(r) for r in rows]
 
+    def record_hashes(self, lo: int, hi: int) -> list[str]:
+        """The chain hashes of leaves ``lo`` to ``hi`` (0-based, ``hi`` excluded): ``seq`` lo+1
+        to hi, pruned records' included."""
+        out: list[str] = []
+        with self.engine.connect() as conn:
+            for table in (audit_pruned, audit_log):
+                rows = conn.execute(
+                    select(table.c.hash)
+                    .where(table.c.seq > lo + len(out), table.c.seq <= hi)
+                    .order_by(table.c.seq)
+                ).all()
+                out += [r.hash for r in rows]
+        if len(out) != hi - lo:
+            raise ValueError(f"the log has no leaves {lo} to {hi}")
+        return out
+
     def iter_record_hashes(self, size: int | None = None, *, batch: int = 10_000) -> Iterator[str]:
         """The chain hashes of the first ``size`` records (all when None) in ``seq`` order, the
         leaves of the transparency log's tree, streamed: memory does not grow with the log.

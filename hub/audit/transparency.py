@@ -31,6 +31,7 @@ from hub.trust.suites import Suite
 
 if TYPE_CHECKING:  # the store is only passed in: a connector checking heads loads no SQLAlchemy
     from hub.audit.store import AuditStore
+    from hub.audit.tiles import TiledTree
 
 ORIGIN = "medfund-hub/audit"
 
@@ -74,6 +75,14 @@ def leaves(store: AuditStore, size: int) -> Iterator[bytes]:
     return (merkle.leaf_hash(h.encode(), suite.digest) for h in store.iter_record_hashes(size))
 
 
+def tiled(store: AuditStore, size: int) -> TiledTree:
+    """The tree of the first ``size`` records, read from the log's tiles (``hub.audit.tiles``):
+    O(log n) reads a root or a proof, whatever the log's length."""
+    from hub.audit.tiles import TiledTree, TileLog
+
+    return TiledTree(TileLog(store), size)
+
+
 def prove(store: AuditStore, message_id: str, *, key: SigningKey | None) -> dict[str, Any]:
     """Inclusion proofs of every record about ``message_id`` in the tree of the log as it is now,
     with its signed head (unsigned when no key is given).
@@ -83,12 +92,7 @@ def prove(store: AuditStore, message_id: str, *, key: SigningKey | None) -> dict
     size = store.head()[0]
     trail = store.trail(message_id, upto=size)
     suite = store.suite
-    tree = merkle.StreamedTree(size, suite.digest)
-    if size:
-        tree.want_root()
-    for r in trail:
-        tree.want_inclusion(int(r["seq"]) - 1)
-    tree.feed(leaves(store, size))
+    tree = tiled(store, size)
     root = tree.root()
     records = [
         {
@@ -114,10 +118,7 @@ def prove(store: AuditStore, message_id: str, *, key: SigningKey | None) -> dict
 def consistency(store: AuditStore, old_size: int) -> dict[str, Any]:
     """A proof that the tree of ``old_size`` records is a prefix of the current one."""
     size = store.head()[0]
-    tree = merkle.StreamedTree(size, store.suite.digest)
-    tree.want_root()
-    tree.want_consistency(old_size)
-    tree.feed(leaves(store, size))
+    tree = tiled(store, size)
     return {
         "scheme": tree_scheme(store.suite),
         "old_size": old_size,

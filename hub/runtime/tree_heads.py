@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.audit.store import AuditStore
-from hub.audit.transparency import leaves, origin_of, signed_checkpoint
-from hub.core import merkle
+from hub.audit.tiles import TileLog
+from hub.audit.transparency import origin_of, signed_checkpoint, tiled
 from hub.routing.operators_mail import EnsureInbox, queue_from_operators
 from hub.storage.leases import Lease, LeaseLost
 from hub.storage.tree_heads import PublishedHead, TreeHeads
@@ -89,11 +89,8 @@ class TreeHeadPublisher:
             return None
         size = store.head()[0]  # the sink may have appended since count()
         earlier_heads = [e for e in self.heads.recent_published(self.proofs) if e.tree_size < size]
-        tree = merkle.StreamedTree(size, store.suite.digest)
-        tree.want_root()
-        for earlier in earlier_heads:
-            tree.want_consistency(earlier.tree_size)
-        tree.feed(leaves(store, size))
+        TileLog(store).integrate(size)  # the sink integrates each batch; this catches up a gap
+        tree = tiled(store, size)
         root = tree.root()
         proofs = []
         for earlier in earlier_heads:

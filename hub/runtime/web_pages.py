@@ -1,5 +1,6 @@
 """The pages of a router worker's web port, for ``hub run`` and ``hub worker`` alike: /healthz,
-/readyz, /metrics, /board and /board.json, on a small aiohttp server (``serve_pages``).
+/readyz, /metrics, /board and /board.json, and the audit log's tiles under /tlog/
+(``hub.runtime.tlog_pages``), on a small aiohttp server (``serve_pages``).
 
 Each page is a coroutine without arguments returning an aiohttp ``Response``.  What a page reads
 from the database runs in a thread.
@@ -17,6 +18,8 @@ from hub.audit.store import AuditStore
 from hub.runtime import board_page, metrics
 from hub.runtime.health import Readiness
 from hub.runtime.services import HubServices
+from hub.runtime.tlog_pages import TlogPages
+from hub.storage.tree_heads import TreeHeads
 from hub.trust.expiry import key_expiries
 
 Page = Callable[[], Awaitable[Response]]
@@ -82,6 +85,7 @@ async def serve_pages(pages: WebPages, host: str, port: int) -> AppRunner:
     app = Application()
     for path, page in pages.routes().items():
         app.router.add_get(path, _view(page))
+    TlogPages(pages.audit, TreeHeads(pages.services.store.engine)).add_to(app)
     runner = AppRunner(app, access_log=None)
     await runner.setup()
     await TCPSite(runner, host, port).start()

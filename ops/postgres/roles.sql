@@ -16,6 +16,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
     document_chunks, board_totals, officers, console_sessions
     TO {app};
 
+-- Who runs each job that must run once (hub.storage.leases): taken and renewed by update.
+GRANT SELECT, INSERT, UPDATE ON job_leases TO {app};
+
 -- Tree heads sent to the agencies, and the agencies' cosignatures of them (kept, never changed).
 GRANT SELECT, INSERT, UPDATE ON tree_heads TO {app};
 GRANT SELECT, INSERT ON tree_head_cosignatures TO {app};
@@ -23,6 +26,8 @@ GRANT SELECT, INSERT ON tree_head_cosignatures TO {app};
 -- The transfer log: read and append, nothing else (its triggers refuse UPDATE and DELETE too).
 GRANT SELECT, INSERT ON audit_log, audit_checkpoints, audit_meta, audit_timestamps TO {app};
 GRANT SELECT ON audit_schema_version TO {app};
+-- The tree's full tiles (hub.audit.tiles): derived from the log, written once, never changed.
+GRANT SELECT, INSERT ON audit_tiles TO {app};
 -- Archived months and the hashes of pruned records: read by the hub, written only by the owner
 -- (`hub audit prune --url` as hub_owner), the one role whose DELETE the log's guard lets through.
 GRANT SELECT ON audit_archives, audit_pruned TO {app};

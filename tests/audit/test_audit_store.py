@@ -83,10 +83,10 @@ def test_migrations_up_down_and_match_the_model(audit_url: str) -> None:
 
     engine = make_engine(audit_url)
     migrate(engine)
-    assert schema_revision(engine) == "0004"
+    assert schema_revision(engine) == "0005"
     tables = set(inspect(engine).get_table_names())
     assert {"audit_log", "audit_checkpoints", "audit_meta", "audit_timestamps", "audit_archives",
-            "audit_pruned"} <= tables  # fmt: skip
+            "audit_pruned", "audit_tiles"} <= tables  # fmt: skip
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
         diff = [d for d in compare_metadata(ctx, metadata) if d[0] != "remove_table"]
@@ -98,7 +98,7 @@ def test_migrations_up_down_and_match_the_model(audit_url: str) -> None:
     migrate(engine, "base")
     assert "audit_log" not in inspect(engine).get_table_names()
     migrate(engine)  # and back up
-    assert schema_revision(engine) == "0004"
+    assert schema_revision(engine) == "0005"
     engine.dispose()
 
 
@@ -106,7 +106,7 @@ def test_cli_migrate(tmp_path: Path, monkeypatch, capsys) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     monkeypatch.setenv("HUB_AUDIT_URL", url)
     assert main(["--home", str(tmp_path), "audit", "migrate"]) == 0
-    assert "→ 0004" in capsys.readouterr().out
+    assert "→ 0005" in capsys.readouterr().out
 
 
 # -- appending -----------------------------------------------------------------------------------
