@@ -322,6 +322,29 @@ def _sink(tmp_path: Path) -> tuple[AuditSink, AuditStore]:
     return AuditSink(Settings(home=tmp_path), "unused:9092", store=store, key=lambda: key), store
 
 
+def test_the_sink_stores_each_full_tile_of_the_tree_as_its_batches_complete_it(
+    tmp_path: Path,
+) -> None:
+    from hub.audit.tiles import TiledTree, TileLog
+    from hub.audit.transparency import leaves
+    from hub.core import merkle
+
+    sink, store = _sink(tmp_path)
+    publisher = emit.AuditPublisher(REGISTRY, sink.mac)
+    values = [
+        publisher.encode(AuditEvent(f"e{i}", "routed", T0, message_id=f"m{i}")) for i in range(530)
+    ]
+    for start in range(0, 530, 70):  # batches that end anywhere in a tile
+        batch = [(v, f"hub.audit/0@{start + i}", sink.mac.tag(v))
+                 for i, v in enumerate(values[start : start + 70])]  # fmt: skip
+        sink.append_batch(batch)
+    assert TileLog(store).integrate(530) == 0  # tiles 0 and 1 were stored by the sink
+    tree = merkle.StreamedTree(530)
+    tree.want_root()
+    tree.feed(leaves(store, 530))
+    assert TiledTree(TileLog(store), 530).root() == tree.root()
+
+
 def test_a_forged_event_cannot_take_a_genuine_events_id(tmp_path: Path) -> None:
     sink, store = _sink(tmp_path)
     env, raw, _ = sealed(load_example("clue_transfer"))
