@@ -29,7 +29,6 @@ from hub.audit import events as ev
 from hub.audit.events import AuditEvent, event_id
 from hub.audit.mac import AuditMac
 from hub.audit.store import AppendResult, AuditStore
-from hub.audit.tiles import HEIGHT, TileLog
 from hub.audit.timestamps import TimestampClient
 from hub.core.config import Settings
 from hub.core.restarting import start_restarting
@@ -174,8 +173,6 @@ class AuditSink:
         )
         self.key = key or self._operators_key
         self.max_records = max_records
-        #: The log size whose full tiles this sink stored (hub.audit.tiles).
-        self._tiled = 0
         self.checkpointer = Checkpointer(
             self.store,
             self.key,
@@ -233,22 +230,7 @@ class AuditSink:
             APPENDED.labels(kind).inc(n)
         HEAD.set(result.head_seq)
         self.checkpointer.note(result.appended)
-        if result.appended:
-            self._integrate(result.head_seq)
         return result
-
-    def _integrate(self, size: int) -> None:
-        """The batch's full tiles (hub.audit.tiles), as Tessera integrates a batch: proofs then
-        read O(log n) tiles.  The records are committed already, and a tile left out now is
-        written with the next batch or by the tree-heads job, so a failure is only logged."""
-        if size >> HEIGHT == self._tiled >> HEIGHT:
-            return  # no new full tile (one per 256 records): not even a query
-        try:
-            TileLog(self.store).integrate(size)
-            self._tiled = size
-        except Exception as exc:
-            if not is_transient(exc):
-                log.exception("the log's tiles up to %d were not stored", size)
 
     def _append_one_by_one(self, items: list[Item], events: list[AuditEvent]) -> AppendResult:
         total = AppendResult(0, 0, 0)

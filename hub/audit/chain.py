@@ -20,8 +20,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from hub.core.clock import iso_ms
 from hub.trust import suites
 from hub.trust.keys import SigningKey, verify
 from hub.trust.suites import PublicKey, Suite
@@ -46,6 +48,16 @@ CHAIN_COLUMNS = (
     "signed",
     "facts",
 )
+
+
+def chained_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns a record's hash covers, its times as the chain writes them (ms, UTC)."""
+    out = {name: record.get(name) for name in CHAIN_COLUMNS}
+    for name in ("occurred_at", "recorded_at"):
+        value = out[name]
+        if isinstance(value, datetime):
+            out[name] = iso_ms(value)
+    return out
 
 
 def canonical(record: Mapping[str, Any]) -> bytes:

@@ -32,9 +32,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hub.audit.chain import (
-    CHAIN_COLUMNS,
     GENESIS,
     Checkpoint,
+    chained_fields,
     json_text,
     record_hash,
     sign_checkpoint,
@@ -47,6 +47,7 @@ from hub.audit.schema import (
     audit_pruned,
     migrate,
 )
+from hub.audit.tiles import HEIGHT, integrate_quietly
 from hub.core.clock import as_utc, iso_ms, truncate_ms
 from hub.storage.engine import make_engine
 from hub.trust import regions, suites
@@ -98,6 +99,7 @@ class AuditStore:
         if migrate_schema:
             migrate(self.engine)
         self.new_log_suite = suites.by_name(new_log_suite)
+        self._tiled = 0  # the log size whose full tiles this store object has stored
         self._suite: Suite | None = None
 
     @property
@@ -118,10 +120,17 @@ class AuditStore:
 
     # -- writing -------------------------------------------------------------------------------
     def append(self, events: Sequence[AuditEvent], *, now: datetime | None = None) -> AppendResult:
-        """Append the events not yet in the log, in order, extending the chain."""
+        """Append the events not yet in the log, in order, extending the chain; then store the
+        tree's tiles the append completed (one per 256 records: ``hub.audit.tiles``)."""
+        result = self._appended(events, now or datetime.now(UTC))
+        if result.head_seq >> HEIGHT != self._tiled >> HEIGHT:
+            self._tiled = integrate_quietly(self, result.head_seq, self._tiled)
+        return result
+
+    def _appended(self, events: Sequence[AuditEvent], now: datetime) -> AppendResult:
         for attempt in range(5):
             try:
-                return self._append_once(events, now or datetime.now(UTC))
+                return self._append_once(events, now)
             except (IntegrityError, OperationalError) as exc:
                 # Another writer extended the chain between our read of the head and our insert
                 # (a duplicate seq, or SQLite's stale snapshot / busy lock): read the head again.
@@ -148,7 +157,7 @@ class AuditStore:
                 seq += 1
                 record = self._record(ev, seq, recorded)
                 record["prev_hash"] = prev
-                record["hash"] = prev = record_hash(prev, _hashable(record), suite)
+                record["hash"] = prev = record_hash(prev, chained_fields(record), suite)
                 rows.append(record)
             if rows:
                 conn.execute(audit_log.insert(), rows)
@@ -276,22 +285,6 @@ class AuditStore:
             rows = conn.execute(stmt).all()
         return [_row_to_record(r) for r in rows]
 
-    def record_hashes(self, lo: int, hi: int) -> list[str]:
-        """The chain hashes of leaves ``lo`` to ``hi`` (0-based, ``hi`` excluded): ``seq`` lo+1
-        to hi, pruned records' included."""
-        out: list[str] = []
-        with self.engine.connect() as conn:
-            for table in (audit_pruned, audit_log):
-                rows = conn.execute(
-                    select(table.c.hash)
-                    .where(table.c.seq > lo + len(out), table.c.seq <= hi)
-                    .order_by(table.c.seq)
-                ).all()
-                out += [r.hash for r in rows]
-        if len(out) != hi - lo:
-            raise ValueError(f"the log has no leaves {lo} to {hi}")
-        return out
-
     def iter_record_hashes(self, size: int | None = None, *, batch: int = 10_000) -> Iterator[str]:
         """The chain hashes of the first ``size`` records (all when None) in ``seq`` order, the
         leaves of the transparency log's tree, streamed: memory does not grow with the log.
@@ -401,12 +394,3 @@ def _is_race(exc: IntegrityError | OperationalError) -> bool:
     if isinstance(exc, IntegrityError):
         return "seq" in message or "primary" in message or "pkey" in message or "unique" in message
     return "locked" in message or "busy" in message
-
-
-def _hashable(record: dict[str, Any]) -> dict[str, Any]:
-    out = {name: record.get(name) for name in CHAIN_COLUMNS}
-    for name in ("occurred_at", "recorded_at"):
-        value = out[name]
-        if isinstance(value, datetime):
-            out[name] = iso_ms(value)
-    return out

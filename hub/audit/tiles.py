@@ -20,18 +20,34 @@ with its length as a big-endian uint16.
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import and_, select
 
-from hub.audit.schema import audit_tiles
+from hub.audit.schema import audit_log, audit_pruned, audit_tiles
 from hub.core import merkle
 from hub.core.errors import NotFound
 from hub.storage.engine import insert_ignore
 
 if TYPE_CHECKING:
-    from hub.audit.store import AuditStore
+    from sqlalchemy import Engine
+
+    from hub.trust.suites import Suite
+
+
+class AuditStore(Protocol):
+    """What tiles need of the audit store (``hub.audit.store``, which integrates after each
+    append and so cannot be imported here): its engine and the suite whose hash builds the tree."""
+
+    engine: Engine
+
+    @property
+    def suite(self) -> Suite: ...
+
+
+log = logging.getLogger("hub.audit.tiles")
 
 WIDTH = 256
 HEIGHT = 8
@@ -72,6 +88,35 @@ def parse_tile_path(path: str) -> tuple[int, int, int]:
 
 def split_hashes(data: bytes) -> list[bytes]:
     return [data[i : i + HASH_SIZE] for i in range(0, len(data), HASH_SIZE)]
+
+
+def leaf_data(store: AuditStore, lo: int, hi: int) -> list[str]:
+    """The data of leaves ``lo`` to ``hi`` (0-based, ``hi`` excluded): the chain hashes of
+    records ``seq`` lo+1 to hi, pruned records' included."""
+    out: list[str] = []
+    with store.engine.connect() as conn:
+        for table in (audit_pruned, audit_log):
+            rows = conn.execute(
+                select(table.c.hash)
+                .where(table.c.seq > lo + len(out), table.c.seq <= hi)
+                .order_by(table.c.seq)
+            ).all()
+            out += [r.hash for r in rows]
+    if len(out) != hi - lo:
+        raise TileNotFound(f"the log has no leaves {lo} to {hi}")
+    return out
+
+
+def integrate_quietly(store: AuditStore, size: int, before: int) -> int:
+    """After an append: store the full tiles of a log of ``size`` records; returns the size
+    integrated (``before`` if it failed).  The records are committed already and a tile left out
+    is stored by the next append or the tree-heads job, so a failure is only logged."""
+    try:
+        TileLog(store).integrate(size)
+    except Exception as exc:
+        log.warning("the log's tiles up to %d were not stored (%s)", size, type(exc).__name__)
+        return before
+    return size
 
 
 def entry_bundle(leaves: list[str]) -> bytes:
@@ -121,7 +166,7 @@ class TileLog:
         if n < 0 or have <= 0 or (width != have and not (width == WIDTH and have == WIDTH)):
             raise TileNotFound(f"a tree of {size} has no tile {tile_path(level, n, width)}")
         if level < 0:
-            return entry_bundle(self.store.record_hashes(n * WIDTH, n * WIDTH + width))
+            return entry_bundle(leaf_data(self.store, n * WIDTH, n * WIDTH + width))
         if width == WIDTH:
             return self.full(level, n)[0]
         return self._made(level, n, width)
@@ -138,7 +183,7 @@ class TileLog:
     def _made(self, level: int, n: int, width: int) -> bytes:
         """The first ``width`` hashes of tile ``n`` of ``level``, from the level below."""
         if level == 0:
-            hexes = self.store.record_hashes(n * WIDTH, n * WIDTH + width)
+            hexes = leaf_data(self.store, n * WIDTH, n * WIDTH + width)
             return b"".join(merkle.leaf_hash(x.encode(), self.h) for x in hexes)
         first = n * WIDTH
         with self.store.engine.connect() as conn:

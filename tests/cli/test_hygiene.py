@@ -70,7 +70,7 @@ def test_migrate_refuses_to_drop_a_log_with_records_unless_forced_and_journals_i
     forced = hub(home, "audit", "migrate", "--revision", "base", "--force", env=env)
     assert forced.returncode == 0, forced.stderr
     journal = (home / "audit-downgrades.log").read_text(encoding="utf-8")
-    assert "downgrade 0004 -> base" in journal and "3 records, head #3" in journal
+    assert "downgrade 0005 -> base" in journal and "3 records, head #3" in journal
     # An empty log may be moved freely (nothing to lose).
     assert hub(home, "audit", "migrate", env=env).returncode == 0
     assert hub(home, "audit", "migrate", "--revision", "base", env=env).returncode == 0

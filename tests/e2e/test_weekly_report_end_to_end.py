@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from hub.audit.store import AuditStore
 from hub.core.clock import BEIJING, advance_clock_file
@@ -73,9 +74,16 @@ def test_reports_reach_the_city_late_ones_breach_and_unsupported_figures_are_fla
     wait_until(lambda: (book.entry(mid) or {}).get("state") == "CLOSED", what="the closure")
     # A county's figures come from the audit log: the week's events must be in it before it
     # reports (the sink runs beside the router and, under load, lags the ledger a moment).
+    # The sink is a process of its own that creates its store as it starts: until then, no log.
     audit = AuditStore(hub.settings.effective_audit_url, migrate_schema=False)
-    wait_until(lambda: any(r["kind"] == "closed" for r in audit.trail(mid)),
-               what="the closure in the audit log")  # fmt: skip
+
+    def closed_in_log() -> bool:
+        try:
+            return any(r["kind"] == "closed" for r in audit.trail(mid))
+        except OperationalError:  # no audit_log table yet
+            return False
+
+    wait_until(closed_in_log, what="the closure in the audit log")
 
     # Wednesday after the week: 晋江 reports with its processing report; 石狮 inflates a figure.
     move_to(hub, monday + timedelta(days=9, hours=1))
