@@ -225,11 +225,15 @@ class TileLog:
 
 
 class TiledTree:
-    """Roots and RFC 9162 proofs of the tree of the first ``size`` leaves, read from tiles."""
+    """Roots and RFC 9162 proofs of the tree of the first ``size`` leaves, read from tiles.
+
+    Each tile read is kept with its inner nodes (at most 255 hashes, made once), and each root
+    asked for is kept too, so the proofs of many records of one message share their work."""
 
     def __init__(self, tiles: TileLog, size: int) -> None:
         self.tiles, self.size, self.h = tiles, size, tiles.h
-        self._read: dict[tuple[int, int], list[bytes]] = {}
+        self._nodes: dict[tuple[int, int], list[list[bytes]]] = {}
+        self._roots: dict[tuple[int, int], bytes] = {}
 
     def root(self, lo: int = 0, hi: int | None = None) -> bytes:
         hi = self.size if hi is None else hi
@@ -237,15 +241,18 @@ class TiledTree:
             raise ValueError(f"no subtree [{lo}, {hi}) in a tree of {self.size}")
         if lo == hi:
             return self.h(b"")
+        if (lo, hi) in self._roots:
+            return self._roots[(lo, hi)]
         n = hi - lo
-        if n & (n - 1) == 0 and lo % n == 0:  # a complete subtree: entries of one tile
+        if n & (n - 1) == 0 and lo % n == 0:  # a complete subtree: a node of one tile
             level, rest = divmod(n.bit_length() - 1, HEIGHT)
-            first = lo >> (HEIGHT * level)
-            tile, i = divmod(first, WIDTH)
-            hashes = self._tile(level, tile)[i : i + (1 << rest)]
-            return merkle.root(hashes, self.h)
-        k = 1 << ((n - 1).bit_length() - 1)
-        return merkle.node_hash(self.root(lo, lo + k), self.root(lo + k, hi), self.h)
+            tile, i = divmod(lo >> (HEIGHT * level), WIDTH)
+            found = self._tile_nodes(level, tile)[rest][i >> rest]
+        else:
+            k = 1 << ((n - 1).bit_length() - 1)
+            found = merkle.node_hash(self.root(lo, lo + k), self.root(lo + k, hi), self.h)
+        self._roots[(lo, hi)] = found
+        return found
 
     def inclusion(self, index: int) -> list[bytes]:
         return [self.root(lo, hi) for lo, hi in merkle.inclusion_ranges(index, self.size)]
@@ -253,9 +260,15 @@ class TiledTree:
     def consistency(self, m: int) -> list[bytes]:
         return [self.root(lo, hi) for lo, hi in merkle.consistency_ranges(m, self.size)]
 
-    def _tile(self, level: int, n: int) -> list[bytes]:
-        if (level, n) not in self._read:
+    def _tile_nodes(self, level: int, n: int) -> list[list[bytes]]:
+        """The tile's hashes, then each level of complete pairs above them, up to its root."""
+        if (level, n) not in self._nodes:
             entries = self.size >> (HEIGHT * level)
             width = min(entries - n * WIDTH, WIDTH)
-            self._read[(level, n)] = split_hashes(self.tiles.tile(level, n, width, self.size))
-        return self._read[(level, n)]
+            rows = [split_hashes(self.tiles.tile(level, n, width, self.size))]
+            while len(rows[-1]) > 1:
+                below = rows[-1]
+                rows.append([merkle.node_hash(below[j], below[j + 1], self.h)
+                             for j in range(0, len(below) - 1, 2)])  # fmt: skip
+            self._nodes[(level, n)] = rows
+        return self._nodes[(level, n)]
