@@ -101,13 +101,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 #: ``./dev test -m "not broker and not packaging"`` is the quick run.
 #: The longest test modules, longest first (the "slowest" lines CI prints): they go to the
 #: workers first, so no worker takes one of them last while the others sit idle (a greedy
-#: longest-first schedule; --dist loadscope hands out modules in this order).
+#: longest-first schedule; --dist loadscope --no-loadscope-reorder hands out modules in this
+#: order).
 LONGEST_FIRST = (
-    "test_demo.py", "test_hosts_drill.py", "test_demo_gm.py", "test_gateway_end_to_end.py",
-    "test_workers.py", "test_audit_end_to_end.py", "test_crash_drill.py",
-    "test_tree_heads_end_to_end.py", "test_hsm_keys.py", "test_redelivery.py",
-    "test_sla_end_to_end.py", "test_demo_console.py", "test_alert_rules.py",
-    "test_timestamps_end_to_end.py", "test_console_browser.py",
+    "test_gateway_end_to_end.py", "test_demo.py", "test_hosts_drill.py",
+    "test_audit_end_to_end.py", "test_console_browser.py", "test_workers.py",
+    "test_sla_end_to_end.py", "test_tree_heads_end_to_end.py", "test_alert_rules.py",
+    "test_demo_gm.py", "test_timestamps_end_to_end.py", "test_timestamps.py",
+    "test_crash_drill.py", "test_redelivery.py", "test_weekly_report_end_to_end.py",
+    "test_hsm_keys.py", "test_demo_console.py",
 )  # fmt: skip
 
 
