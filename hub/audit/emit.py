@@ -18,6 +18,7 @@ from typing import Any
 from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SignedFields, SubjectRef, event_id, facts_of
 from hub.audit.mac import AuditMac
+from hub.core.turns import Turns
 from hub.trust.address import Address
 from hub.trust.suites import envelope_digest, identifier
 from hub.wire import headers
@@ -228,7 +229,9 @@ class AuditPublisher:
 
     async def publish(self, producer: Any, events: Iterable[AuditEvent]) -> None:
         pending = []
+        turns = Turns()  # a batch's events are many: heartbeats run between them
         for event in events:
+            await turns.take()
             # Keyed by hand-off, so one hand-off's events stay in order on one partition.
             key = (event.conversation_id or event.message_id or event.event_id).encode()
             value = self.encode(event)

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.audit.events import AuditEvent
+from hub.core.turns import Turns
 from hub.routing.router import ChunkAccepted, Decision, Delivered, Rejected
 from hub.runtime import metrics
 from hub.runtime.failures import is_transient
@@ -106,7 +107,9 @@ class BatchPipeline:
         outcomes: list[Outcome] = []
         segment: list[_Item] = []
         touched: set[str] = set()
+        turns = Turns()  # the group's heartbeats run between records (hub.core.turns)
         for record in records:
+            await turns.take()
             try:
                 item = await self._decide(record)
                 if _concerns(item.decision) & touched:
