@@ -19,7 +19,7 @@ def test_hostile_records_each_get_one_outcome_and_the_hub_keeps_routing(hub: Hub
     plan = build(mib.registry, mib.key, load_example("clue_transfer"), RECORDS, seed=11)
     assert plan.kinds["1 MB record"] == 1 and plan.kinds["exact repeat"] > 20
     db = store(hub)
-    measure = lambda: books(db, f"{hub.state.web_url}/metrics")  # noqa: E731
+    measure = lambda: books(db, f"{hub.state.web_url}/metrics", plan.valid_ids)  # noqa: E731
     before = measure()
     write(hub.state.bootstrap, plan)
     done = settle(measure, before, len(plan.records), timeout_s=240)
