@@ -4,9 +4,9 @@ A tile holds 256 consecutive hashes of one level of tiles: level 0 the leaf hash
 the roots of level L's full tiles (each the root of 256**(L+1) leaves).  Only full tiles are
 stored (``audit_tiles``, with each tile's root beside it); a partial tile, the right edge of a
 tree of a given size, is made when asked from at most 255 stored roots or records.  Full tiles
-never change, so integrating them is idempotent: the audit sink integrates after every batch it
-appends (``AuditStore.append`` then :meth:`TileLog.integrate`, as Tessera integrates a batch of
-entries), and a reader who finds a tile missing computes it from the records below.
+never change, so integrating them is idempotent: every ``AuditStore.append`` integrates the tiles
+its batch completed (:func:`integrate_quietly`, as Tessera integrates a batch of entries), and a
+reader who finds a tile missing computes it from the records below.
 
 Every hash of a tree of ``size`` leaves then comes from at most a few tiles per level
 (:class:`TiledTree`): a root, an inclusion proof or a consistency proof reads O(log n) rows and

@@ -103,12 +103,11 @@ def run_hub(settings: Settings) -> int:
     record_home_clock(settings)  # the console and every command on this home follow it
     with ExitStack() as stack:
         stack.enter_context(hub_lock(settings.state_file))  # AlreadyRunning when another runs
-        broker = EmbeddedBroker(log_file=settings.home / "broker.log")
+        broker, bootstrap = None, settings.kafka_bootstrap
         if settings.embedded:
+            broker = EmbeddedBroker(log_file=settings.home / "broker.log")
             stack.callback(broker.launch().stop)
             bootstrap = broker.bootstrap
-        else:
-            bootstrap = settings.kafka_bootstrap
         # The Kafka clients' imports (~0.2 s), while the broker starts.
         import kafka  # noqa: F401
 
@@ -117,7 +116,7 @@ def run_hub(settings: Settings) -> int:
         directory = step(
             f"the signed directory in {settings.home}", lambda: prepare_directory(settings), timeout
         )
-        if settings.embedded:
+        if broker is not None:
             broker.wait_ready(timeout_s=timeout)
         step(
             f"the hub's topics on {bootstrap}",

@@ -89,7 +89,7 @@ class TreeHeadPublisher:
             return None
         size = store.head()[0]  # the sink may have appended since count()
         earlier_heads = [e for e in self.heads.recent_published(self.proofs) if e.tree_size < size]
-        TileLog(store).integrate(size)  # the sink integrates each batch; this catches up a gap
+        TileLog(store).integrate(size)  # each append integrates its tiles; this catches up a gap
         tree = tiled(store, size)
         root = tree.root()
         proofs = []
