@@ -1,7 +1,10 @@
-"""The audit sink: reads ``hub.audit`` and appends every event to the audit store's chain.
+"""The audit sink: chains every audit event into the audit store.
 
-At-least-once: a batch is appended (one transaction) before its offsets are committed; after
-a crash the uncommitted batch is read again and the store skips the event ids it already has.
+Events come two ways: the router's fact rows in the hub's SQL store (one per ingress record,
+written with its outcome: ``consumers.fact_drain``) and records on ``hub.audit`` (SLA events,
+console looks, key registrations).  At-least-once: a batch is appended (one transaction) before
+its offsets are committed and its fact rows deleted; after a crash the batch is read again and
+the store skips the event ids it already has.
 The sink also signs checkpoints of the chain head with the hub operators' key, every
 ``audit_checkpoint_every`` records or ``audit_checkpoint_interval_s`` seconds, whichever
 comes first.
@@ -17,27 +20,28 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter, Gauge
 
+from consumers.audit_records import decode_event as decode_event
+from consumers.audit_records import quarantined
 from consumers.cosignatures import CosignatureCollector
+from consumers.fact_drain import FactDrain, Taken
 from consumers.group_consumer import group_consumer
 from consumers.timestamper import Timestamper
-from hub.audit import events as ev
-from hub.audit.events import AuditEvent, event_id
+from hub.audit.events import AuditEvent
 from hub.audit.mac import AuditMac
 from hub.audit.store import AppendResult, AuditStore
 from hub.audit.timestamps import TimestampClient
 from hub.core.config import Settings
 from hub.core.restarting import start_restarting
 from hub.runtime.failures import is_transient
+from hub.storage.audit_facts import AuditFacts
 from hub.storage.engine import safe_url
+from hub.storage.store import Store
 from hub.trust.keys import SigningKey
-from hub.trust.suites import identifier
 from hub.wire import headers
-from hub.wire.codec import AvroDeserializer, CodecError
 from hub.wire.schemas import SchemaRegistry
 from hub.wire.topics import AUDIT, audit_sink_group
 
@@ -54,54 +58,11 @@ LAST_CHECKPOINT = Gauge(
 )
 LAG = Gauge(
     "hub_audit_sink_lag",
-    "Records of hub.audit not yet appended and committed by this sink (high watermark minus "
-    "position, over its partitions)",
+    "Audit records not yet appended by this sink: on hub.audit (high watermark minus position, "
+    "over its partitions) and the router's fact rows waiting in the store",
 )
-QUARANTINE = Counter(
-    "hub_audit_quarantined_total",
-    "Records on hub.audit kept only as their hash: no valid tag, or refused by the database",
-    ["why"],
-)
-
 #: A record read from hub.audit: its bytes, where it was read, and its tag header if any.
 Item = tuple[bytes, str] | tuple[bytes, str, bytes | None]
-
-
-def quarantined(raw: bytes, where: str, why: str) -> AuditEvent:
-    """Stands in for a record that is not to be believed or cannot be stored: its hash only.
-
-    Its id comes from the bytes and where they were read, never from what the record claims,
-    so a forged record cannot take a genuine event's id.
-    """
-    digest = identifier(raw)
-    QUARANTINE.labels(why).inc()
-    log.error("audit record at %s quarantined (%s), sha256 %s", where, why, digest)
-    return AuditEvent(
-        event_id(ev.QUARANTINED, digest, where),
-        ev.QUARANTINED,
-        datetime.now(UTC),
-        facts={"source": where, "bytes_sha256": digest, "size": str(len(raw)), "why": why},
-    )
-
-
-def decode_event(
-    registry: SchemaRegistry, raw: bytes, where: str, *, authentic: bool = True
-) -> AuditEvent:
-    """An audit record; bytes that do not decode become an event saying so (never dropped),
-    and a record without a valid tag is quarantined."""
-    if not authentic:
-        return quarantined(raw, where, "no valid tag")
-    try:
-        return AuditEvent.from_record(AvroDeserializer(registry, "audit_event")(raw))
-    except (CodecError, KeyError, TypeError, ValueError) as exc:
-        digest = identifier(raw)
-        log.error("unreadable record on %s (%s); recorded as %s", where, exc, ev.UNREADABLE)
-        return AuditEvent(
-            event_id(ev.UNREADABLE, digest, where),
-            ev.UNREADABLE,
-            datetime.now(UTC),
-            facts={"source": where, "bytes_sha256": digest, "size": str(len(raw))},
-        )
 
 
 class Checkpointer:
@@ -164,7 +125,10 @@ class AuditSink:
         store: AuditStore | None = None,
         key: Callable[[], SigningKey] | None = None,
         max_records: int = 1000,
+        facts: FactDrain | None = None,
     ) -> None:
+        """``facts``: where the router's fact rows wait (by default the hub's store, opened when
+        the sink starts reading)."""
         self.settings = settings
         self.bootstrap = bootstrap
         self.registry = SchemaRegistry.load(settings.schemas_path)
@@ -186,6 +150,7 @@ class AuditSink:
         )  # fmt: skip
         #: Gathers the agencies' cosignatures of tree heads (started with the sink's thread).
         self.cosignatures: CosignatureCollector | None = None
+        self.facts = facts
         self.appended = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -201,14 +166,16 @@ class AuditSink:
         return self._key
 
     # -- one batch, no broker needed ------------------------------------------------------------
-    def append_batch(self, items: list[Item]) -> AppendResult:
-        """Check, decode and append ``(value, where, tag)`` items; returns what the store did.
+    def append_batch(self, items: list[Item], taken: Taken | None = None) -> AppendResult:
+        """Check, decode and append ``(value, where, tag)`` items after the events of fact rows
+        (``taken``); returns what the store did.
 
         A record whose tag does not verify is quarantined.  If the database refuses the batch
         for a lasting reason (a passing one raises, and the batch is tried again), each record is
         appended alone and the one it refuses is quarantined: one record never stalls the log.
         """
-        events = [
+        facts = taken.events if taken is not None else []
+        events = facts + [
             decode_event(
                 self.registry,
                 item[0],
@@ -222,7 +189,8 @@ class AuditSink:
         except Exception as exc:
             if is_transient(exc):
                 raise
-            result = self._append_one_by_one(items, events)
+            origins = taken.origins if taken is not None else []
+            result = self._append_one_by_one([*origins, *items], events)
         self.appended += result.appended
         if result.skipped:
             REPEATS.inc(result.skipped)
@@ -252,14 +220,22 @@ class AuditSink:
                               max_poll_records=self.max_records)  # fmt: skip
 
     def run(self) -> None:
-        """Consume until :meth:`stop`; each polled batch is one append and one commit."""
+        """Consume until :meth:`stop`; each round is one append of the fact rows and records
+        read, then the commit of the records' offsets and the deletion of the rows."""
         consumer = self._consumer()
+        drain = self.facts or FactDrain(AuditFacts(Store(self.settings.effective_store_url).engine),
+                                        self.mac)  # fmt: skip
         log.info(
-            "audit sink reading %s into %s", AUDIT.name, safe_url(self.settings.effective_audit_url)
+            "audit sink reading %s and the router's facts into %s",
+            AUDIT.name,
+            safe_url(self.settings.effective_audit_url),
         )
         try:
             while not self._stop.is_set():
-                polled = consumer.poll(timeout_ms=200, max_records=self.max_records)
+                taken = self._take(drain)
+                # Rows waiting: take what the topic has without waiting for more.
+                wait_ms = 0 if taken.ids else 100
+                polled = consumer.poll(timeout_ms=wait_ms, max_records=self.max_records)
                 items: list[Item] = [
                     (
                         rec.value or b"",
@@ -269,28 +245,49 @@ class AuditSink:
                     for records in polled.values()
                     for rec in records
                 ]
-                if items:
-                    result = self._append_until_done(items)
-                    consumer.commit()
+                if items or taken.ids:
+                    result = self._append_until_done(items, taken)
+                    if items:
+                        consumer.commit()
+                    self._forget(drain, taken)
                     log.debug(
                         "audit: %d appended, %d repeats, head #%d",
                         result.appended,
                         result.skipped,
                         result.head_seq,
                     )
-                LAG.set(_lag(consumer))
+                LAG.set(_lag(consumer) + drain.pending)
                 self._checkpoint_quietly()
         finally:
             self._checkpoint_quietly(force=True)
             close_consumer(consumer)
             log.info("audit sink stopped after appending %d records", self.appended)
 
-    def _append_until_done(self, items: list[Item]) -> AppendResult:
+    def _take(self, drain: FactDrain) -> Taken:
+        try:
+            return drain.take(self.max_records)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("hub store unavailable for the router's facts (%s)", type(exc).__name__)
+            self._stop.wait(1.0)
+            return Taken()
+
+    def _forget(self, drain: FactDrain, taken: Taken) -> None:
+        try:
+            drain.done(taken)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # The rows are read again and their events skipped as repeats: nothing is lost.
+            log.warning("fact rows not deleted (%s); they will be read again", type(exc).__name__)
+
+    def _append_until_done(self, items: list[Item], taken: Taken | None = None) -> AppendResult:
         """The batch appended, waiting out a database that is away (nothing committed meanwhile)."""
         delay = 0.5
         while True:
             try:
-                return self.append_batch(items)
+                return self.append_batch(items, taken)
             except Exception as exc:
                 if not is_transient(exc) or self._stop.is_set():
                     raise

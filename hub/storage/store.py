@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 
 from hub.core.clock import as_utc
-from hub.storage import chunks, cosignatures, leases, officers, redelivery, tree_heads  # noqa: F401  (tables created with the others)
+from hub.storage import audit_facts, chunks, cosignatures, leases, officers, redelivery, tree_heads  # noqa: F401  (tables created with the others)
 from hub.storage.engine import (
     add_missing_columns,
     add_missing_indexes,

@@ -16,6 +16,12 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
     document_chunks, board_totals, officers, console_sessions
     TO {app};
 
+-- The router's audit facts (hub.storage.audit_facts): written with each outcome, read and then
+-- deleted by the audit sink once the log has them.  A row is believed only with the audit MAC,
+-- so INSERT here is not the power to put a fact into the log (docs/threat-model.md).
+GRANT SELECT, INSERT, DELETE ON audit_facts TO {app};
+GRANT USAGE ON SEQUENCE audit_facts_id_seq TO {app};
+
 -- Who runs each job that must run once (hub.storage.leases): taken and renewed by update.
 GRANT SELECT, INSERT, UPDATE ON job_leases TO {app};
 

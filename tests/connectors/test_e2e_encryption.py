@@ -19,9 +19,7 @@ from hub.core.clock import now_utc
 from hub.runtime.ingress.pipeline import DEAD_LETTERED, DELIVERED
 from hub.trust.address import Address
 from hub.trust.directory import load_encryption_keys
-from hub.wire.codec import AvroDeserializer
 from hub.wire.envelope import encode_envelope, read_envelope
-from hub.wire.topics import AUDIT
 from tests.hubproc import load_example
 from tests.runtime.test_ingress_pipeline import Rig
 
@@ -151,8 +149,7 @@ def test_an_encrypted_payload_that_breaks_the_rules_is_refused_by_the_recipient(
 def test_audit_records_of_an_encrypted_message_keep_the_encryption_digest(rig: Rig) -> None:
     _, raw = rig.message("corruption_clue_handoff", to="CDI@350582")
     rig.handle(rig.record(raw))
-    read = AvroDeserializer(rig.services.registry, "audit_event")
-    delivered = [read(s.value) for s in rig.producer.on(AUDIT.name)][-1]
+    delivered = rig.audit_events()[-1]
     env = read_envelope(rig.services.registry, raw)
     assert delivered["signed"]["scheme"] == "hub-sig-v2"
     assert delivered["signed"]["encryption_sha256"] == env.encryption_sha256()

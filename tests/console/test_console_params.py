@@ -96,4 +96,5 @@ def test_no_query_the_browser_can_send_makes_the_console_fail(
 ) -> None:
     answer = officer.get(path.replace("{id}", urllib.parse.quote(ident, safe="")), params=query)
     assert answer.status_code < 500, (path, query, answer.text[:200])
-    assert "content-type" in answer.headers or answer.status_code in (303, 304)
+    # 307: Starlette's redirect of a trailing slash (an id ending in an encoded "/"), empty body.
+    assert "content-type" in answer.headers or answer.status_code in (303, 304, 307)

@@ -2,9 +2,10 @@
 
 Uses the rig of ``test_ingress_pipeline`` (an in-memory producer, a SQLite store).  The rules
 under test: every record of a batch gets exactly one outcome, the same as the single path gives
-it; writes are acknowledged before the store records the batch, and the store records it before
-any audit event goes out; a record that depends on one ahead of it in the batch sees it; a
-failure anywhere repeats or splits the work and never leaves a record without an outcome.
+it; writes are acknowledged before the store records the batch, and the store records it
+together with its audit facts, one row per record; a record that depends on one ahead of it in
+the batch sees it; a failure anywhere repeats or splits the work and never leaves a record
+without an outcome.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def test_a_batch_gives_the_same_outcomes_and_audit_events_as_the_single_path(
     )
 
 
-def test_every_write_is_acknowledged_before_the_store_and_the_store_before_the_audit(
+def test_every_write_is_acknowledged_before_the_store_records_the_batch_with_its_audit_facts(
     rig: Rig,
 ) -> None:
     mids = []
@@ -95,21 +96,43 @@ def test_every_write_is_acknowledged_before_the_store_and_the_store_before_the_a
         mids.append(mid)
         records.append(rig.record(raw))
     records.append(rig.record(b"junk"))
-    seen_in_store_at_first_audit: list[bool] = []
-    real = rig.producer._append
+    written_before_the_store: list[set[str]] = []
+    recorder = rig.pipeline.recorder
+    real = recorder.record_batch
 
-    def spy(topic: str, key: Any, value: Any, headers: Any) -> Any:
-        if topic == AUDIT.name and not seen_in_store_at_first_audit:
-            seen_in_store_at_first_audit.append(all(rig.delivered(m) for m in mids))
-        return real(topic, key, value, headers)
+    def spy(*args: Any) -> Any:
+        written_before_the_store.append(set(rig.producer.topics()))
+        return real(*args)
 
-    rig.producer._append = spy  # type: ignore[method-assign]
+    recorder.record_batch = spy  # type: ignore[method-assign]
     run_batch(rig, records)
-    topics = rig.producer.topics()
-    first_audit = topics.index(AUDIT.name)
-    assert set(topics[:first_audit]) == {inbox_topic("PSB", "350582"), DEAD_LETTER.name}
-    assert set(topics[first_audit:]) == {AUDIT.name}
-    assert seen_in_store_at_first_audit == [True]
+    assert written_before_the_store == [{inbox_topic("PSB", "350582"), DEAD_LETTER.name}]
+    assert all(rig.delivered(m) for m in mids)
+    assert len(rig.fact_rows()) == 4  # one fact record per ingress record
+    assert AUDIT.name not in rig.producer.topics()  # none of it through the broker
+
+
+def test_a_batch_whose_facts_cannot_be_written_records_none_of_its_outcomes_until_they_can(
+    rig: Rig, no_wait: list[float]
+) -> None:
+    messages = [rig.message() for _ in range(3)]
+    facts_table = rig.pipeline.recorder.facts
+    real = facts_table.write
+    seen: list[bool] = []
+
+    def flaky(*args: Any, **kwargs: Any) -> None:
+        # Another connection sees what is committed: nothing of the batch, on either attempt.
+        seen.append(any(rig.delivered(m) for m, _ in messages))
+        if len(seen) == 1:
+            raise ConnectionError("store down for the audit facts")
+        real(*args, **kwargs)
+
+    facts_table.write = flaky  # type: ignore[method-assign]
+    outcomes = run_batch(rig, [rig.record(raw) for _, raw in messages])
+    assert [o.kind for o in outcomes] == [DELIVERED] * 3
+    assert seen == [False, False] and no_wait == [0.2]
+    assert all(rig.delivered(m) for m, _ in messages)
+    assert rig.audit_kinds().count("delivered") == 3
 
 
 def test_a_receipt_right_behind_its_original_in_one_batch_moves_the_ledger(rig: Rig) -> None:
@@ -146,7 +169,7 @@ def test_a_broker_failure_repeats_the_batch_and_completes_each_record_once(
     assert no_wait == [0.2]  # one repeat of the whole segment
     assert all(rig.delivered(m) for m, _ in messages)
     ids = [e["event_id"] for e in rig.audit_events()]
-    assert len(ids) == len(set(ids)) == 4 * 3  # audit published once, after the good attempt
+    assert len(ids) == len(set(ids)) == 4 * 3  # audit facts stored once, with the good attempt
 
 
 def test_a_database_failure_after_the_writes_repeats_the_batch(

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from connectors.messages import encryption_target
+from hub.audit import facts
 from hub.audit.events import AuditEvent
 from hub.core.clock import now_utc, truncate_ms
 from hub.core.config import Settings
@@ -28,6 +29,7 @@ from hub.runtime.ingress.pipeline import DEAD_LETTERED, DELIVERED, DUPLICATE, In
 from hub.runtime.ingress.producer import InMemoryProducer
 from hub.runtime.ingress.record import IngressRecord
 from hub.runtime.services import HubServices
+from hub.storage.audit_facts import AuditFacts, StoredFact
 from hub.trust.address import Address
 from hub.trust.authority import create_dev_directory, create_key, development_authority
 from hub.trust.directory import load_signing_key
@@ -37,7 +39,7 @@ from hub.wire.codec import AvroDeserializer
 from hub.wire.envelope import seal
 from hub.wire.families import FAMILIES
 from hub.wire.jsonpayload import from_json
-from hub.wire.topics import AUDIT, DEAD_LETTER, inbox_topic
+from hub.wire.topics import DEAD_LETTER, inbox_topic
 from tests.hubproc import load_example
 
 CONNECTORS = ["MIB@350582", "PSB@350582", "PSB@350500", "HEALTH@350582", "CDI@350582", "HUB@100000"]
@@ -95,10 +97,19 @@ class Rig:
         return asyncio.run(self.pipeline.handle(record))
 
     def audit_kinds(self) -> list[str]:
-        return [self.read_audit(s.value)["kind"] for s in self.producer.on(AUDIT.name)]
+        return [e["kind"] for e in self.audit_events()]
 
     def audit_events(self) -> list[dict[str, Any]]:
-        return [self.read_audit(s.value) for s in self.producer.on(AUDIT.name)]
+        """The events of the router's fact rows in the store, oldest first (each row's tag
+        checked with the hub's audit key, as the sink checks it)."""
+        out: list[dict[str, Any]] = []
+        for row in self.fact_rows():
+            assert self.services.audit_mac.verify(row.events, row.tag)
+            out += [e.to_record() for e in facts.decode(row.events)]
+        return out
+
+    def fact_rows(self) -> list[StoredFact]:
+        return AuditFacts(self.services.store.engine).oldest(1_000_000)
 
     def delivered(self, message_id: str) -> bool:
         return self.services.store.was_delivered(message_id)
@@ -141,7 +152,8 @@ def test_a_valid_clue_goes_to_the_inbox_then_the_store_then_the_audit_log(rig: R
     outcome = rig.handle(rig.record(raw))
     assert outcome.kind == DELIVERED and outcome.message_id == mid
     inbox = inbox_topic("PSB", "350582")
-    assert rig.producer.topics() == [inbox, AUDIT.name, AUDIT.name, AUDIT.name]
+    assert rig.producer.topics() == [inbox]  # its audit facts go to the store, not the broker
+    assert len(rig.fact_rows()) == 1  # one fact record for the message
     written = rig.producer.on(inbox)[0]
     assert written.value == raw  # the sender's bytes, so the recipient verifies end to end
     assert written.key == mid.encode()
@@ -192,7 +204,8 @@ def test_what_cannot_be_delivered_is_dead_lettered_stored_and_audited(
     raw = make(rig)
     outcome = rig.handle(rig.record(raw))
     assert (outcome.kind, outcome.reason) == (DEAD_LETTERED, reason)
-    assert rig.producer.topics() == [DEAD_LETTER.name, AUDIT.name, AUDIT.name]
+    assert rig.producer.topics() == [DEAD_LETTER.name]
+    assert len(rig.fact_rows()) == 1
     sent = rig.producer.on(DEAD_LETTER.name)[0]
     assert sent.header(headers.REASON) == reason.encode()
     record = rig.read_dead_letter(sent.value)
@@ -277,7 +290,8 @@ def test_a_store_that_fails_after_the_inbox_write_publishes_no_audit_and_the_rep
     fail_ledger(rig, "record_original")
     with pytest.raises(ConnectionError):
         rig.handle(rig.record(raw, offset=0))
-    assert rig.producer.topics() == [inbox_topic("PSB", "350582")]  # no audit yet
+    assert rig.producer.topics() == [inbox_topic("PSB", "350582")]
+    assert rig.fact_rows() == []  # no audit yet
     assert not rig.delivered(mid)
     assert rig.handle(rig.record(raw, offset=0)).kind == DELIVERED
     # At-least-once: the inbox holds the message twice; the connector de-duplicates by id.
@@ -286,9 +300,19 @@ def test_a_store_that_fails_after_the_inbox_write_publishes_no_audit_and_the_rep
     assert rig.audit_kinds() == ["submitted", "routed", "delivered"]
 
 
-def test_an_audit_publish_that_fails_is_repeated_with_the_same_ids(rig: Rig) -> None:
+def test_an_audit_fact_write_that_fails_is_repeated_with_the_same_ids(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     mid, raw = rig.message()
-    rig.producer.fail(AUDIT.name, ConnectionError("audit topic unavailable"))
+    facts_table = rig.pipeline.recorder.facts
+    real, left = facts_table.write, [1]
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        if left.pop() if left else 0:
+            raise ConnectionError("store down for the audit facts")
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(facts_table, "write", broken)
     with pytest.raises(ConnectionError):
         rig.handle(rig.record(raw, offset=0))
     assert rig.delivered(mid)
@@ -318,13 +342,20 @@ def test_a_store_that_fails_on_a_dead_letter_publishes_no_audit(rig: Rig) -> Non
     with pytest.raises(ConnectionError):
         rig.handle(rig.record(b"junk"))
     assert rig.producer.topics() == [DEAD_LETTER.name]
+    assert rig.fact_rows() == []
 
 
-def test_every_audit_event_of_one_hand_off_is_keyed_by_its_conversation(rig: Rig) -> None:
+def test_the_audit_events_of_one_record_are_one_tagged_fact_row_of_its_hand_off(
+    rig: Rig,
+) -> None:
     mid, raw = rig.message()
     outcome = rig.handle(rig.record(raw))
     assert all(isinstance(e, AuditEvent) for e in outcome.events)
-    assert {s.key for s in rig.producer.on(AUDIT.name)} == {mid.encode()}
+    [row] = rig.fact_rows()
+    assert rig.services.audit_mac.verify(row.events, row.tag)
+    assert not rig.services.audit_mac.verify(row.events + b" ", row.tag)
+    assert [e.event_id for e in facts.decode(row.events)] == [e.event_id for e in outcome.events]
+    assert {e["conversation_id"] for e in rig.audit_events()} == {mid}
 
 
 # -- process(): exactly one outcome per record, whatever fails ------------------------------------

@@ -1,21 +1,27 @@
 """Step 4: tell the audit log what happened to the record, before its offset is committed.
 
-Builds the events of each outcome (``hub.audit.emit`` holds the pure builders) and publishes
-them to ``hub.audit``, waiting for the acknowledgement.  A crash before the commit repeats the
-record and with it the events, under the same deterministic ids, so the log has each once.
+Builds the events of each outcome (``hub.audit.emit`` holds the pure builders) as one fact
+record (``hub.audit.facts``), which goes into the SQL store: the batch writes it in the very
+transaction that records the outcome; the one-record path right after it.  The audit sink
+chains the facts into the log.  A crash before the commit repeats the record and with it the
+events, under the same deterministic ids, so the log has each once.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from hub.audit import emit
 from hub.audit.events import AuditEvent, SubjectRef
+from hub.audit.facts import fact_of
+from hub.audit.mac import AuditMac
 from hub.core.clock import Clock
 from hub.lifecycle.states import state_after
 from hub.routing.router import Decision, Delivered
-from hub.runtime.ingress.producer import Producer
 from hub.runtime.ingress.record import IngressRecord
+from hub.runtime.ingress.recorder import Recorder
+from hub.storage.audit_facts import Fact
 from hub.storage.store import DeliveryRow
 from hub.trust.address import Address
 from hub.wire.deadletter import DeadLetter
@@ -26,19 +32,21 @@ REPEATED = "unknown (repeated after a redelivery)"
 
 class IngressAudit:
     def __init__(
-        self,
-        producer: Producer,
-        publisher: emit.AuditPublisher,
-        subject_ref: SubjectRef,
-        clock: Clock,
+        self, recorder: Recorder, mac: AuditMac, subject_ref: SubjectRef, clock: Clock
     ) -> None:
-        self.producer = producer
-        self.publisher = publisher
+        self.recorder = recorder
+        self.mac = mac
         self.subject_ref = subject_ref
         self.clock = clock
 
-    async def publish(self, events: list[AuditEvent]) -> None:
-        await self.publisher.publish(self.producer, events)
+    def fact(self, events: list[AuditEvent]) -> Fact:
+        """The one fact record of an outcome, for the transaction that records it."""
+        return fact_of(events, self.mac)
+
+    async def store(self, events: list[AuditEvent]) -> None:
+        """Store the events of an outcome already recorded (the one-record path)."""
+        if events:
+            await asyncio.to_thread(self.recorder.record_facts, [self.fact(events)])
 
     def submitted(
         self, record: IngressRecord, decision: Decision, at: datetime | None = None

@@ -1,12 +1,13 @@
 """The batched ingress path: many records in, one outcome each, at a fraction of the round trips.
 
     decide every record → queue every inbox and dead-letter write → await all acknowledgements
-    → record the batch in one transaction → publish all its audit events → return
+    → record the batch and its audit facts in one transaction → return
 
 The outcomes, the events and the order of effects are those of
 :meth:`IngressPipeline.handle <hub.runtime.ingress.pipeline.IngressPipeline.handle>`, applied to
 a *segment* of the batch at once instead of one record: each record's write is acknowledged
-before the store records it, and the store records it before its audit events are published.
+before the store records it, and the store records it together with its audit facts (one row
+per record, ``hub.storage.audit_facts``), which the audit sink chains into the log.
 
 **Segments.**  A record is decided against what the store knows; so a record that concerns a
 message or conversation an earlier record of the same batch touched (a receipt right behind its
@@ -51,6 +52,7 @@ from hub.runtime.ingress.pipeline import (
     same_message,
 )
 from hub.runtime.ingress.record import IngressRecord
+from hub.runtime.ingress.recorder import applied_at
 from hub.storage.store import DeliveryRow
 from hub.wire.deadletter import DeadLetter, Reason
 
@@ -203,7 +205,10 @@ class BatchPipeline:
         await asyncio.gather(*returns)
         for (item, _), ack in zip(pending, acks, strict=True):
             item.ack = ack
-        # 2. one transaction
+        # 2. the outcomes and their audit facts, all in one transaction
+        now = p.clock()
+        applied = {id(i): applied_at(d, now) for i, d in deliveries}
+        outcomes = [self._outcome(i, decided_at, applied.get(id(i))) for i in segment]
         kept = [
             chunks.kept(i.decision, i.ack, decided_at)
             for i in segment
@@ -214,17 +219,17 @@ class BatchPipeline:
             for i in segment
             if isinstance(i.decision, ChunkAccepted) and i.chunk_conflict
         ]
-        applied = await asyncio.to_thread(
+        await asyncio.to_thread(
             p.recorder.record_batch,
             [(d, i.record.value) for i, d in deliveries],
             [i.dead_letter for i in segment if i.dead_letter is not None],
             kept,
             conflicts,
+            [p.audit.fact(o.events) for o in outcomes if o.events],
+            now,
         )
-        applied_at = {id(i): at for (i, _), at in zip(deliveries, applied, strict=True)}
-        # 3. the audit events, all together
-        outcomes = [self._outcome(i, decided_at, applied_at.get(id(i))) for i in segment]
-        await p.audit.publish([e for o in outcomes for e in o.events])
+        for item, outcome in zip(segment, outcomes, strict=True):
+            _tally(item, outcome)
         elapsed = time.perf_counter() - started
         metrics.BATCH_RECORDS.observe(len(segment))
         metrics.BATCH_SECONDS.observe(elapsed)
@@ -285,24 +290,32 @@ class BatchPipeline:
                 item.chunk_conflict = True
                 item.dead_letter = dead_letter_of(item.record, chunks.conflict(d))
 
-    def _outcome(self, item: _Item, decided_at: Any, applied_at: Any) -> Outcome:
+    def _outcome(self, item: _Item, decided_at: Any, applied: Any) -> Outcome:
         audit = self.single.audit
         d = item.decision
         if isinstance(d, ChunkAccepted) and item.dead_letter is None:
-            outcome = DUPLICATE if item.chunk_repeat else chunks.CHUNK_KEPT
-            chunks.count(outcome)
-            return Outcome(outcome)
+            return Outcome(DUPLICATE if item.chunk_repeat else chunks.CHUNK_KEPT)
         events: list[AuditEvent] = audit.submitted(item.record, d, decided_at)
         if item.dead_letter is not None:
             dl = item.dead_letter
-            tally.dead_lettered(dl, d.envelope, item.record)
             events.append(audit.dead_lettered(dl, d.envelope))
             return Outcome(DEAD_LETTERED, dl.message_id, dl.reason, dl.dead_letter_id, events)
         assert isinstance(d, Delivered)
         if item.earlier is not None:
-            tally.duplicate(d.envelope, level=logging.DEBUG)
             events += audit.duplicate(d, item.record, item.earlier)
             return Outcome(DUPLICATE, d.envelope.message_id, events=events)
-        tally.delivered(d, level=logging.DEBUG)
-        events += audit.delivered(d, item.ack, decided_at, applied_at)
+        events += audit.delivered(d, item.ack, decided_at, applied)
         return Outcome(DELIVERED, d.envelope.message_id, events=events)
+
+
+def _tally(item: _Item, outcome: Outcome) -> None:
+    """Count and log an outcome once its transaction committed (a repeat attempt counts none)."""
+    d = item.decision
+    if isinstance(d, ChunkAccepted) and item.dead_letter is None:
+        chunks.count(outcome.kind)
+    elif item.dead_letter is not None:
+        tally.dead_lettered(item.dead_letter, d.envelope, item.record)
+    elif isinstance(d, Delivered) and item.earlier is not None:
+        tally.duplicate(d.envelope, level=logging.DEBUG)
+    elif isinstance(d, Delivered):
+        tally.delivered(d, level=logging.DEBUG)

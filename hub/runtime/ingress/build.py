@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from hub.audit.emit import AuditPublisher
 from hub.runtime.ingress.audit import IngressAudit
 from hub.runtime.ingress.batch import BatchPipeline
 from hub.runtime.ingress.deadletters import DeadLetterWriter
@@ -41,16 +40,15 @@ def build_pipeline(
             )
         return operators_key[0]
 
+    recorder = Recorder(
+        s.store, s.ledger, s.sla_policy, s.calendar, s.clock, s.escalation_grace, epochs
+    )
     return IngressPipeline(
         decide=Decider(s.router, s.directory),
         inbox=InboxWriter(producer, ensure_inbox),
         dead_letters=DeadLetterWriter(producer, s.registry),
-        recorder=Recorder(
-            s.store, s.ledger, s.sla_policy, s.calendar, s.clock, s.escalation_grace, epochs
-        ),
-        audit=IngressAudit(
-            producer, AuditPublisher(s.registry, s.audit_mac), s.subject_ref, s.clock
-        ),
+        recorder=recorder,
+        audit=IngressAudit(recorder, s.audit_mac, s.subject_ref, s.clock),
         clock=s.clock,
         max_record_bytes=s.settings.max_record_bytes,
         returns=ReturnWriter(producer, s.registry, lambda: s.directory.current, ensure_inbox, key),

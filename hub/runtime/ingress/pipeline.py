@@ -11,10 +11,12 @@ that cannot be written, it keeps trying with backoff (the partition pauses, the 
 no exception leaves ``process``, so no offset is committed past a record without an outcome.
 
 Order of effects, which is what at-least-once rests on: the inbox (or dead-letter) write is
-acknowledged before the store records it, and the store records it before the audit events are
-published; only after :meth:`IngressPipeline.handle` returns may the caller commit the record's
-offset.  If a step raises, the steps after it do not run and the exception reaches the caller,
-which must not commit: the record is read again and the idempotent steps make the repeat safe.
+acknowledged before the store records it, and the store records it before it stores the audit
+facts of the outcome (one row, ``hub.storage.audit_facts``; the batched path writes them in the
+outcome's own transaction); only after :meth:`IngressPipeline.handle` returns may the caller
+commit the record's offset.  If a step raises, the steps after it do not run and the exception
+reaches the caller, which must not commit: the record is read again and the idempotent steps
+make the repeat safe.
 """
 
 from __future__ import annotations
@@ -149,7 +151,7 @@ class IngressPipeline:
         decision, head_only = await self.decide_record(record)
         if isinstance(decision, ChunkAccepted):
             outcome = await self._keep_chunk(record, decision)
-            await self.audit.publish(outcome.events)
+            await self.audit.store(outcome.events)
             metrics.ROUTE_SECONDS.observe(time.perf_counter() - started)
             return outcome
         events = self.audit.submitted(record, decision)
@@ -158,7 +160,7 @@ class IngressPipeline:
         else:
             outcome = await self._dead_letter(record, decision, head_only=head_only)
         events += outcome.events
-        await self.audit.publish(events)
+        await self.audit.store(events)
         metrics.ROUTE_SECONDS.observe(time.perf_counter() - started)
         return Outcome(
             outcome.kind, outcome.message_id, outcome.reason, outcome.dead_letter_id, events
@@ -256,7 +258,7 @@ class IngressPipeline:
             env,
         )
         outcome = await self._dead_letter(record, rejected, head_only=head_only)
-        await self.audit.publish(self.audit.submitted(record, rejected) + outcome.events)
+        await self.audit.store(self.audit.submitted(record, rejected) + outcome.events)
         return outcome
 
     async def _dead_letter(

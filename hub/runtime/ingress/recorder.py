@@ -24,6 +24,7 @@ from hub.runtime.ingress.inbox import inbox_record
 from hub.sla.clock import plan_obligations
 from hub.sla.policy import SlaPolicy
 from hub.sla.workdays import WorkCalendar
+from hub.storage.audit_facts import AuditFacts, Fact
 from hub.storage.chunks import ChunkStore, KeptChunk, Slot
 from hub.storage.engine import insert_many_ignore
 from hub.storage.redelivery import Redeliveries
@@ -70,6 +71,7 @@ class Recorder:
     ) -> None:
         self.redeliveries = Redeliveries(store.engine)
         self.chunks = ChunkStore(store.engine)
+        self.facts = AuditFacts(store.engine)
         self.epochs = epochs or no_epochs
         self.store = store
         self.ledger = ledger
@@ -108,21 +110,29 @@ class Recorder:
     def keep_chunks(self, kept: Sequence[KeptChunk], conflicts: Sequence[Slot] = ()) -> None:
         self.chunks.keep(kept, conflicts)
 
+    def record_facts(self, facts: Sequence[Fact]) -> None:
+        """Audit facts of an outcome already recorded (the one-record path)."""
+        self.facts.write(facts, self.clock())
+
     def record_batch(
         self,
         delivered: Sequence[tuple[Delivered, bytes]],
         dead: Sequence[DeadLetter],
         chunks: Sequence[KeptChunk] = (),
         conflicts: Sequence[Slot] = (),
+        facts: Sequence[Fact] = (),
+        now: datetime | None = None,
     ) -> list[datetime | None]:
-        """A batch's deliveries (with their bytes), dead letters and chunks in one transaction.
+        """A batch's deliveries (with their bytes), dead letters, chunks and audit facts in one
+        transaction: the store holds an outcome exactly when it holds its facts.
 
         The caller guarantees that no two entries concern the same message or conversation and
         that none of ``delivered`` was delivered before (``hub.runtime.ingress.batch``), so the
-        originals go in with a few multi-row inserts.  Returns, per delivery, what
-        :meth:`record_delivery` returns.
+        originals go in with a few multi-row inserts.  ``now``: the instant the ledger records
+        (the caller's, when it built the facts with it).  Returns, per delivery, what
+        :meth:`record_delivery` returns, which is :func:`applied_at`.
         """
-        now = self.clock()
+        now = now or self.clock()
         applied: list[datetime | None] = []
         originals: list[tuple[Original, list[Obligation]]] = []
         observed: list[Delivered] = []
@@ -143,6 +153,7 @@ class Recorder:
             self.redeliveries.keep_many(
                 [inbox_record(d, raw, self.epochs(d.route.topic)) for d, raw in delivered], conn
             )
+            self.facts.write(facts, now, conn)
         for d in observed:
             self._observe(d, now)
         return applied
@@ -218,6 +229,13 @@ class Recorder:
                 metrics.RECEIPTS.labels(d.conversation.family, on_time).inc()
         elif d.new_state is State.CLOSED:
             metrics.TIME_TO_CLOSE.labels(d.conversation.family).observe(since)
+
+
+def applied_at(d: Delivered, now: datetime) -> datetime | None:
+    """When the ledger took a delivery recorded at ``now``: an original, or a reply with a
+    state to move to (even one the ledger had applied: its event is repeated, same id); None
+    for a reply that moves nothing."""
+    return now if d.conversation is None or d.new_state is not None else None
 
 
 def ledger_result(fam: Family | None, d: Delivered) -> dict[str, Any]:
