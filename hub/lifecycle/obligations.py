@@ -46,6 +46,23 @@ class ObligationStore:
         with self.engine.connect() as conn:
             return [Obligation.from_row(r) for r in conn.execute(stmt).mappings()]
 
+    def next_instant(self) -> datetime | None:
+        """The earliest instant a warning, breach or escalation still waits for (one index
+        entry read per kind, as ``due`` reads them), or None when nothing waits."""
+        found = []
+        with self.engine.connect() as conn:
+            for claimed, instant in KIND_COLUMNS.values():
+                column = obligations.c[instant]
+                first = conn.execute(
+                    select(column)
+                    .where(obligations.c.fulfilled_at.is_(None), obligations.c[claimed].is_(None))
+                    .order_by(column)
+                    .limit(1)
+                ).scalar()
+                if first is not None:
+                    found.append(as_utc(first))
+        return min(found, default=None)
+
     def fire(
         self,
         kind: str,

@@ -43,6 +43,22 @@ class Job:
     at_start: bool = True
     #: Held by one process of the hub at a time; None: the job is safe to run everywhere.
     lease: JobLease | None = None
+    #: The run returns how many seconds until it has work again (a deadline): the next run
+    #: starts then, if that is sooner than ``every_s`` (never sooner than ``PACE_FLOOR_S``).
+    paced: bool = False
+
+
+#: The shortest wait between two runs of a paced job: work that is due but cannot be done yet
+#: must not make it spin.
+PACE_FLOOR_S = 0.05
+
+
+def wait_after(job: Job, result: Any) -> float:
+    """Seconds until ``job`` runs again, given what its last run returned."""
+    assert job.every_s is not None
+    if job.paced and isinstance(result, (int, float)):
+        return max(PACE_FLOOR_S, min(job.every_s, float(result)))
+    return job.every_s
 
 
 async def watched(job: Job) -> Any:
@@ -80,10 +96,10 @@ async def keep_running(job: Job) -> None:
     if not job.at_start and job.every_s is not None:
         await asyncio.sleep(job.every_s)
     while True:
-        await _run_once(job)
+        result = await _run_once(job)
         if job.every_s is None:
             return
-        await asyncio.sleep(job.every_s)
+        await asyncio.sleep(wait_after(job, result))
 
 
 #: Per job: the last outage reported, and when (monotonic).
@@ -105,18 +121,20 @@ def _outage(exc: BaseException) -> str | None:
     return None
 
 
-async def _run_once(job: Job) -> None:
+async def _run_once(job: Job) -> Any:
+    """What the run returned; None when it failed (logged here)."""
     try:
-        await watched(job)
+        result = await watched(job)
         if _outages.pop(job.name, None) is not None:
             log.info("job %s runs again", job.name)
+        return result
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         outage = _outage(exc)
         if outage is None:
             log.exception("job %s failed; %s", job.name, job.on_failure)
-            return
+            return None
         last = _outages.get(job.name)
         now = time.monotonic()
         if last is None or last[0] != outage or now - last[1] > 60:
@@ -129,15 +147,16 @@ async def _keep_leased(job: Job, lease: JobLease) -> None:
     keeper = asyncio.create_task(lease.keep(), name=f"{job.name}-lease")
     try:
         await lease.holding.wait()
+        result = None
         if job.at_start or lease.taken_over:
-            await _run_once(job)
+            result = await _run_once(job)
         while True:
             # Sleep until the next run, or until the lease is lost.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_lost(lease), job.every_s)
+                await asyncio.wait_for(_lost(lease), wait_after(job, result))
             if lease.held() is None:
                 await lease.holding.wait()  # taken back over: the last holder may be long gone
-            await _run_once(job)
+            result = await _run_once(job)
     finally:
         keeper.cancel()
         await asyncio.gather(keeper, return_exceptions=True)

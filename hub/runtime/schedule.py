@@ -65,8 +65,9 @@ def hub_jobs(
     tree_heads = tree_head_publisher(services, ticker, inboxes, heads_lease)
     jobs = [
         # A failed tick (database busy, broker hiccup) is retried by the next one; the claims
-        # and leases in the ledger keep that safe.
-        Job("sla-clock", ticker.tick, settings.sla_tick_s, at_start=False),
+        # and leases in the ledger keep that safe.  Paced: a tick that sees a deadline sooner
+        # than sla_tick_s runs again at that deadline.
+        Job("sla-clock", ticker.tick, settings.sla_tick_s, at_start=False, paced=True),
         Job("audit-keys", KeyRecorder(services, producer), 2.0),
         Job("tree-heads", lambda: tree_heads.tick(producer), settings.tree_head_interval_s,
             at_start=False, lease=heads_lease),

@@ -64,11 +64,18 @@ class SlaTicker:
             self._key = load_signing_key(s.settings.keys_dir, OPERATORS, s.directory.current)
         return self._key
 
-    async def tick(self) -> None:
+    async def tick(self) -> float | None:
+        """Fire and publish what is due; returns the seconds until the next deadline (the job
+        runs again then, when sooner than ``sla_tick_s``: a breach is not a tick late), or
+        None when nothing waits."""
         now = self.services.clock()
         await asyncio.to_thread(self.duties.open, now)
         await asyncio.to_thread(self.clock.tick, now)
         await self.publisher.publish_pending(self.producer, now)
+        upcoming = await asyncio.to_thread(self.services.ledger.next_instant)
+        if upcoming is None:
+            return None
+        return (upcoming - self.services.clock()).total_seconds()
 
 
 class WeeklyDuties:

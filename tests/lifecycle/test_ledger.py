@@ -158,6 +158,20 @@ def test_no_receipt_warning_then_breach_then_escalation_each_once(ledger: Ledger
     assert kinds.count(("ESCALATION", "receipt")) == 1
 
 
+def test_the_next_instant_is_the_earliest_deadline_still_waiting(ledger: Ledger) -> None:
+    assert ledger.next_instant() is None
+    deliver(ledger, "m1")
+    clock = SlaClock(ledger, lambda: DIRECTORY)
+    first = ledger.next_instant()
+    assert first is not None and first > T0
+    assert clock.tick(first - timedelta(seconds=1)).fired == []
+    assert clock.tick(first).fired != []  # what was waiting for that instant fires at it
+    later = ledger.next_instant()
+    assert later is not None and later > first
+    clock.tick(T0 + timedelta(days=400))  # everything fired: nothing waits any more
+    assert ledger.next_instant() is None
+
+
 def test_late_discovery_still_fires_in_order(ledger: Ledger) -> None:
     deliver(ledger, "m1")
     fired = SlaClock(ledger, lambda: DIRECTORY).tick(T0 + timedelta(hours=2)).fired

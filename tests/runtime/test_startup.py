@@ -94,6 +94,31 @@ def test_a_stuck_job_is_reported_while_routing_goes_on(caplog: pytest.LogCapture
     assert "job sla-clock finished after" in caplog.text
 
 
+def test_a_paced_job_runs_again_at_its_next_deadline_never_later_than_its_period() -> None:
+    from hub.runtime.jobs import PACE_FLOOR_S, wait_after
+
+    paced = Job("sla-clock", lambda: asyncio.sleep(0), 1.0, paced=True)
+    assert wait_after(paced, 0.3) == 0.3
+    assert wait_after(paced, 7.0) == 1.0  # a far deadline: the period as before
+    assert wait_after(paced, None) == 1.0  # nothing waiting, or the run failed
+    assert wait_after(paced, -2.0) == PACE_FLOOR_S  # overdue yet not fired: no spinning
+    assert wait_after(Job("tree-heads", paced.run, 1.0), 0.3) == 1.0  # not paced
+    starts: list[float] = []
+
+    async def tick() -> float:
+        starts.append(time.monotonic())
+        return 0.1
+
+    async def scenario() -> None:
+        task = asyncio.create_task(keep_running(Job("sla-clock", tick, 10.0, paced=True)))
+        await asyncio.sleep(0.45)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert len(starts) >= 3  # every 0.1 s, not every 10 s
+
+
 def test_a_failing_job_is_logged_and_run_again() -> None:
     runs = 0
 
