@@ -17,7 +17,9 @@ that hub's broker; the run ends with both ratios side by side (SM2 verification 
 Ed25519's).  ``--workers 2`` adds a `hub worker` (the two share the ingress partitions);
 ``--store postgres`` puts the hub store and the audit store in fresh PostgreSQL databases;
 ``--profile DIR`` samples the router with py-spy during the hub run (``pip install -e
-'.[bench]'``).  The last lines are ``ratio[SUITE]=<hub rate / relay rate>``.  Never run by the
+'.[bench]'``); ``--matrix`` measures every suite with one and two workers on SQLite and on
+PostgreSQL and ends with one table.  The last lines are ``ratio[SUITE]=<hub rate / relay
+rate>``.  Never run by the
 tests: timings are machine-dependent.
 
     .venv/bin/python -m bench.throughput --messages 5000
@@ -201,7 +203,7 @@ async def measure(args: argparse.Namespace, hub: HubProcess, profiler: Profiler 
     return results
 
 
-def report(args: argparse.Namespace, suite: str, res: dict, memory: dict[str, float]) -> float:
+def report(args: argparse.Namespace, suite: str, res: dict, memory: dict[str, float]) -> dict:
     relay, relayed = res["relay"]
     hub, routed = res["hub"]
     print(
@@ -222,7 +224,9 @@ def report(args: argparse.Namespace, suite: str, res: dict, memory: dict[str, fl
         + ", ".join(f"{k} {v * 1000:.2f} ms" for k, v in res["cpu"].items())
     )
     print("peak RSS: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in memory.items()))
-    return hub / relay
+    top = max(res["latency"], default=None)
+    p99 = percentile(res["latency"][top][2], 0.99) * 1000 if top is not None else float("nan")
+    return {"hub": hub, "relay": relay, "ratio": hub / relay, "p99": p99, "at": top}
 
 
 def main() -> None:
@@ -238,14 +242,34 @@ def main() -> None:
     ap.add_argument("--profile", type=Path, help="write py-spy profiles of the router here")
     ap.add_argument("--suites", nargs="+", choices=["intl", "gm"], default=["intl", "gm"],
                     help="measure a hub of each of these suites (default both)")  # fmt: skip
+    ap.add_argument("--matrix", action="store_true",
+                    help="every suite with 1 and 2 workers, on SQLite and on PostgreSQL, "
+                    "then one table of them all (~2 min a cell)")  # fmt: skip
     args = ap.parse_args()
-    ratios = {suite: measure_suite(args, suite) for suite in args.suites}
+    cells = (
+        [(w, st) for st in ("sqlite", "postgres") for w in (1, 2)]
+        if args.matrix
+        else [(args.workers, args.store)]
+    )
+    results: dict[tuple[str, int, str], dict] = {}
+    for workers, store in cells:
+        args.workers, args.store = workers, store
+        for suite in args.suites:
+            results[(suite, workers, store)] = measure_suite(args, suite)
     print()
-    for suite, ratio in ratios.items():
-        print(f"ratio[{suite}]={ratio:.3f}")
+    if args.matrix:
+        print(f"{'suite':<6}{'workers':>8}{'store':>10}{'hub msg/s':>11}{'relay msg/s':>13}"
+              f"{'ratio':>8}{'p99 ms':>8}")  # fmt: skip
+        for (suite, workers, store), r in results.items():
+            print(f"{suite:<6}{workers:>8}{store:>10}{r['hub']:>11.0f}{r['relay']:>13.0f}"
+                  f"{r['ratio']:>8.3f}{r['p99']:>8.0f}")  # fmt: skip
+        print()
+    for (suite, workers, store), r in results.items():
+        tag = suite if not args.matrix else f"{suite},{workers}w,{store}"
+        print(f"ratio[{tag}]={r['ratio']:.3f}")
 
 
-def measure_suite(args: argparse.Namespace, suite: str) -> float:
+def measure_suite(args: argparse.Namespace, suite: str) -> dict:
     with ExitStack() as stack, tempfile.TemporaryDirectory() as home:
         env: dict[str, str] = {"HUB_CRYPTO_SUITE": suite}
         if args.store == "postgres":
@@ -267,10 +291,10 @@ def measure_suite(args: argparse.Namespace, suite: str) -> float:
         args.pids = {**pids, "benchmark": os.getpid()}
         res = asyncio.run(measure(args, hub, profiler))
         memory = {name: peak_rss_mib(pid) for name, pid in pids.items() if name != "broker"}
-    ratio = report(args, suite, res, memory)
+    summary = report(args, suite, res, memory)
     if profiler:
         profiler.summarise()
-    return ratio
+    return summary
 
 
 if __name__ == "__main__":
