@@ -109,6 +109,7 @@ def job_leases(engine: Any) -> str:
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from hub.core.clock import clock_from_settings
+    from hub.lifecycle.board import most_urgent
     from hub.lifecycle.ledger import Ledger
 
     if not settings.store_url and not (settings.home / "hub.db").exists():
@@ -125,6 +126,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if not board:
         print("the ledger is empty: nothing was delivered yet")
         return 0
+    shown = board if args.all or len(board) <= args.limit else most_urgent(board, args.limit)
 
     def median(value: float | None) -> str:
         if value is None:
@@ -144,10 +146,13 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             b["escalated"],
             median(b["median_time_to_receipt_s"]),
         ]
-        for b in board
+        for b in shown
     ]
     headers = ["FROM", "TO", "FAMILY", "OPEN", "DUE<24H", "OVERDUE", "WARNED", "BREACHED"]
     print(table(rows, [*headers, "ESCALATED", "MEDIAN RECEIPT (30 D)"]))
+    if len(shown) < len(board):
+        print(f"the {len(shown)} most urgent of {len(board)} rows (overdue, due within 24 h, "
+              "breached, open first); --all for every row, --json for a program")  # fmt: skip
     return 0
 
 
@@ -162,7 +167,10 @@ def add_parsers(sub: Any, fmt: Any) -> None:
         "breaches and escalations raised on open obligations, and the median time to receipt.  "
         "Read from the ledger.",
     )
-    s.add_argument("--json", action="store_true", help="one JSON object per row")
+    s.add_argument("--json", action="store_true", help="one JSON object per row (every row)")
+    s.add_argument("--limit", type=int, default=40, metavar="N",
+                   help="rows shown, the most urgent first (default 40)")  # fmt: skip
+    s.add_argument("--all", action="store_true", help="every row, in sender order")
     s.set_defaults(func=cmd_status)
     _lifecycle_parsers(sub, fmt)
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from hub.core.clock import beijing_time, iso_ms
 from hub.core.table import render_table
+from hub.lifecycle.board import most_urgent
 from hub.wire import labels
 
 
@@ -38,6 +39,8 @@ def gather(
     audit: Callable[[], AuditView] | None,
     now: datetime,
 ) -> dict[str, Any]:
+    board = ledger.board(now)
+    totals = {k: sum(r[k] for r in board) for k in ("messages", "open", "overdue", "escalated")}
     pairs = [
         {
             **row,
@@ -45,7 +48,7 @@ def gather(
             "recipient_label": labels.connector(row["recipient"]),
             "family_label": labels.family(row["family"]),
         }
-        for row in ledger.board(now)
+        for row in (board if len(board) <= BOARD_ROWS else most_urgent(board, BOARD_ROWS))
     ]
     overdue = [
         {
@@ -72,6 +75,8 @@ def gather(
     return {
         "now": iso_ms(now),
         "pairs": pairs,
+        "pairs_total": len(board),  # the rows behind ``pairs``: at most BOARD_ROWS are shown
+        "totals": totals,
         "overdue": overdue,
         "dead_letters": dlq,
         "audit": _audit(audit),
@@ -114,6 +119,9 @@ def duration(seconds: float | None) -> str:
 
 
 # -- HTML -----------------------------------------------------------------------------------------
+#: Pairs on the page at most, the most urgent first: a national board has 10⁵ groups.
+BOARD_ROWS = 200
+
 _STYLE = """
 body { font-family: "Noto Sans CJK SC", "WenQuanYi Micro Hei", sans-serif; margin: 1.5em;
        color: #1d2733; background: #f6f8fa; }
@@ -142,12 +150,13 @@ def render_html(view: dict[str, Any], *, refresh_s: int = 10) -> str:
     pairs = view["pairs"]
     overdue = view["overdue"]
     audit = view["audit"]
-    total_overdue = sum(p["overdue"] for p in pairs)
+    totals = view["totals"]
+    total_overdue = totals["overdue"]
     tiles = [
-        _tile("移交总数 hand-offs", sum(p["messages"] for p in pairs)),
-        _tile("未办结 open", sum(p["open"] for p in pairs)),
+        _tile("移交总数 hand-offs", totals["messages"]),
+        _tile("未办结 open", totals["open"]),
         _tile("已超期 overdue", total_overdue, "bad" if total_overdue else "ok"),
-        _tile("已上报 escalated", sum(p["escalated"] for p in pairs)),
+        _tile("已上报 escalated", totals["escalated"]),
         _tile("死信 dead letters", sum(d["count"] for d in view["dead_letters"])),
     ]
     if audit.get("available"):
@@ -202,6 +211,7 @@ def render_html(view: dict[str, Any], *, refresh_s: int = 10) -> str:
 <a href="/board.json">board.json</a> · <a href="/metrics">metrics</a></div>
 <div class="tiles" id="tiles">{"".join(tiles)}</div>
 <h2>时限看板 SLA board, per agency pair</h2>
+{_shown(view)}
 <table id="pairs"><tr><th>移送方<br>sender</th><th>接收方<br>recipient</th><th>类型<br>family</th>
 <th>移交<br>hand-offs</th><th>未办结<br>open</th><th>24 小时内到期<br>due in 24 h</th>
 <th>超期<br>overdue</th><th>违约<br>breached</th><th>上报<br>escalated</th>
@@ -219,6 +229,15 @@ def render_html(view: dict[str, Any], *, refresh_s: int = 10) -> str:
 <div id="audit">{audit_html}</div>
 </body></html>
 """
+
+
+def _shown(view: dict[str, Any]) -> str:
+    hidden = view["pairs_total"] - len(view["pairs"])
+    if hidden <= 0:
+        return ""
+    return (f'<p class="meta">最紧急的 {len(view["pairs"])} 组，另有 {hidden} 组未列出 · the '
+            f'{len(view["pairs"])} most urgent pairs; {hidden} more: '
+            "<code>hub status --all</code> or <code>--json</code></p>")  # fmt: skip
 
 
 # -- text -----------------------------------------------------------------------------------------

@@ -90,3 +90,28 @@ def test_labels_name_the_city_court_the_commission_and_the_national_bureau() -> 
     assert labels.connector("MIB@100000") == "国家医疗保障局"
     assert labels.connector("not an address") == "not an address"
     assert labels.stage("acceptance") == "受理"
+
+
+class BigLedger(FakeLedger):
+    """A national board: more pairs than the page shows, one of them overdue deep in the list."""
+
+    def board(self, now: datetime) -> list[dict[str, Any]]:
+        row = super().board(now)[0]
+        rows = [
+            {**row, "sender": f"MIB@35{n % 100:02d}{n // 100:02d}", "overdue": 0, "open": n % 7}
+            for n in range(board_page.BOARD_ROWS + 50)
+        ]
+        rows[180]["overdue"] = 9
+        return rows
+
+
+def test_a_board_of_more_pairs_than_a_page_shows_the_most_urgent_and_counts_them_all() -> None:
+    view = board_page.gather(BigLedger(), FakeDeadLetters(), None, NOW)
+    assert len(view["pairs"]) == board_page.BOARD_ROWS
+    assert view["pairs_total"] == board_page.BOARD_ROWS + 50
+    assert view["pairs"][0]["overdue"] == 9  # the overdue pair first, wherever it was
+    assert view["totals"]["messages"] == 3 * (board_page.BOARD_ROWS + 50)  # over every pair
+    page = board_page.render_html(view)
+    assert "另有 50 组未列出" in page and "hub status --all" in page
+    small = board_page.render_html(board_page.gather(FakeLedger(), FakeDeadLetters(), None, NOW))
+    assert "未列出" not in small
