@@ -56,7 +56,8 @@ SENDER, RECIPIENT = "MIB@350582", "PSB@350582"
 
 
 class Watcher:
-    """Reads a topic from the beginning and notes when each awaited key first shows up."""
+    """Reads a topic from the beginning and notes when each key first shows up; ``wait``
+    returns once every awaited key has."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap, self.topic = bootstrap, topic
@@ -86,8 +87,8 @@ class Watcher:
                 polled = await consumer.getmany(timeout_ms=200, max_records=5000)
                 now = time.perf_counter()
                 for records in polled.values():
-                    for r in records:
-                        if r.key in self.wanted and r.key not in self.seen:
+                    for r in records:  # every key: some are awaited only once they are known
+                        if r.key not in self.seen:
                             self.seen[r.key] = now
                 if self.wanted and self.wanted <= self.seen.keys():
                     self.done.set()
