@@ -46,7 +46,7 @@ from hub.core.config import Settings
 from hub.routing.freshness import Freshness
 from hub.routing.policy import Policy, load_policy
 from hub.runtime.directory_topic import DirectoryFollower
-from hub.runtime.state import resolve_bootstrap
+from hub.runtime.state import read_state, resolve_bootstrap
 from hub.trust import e2e
 from hub.trust.address import Address
 from hub.trust.directory import Directory, load_encryption_keys, load_signing_key
@@ -146,7 +146,7 @@ class Connector(Answering, Receiving):
             directory=lambda: directory.current,
             key=key,
             handled=HandledIds(memory),
-            witness=TreeHeadWitness(memory),
+            witness=TreeHeadWitness(memory, tlog_url(settings)),
             documents_dir=settings.home / "connectors" / f"{address}.documents",
             security=settings.kafka_python_security(),
             session_timeout_ms=int(settings.session_timeout_s * 1000),
@@ -342,6 +342,14 @@ class Connector(Answering, Receiving):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def tlog_url(settings: Settings) -> str | None:
+    """Where the hub serves its log's tiles: ``tlog_url``, else a hub running from this home."""
+    if settings.tlog_url:
+        return settings.tlog_url
+    state = read_state(settings.home / "state.json")
+    return f"{state.web_url.rstrip('/')}/tlog" if state is not None and state.web_url else None
 
 
 def _family(name: str) -> Family:

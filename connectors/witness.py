@@ -12,11 +12,13 @@ Every tree head (``tree_head`` from ``HUB@100000``, ``hub.runtime.tree_heads``) 
 A head that fails is refused with :class:`TreeHeadMismatch` (counted, logged as critical, the
 kept head left as it was: it is the agency's evidence).  A head whose proofs all start from
 heads this connector never saw (it missed more heads than one carries proofs for) cannot be
-checked: it is a *gap*, recorded with both heads so that an auditor can ask the hub for the
-proof between them (``hub audit consistency --old-size N``), and the new head is kept from
-then on.  A connector with no head kept starts from the head the operators pinned in the
-signed directory (``hub.trust.pinned``), so its first head must be proved consistent with that;
-only when the directory pins none is the first head taken on trust.
+checked from the head alone: the connector then makes the proof from the log's tiles as the
+hub serves them (``tlog_url``, ``connectors.tiles``) and checks it like any other.  Only when
+the tiles cannot be read either is it a *gap*, recorded with both heads so that an auditor can
+ask the hub for the proof between them (``hub audit consistency --old-size N``), and the new
+head is kept from then on.  A connector with no head kept starts from the head the operators
+pinned in the signed directory (``hub.trust.pinned``), so its first head must be proved
+consistent with that; only when the directory pins none is the first head taken on trust.
 
 Every head checked against a kept or pinned one (``consistent`` or ``same``) is one the connector
 can vouch for: :data:`VOUCHED` verdicts are cosigned (``hub.audit.cosignatures``).
@@ -27,7 +29,7 @@ from __future__ import annotations
 import base64
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +38,7 @@ from typing import Any
 from prometheus_client import Counter
 
 from connectors.messages import InboxMessage, VerificationError
+from connectors.tiles import RemoteTiles, TileFetchError
 from hub.audit.transparency import CheckpointError, open_checkpoint, suite_of_origin
 from hub.core import merkle
 from hub.core.files import private_dir
@@ -83,11 +86,20 @@ class Verdict:
     kept_before: KeptHead | None = None
 
 
+#: (old size, new size) → a consistency proof from the served tiles, or None when they could
+#: not be read (``connectors.tiles``).
+Prover = Callable[[int, int], list[bytes] | None]
+
+
 def check_head(
-    kept: KeptHead | None, payload: dict[str, Any], operators_keys: Sequence[tuple[str, bytes]]
+    kept: KeptHead | None,
+    payload: dict[str, Any],
+    operators_keys: Sequence[tuple[str, bytes]],
+    prove: Prover | None = None,
 ) -> Verdict:
     """The verdict on a tree head's ``payload`` given the head kept; raises TreeHeadMismatch.
-    Pure: ``operators_keys`` are (key id, raw public key) of the operators."""
+    ``operators_keys`` are (key id, raw public key) of the operators; ``prove``, when the head
+    carries no proof from the kept size, asks the served tiles for one (checked like any)."""
     head = KeptHead(
         str(payload["origin"]),
         int(payload["tree_size"]),
@@ -120,16 +132,24 @@ def check_head(
                 "audit log was rewritten"
             )
         return Verdict("same", head, kept)
-    for proof in payload.get("proofs", []):
-        if int(proof["old_size"]) != kept.tree_size:
-            continue
+    proofs = [
+        (str(p["old_root"]), p["path"])
+        for p in payload.get("proofs", [])
+        if int(p["old_size"]) == kept.tree_size
+    ]
+    source = "its own proof"
+    if not proofs and prove is not None:
+        fetched = prove(kept.tree_size, head.tree_size)
+        if fetched is not None:
+            proofs, source = [(kept.root_hash, [p.hex() for p in fetched])], "the served tiles"
+    for old_root, path in proofs[:1]:
         try:
-            ok = proof["old_root"] == kept.root_hash and merkle.verify_consistency(
+            ok = old_root == kept.root_hash and merkle.verify_consistency(
                 kept.tree_size,
                 head.tree_size,
                 bytes.fromhex(kept.root_hash),
                 bytes.fromhex(head.root_hash),
-                [bytes.fromhex(p) for p in proof["path"]],
+                [bytes.fromhex(p) for p in path],
                 log_suite.digest,
             )
         except ValueError:  # not hex: a malformed proof is no proof, and must not stop the inbox
@@ -137,7 +157,7 @@ def check_head(
         if not ok:
             raise TreeHeadMismatch(
                 f"tree head {head.tree_size} is not consistent with the head {kept.tree_size} "
-                "kept: records shown earlier were changed or removed"
+                f"kept ({source}): records shown earlier were changed or removed"
             )
         return Verdict("consistent", head, kept)
     return Verdict("gap", head, kept)
@@ -153,9 +173,11 @@ def operators_keys(directory: Directory) -> list[tuple[str, bytes]]:
 
 
 class TreeHeadWitness:
-    """The kept head and the gaps, in the connector's own SQLite file."""
+    """The kept head and the gaps, in the connector's own SQLite file; ``tiles_url``, the hub's
+    served log (``…/tlog``), to close what would be a gap with a proof made from its tiles."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, tiles_url: str | None = None) -> None:
+        self.tiles_url = tiles_url
         if isinstance(path, Path):
             private_dir(path.parent)
         self._db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
@@ -191,7 +213,9 @@ class TreeHeadWitness:
         origin = str(msg.payload.get("origin"))
         try:
             kept = self.kept(origin) or pinned(directory, origin)
-            verdict = check_head(kept, dict(msg.payload), operators_keys(directory))
+            verdict = check_head(
+                kept, dict(msg.payload), operators_keys(directory), self._prover(origin)
+            )
         except TreeHeadMismatch:
             TREE_HEADS_CHECKED.labels("inconsistent").inc()
             raise
@@ -220,6 +244,25 @@ class TreeHeadWitness:
             )
         self._db.commit()
         return verdict
+
+    def _prover(self, origin: str) -> Prover | None:
+        suite = suite_of_origin(origin)
+        if not self.tiles_url or suite is None:
+            return None
+        url = self.tiles_url
+
+        def prove(old_size: int, new_size: int) -> list[bytes] | None:
+            tiles = RemoteTiles(url, suite)
+            try:
+                return tiles.consistency(old_size, new_size)
+            except (TileFetchError, ValueError) as exc:
+                log.warning("no proof from %d to %d in the served tiles (%s)", old_size,
+                            new_size, exc)  # fmt: skip
+                return None
+            finally:
+                tiles.close()
+
+        return prove
 
     def close(self) -> None:
         self._db.close()

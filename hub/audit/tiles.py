@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import and_, select
@@ -132,7 +133,7 @@ class TileLog:
 
     def __init__(self, store: AuditStore) -> None:
         self.store = store
-        self.h = store.suite.digest
+        self.h: Callable[[bytes], bytes] = store.suite.digest
         self._cache: dict[tuple[int, int], tuple[bytes, bytes]] = {}
 
     # -- reading -------------------------------------------------------------------------------
@@ -224,13 +225,22 @@ class TileLog:
         return written
 
 
+class TileSource(Protocol):
+    """Where a :class:`TiledTree` reads its tiles: the store (:class:`TileLog`), or a served log
+    over HTTP (``connectors.tiles``)."""
+
+    h: Callable[[bytes], bytes]
+
+    def tile(self, level: int, n: int, width: int, size: int) -> bytes: ...
+
+
 class TiledTree:
     """Roots and RFC 9162 proofs of the tree of the first ``size`` leaves, read from tiles.
 
     Each tile read is kept with its inner nodes (at most 255 hashes, made once), and each root
     asked for is kept too, so the proofs of many records of one message share their work."""
 
-    def __init__(self, tiles: TileLog, size: int) -> None:
+    def __init__(self, tiles: TileSource, size: int) -> None:
         self.tiles, self.size, self.h = tiles, size, tiles.h
         self._nodes: dict[tuple[int, int], list[list[bytes]]] = {}
         self._roots: dict[tuple[int, int], bytes] = {}

@@ -129,6 +129,10 @@ class Settings:
     #: A head carries consistency proofs from this many earlier heads, so a connector that
     #: missed some (a broker that lost them) can still check the next one.
     tree_head_proofs: int = 16
+    #: The hub's served transparency log (``http://HOST:PORT/tlog``): a connector reads its tiles
+    #: to prove a tree head consistent with the one it kept when the head's own proofs do not
+    #: start there.  Empty: the web port of a hub running from this home (its state.json).
+    tlog_url: str = ""
     #: How long a job that must run once (tree heads, pruning) stays with the process holding
     #: its lease without a renewal; renewed every third of it.  A dead holder's job is taken
     #: over within this; the hub's hosts must keep time (NTP) far closer than this.

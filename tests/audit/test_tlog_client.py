@@ -23,6 +23,7 @@ from tlog_scales.reader import TilesReader  # type: ignore[import-untyped]
 from tlog_scales.signing import Vkey  # type: ignore[import-untyped]
 from tlog_scales.tlog import ConsistencyProofInvalid  # type: ignore[import-untyped]
 
+from connectors.witness import TreeHeadMismatch
 from hub.audit.schema import audit_log
 from hub.audit.store import AuditStore
 from hub.audit.tiles import TileLog
@@ -118,3 +119,30 @@ def test_a_bad_or_missing_tile_is_a_404_problem_and_tiles_are_immutable(served) 
         assert answer.headers["content-type"].startswith("application/problem+json")
         assert answer.json()["status"] == 404
     assert httpx.get(f"{base}/checkpoint").headers["cache-control"] == "no-cache"
+
+
+def test_a_connector_that_missed_heads_proves_the_next_one_from_the_served_tiles(
+    served, tmp_path
+) -> None:
+    from connectors.tiles import RemoteTiles
+    from connectors.witness import KeptHead, TreeHeadWitness, check_head
+    from hub.trust.suites import INTL
+
+    base, key = served
+    leaves = [merkle.leaf_hash(record_hash(i).encode()) for i in range(N)]
+    root, old_root = merkle.root(leaves), merkle.root(leaves[:OLD])
+    proof = RemoteTiles(base, INTL).consistency(OLD, N)
+    assert merkle.verify_consistency(OLD, N, old_root, root, proof)
+    head = {"origin": ORIGIN, "tree_size": N, "root_hash": root.hex(), "proofs": [],
+            "checkpoint": signed_checkpoint(ORIGIN, N, root, key)}  # fmt: skip
+    keys = [(key.key_id, key.public.raw)]
+    kept = KeptHead(ORIGIN, OLD, old_root.hex(), "")
+    witness = TreeHeadWitness(tmp_path / "psb.db", tiles_url=base)
+    assert check_head(kept, head, keys, witness._prover(ORIGIN)).kind == "consistent"
+    forged = KeptHead(ORIGIN, OLD, merkle.root(leaves[1 : OLD + 1]).hex(), "")
+    with pytest.raises(TreeHeadMismatch):
+        check_head(forged, head, keys, witness._prover(ORIGIN))
+    nowhere = TreeHeadWitness(
+        tmp_path / "x.db", tiles_url=f"http://127.0.0.1:{free_port('127.0.0.1')}/tlog"
+    )
+    assert check_head(kept, head, keys, nowhere._prover(ORIGIN)).kind == "gap"

@@ -247,3 +247,24 @@ def test_a_head_that_does_not_continue_the_kept_one_is_refused(forgery: str) -> 
         )
     with pytest.raises(TreeHeadMismatch):
         check_head(kept, payload, KEYS)
+
+
+def test_a_head_without_a_proof_from_the_kept_size_is_proved_from_the_served_tiles() -> None:
+    kept = kept_of(head_of(LEAVES[:10]))
+    payload = head_of(LEAVES, froms=(12,))  # it carries no proof from 10: a gap, by itself
+    asked: list[tuple[int, int]] = []
+
+    def tiles(m: int, n: int) -> list[bytes]:
+        asked.append((m, n))
+        return merkle.consistency_proof(m, LEAVES)
+
+    assert check_head(kept, payload, KEYS, tiles).kind == "consistent"
+    assert asked == [(10, 40)]
+    assert check_head(kept, payload, KEYS, lambda m, n: None).kind == "gap"  # tiles unreadable
+    # Tiles of another history give a proof the verifier refuses.
+    altered = [*LEAVES[:3], merkle.leaf_hash(b"changed"), *LEAVES[4:]]
+    with pytest.raises(TreeHeadMismatch, match="the served tiles"):
+        check_head(kept, payload, KEYS, lambda m, n: merkle.consistency_proof(m, altered))
+    # A head's own proof is used when it has one: the tiles are not asked.
+    assert check_head(kept, head_of(LEAVES, froms=(10,)), KEYS, tiles).kind == "consistent"
+    assert asked == [(10, 40)]
