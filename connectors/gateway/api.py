@@ -11,8 +11,6 @@ method, route, status, caller and duration, never with a body.
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -32,6 +30,7 @@ from connectors.gateway.bodies import (
     read_form,
     with_documents,
 )
+from connectors.gateway.calls import CallLog
 from connectors.gateway.models import ID_PATTERN as ID_PATTERN
 from connectors.gateway.models import (
     PROBLEMS,
@@ -43,8 +42,6 @@ from connectors.gateway.models import (
 from connectors.gateway.service import ACTIONS, REPORTING, Gateway, GatewayError
 from connectors.gateway.uploads import content_digest_of
 from hub.wire import jsoncheck
-
-log = logging.getLogger("connectors.gateway.http")
 
 HTTP_REASONS = {
     400: "malformed_body",
@@ -103,26 +100,7 @@ def create_api(
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    @app.middleware("http")
-    async def log_calls(request: Request, call_next: Any) -> Any:
-        started = time.monotonic()
-        response = await call_next(request)
-        if response.status_code in (400, 416) and response.headers.get(
-            "content-type", ""
-        ).startswith("text/plain"):
-            # Starlette's FileResponse answers a bad Range itself, in plain text; the API
-            # promises RFC 9457 problems for every error (docs/gateway.md).
-            response = _range_problem(response)
-        route = request.scope.get("route")
-        log.info(
-            "%s %s -> %d caller=%s %.0f ms",
-            request.method,
-            getattr(route, "path", request.url.path),
-            response.status_code,
-            request.scope.get("hub_caller", "-"),
-            (time.monotonic() - started) * 1000,
-        )
-        return response
+    app.add_middleware(CallLog)  # every call logged; Range refusals as problems
 
     @app.exception_handler(GatewayError)
     async def gateway_error(_: Request, exc: GatewayError) -> JSONResponse:
@@ -306,14 +284,3 @@ def _answer_route(app: FastAPI, gateway: Gateway, action: str) -> None:
         return JSONResponse(result.body, status_code=result.status)
 
     route(answer_with_report)
-
-
-def _range_problem(plain: Any) -> JSONResponse:
-    status = plain.status_code
-    reason = "range_not_satisfiable" if status == 416 else "malformed_range"
-    detail = ("the Range asked lies outside the document" if status == 416
-              else "the Range header is not bytes=FIRST-LAST")  # fmt: skip
-    answer = problem(status, reason, detail)
-    if "content-range" in plain.headers:
-        answer.headers["Content-Range"] = plain.headers["content-range"]
-    return answer
