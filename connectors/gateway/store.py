@@ -135,12 +135,11 @@ class GatewayStore:
             existing = self.request(caller, idem_key)
             if existing is not None:
                 return existing
-            self._db.execute(
+            self._lazily(  # a claim lost with the machine sent nothing
                 "INSERT INTO requests (caller, idem_key, body_sha256, state, created_at)"
                 " VALUES (?, ?, ?, 'in_flight', ?)",
                 (caller, idem_key, body_sha256, now()),
             )
-            self._db.commit()
             return None
 
     def sealed(
@@ -165,12 +164,29 @@ class GatewayStore:
 
     def done(self, caller: str, idem_key: str, status: int, response: dict[str, Any]) -> None:
         with self._lock:
-            self._db.execute(
+            # Lost with the machine, the request is 'sealed' again: recover() publishes the same
+            # bytes, which the hub recognises as a repeat.
+            self._lazily(
                 "UPDATE requests SET state = 'done', status = ?, response = ?"
                 " WHERE caller = ? AND idem_key = ?",
                 (status, json.dumps(response), caller, idem_key),
             )
+
+    def _lazily(self, sql: str, args: tuple[Any, ...]) -> None:
+        """One write committed without waiting for the disk, for a write whose loss in a power
+        cut a restart repairs; the next durable commit makes it durable too (the WAL is one
+        file, synced in order).  Every other write waits for the disk (synchronous=FULL, SQLite's
+        default).  The level can change only between transactions: the caller holds the lock."""
+        if self._db.in_transaction:  # another write of this connection is open: wait with it
+            self._db.execute(sql, args)
             self._db.commit()
+            return
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self._db.execute(sql, args)
+            self._db.commit()
+        finally:
+            self._db.execute("PRAGMA synchronous=FULL")
 
     def abandon(self, caller: str, idem_key: str) -> None:
         """Forget a claim that sent nothing (it failed before sealing): the key may be retried."""

@@ -50,3 +50,20 @@ def test_a_new_store_has_the_labelled_column_only(tmp_path: Path) -> None:
     db = sqlite3.connect(str(tmp_path / "gateway.db"))
     columns = {r[1] for r in db.execute("PRAGMA table_info(inbox)")}
     assert "raw_digest" in columns and "raw_sha256" not in columns
+
+
+def test_only_the_claim_and_the_done_mark_skip_the_wait_for_the_disk(tmp_path: Path) -> None:
+    """A claim that sent nothing and a done mark whose loss recover() repairs commit without an
+    fsync; the sealed bytes, published next, and everything else wait for the disk."""
+    store = GatewayStore(tmp_path / "gateway.db")
+    levels: list[str] = []
+    store._db.set_trace_callback(lambda sql: levels.append(sql) if "synchronous" in sql else None)
+    assert store.begin("default", "k1", "b" * 64) is None
+    store.sealed("default", "k1", message_id="m1", family="clue_transfer",
+                 recipient="PSB@350582", correlation_id=None, raw=b"x",
+                 record_key=b"m1")  # fmt: skip
+    store.done("default", "k1", 202, {"id": "m1"})
+    assert levels == ["PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"] * 2
+    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+    request = store.request("default", "k1")
+    assert request is not None and request.state == "done"
