@@ -222,9 +222,17 @@ class AuditSink:
     def run(self) -> None:
         """Consume until :meth:`stop`; each round is one append of the fact rows and records
         read, then the commit of the records' offsets and the deletion of the rows."""
-        consumer = self._consumer()
-        drain = self.facts or FactDrain(AuditFacts(Store(self.settings.effective_store_url).engine),
-                                        self.mac)  # fmt: skip
+        hub_store: Store | None = None
+        drain = self.facts
+        if drain is None:  # the hub's store, where the router writes its facts
+            hub_store = Store(self.settings.effective_store_url)
+            drain = FactDrain(AuditFacts(hub_store.engine), self.mac)
+        try:
+            consumer = self._consumer()
+        except Exception:
+            if hub_store is not None:
+                hub_store.close()
+            raise
         log.info(
             "audit sink reading %s and the router's facts into %s",
             AUDIT.name,
@@ -261,6 +269,8 @@ class AuditSink:
         finally:
             self._checkpoint_quietly(force=True)
             close_consumer(consumer)
+            if hub_store is not None:
+                hub_store.close()
             log.info("audit sink stopped after appending %d records", self.appended)
 
     def _take(self, drain: FactDrain) -> Taken:
