@@ -85,8 +85,12 @@ async def router_rate(hub: HubProcess, n: int, timeout: float) -> float:
 def measure(rows: int, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        print(f"{rows:,} hand-offs: filling the store …", flush=True)
-        fill_s = fill(home, rows)
+        if args.keep is not None:  # a hub home kept from an earlier run of this size
+            home = args.keep / str(rows)
+            home.mkdir(parents=True, exist_ok=True)
+        filled = (home / "hub.db").exists()
+        print(f"{rows:,} hand-offs: {'reusing' if filled else 'filling'} the store …", flush=True)
+        fill_s = 0.0 if filled else fill(home, rows)
         size = store_bytes(home)
         print(f"  filled in {fill_s:.0f} s; starting the hub …", flush=True)
         hub, start_s = timed_start(home)
@@ -112,6 +116,9 @@ def main() -> None:
                     help="hand-offs in the store, a hub each (100000 1000000)")  # fmt: skip
     ap.add_argument("--messages", type=int, default=3000, help="clues routed per size (3000)")
     ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--keep", type=Path, metavar="DIR",
+                    help="keep each size's hub home under DIR and reuse it in later runs "
+                    "(10⁷ takes minutes to fill; each run routes --messages more)")  # fmt: skip
     args = ap.parse_args()
     results = [measure(n, args) for n in [0, *args.sizes]]
     print(f"\n{'hand-offs':>11}{'fill s':>8}{'bytes/hand-off':>16}{'start s':>9}{'restart s':>11}"
