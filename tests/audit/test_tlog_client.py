@@ -131,7 +131,9 @@ def test_a_connector_that_missed_heads_proves_the_next_one_from_the_served_tiles
     base, key = served
     leaves = [merkle.leaf_hash(record_hash(i).encode()) for i in range(N)]
     root, old_root = merkle.root(leaves), merkle.root(leaves[:OLD])
-    proof = RemoteTiles(base, INTL).consistency(OLD, N)
+    tiles = RemoteTiles(base, INTL)
+    proof = tiles.consistency(OLD, N)
+    tiles.close()
     assert merkle.verify_consistency(OLD, N, old_root, root, proof)
     head = {"origin": ORIGIN, "tree_size": N, "root_hash": root.hex(), "proofs": [],
             "checkpoint": signed_checkpoint(ORIGIN, N, root, key)}  # fmt: skip
