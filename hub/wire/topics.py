@@ -39,8 +39,10 @@ DEAD_LETTER = TopicSpec("hub.dead-letter", 1, {"retention.ms": str(52 * WEEK_MS)
 #: envelopes, to the inboxes concerned.
 SLA_EVENTS = TopicSpec("hub.sla-events", 3, {"retention.ms": str(52 * WEEK_MS)})
 
-#: Every hub event for the transfer log (``audit_event`` Avro, metadata only), keyed by hand-off;
-#: the audit sink (``consumers.audit_sink``) chains them into the audit store.
+#: Hub events for the transfer log (``audit_event`` Avro, metadata only), keyed by hand-off: the
+#: SLA publisher's, the console's, the key records (the router's go as fact rows in its store
+#: transaction, ``hub.storage.audit_facts``); the audit sink (``consumers.audit_sink``) chains
+#: both into the audit store.
 AUDIT = TopicSpec("hub.audit", 3, {"retention.ms": str(52 * WEEK_MS)})
 
 #: Connectors' cosignatures of the tree heads they checked (``hub.audit.cosignatures``), small
