@@ -1,4 +1,4 @@
-"""Audit events: the facts the hub publishes to ``hub.audit`` for the transfer log.
+"""Audit events: the facts the hub tells the transfer log (on ``hub.audit``, or as fact rows).
 
 Everything here is metadata: addresses, ids, times, reason codes, and, for a message, the
 hub-sig-v1 fields besides its payload (the payload's SHA-256 stands in for it), so that its
