@@ -59,7 +59,8 @@ from sqlalchemy import Engine, func, select, text
 
 from bench.loads import percentile, run_hub, run_raw
 from bench.procs import peak_rss_mib
-from consumers.audit_sink import AuditSink, decode_event
+from consumers.audit_records import decode_event
+from consumers.audit_sink import AuditSink
 from hub.audit import emit
 from hub.audit import events as ev
 from hub.audit.events import AuditEvent, SubjectRef

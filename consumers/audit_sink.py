@@ -24,8 +24,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
-from consumers.audit_records import decode_event as decode_event
-from consumers.audit_records import quarantined
+from consumers.audit_records import decode_event, quarantined
 from consumers.cosignatures import CosignatureCollector
 from consumers.fact_drain import FactDrain, Taken
 from consumers.group_consumer import group_consumer

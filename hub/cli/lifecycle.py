@@ -126,7 +126,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     if not board:
         print("the ledger is empty: nothing was delivered yet")
         return 0
-    shown = board if args.all or len(board) <= args.limit else most_urgent(board, args.limit)
+    shown = board if args.all else most_urgent(board, args.limit)
 
     def median(value: float | None) -> str:
         if value is None:

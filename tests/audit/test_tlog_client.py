@@ -148,3 +148,5 @@ def test_a_connector_that_missed_heads_proves_the_next_one_from_the_served_tiles
         tmp_path / "x.db", tiles_url=f"http://127.0.0.1:{free_port('127.0.0.1')}/tlog"
     )
     assert check_head(kept, head, keys, nowhere._prover(ORIGIN)).kind == "gap"
+    witness.close()
+    nowhere.close()

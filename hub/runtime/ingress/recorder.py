@@ -122,18 +122,17 @@ class Recorder:
         conflicts: Sequence[Slot] = (),
         facts: Sequence[Fact] = (),
         now: datetime | None = None,
-    ) -> list[datetime | None]:
+    ) -> None:
         """A batch's deliveries (with their bytes), dead letters, chunks and audit facts in one
         transaction: the store holds an outcome exactly when it holds its facts.
 
         The caller guarantees that no two entries concern the same message or conversation and
         that none of ``delivered`` was delivered before (``hub.runtime.ingress.batch``), so the
         originals go in with a few multi-row inserts.  ``now``: the instant the ledger records
-        (the caller's, when it built the facts with it).  Returns, per delivery, what
-        :meth:`record_delivery` returns, which is :func:`applied_at`.
+        (the caller's, when it built the facts with it: each delivery's instant is then
+        :func:`applied_at`).
         """
         now = now or self.clock()
-        applied: list[datetime | None] = []
         originals: list[tuple[Original, list[Obligation]]] = []
         observed: list[Delivered] = []
         with self.store.engine.begin() as conn:
@@ -143,12 +142,8 @@ class Recorder:
                 row = delivery_row(d)
                 if d.conversation is None:
                     originals.append(self._original(d, row, now))
-                    applied.append(now)
-                else:
-                    at, moved = self._reply(d, row, now, conn)
-                    applied.append(at)
-                    if moved:
-                        observed.append(d)
+                elif self._reply(d, row, now, conn)[1]:
+                    observed.append(d)
             self.ledger.record_originals(conn, originals)
             self.redeliveries.keep_many(
                 [inbox_record(d, raw, self.epochs(d.route.topic)) for d, raw in delivered], conn
@@ -156,7 +151,6 @@ class Recorder:
             self.facts.write(facts, now, conn)
         for d in observed:
             self._observe(d, now)
-        return applied
 
     def record_delivery(self, d: Delivered, row: DeliveryRow) -> datetime | None:
         """The delivery and its ledger effect, in one transaction.
